@@ -1,0 +1,1 @@
+"""Audio: the stream and its backends, the mixer/scheduler, the sound bank."""

@@ -1,0 +1,126 @@
+"""The one clock: frames of the audio stream, and a map onto it for other threads.
+
+The master clock is the audio stream's frame counter: frame 0 is the first
+frame of the first block the stream processed. Everything is stamped in frames
+of that clock; seconds are ``frames / sample_rate``.
+
+Inputs that arrive on other threads (MIDI, key presses, a simulated child) are
+stamped on arrival with a monotonic host clock (``time.monotonic_ns``) and
+mapped onto the stream clock by :class:`ClockMap`, a delay-locked loop after
+F. Adriaensen, *Using a DLL to filter time* (2005): the audio thread feeds it
+the host time of every block, the loop filters the callback's scheduling
+jitter out, and the fit is renewed every block, so drift between the sound
+card's crystal and the host clock never accumulates over an hour.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["StreamClock", "ClockMap"]
+
+
+@dataclass(frozen=True)
+class StreamClock:
+    """Conversions between frames of the stream clock and seconds."""
+
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {self.sample_rate}")
+
+    def frames_to_s(self, frames: float) -> float:
+        return frames / self.sample_rate
+
+    def frames_to_ms(self, frames: float) -> float:
+        return 1000.0 * frames / self.sample_rate
+
+    def s_to_frames(self, seconds: float) -> int:
+        """Nearest whole frame to a time in seconds."""
+        return int(round(seconds * self.sample_rate))
+
+    def ms_to_frames(self, ms: float) -> int:
+        return int(round(ms * self.sample_rate / 1000.0))
+
+
+class ClockMap:
+    """Maps host monotonic time (ns) onto stream frames with a DLL.
+
+    The audio thread calls :meth:`update` once per block with the frame at the
+    start of the block and the host time it ran; any thread calls
+    :meth:`frame_at` to stamp an event. The state that readers use is one
+    tuple, replaced whole, so readers never see half an update and need no
+    lock.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Stream frames per second.
+    bandwidth_hz : float
+        Loop bandwidth. Lower filters more callback jitter but follows a
+        change of rate more slowly; 0.5–1 Hz suits audio callbacks.
+    """
+
+    def __init__(self, sample_rate: int, *, bandwidth_hz: float = 0.5) -> None:
+        self.sample_rate = sample_rate
+        self.bandwidth_hz = bandwidth_hz
+        self._state: tuple[int, float, float, int] | None = None  # (frame0, t0_ns, t1_ns, frames)
+        self._e2 = 0.0
+        self._b = 0.0
+        self._c = 0.0
+        self._expect_frame = 0
+
+    def reset(self) -> None:
+        self._state = None
+
+    @property
+    def locked(self) -> bool:
+        """True once at least one block has been seen."""
+        return self._state is not None
+
+    def update(self, frame: int, host_ns: int, frames: int) -> None:
+        """Feed one block: its first ``frame``, the host time it ran, its length.
+
+        Called on the audio thread; arithmetic only.
+        """
+        state = self._state
+        if state is None or frame != self._expect_frame:
+            # (Re)start: first block, or a discontinuity (stream restarted).
+            period_ns = frames * 1e9 / self.sample_rate
+            omega = 2.0 * math.pi * self.bandwidth_hz * frames / self.sample_rate
+            self._b = math.sqrt(2.0) * omega
+            self._c = omega * omega
+            self._e2 = period_ns
+            self._state = (frame, float(host_ns), host_ns + period_ns, frames)
+        else:
+            _, _t0, t1, _ = state
+            err = host_ns - t1
+            new_t0 = t1
+            new_t1 = t1 + self._b * err + self._e2
+            self._e2 += self._c * err
+            self._state = (frame, new_t0, new_t1, frames)
+        self._expect_frame = frame + frames
+
+    def frame_at(self, host_ns: int) -> float:
+        """Stream frame (fractional) at host time ``host_ns``.
+
+        Raises
+        ------
+        RuntimeError
+            When no block has been seen yet (the stream is not running).
+        """
+        state = self._state
+        if state is None:
+            raise RuntimeError("the audio stream has not started; there is no clock to stamp against")
+        frame0, t0, t1, frames = state
+        return frame0 + (host_ns - t0) * frames / (t1 - t0)
+
+    def host_ns_at(self, frame: float) -> float:
+        """Host time (ns) at which the stream reaches ``frame`` (the inverse map)."""
+        state = self._state
+        if state is None:
+            raise RuntimeError("the audio stream has not started; there is no clock to map")
+        frame0, t0, t1, frames = state
+        return t0 + (frame - frame0) * (t1 - t0) / frames

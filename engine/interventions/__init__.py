@@ -1,0 +1,1 @@
+"""engine.interventions (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""engine.midi (see DESIGN.md)."""

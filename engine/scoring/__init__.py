@@ -1,0 +1,1 @@
+"""engine.scoring (see DESIGN.md)."""
