@@ -1,0 +1,259 @@
+"""Audio backends, chosen by name: ``offline`` and ``sounddevice``.
+
+A backend owns the device (or its absence) and calls the engine's block
+function ``process(indata, outdata, frames, host_ns, xrun)`` once per block:
+``indata`` (frames × channels_in) and ``outdata`` (frames × channels_out) are
+float32, ``host_ns`` is the host monotonic time of the block, ``xrun`` is
+True when the device reported an over- or underflow before this block. The
+core never imports a device library: only this module does, lazily.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import AudioDeviceError, ConfigError
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "OfflineBackend",
+    "SoundDeviceBackend",
+    "StreamParams",
+    "make_backend",
+]
+
+ProcessFn = Callable[[np.ndarray, np.ndarray, int, int, bool], None]
+InputFn = Callable[[int, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """What a backend actually opened."""
+
+    sample_rate: int
+    blocksize: int
+    channels_in: int
+    channels_out: int
+    input_latency_frames: int
+    output_latency_frames: int
+    device: str
+
+
+class Backend:
+    """Interface: open, start, stop, close; ``failed`` says why a stream died."""
+
+    name = "base"
+    params: StreamParams | None = None
+    failed: str | None = None
+
+    def open(self, process: ProcessFn, *, sample_rate: int, blocksize: int,
+             channels_in: int, channels_out: int) -> StreamParams:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class OfflineBackend(Backend):
+    """No device: the caller drives the engine block by block, faster than real time.
+
+    Host time is virtual (``start_ns`` + frames / rate), so the clock map is
+    exact and a session renders the same way every time.
+
+    Parameters
+    ----------
+    input_source : callable, optional
+        ``input_source(frame, block)`` fills ``block`` (frames × channels_in)
+        with the input for the block starting at ``frame``; silence if None.
+    latency_frames : (int, int)
+        Input and output latency to report (a simulated device's).
+    """
+
+    name = "offline"
+
+    def __init__(self, *, input_source: InputFn | None = None,
+                 latency_frames: tuple[int, int] = (0, 0), start_ns: int = 0) -> None:
+        self.input_source = input_source
+        self.latency_frames = latency_frames
+        self.start_ns = start_ns
+        self._process: ProcessFn | None = None
+        self._running = False
+        self._frame = 0
+
+    def open(self, process, *, sample_rate, blocksize, channels_in, channels_out):
+        self._process = process
+        self._in = np.zeros((blocksize, channels_in), dtype=np.float32)
+        self._out = np.zeros((blocksize, channels_out), dtype=np.float32)
+        self.params = StreamParams(sample_rate, blocksize, channels_in, channels_out,
+                                   self.latency_frames[0], self.latency_frames[1], "offline")
+        return self.params
+
+    def start(self) -> None:
+        self._running = True
+
+    def stop(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        self._running = False
+
+    @property
+    def host_ns(self) -> int:
+        """The virtual host time now (at the start of the next block)."""
+        return self.start_ns + self._frame * 1_000_000_000 // self.params.sample_rate
+
+    def run_blocks(self, blocks: int = 1) -> None:
+        """Process ``blocks`` blocks now."""
+        if not self._running:
+            raise RuntimeError("the offline stream is not started")
+        p = self.params
+        for _ in range(blocks):
+            if self.input_source is not None:
+                self.input_source(self._frame, self._in)
+            else:
+                self._in.fill(0.0)
+            self._process(self._in, self._out, p.blocksize, self.host_ns, False)
+            self._frame += p.blocksize
+
+    def run_frames(self, frames: int) -> None:
+        """Process enough whole blocks to cover ``frames`` frames."""
+        bs = self.params.blocksize
+        self.run_blocks(-(-frames // bs))
+
+
+class SoundDeviceBackend(Backend):
+    """Any PortAudio device through sounddevice (JACK, ALSA, CoreAudio, WASAPI…).
+
+    Parameters
+    ----------
+    device : int or str, optional
+        A sounddevice device id or (part of) its name; the default device if None.
+    latency : str or float
+        PortAudio's suggested latency ("low" by default).
+    """
+
+    name = "sounddevice"
+
+    def __init__(self, *, device: int | str | None = None, latency: str | float = "low") -> None:
+        self.device = device
+        self.latency = latency
+        self._stream = None
+        self._process: ProcessFn | None = None
+        self._stopping = False
+        self.status_xruns = 0
+
+    def open(self, process, *, sample_rate, blocksize, channels_in, channels_out):
+        sd = _import_sounddevice()
+        self._process = process
+        try:
+            info = sd.query_devices(self.device, kind="output") if channels_out else None
+            if channels_in:
+                sd.query_devices(self.device, kind="input")
+        except (ValueError, sd.PortAudioError) as exc:
+            raise AudioDeviceError(_no_device_sentence(self.device, exc)) from None
+        device_rate = int(info["default_samplerate"]) if info else sample_rate
+        hostapi = sd.query_hostapis(info["hostapi"])["name"] if info else ""
+        if "JACK" in hostapi and device_rate != sample_rate:
+            raise AudioDeviceError(
+                f"The JACK server runs at {device_rate} Hz, not {sample_rate} Hz; "
+                f"start Tandem with --rate {device_rate} or restart JACK at {sample_rate} Hz."
+            )
+        try:
+            self._stream = sd.Stream(
+                samplerate=sample_rate, blocksize=blocksize, device=self.device,
+                channels=(channels_in, channels_out), dtype="float32",
+                latency=self.latency, callback=self._callback,
+                finished_callback=self._finished, dither_off=True,
+            )
+        except sd.PortAudioError as exc:
+            raise AudioDeviceError(
+                f"The audio device {info['name']!r} refused {sample_rate} Hz with blocks of "
+                f"{blocksize} frames ({exc}); try another --blocksize or the device's own rate "
+                f"({device_rate} Hz)."
+            ) from None
+        in_lat, out_lat = self._stream.latency
+        self.params = StreamParams(
+            int(self._stream.samplerate), int(self._stream.blocksize), channels_in, channels_out,
+            int(round(in_lat * sample_rate)), int(round(out_lat * sample_rate)),
+            f"{info['name']} ({hostapi})",
+        )
+        return self.params
+
+    def _callback(self, indata, outdata, frames, time_info, status) -> None:
+        host_ns = time.monotonic_ns()
+        xrun = bool(status)
+        if xrun:
+            self.status_xruns += 1
+        self._process(indata, outdata, frames, host_ns, xrun)
+
+    def _finished(self) -> None:
+        if not self._stopping:
+            self.failed = "The audio stream stopped on its own: the device was unplugged or its server went away."
+
+    def start(self) -> None:
+        self._stopping = False
+        self.failed = None
+        try:
+            self._stream.start()
+        except Exception as exc:  # PortAudioError, or the device vanished between open and start
+            raise AudioDeviceError(f"The audio device could not start ({exc}); check that it is connected.") from None
+
+    def stop(self) -> None:
+        if self._stream is not None and not self._stream.closed:
+            self._stopping = True
+            try:
+                self._stream.stop()
+            except Exception:
+                pass  # the device may already be gone; stopping must never fail
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self.stop()
+            try:
+                self._stream.close()
+            except Exception:
+                pass
+            self._stream = None
+
+
+def _import_sounddevice():
+    try:
+        import sounddevice as sd
+    except OSError:
+        raise AudioDeviceError(
+            "The PortAudio library is missing; install it (Debian/Ubuntu: apt install libportaudio2) "
+            "or use the offline backend."
+        ) from None
+    return sd
+
+
+def _no_device_sentence(device, exc) -> str:
+    which = "the default audio device" if device is None else f"the audio device {device!r}"
+    return (f"Tandem cannot find {which} ({exc}); plug in a sound card or headset, "
+            f"or list devices with `tandem devices`.")
+
+
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "offline": OfflineBackend,
+    "sounddevice": SoundDeviceBackend,
+}
+
+
+def make_backend(name: str, **kwargs) -> Backend:
+    """A backend by name (``offline`` or ``sounddevice``)."""
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ConfigError(f"Unknown audio backend {name!r}; use one of: {', '.join(BACKENDS)}.") from None
+    return factory(**kwargs)

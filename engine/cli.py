@@ -1,0 +1,124 @@
+"""The ``tandem`` command line.
+
+Errors are one plain sentence on stderr and a non-zero exit, never a
+traceback (set ``TANDEM_DEBUG=1`` to see one for an internal error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from engine import __version__
+from engine.errors import TandemError
+
+__all__ = ["main"]
+
+EXIT_ERROR = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from engine.devices import list_devices
+
+    found = list_devices()
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    print("Audio devices:")
+    if not found["audio"]:
+        print("  (none found)")
+    for d in found["audio"]:
+        mark = "*" if d["default"] else " "
+        print(f" {mark} [{d['index']}] {d['name']} ({d['hostapi']}): {d['inputs']} in, {d['outputs']} out, "
+              f"{d['default_samplerate']:g} Hz")
+    for kind in ("midi_inputs", "midi_outputs"):
+        print(f"MIDI {'inputs' if kind == 'midi_inputs' else 'outputs'}:")
+        if not found[kind]:
+            print("  (none found)")
+        for p in found[kind]:
+            print(f"   {p['name']} ({p['api']})")
+    for note in found["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from engine.demo import first_sound_tracer, run_demo
+    from engine.paths import data_dir
+
+    if args.scripts:
+        raise TandemError(
+            "Intervention scripts cannot be run yet (they come with the interventions); "
+            "run `tandem demo` without a script for the built-in metronome session."
+        )
+    root = Path(args.out) if args.out else data_dir(args.data_dir)
+    tracer = first_sound_tracer()
+    for i in range(args.sessions):
+        if args.sessions > 1:
+            print(f"=== session {i + 1} of {args.sessions} ===")
+        seed = None if args.seed is None else args.seed + i
+        run_demo(root=root, child_id=args.child, profile=args.profile, tempo_bpm=args.tempo,
+                 beats=args.beats, seed=seed, blocksize=args.blocksize, soundfont=args.soundfont,
+                 on_first_sound=tracer if i == 0 else None)
+        if i + 1 < args.sessions:
+            print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tandem", description="Tandem: real-time music interventions for music therapy.")
+    p.add_argument("--version", action="version", version=f"tandem {__version__}")
+    p.add_argument("--data-dir", metavar="DIR", help="where session data lives (default: TANDEM_DATA or the user data folder)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("devices", help="list audio and MIDI devices")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.set_defaults(func=_cmd_devices)
+
+    m = sub.add_parser("demo", help="full sessions with a simulated child, no hardware")
+    m.add_argument("scripts", nargs="*", metavar="SCRIPT", help="intervention scripts (not yet available)")
+    m.add_argument("--child", default="C00", help="pseudonymous child id (default C00)")
+    m.add_argument("--sessions", type=int, default=1, help="how many sessions to run (default 1)")
+    m.add_argument("--out", metavar="DIR", help="write session folders here instead of the data directory")
+    m.add_argument("--profile", default="typical", help="simulated child profile (default: typical)")
+    m.add_argument("--tempo", type=float, default=100.0, help="metronome tempo in BPM (default 100)")
+    m.add_argument("--beats", type=int, default=32, help="beats after the count-in (default 32)")
+    m.add_argument("--seed", type=int, default=None, help="random seed for the simulated child")
+    m.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    m.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
+    m.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    m.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "data_dir_sub", None):
+        args.data_dir = args.data_dir_sub
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return args.func(args)
+    except TandemError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("tandem: stopped (Ctrl-C); everything recorded so far is kept.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one sentence, unless asked for the traceback
+        if os.environ.get("TANDEM_DEBUG"):
+            raise
+        print(f"tandem: internal error ({type(exc).__name__}: {exc}); please report it, "
+              f"with TANDEM_DEBUG=1 for details.", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

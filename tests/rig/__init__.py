@@ -1,0 +1,1 @@
+"""The JACK test rig: a private dummy-driver server and the virtual child."""
