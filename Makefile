@@ -8,7 +8,7 @@ demo: setup
 	.venv/bin/tandem demo
 
 test: setup
-	scripts/run-tests.sh
+	.venv/bin/python -m pytest
 
 # Unit tests only (no JACK rig).
 test-fast: setup

@@ -54,6 +54,7 @@ class DemoResult:
     folder: Path
     summary: dict
     cues: list[CueEvent]
+    played: list[CueEvent]
     taps: list[InputEvent]
     truth_max_error_ms: float | None
 
@@ -87,9 +88,10 @@ def run_demo(
     eng = AudioEngine(backend="offline", sample_rate=sample_rate, blocksize=blocksize,
                       channels_in=1, channels_out=2, ring_s=10.0)
     folder = SessionFolder(root, child_id=child_id, name="demo-metronome")
-    cues: list[CueEvent] = []
+    cues: list[CueEvent] = []  # the metronome's
+    played: list[CueEvent] = []  # every sound the engine played, feedback included
     taps: list[InputEvent] = []
-    truth: dict[int, float] = {}  # input frame -> the child's intended asynchrony (ms)
+    truth: dict[int, tuple[float, int]] = {}  # input frame -> (the child's own tap time s, index of the cue it aimed at)
     try:
         params = eng.open()
         folder.write_header({
@@ -126,11 +128,17 @@ def run_demo(
                 ev = stamp_input(eng, source="sim", key="pad1", velocity=tap.velocity, arrival_ns=arrival_ns)
                 taps.append(ev)
                 folder.write_event(ev)
-                if tap.intended_asynchrony_ms is not None:
-                    truth[ev.frame] = tap.intended_asynchrony_ms
-                eng.play(feedback, ev.frame + fb_delay, gain=0.4 + 0.5 * ev.velocity / 127, pan=0.3)
+                if tap.cue_index is not None:
+                    truth[ev.frame] = (tap.time_s, tap.cue_index)
+                fb = CueEvent(frame=ev.frame + fb_delay, sound=feedback.name,
+                              heard_frame=ev.frame + fb_delay + feedback.attack_frames + eng.output_latency_frames,
+                              gain=round(0.4 + 0.5 * ev.velocity / 127, 4), pan=0.3, role="feedback", index=len(taps) - 1)
+                eng.play(feedback, fb.frame, gain=fb.gain, pan=fb.pan)
+                played.append(fb)
+                folder.write_event(fb)
             for cue in metro.step():
                 cues.append(cue)
+                played.append(cue)
                 unheard.append(cue)
                 folder.write_event(cue)
             backend.run_blocks(1)
@@ -151,10 +159,15 @@ def run_demo(
         tap_s = [t.frame / rate for t in taps]
         matches = match_taps(cue_s, tap_s)
         summary = summarize(matches, len(taps), window_ms=WINDOW_MS)
+        # Ground truth: the simulated child's own tap time against the cue it aimed at,
+        # before anything went through the engine's stamping, matching and scoring.
         errors = []
         for m in matches:
-            if m.tap_index is not None and taps[m.tap_index].frame in truth:
-                errors.append(abs(m.asynchrony_ms - truth[taps[m.tap_index].frame]))
+            if m.tap_index is None or taps[m.tap_index].frame not in truth:
+                continue
+            tap_time_s, aimed = truth[taps[m.tap_index].frame]
+            if cues[aimed].heard_frame / rate == m.cue_s:  # scored against the cue it aimed at
+                errors.append(abs(m.asynchrony_ms - 1000.0 * (tap_time_s - m.cue_s)))
         truth_err = max(errors) if errors else None
         result_summary = {
             "child_id": child_id, "profile": profile, "seed": seed, "tempo_bpm": tempo_bpm,
@@ -173,7 +186,7 @@ def run_demo(
         eng.close()
         folder.close()
     _print_summary(echo, result_summary, folder.path)
-    return DemoResult(folder.path, result_summary, cues, taps, truth_err)
+    return DemoResult(folder.path, result_summary, cues, played, taps, truth_err)
 
 
 def _fmt(x, spec=".1f", none="—"):
