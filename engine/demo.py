@@ -158,7 +158,7 @@ def run_demo(
         cue_s = [c.heard_frame / rate for c in beat_cues]
         tap_s = [t.frame / rate for t in taps]
         matches = match_taps(cue_s, tap_s)
-        summary = summarize(matches, len(taps), window_ms=WINDOW_MS)
+        summary = summarize(matches, len(taps), window_ms=WINDOW_MS, tap_s=tap_s)
         # Ground truth: the simulated child's own tap time against the cue it aimed at,
         # before anything went through the engine's stamping, matching and scoring.
         errors = []

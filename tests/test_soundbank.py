@@ -537,3 +537,47 @@ def test_changed_file_is_read_again(tmp_path, render_calls):
     sound = SoundBank.load([name], sample_rate=RATE, cache_dir=tmp_path / "cache")[name]
     assert render_calls == [name]
     assert sound.frames == RATE // 4
+
+
+# --------------------------------------------------------------------------
+# Trimming of rendered notes
+
+
+def test_trim_cuts_silence_but_keeps_the_onset():
+    rng = np.random.default_rng(0)
+    pre_onset = np.linspace(0.0, 0.01, 48)  # quiet (-40 dB) but real: part of the onset
+    hit = np.exp(-np.arange(4800) / 480.0) * rng.uniform(-1, 1, 4800)
+    tail = np.full(2000, 1e-5)  # below -60 dB: trimmed
+    data = np.concatenate([np.zeros(1000), pre_onset, hit, tail])
+    out = soundbank._trim(data, RATE)
+    assert out.dtype == np.float32
+    assert float(np.abs(out).max()) <= 0.9 and float(np.abs(out).max()) == pytest.approx(0.9, abs=1e-6)
+    # Digital silence before the sound is gone; the quiet pre-onset is kept.
+    assert out.size < data.size - 1000 - 1000
+    assert Sound.find_attack(out) == Sound.find_attack(data) - 1000 - 1  # the first sample of the ramp is 0
+    assert abs(float(out[-1])) < 1e-6
+
+
+def test_trim_of_silence_is_empty():
+    assert soundbank._trim(np.zeros(1000), RATE).size == 0
+
+
+def test_soundfont_without_the_sound_uses_the_builtin_one(monkeypatch, tmp_path):
+    sf2 = tmp_path / "sparse.sf2"
+    sf2.write_bytes(b"RIFF\0\0\0\0sfbk")
+
+    class Silent:
+        def __init__(self, soundfont, *, sample_rate):
+            pass
+
+        def render(self, request):
+            return np.zeros(0, dtype=np.float32)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(soundbank, "_FluidSynthRenderer", Silent)
+    bank = SoundBank.load(["drum:cowbell"], sample_rate=RATE, soundfont=sf2, cache_dir=tmp_path / "cache")
+    assert bank.sources == {"drum:cowbell": "builtin"}
+    assert bank["drum:cowbell"].frames > 0
+    assert bank.warnings == [f"The SoundFont {sf2} has no sound for 'drum:cowbell'; using Tandem's built-in one."]

@@ -1,0 +1,78 @@
+"""The engine through real PortAudio streams on the JACK dummy server, checked to the frame.
+
+The virtual child hears the engine's output and plays into its input on JACK's
+frame clock; :mod:`tests.rig.measure` relates that clock to the engine's.
+Asserts are on frames and counts, never on wall-clock durations.
+"""
+
+import numpy as np
+import pytest
+
+from tests.rig.measure import (
+    click,
+    cue_offsets,
+    measure_input_offsets,
+    open_engine,
+    schedule_cues,
+    wait_until_stream_frame,
+)
+
+pytestmark = pytest.mark.rig
+
+
+@pytest.mark.parametrize("blocksize", [128, 64])
+def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksize):
+    rig = open_engine(virtual_child, blocksize=blocksize)
+    try:
+        eng = rig.engine
+        assert eng.params.sample_rate == 48_000 and eng.params.blocksize == blocksize
+        # 120 cues, 2400 + 37·k frames apart so they fall on every offset within a block.
+        start = eng.now_frame + 9600
+        frames = []
+        f = start
+        for k in range(120):
+            frames.append(f)
+            f += 2400 + (37 * k) % 500
+        schedule_cues(rig, click(), frames)
+        wait_until_stream_frame(rig, frames[-1] + 4800)
+        offsets = cue_offsets(rig, virtual_child, frames)
+        stats = eng.stats()
+    finally:
+        rig.close()
+    assert None not in offsets, f"unheard cues: {[i for i, o in enumerate(offsets) if o is None]}"
+    # One constant path latency, the same to the sample for every cue.
+    assert len(set(offsets)) == 1, f"offsets vary: {sorted(set(offsets))}"
+    assert 0 <= offsets[0] <= 2 * blocksize
+    assert stats["late_sounds"] == 0 and stats["callback_errors"] == 0
+
+
+def test_input_reaches_the_ring_at_a_constant_frame(virtual_child):
+    rig = open_engine(virtual_child, blocksize=128)
+    try:
+        offsets = measure_input_offsets(rig, virtual_child, impulses=12)
+    finally:
+        rig.close()
+    assert None not in offsets
+    assert len(set(offsets)) == 1, offsets
+
+
+def test_stop_fades_out_on_the_rig(virtual_child):
+    """A long loud sound is playing when the engine stops: the child hears a fade, not a cut."""
+    rig = open_engine(virtual_child, blocksize=128)
+    rate = 48_000
+    tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(rate * 5) / rate)).astype(np.float32)
+    from engine.audio.sound import Sound
+
+    eng = rig.engine
+    start = eng.now_frame + 4800
+    eng.play(Sound("tone", tone, rate), start, pan=-1.0)
+    wait_until_stream_frame(rig, start + rate // 2)
+    stop_frame = eng.now_frame
+    rig.close()
+    rec_start = start + rig.probe.t0
+    n = stop_frame - start + 4800
+    virtual_child.wait_for_frame(rec_start + n + 256)
+    heard = virtual_child.recording(rec_start, n)
+    assert np.abs(heard[: rate // 4]).max() > 0.4  # it was sounding
+    after = np.abs(heard[stop_frame - start + 2 * 480 + 3 * 128 :])
+    assert after.max() == 0.0  # silent within the fade (10 ms) and a few blocks
