@@ -26,7 +26,7 @@ from engine.errors import AudioDeviceError, ConfigError
 
 __all__ = ["AudioEngine"]
 
-_TIMING_RING = 1 << 16  # callback durations kept (about 3 min at 375 blocks/s)
+_TIMING_RING = 1 << 17  # callback durations kept (about 3 min at 750 blocks/s)
 
 
 class AudioEngine:

@@ -656,7 +656,8 @@ class _ChildEngine:
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         if end is None or start_frame + n > end:
-            raise ValueError(f"frames up to {start_frame + n} not heard yet (heard up to {end})")
+            raise ValueError(f"frames up to {start_frame + n} not heard yet (heard up to "
+                             f"{end}); wait_for_frame({start_frame + n}) first")
         # Keep one block of margin: the callback may be overwriting the oldest one.
         if start_frame < end - size + self.blocksize:
             raise ValueError(f"frame {start_frame} is no longer in the {size}-frame recording")

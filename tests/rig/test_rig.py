@@ -16,7 +16,6 @@ Constants measured here (jackd 1.9.21, dummy driver, 48 kHz, 128-frame period):
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 
 import numpy as np

@@ -1,0 +1,203 @@
+"""Latency benchmark: real PortAudio streams on the JACK dummy server, measured by the virtual child.
+
+Run: ``.venv/bin/python -m benchmarks.latency --json OUT.json``. Starts a
+private JACK server (dummy driver, 48 kHz, 128-frame periods) when none is
+given with ``--server``, and measures at blocksize 128 and 64:
+
+- ``cue_error_frames_max``: over ≥ 1000 scheduled cues, the largest
+  difference between the frame a cue was scheduled for and the frame where
+  the virtual child heard it, after subtracting the path's constant latency.
+  Goal 0. ``output_latency_frames`` is the stream's constant output latency
+  (PortAudio's figure, which the engine adds to every cue's heard time);
+  ``rig_path_frames`` is the constant the child measured at the engine's
+  port (JACK graph only, without the dummy driver's playback buffer).
+- ``xruns`` over the whole run (≥ 2 minutes) with 16 voices sounding: goal 0.
+- ``callback_ms_p50``, ``callback_ms_p99``, ``block_ms``: goal p99 < 25 % of the block.
+- ``first_sound_s``: from process start of ``tandem demo`` to its first
+  scheduled sound being rendered, with the sound bank cached: goal < 2 s.
+
+The top-level keys are for blocksize 128; ``by_blocksize`` holds each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio.sound import Sound
+
+GOALS = {
+    "cue_error_frames_max": "== 0",
+    "xruns": "== 0",
+    "callback_ms_p99": "< 25 % of block_ms",
+    "first_sound_s": "< 2.0",
+}
+
+
+def background_voices(rate: int, n: int = 16) -> list[Sound]:
+    """n quiet, steady tones (together below the child's onset threshold) to keep 16 voices busy."""
+    t = np.arange(rate * 2) / rate
+    return [Sound(f"bg{i}", (0.0015 * np.sin(2 * np.pi * (110 + 37 * i) * t)).astype(np.float32), rate) for i in range(n)]
+
+
+def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> dict:
+    from tests.rig.measure import click, cue_offsets, open_engine
+
+    rig = open_engine(child, blocksize=blocksize, max_voices=64)
+    eng = rig.engine
+    rate = eng.sample_rate
+    try:
+        child.heard_onsets(clear=True)
+        jack_xruns_before = child.stats()["xruns"]
+        cue = click(rate)
+        bg = background_voices(rate)
+        start = eng.now_frame + rate // 2
+        frames, f, k = [], start, 0
+        end = start + int(seconds * rate)
+        while len(frames) < cues or f < end:
+            frames.append(f)
+            f += 4800 + (37 * k) % 1000  # 100–121 ms apart, landing on every offset within a block
+            k += 1
+        bg_next = [start + i * 7 for i in range(len(bg))]
+        lookahead = rate // 10
+        heard: list[int] = []
+        i = 0
+        t_start = time.monotonic()
+        last_report = t_start
+        while eng.now_frame < frames[-1] + rate // 4:
+            horizon = eng.now_frame + lookahead
+            for v, s in enumerate(bg):  # each background voice restarts where it ends: always sounding
+                while bg_next[v] < horizon and bg_next[v] < frames[-1]:
+                    eng.play(s, bg_next[v], gain=1.0)
+                    bg_next[v] += s.frames
+            while i < len(frames) and frames[i] < horizon:
+                eng.play(cue, frames[i], gain=1.0, pan=-1.0)
+                i += 1
+            heard += child.heard_onsets(clear=True)
+            eng.check()
+            if time.monotonic() - last_report > 15:
+                last_report = time.monotonic()
+                echo(f"  blocksize {blocksize}: {i}/{len(frames)} cues, {eng.xruns} xruns so far")
+            time.sleep(0.01)
+        time.sleep(0.1)
+        heard += child.heard_onsets(clear=True)
+        wall_s = time.monotonic() - t_start
+        stats = eng.stats()
+        ms = eng.callback_ms()
+        jack_xruns = child.stats()["xruns"] - jack_xruns_before
+        params = eng.params
+    finally:
+        rig.close()
+    from tests.rig.measure import match_nearest
+
+    matched = match_nearest([f + rig.t0 for f in frames], heard, max_distance=1200)
+    offsets = [None if h is None else h - (f + rig.t0) for h, f in zip(matched, frames)]
+    found = [o for o in offsets if o is not None]
+    path = int(statistics.median(found)) if found else None
+    return {
+        "blocksize": blocksize,
+        "cues": len(frames),
+        "cues_heard": len(found),
+        "cues_unheard": len(frames) - len(found),
+        "cue_error_frames_max": max(abs(o - path) for o in found) if found else None,
+        "output_latency_frames": params.output_latency_frames,
+        "input_latency_frames": params.input_latency_frames,
+        "rig_path_frames": path,
+        "duration_s": round(wall_s, 1),
+        "voices_background": len(bg),
+        "xruns": jack_xruns + stats["xruns"],
+        "jack_xruns": jack_xruns,
+        "stream_status_xruns": stats["xruns"],
+        "late_sounds": stats["late_sounds"],
+        "callback_errors": stats["callback_errors"],
+        "callbacks": stats["callbacks"],
+        "callback_ms_p50": round(float(np.percentile(ms, 50)), 4),
+        "callback_ms_p99": round(float(np.percentile(ms, 99)), 4),
+        "callback_ms_max": round(float(ms.max()), 4),
+        "block_ms": round(stats["block_ms"], 4),
+    }
+
+
+def first_sound(runs: int, echo) -> dict:
+    """Seconds from starting `tandem demo` to its first rendered sound (sound bank cached)."""
+    tandem = Path(sys.executable).with_name("tandem")
+    cmd = [str(tandem)] if tandem.exists() else [sys.executable, "-m", "engine.cli"]
+    times = []
+    with tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "TANDEM_TRACE_FIRST_SOUND": "1"}
+        for k in range(runs + 1):  # the first run fills the cache and is not counted
+            t0 = time.time()
+            r = subprocess.run(cmd + ["demo", "--beats", "4", "--seed", "1", "--out", out],
+                               capture_output=True, text=True, env=env, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError(f"tandem demo failed: {r.stderr.strip()}")
+            line = [s for s in r.stderr.splitlines() if s.startswith("first_sound_wall_s=")]
+            if not line:
+                raise RuntimeError("tandem demo did not report its first sound")
+            if k:
+                times.append(float(line[0].split("=")[1]) - t0)
+    echo(f"  first sound: {', '.join(f'{t:.3f}' for t in times)} s")
+    return {"first_sound_s": round(statistics.median(times), 3), "first_sound_s_max": round(max(times), 3),
+            "first_sound_runs": [round(t, 3) for t in times]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", metavar="OUT", help="write the results here")
+    ap.add_argument("--seconds", type=float, default=120.0, help="run length per blocksize (default 120)")
+    ap.add_argument("--cues", type=int, default=1000, help="at least this many cues per blocksize")
+    ap.add_argument("--blocksizes", default="128,64")
+    ap.add_argument("--first-sound-runs", type=int, default=5)
+    ap.add_argument("--server", help="use this running JACK server instead of starting one")
+    args = ap.parse_args(argv)
+    echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+
+    from tests.rig.child import VirtualChild
+    from tests.rig.server import JackServer, reinit_portaudio
+
+    server = JackServer(args.server or f"tandem-bench-{os.getpid()}")
+    server.start()
+    results: dict = {"by_blocksize": {}}
+    try:
+        reinit_portaudio()
+        echo(f"JACK server {server.name!r}: dummy driver, {server.rate} Hz, period {server.period}"
+             f"{'' if server.owned else ' (already running)'}")
+        with VirtualChild(server.name) as child:
+            for bs in (int(b) for b in args.blocksizes.split(",")):
+                echo(f"blocksize {bs}: {args.seconds:g} s, ≥ {args.cues} cues, 16 background voices …")
+                results["by_blocksize"][str(bs)] = run_blocksize(child, blocksize=bs, seconds=args.seconds,
+                                                                 cues=args.cues, echo=echo)
+    finally:
+        server.stop()
+    results.update(first_sound(args.first_sound_runs, echo))
+    top = results["by_blocksize"].get("128") or next(iter(results["by_blocksize"].values()))
+    for key in ("cue_error_frames_max", "output_latency_frames", "rig_path_frames", "cues", "xruns",
+                "callback_ms_p50", "callback_ms_p99", "block_ms", "late_sounds", "callback_errors"):
+        results[key] = top[key]
+    results["goals"] = GOALS
+    results["rig"] = {"server": "jackd -R -d dummy -r 48000 -p 128", "realtime": server.realtime,
+                      "machine_cores": os.cpu_count()}
+
+    rows = [("blocksize", "cues", "cue err max", "out lat", "rig path", "xruns", "cb p50 ms", "cb p99 ms", "block ms")]
+    for bs, r in results["by_blocksize"].items():
+        rows.append((bs, r["cues"], r["cue_error_frames_max"], r["output_latency_frames"], r["rig_path_frames"],
+                     r["xruns"], r["callback_ms_p50"], r["callback_ms_p99"], r["block_ms"]))
+    for row in rows:
+        print("  ".join(f"{str(c):>11}" for c in row))
+    print(f"first_sound_s (median of {len(results['first_sound_runs'])}): {results['first_sound_s']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
