@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["StreamClock", "ClockMap"]
 
 
@@ -50,9 +52,9 @@ class ClockMap:
 
     The audio thread calls :meth:`update` once per block with the frame at the
     start of the block and the host time it ran; any thread calls
-    :meth:`frame_at` to stamp an event. The state that readers use is one
-    tuple, replaced whole, so readers never see half an update and need no
-    lock.
+    :meth:`frame_at` to stamp an event. The state readers use is published
+    under a sequence counter (a seqlock), so readers never see half an update
+    and need no lock, even from another process.
 
     Parameters
     ----------
@@ -63,44 +65,66 @@ class ClockMap:
         change of rate more slowly; 0.5–1 Hz suits audio callbacks.
     """
 
-    def __init__(self, sample_rate: int, *, bandwidth_hz: float = 0.5) -> None:
+    def __init__(self, sample_rate: int, *, bandwidth_hz: float = 0.5, state: np.ndarray | None = None) -> None:
         self.sample_rate = sample_rate
         self.bandwidth_hz = bandwidth_hz
-        self._state: tuple[int, float, float, int] | None = None  # (frame0, t0_ns, t1_ns, frames)
+        # Published state, a seqlock: [seq, frame0, t0_ns, frames, t1_ns]; seq is odd while
+        # the writer is changing it. May live in memory shared with another process.
+        self._s = np.zeros(5, dtype=np.float64) if state is None else state
         self._e2 = 0.0
         self._b = 0.0
         self._c = 0.0
-        self._expect_frame = 0
+        self._t1 = 0.0
+        self._expect_frame = -1
 
     def reset(self) -> None:
-        self._state = None
+        self._expect_frame = -1
+        self._publish(0, 0.0, 0.0, 0)
 
     @property
     def locked(self) -> bool:
         """True once at least one block has been seen."""
-        return self._state is not None
+        return self._read()[3] > 0
+
+    def _publish(self, frame0: int, t0: float, t1: float, frames: int) -> None:
+        s = self._s
+        s[0] += 1.0  # odd: being written
+        s[1] = frame0
+        s[2] = t0
+        s[3] = frames
+        s[4] = t1
+        s[0] += 1.0  # even: consistent
+
+    def _read(self) -> tuple[float, float, float, float]:
+        s = self._s
+        for _ in range(1000):
+            seq = s[0]
+            if seq % 2.0 == 0.0:
+                frame0, t0, frames, t1 = s[1], s[2], s[3], s[4]
+                if s[0] == seq:
+                    return frame0, t0, t1, frames
+        raise RuntimeError("the clock map is being rewritten continuously")
 
     def update(self, frame: int, host_ns: int, frames: int) -> None:
         """Feed one block: its first ``frame``, the host time it ran, its length.
 
         Called on the audio thread; arithmetic only.
         """
-        state = self._state
-        if state is None or frame != self._expect_frame:
+        if frame != self._expect_frame:
             # (Re)start: first block, or a discontinuity (stream restarted).
             period_ns = frames * 1e9 / self.sample_rate
             omega = 2.0 * math.pi * self.bandwidth_hz * frames / self.sample_rate
             self._b = math.sqrt(2.0) * omega
             self._c = omega * omega
             self._e2 = period_ns
-            self._state = (frame, float(host_ns), host_ns + period_ns, frames)
+            t0 = float(host_ns)
+            self._t1 = t0 + period_ns
         else:
-            _, _t0, t1, _ = state
-            err = host_ns - t1
-            new_t0 = t1
-            new_t1 = t1 + self._b * err + self._e2
+            err = host_ns - self._t1
+            t0 = self._t1
+            self._t1 = self._t1 + self._b * err + self._e2
             self._e2 += self._c * err
-            self._state = (frame, new_t0, new_t1, frames)
+        self._publish(frame, t0, self._t1, frames)
         self._expect_frame = frame + frames
 
     def frame_at(self, host_ns: int) -> float:
@@ -111,16 +135,14 @@ class ClockMap:
         RuntimeError
             When no block has been seen yet (the stream is not running).
         """
-        state = self._state
-        if state is None:
+        frame0, t0, t1, frames = self._read()
+        if frames <= 0:
             raise RuntimeError("the audio stream has not started; there is no clock to stamp against")
-        frame0, t0, t1, frames = state
         return frame0 + (host_ns - t0) * frames / (t1 - t0)
 
     def host_ns_at(self, frame: float) -> float:
         """Host time (ns) at which the stream reaches ``frame`` (the inverse map)."""
-        state = self._state
-        if state is None:
+        frame0, t0, t1, frames = self._read()
+        if frames <= 0:
             raise RuntimeError("the audio stream has not started; there is no clock to map")
-        frame0, t0, t1, frames = state
         return t0 + (frame - frame0) * (t1 - t0) / frames

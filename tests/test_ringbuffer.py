@@ -5,7 +5,7 @@ from engine.audio.ringbuffer import FrameRing, RingOverrun
 
 
 def test_reads_by_absolute_frame_across_the_wrap():
-    ring = FrameRing(1000, 2)
+    ring = FrameRing.empty(1000, 2)
     data = np.arange(2 * 2500, dtype=np.float32).reshape(2500, 2)
     for start in range(0, 2500, 128):
         ring.write(data[start : start + 128])
@@ -15,7 +15,7 @@ def test_reads_by_absolute_frame_across_the_wrap():
 
 
 def test_overwritten_or_future_frames_are_refused():
-    ring = FrameRing(256, 1)
+    ring = FrameRing.empty(256, 1)
     ring.write(np.ones((300, 1), np.float32))
     with pytest.raises(RingOverrun):
         ring.read(0, 10)
@@ -25,4 +25,4 @@ def test_overwritten_or_future_frames_are_refused():
 
 def test_bad_sizes():
     with pytest.raises(ValueError):
-        FrameRing(0, 1)
+        FrameRing.empty(0, 1)

@@ -50,6 +50,7 @@ class Backend:
     name = "base"
     params: StreamParams | None = None
     failed: str | None = None
+    on_failure: Callable[[], None] | None = None  # called (on any thread) when the stream dies
 
     def open(self, process: ProcessFn, *, sample_rate: int, blocksize: int,
              channels_in: int, channels_out: int) -> StreamParams:
@@ -200,6 +201,8 @@ class SoundDeviceBackend(Backend):
     def _finished(self) -> None:
         if not self._stopping:
             self.failed = "The audio stream stopped on its own: the device was unplugged or its server went away."
+            if self.on_failure is not None:
+                self.on_failure()
 
     def start(self) -> None:
         self._stopping = False

@@ -1,32 +1,92 @@
 """The audio engine: one duplex stream, its clock, the mixer and the rings.
 
-The block function :meth:`AudioEngine._process` is the real-time path. Per
-block it advances the DLL clock map, lets the mixer render every scheduled
-sound at its exact frame, copies input and output into preallocated rings,
-and records how long it took. It allocates no arrays, takes no lock, does no
-I/O and never raises: an exception is counted, the block goes out silent, and
-the count is reported (sounddevice would otherwise print it and stop).
-Everything else — scheduling, stamping inputs, draining rings to files —
-happens on other threads through the methods below.
+:class:`EngineCore` is the real-time path. Per block it advances the DLL
+clock map, lets the mixer render every scheduled sound at its exact frame,
+copies input and output into the rings, and records how long it took. It
+allocates no arrays, takes no lock, does no I/O and never raises: an
+exception is counted, the block goes out silent, and the count is reported
+(sounddevice would otherwise print it and stop the stream).
+
+:class:`AudioEngine` is what the rest of Tandem uses: schedule sounds, stamp
+inputs, read the rings and the counters. With the offline backend the core
+runs in this process, driven block by block. With a device backend the core
+runs in an audio process of its own (:mod:`engine.audio.rtprocess`) and the
+two share only the arrays of :mod:`engine.audio.shared`: in one process, any
+other Python thread that wakes up (a UI, MIDI, the control loop) can hold
+the GIL when the audio callback needs it, and on the JACK rig that showed as
+4–6 ms stalls and xruns; alone in its process the callback never waits.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
-from engine.audio.backends import Backend, StreamParams, make_backend
+from engine.audio.backends import Backend, OfflineBackend, StreamParams
 from engine.audio.mixer import Mixer
 from engine.audio.ringbuffer import FrameRing
+from engine.audio.shared import C, Layout, SharedState
 from engine.audio.sound import Sound
 from engine.clock import ClockMap, StreamClock
 from engine.errors import AudioDeviceError, ConfigError
 
-__all__ = ["AudioEngine"]
+__all__ = ["AudioEngine", "EngineCore"]
 
-_TIMING_RING = 1 << 17  # callback durations kept (about 3 min at 750 blocks/s)
+
+class EngineCore:
+    """The block function and the state only it writes (runs where the stream runs)."""
+
+    def __init__(self, state: SharedState, *, sample_rate: int, blocksize: int, channels_in: int,
+                 channels_out: int, max_voices: int, fade_frames: int) -> None:
+        self.state = state
+        self._c = state.counters
+        self._cb_ns = state.cb_ns
+        self._timing_size = state.cb_ns.shape[0]
+        self.channels_in = channels_in
+        self.clock_map = ClockMap(sample_rate, state=state.clock)
+        self.mixer = Mixer(state, channels=channels_out, max_voices=max_voices,
+                           max_block=max(4096, blocksize), fade_frames=fade_frames)
+        self.input_ring = FrameRing(state.in_ring, state.counters, C.IN_WRITTEN)
+        self.output_ring = FrameRing(state.out_ring, state.counters, C.OUT_WRITTEN)
+        self._frame = int(self._c[C.FRAME])
+        self._callbacks = int(self._c[C.CALLBACKS])
+        self.last_error: str | None = None
+
+    def process(self, indata: np.ndarray, outdata: np.ndarray, frames: int, host_ns: int, xrun: bool) -> None:
+        """One block: the real-time path. Never raises."""
+        t0 = time.perf_counter_ns()
+        c = self._c
+        frame = self._frame
+        try:
+            if xrun:
+                c[C.XRUNS] += 1
+            self.clock_map.update(frame, host_ns, frames)
+            self.mixer.render(outdata, frame)
+        except BaseException as exc:  # never let the stream die on us; count and report
+            self._failed_block(exc)
+            outdata.fill(0.0)
+        try:
+            # The rings stay aligned with the clock even when the mix failed.
+            if self.channels_in:
+                self.input_ring.write(indata)
+            self.output_ring.write(outdata)
+        except BaseException as exc:
+            self._failed_block(exc)
+        self._frame = frame + frames
+        c[C.FRAME] = self._frame
+        n = self._callbacks
+        self._cb_ns[n % self._timing_size] = time.perf_counter_ns() - t0
+        self._callbacks = n + 1
+        c[C.CALLBACKS] = n + 1
+
+    def _failed_block(self, exc: BaseException) -> None:
+        self._c[C.CALLBACK_ERRORS] += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def mark_failed(self) -> None:
+        """The device stream stopped on its own (called from the backend's finished callback)."""
+        self._c[C.FAILED] = 1
 
 
 class AudioEngine:
@@ -35,8 +95,12 @@ class AudioEngine:
     Parameters
     ----------
     backend : str or Backend
-        ``"offline"`` (no device, driven block by block) or ``"sounddevice"``
-        (any PortAudio device), or a backend instance.
+        ``"offline"`` (no device, driven block by block, in this process),
+        ``"sounddevice"`` (any PortAudio device, run in an audio process of
+        its own), ``"module:Class"`` (another Backend class, run the same
+        way), or an offline Backend instance.
+    backend_options : dict, optional
+        Keyword arguments for a backend made by name (``device``, ``latency``).
     sample_rate : int
         Frames per second (48 000 by default).
     blocksize : int
@@ -49,12 +113,15 @@ class AudioEngine:
         Seconds of input and output kept readable in the rings.
     fade_ms : float
         Fade applied to every sound still playing when the engine stops.
+    sound_memory_s : float
+        Seconds of sound (at the stream's rate) the mixer can hold.
     """
 
     def __init__(
         self,
         *,
         backend: str | Backend = "offline",
+        backend_options: dict | None = None,
         sample_rate: int = 48_000,
         blocksize: int = 128,
         channels_in: int = 1,
@@ -62,69 +129,60 @@ class AudioEngine:
         max_voices: int = 64,
         ring_s: float = 30.0,
         fade_ms: float = 10.0,
+        sound_memory_s: float = 300.0,
     ) -> None:
         if not 64 <= blocksize <= 512:
             raise ConfigError(f"The blocksize must be between 64 and 512 frames, not {blocksize}.")
         if sample_rate not in (44_100, 48_000, 88_200, 96_000):
             raise ConfigError(f"The sample rate must be 44100, 48000, 88200 or 96000 Hz, not {sample_rate}.")
-        self.backend = make_backend(backend) if isinstance(backend, str) else backend
+        if channels_out not in (1, 2):
+            raise ConfigError(f"Tandem plays in mono or stereo, not {channels_out} channels.")
         self.clock = StreamClock(sample_rate)
         self.blocksize = blocksize
         self.channels_in = channels_in
         self.channels_out = channels_out
-        self.clock_map = ClockMap(sample_rate)
-        self.mixer = Mixer(channels=channels_out, max_voices=max_voices,
-                           max_block=max(4096, blocksize),
-                           fade_frames=max(1, int(sample_rate * fade_ms / 1000)))
-        ring_frames = int(ring_s * sample_rate)
-        self.input_ring = FrameRing(ring_frames, max(1, channels_in))
-        self.output_ring = FrameRing(ring_frames, channels_out)
+        fade_frames = max(1, int(sample_rate * fade_ms / 1000))
+        layout = Layout(channels_in=channels_in, channels_out=channels_out,
+                        ring_frames=int(ring_s * sample_rate),
+                        arena_frames=int(sound_memory_s * sample_rate))
+        core_args = dict(sample_rate=sample_rate, blocksize=blocksize, channels_in=channels_in,
+                         channels_out=channels_out, max_voices=max_voices, fade_frames=fade_frames)
+        self._shm = None
+        if isinstance(backend, Backend) or backend == "offline":
+            self.state = SharedState(layout)
+            self.core: EngineCore | None = EngineCore(self.state, **core_args)
+            self.backend = backend if isinstance(backend, Backend) else OfflineBackend(**(backend_options or {}))
+            self.mixer = self.core.mixer  # one object plays both sides in one process
+        else:
+            from engine.audio.rtprocess import AudioProcess
+
+            self.state, self._shm = SharedState.create_shared(layout)
+            self.core = None
+            self.backend = AudioProcess(backend, backend_options or {}, layout=layout,
+                                        shm_name=self._shm.name, core_args=core_args,
+                                        counters=self.state.counters)
+            self.mixer = Mixer(self.state, channels=channels_out, max_voices=max_voices,
+                               fade_frames=fade_frames)
+        self._c = self.state.counters
+        self.clock_map = ClockMap(sample_rate, state=self.state.clock)
+        self.input_ring = FrameRing(self.state.in_ring, self._c, C.IN_WRITTEN)
+        self.output_ring = FrameRing(self.state.out_ring, self._c, C.OUT_WRITTEN)
         self.params: StreamParams | None = None
-        self._frame = 0
-        self._cb_ns = np.zeros(_TIMING_RING, dtype=np.int64)
-        self.callbacks = 0
-        self.xruns = 0
-        self.callback_errors = 0
-        self.last_callback_error: str | None = None
+        self._final_cb_ms = np.zeros(0)
         self._open = False
         self._running = False
-        self._switch_interval: float | None = None
-
-    # ------------------------------------------------------------------ the real-time path
-
-    def _process(self, indata: np.ndarray, outdata: np.ndarray, frames: int, host_ns: int, xrun: bool) -> None:
-        t0 = time.perf_counter_ns()
-        frame = self._frame
-        try:
-            if xrun:
-                self.xruns += 1
-            self.clock_map.update(frame, host_ns, frames)
-            self.mixer.render(outdata, frame)
-        except BaseException as exc:  # never let the stream die on us; count and report
-            self._callback_failed(exc)
-            outdata.fill(0.0)
-        try:
-            # The rings stay aligned with the clock even when the mix failed.
-            if self.channels_in:
-                self.input_ring.write(indata)
-            self.output_ring.write(outdata)
-        except BaseException as exc:
-            self._callback_failed(exc)
-        self._frame = frame + frames
-        self._cb_ns[self.callbacks % _TIMING_RING] = time.perf_counter_ns() - t0
-        self.callbacks += 1
-
-    def _callback_failed(self, exc: BaseException) -> None:
-        self.callback_errors += 1
-        self.last_callback_error = f"{type(exc).__name__}: {exc}"
+        self._closed = False
 
     # ------------------------------------------------------------------ life cycle
 
     def open(self) -> StreamParams:
         """Open the device (not yet running). Raises AudioDeviceError with a plain sentence."""
+        if self._closed:
+            raise AudioDeviceError("This audio engine was closed; make a new one.")
         if not self._open:
+            process = self.core.process if self.core is not None else None
             self.params = self.backend.open(
-                self._process, sample_rate=self.clock.sample_rate, blocksize=self.blocksize,
+                process, sample_rate=self.clock.sample_rate, blocksize=self.blocksize,
                 channels_in=self.channels_in, channels_out=self.channels_out,
             )
             self._open = True
@@ -132,45 +190,59 @@ class AudioEngine:
 
     def start(self) -> None:
         """Open if needed and start the stream."""
-        self.open()
-        if self._running:
-            return
-        # A small switch interval lets the audio thread get the GIL back quickly.
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, 0.0005))
-        self.backend.start()
-        self._running = True
+        try:
+            self.open()
+            if not self._running:
+                self.backend.start()
+                self._running = True
+        except BaseException:
+            self.close()
+            raise
 
     def stop(self, *, wait_s: float = 0.5) -> None:
         """Fade out everything sounding, then stop the stream. Safe to call twice.
 
-        On a live backend this waits (at most ``wait_s``) for the fade to be
+        On a device this waits (at most ``wait_s``) for the fade to be
         rendered; the offline backend renders it at once.
         """
         if not self._running:
             return
+        self._running = False
         self.mixer.stop_all()
         fade_blocks = -(-self.mixer.fade_frames // self.blocksize) + 1
-        if self.backend.name == "offline":
+        if isinstance(self.backend, OfflineBackend):
             self.backend.run_blocks(fade_blocks)
-        elif self.backend.failed is None:
-            target = self._frame + (fade_blocks + 1) * self.blocksize
+        elif not self.backend.failed:
+            target = self.now_frame + (fade_blocks + 1) * self.blocksize
             deadline = time.monotonic() + wait_s
-            while self._frame < target and time.monotonic() < deadline and self.backend.failed is None:
+            while self.now_frame < target and time.monotonic() < deadline and not self.backend.failed:
                 time.sleep(0.002)
         self.backend.stop()
-        self._running = False
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
 
     def close(self) -> None:
         """Stop (with the fade) and release the device. Safe to call twice."""
+        if self._closed:
+            return
         try:
             self.stop()
         finally:
-            if self._open:
+            self._closed = True
+            try:
                 self.backend.close()
+            finally:
                 self._open = False
+                if self._shm is not None:
+                    # Keep the final counters and timings readable after the memory goes.
+                    self._final_cb_ms = self.callback_ms().copy()
+                    self._c = np.array(self._c)
+                    self.state.release()
+                    self.clock_map = self.input_ring = self.output_ring = self.mixer = None
+                    try:
+                        self._shm.close()
+                    except BufferError:
+                        pass  # a caller still holds a view; the mapping goes with it
+                    self._shm.unlink()
+                    self._shm = None
 
     def __enter__(self) -> AudioEngine:
         self.start()
@@ -181,8 +253,14 @@ class AudioEngine:
 
     def check(self) -> None:
         """Raise AudioDeviceError if the stream died under us (device unplugged, server gone)."""
-        if self.backend.failed:
-            raise AudioDeviceError(self.backend.failed + " What was recorded so far is kept.")
+        failed = self.backend.failed
+        if failed:
+            raise AudioDeviceError(failed + " What was recorded so far is kept.")
+
+    def backend_info(self) -> dict:
+        """What the backend reports about itself (device-specific diagnostics)."""
+        info = getattr(self.backend, "info", None)
+        return info() if info is not None else {}
 
     # ------------------------------------------------------------------ control side
 
@@ -193,7 +271,7 @@ class AudioEngine:
     @property
     def now_frame(self) -> int:
         """The first frame of the next block: everything before it has been rendered."""
-        return self._frame
+        return int(self._c[C.FRAME])
 
     @property
     def output_latency_frames(self) -> int:
@@ -202,6 +280,22 @@ class AudioEngine:
     @property
     def input_latency_frames(self) -> int:
         return self.params.input_latency_frames if self.params else 0
+
+    @property
+    def xruns(self) -> int:
+        return int(self._c[C.XRUNS])
+
+    @property
+    def callbacks(self) -> int:
+        return int(self._c[C.CALLBACKS])
+
+    @property
+    def callback_errors(self) -> int:
+        return int(self._c[C.CALLBACK_ERRORS])
+
+    @property
+    def last_callback_error(self) -> str | None:
+        return self.core.last_error if self.core is not None else None
 
     def play(self, sound: Sound, frame: int, *, gain: float = 1.0, pan: float = 0.0) -> int:
         """Schedule ``sound`` to start at output frame ``frame``; returns the voice id."""
@@ -221,26 +315,27 @@ class AudioEngine:
 
     def callback_ms(self) -> np.ndarray:
         """Durations of the most recent block functions, in ms."""
-        n = min(self.callbacks, _TIMING_RING)
-        return self._cb_ns[:n] / 1e6
+        if self.state.cb_ns is None:  # closed
+            return self._final_cb_ms
+        n = min(self.callbacks, self.state.cb_ns.shape[0])
+        return self.state.cb_ns[:n] / 1e6
 
     def stats(self) -> dict:
         """Counters of everything that can go wrong, and callback timing."""
+        c = self._c
         ms = self.callback_ms()
         return {
-            "callbacks": self.callbacks,
-            "frames": self._frame,
-            "xruns": self.xruns,
-            "callback_errors": self.callback_errors,
+            "callbacks": int(c[C.CALLBACKS]),
+            "frames": int(c[C.FRAME]),
+            "xruns": int(c[C.XRUNS]),
+            "callback_errors": int(c[C.CALLBACK_ERRORS]),
             "last_callback_error": self.last_callback_error,
-            "late_sounds": self.mixer.late,
-            "late_max_frames": self.mixer.late_max_frames,
-            "dropped_sounds": self.mixer.dropped,
-            "queue_full": self.mixer.queue_full,
-            "clipped_blocks": self.mixer.clipped_blocks,
+            "late_sounds": int(c[C.LATE]),
+            "late_max_frames": int(c[C.LATE_MAX_FRAMES]),
+            "dropped_sounds": int(c[C.DROPPED]),
+            "queue_full": int(c[C.QUEUE_FULL]),
+            "clipped_blocks": int(c[C.CLIPPED_BLOCKS]),
             "callback_ms_p50": float(np.percentile(ms, 50)) if ms.size else None,
             "callback_ms_p99": float(np.percentile(ms, 99)) if ms.size else None,
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
         }
-
-

@@ -1,33 +1,39 @@
 """The scheduler/mixer: plays sounds at exact future frames.
 
-Control threads call :meth:`Mixer.play` (and :meth:`cancel`, :meth:`stop_all`)
-with the stream frame a sound must start at; the audio thread calls
-:meth:`Mixer.render` once per block and mixes every voice in at its exact
-sample offset. Between them is a preallocated command FIFO (JUCE's
-AbstractFifo pattern): producers serialise among themselves with a lock that
-the audio thread never takes; the audio thread only reads slots and advances
-its index. The voice table is preallocated too, so a block in steady state
-allocates no arrays, takes no lock and does no I/O.
+Control threads call :meth:`Mixer.play` (and :meth:`cancel`,
+:meth:`stop_all`) with the stream frame a sound must start at; the audio
+thread calls :meth:`Mixer.render` once per block and mixes every voice in at
+its exact sample offset.
+
+Between them are preallocated arrays (:mod:`engine.audio.shared`): a sound
+arena that a sound is copied into the first time it is played, and a command
+FIFO of fixed-size records (JUCE's AbstractFifo pattern). Producers
+serialise among themselves with a lock the audio thread never takes; the
+audio thread reads records and advances its index. The voice table belongs
+to the audio thread alone. So a block in steady state allocates no arrays,
+takes no lock and does no I/O — and the two sides can even live in different
+processes, sharing only that memory.
 
 What goes wrong is counted, never silent: a sound whose start frame had
-already been played when the audio thread saw it (``late``), a sound that
-found no free voice (``dropped``), a full command FIFO (``queue_full``), and
-blocks whose mix had to be clipped (``clipped_blocks``).
+already been played when the audio thread saw it (``late``: it is played at
+once, and logged), a sound that found no free voice (``dropped``), a full
+command FIFO (``queue_full``), and blocks whose mix had to be clipped.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 
 import numpy as np
 
+from engine.audio.shared import C, Layout, SharedState
 from engine.audio.sound import Sound
+from engine.errors import ConfigError
 
 __all__ = ["Mixer"]
 
-_PLAY, _CANCEL, _STOP_ALL = 0, 1, 2
+_PLAY, _CANCEL, _STOP_ALL = 1, 2, 3
 
 
 class Mixer:
@@ -35,14 +41,14 @@ class Mixer:
 
     Parameters
     ----------
+    state : SharedState, optional
+        The shared arrays; a private set (1 in, ``channels`` out) if None.
     channels : int
         Output channels (1 or 2; pan applies to 2).
     max_voices : int
         Voices that can sound at once.
     max_block : int
         Largest block :meth:`render` will be asked for.
-    queue_size : int
-        Commands that can wait between two blocks.
     fade_frames : int
         Length of the fade used by :meth:`cancel` and :meth:`stop_all`
         (480 frames = 10 ms at 48 kHz: short, but no click).
@@ -50,49 +56,45 @@ class Mixer:
 
     def __init__(
         self,
+        state: SharedState | None = None,
         *,
         channels: int = 2,
         max_voices: int = 64,
         max_block: int = 4096,
-        queue_size: int = 1024,
         fade_frames: int = 480,
-        late_log_size: int = 256,
+        queue_size: int = 1024,
+        arena_frames: int = 1 << 22,
     ) -> None:
         if channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels}")
+        if state is None:
+            state = SharedState(Layout(channels_in=1, channels_out=channels, ring_frames=1,
+                                       queue_size=queue_size, arena_frames=arena_frames, timing_size=1))
+        self.state = state
+        self._c = state.counters
+        self._cmd_int = state.cmd_int
+        self._cmd_gain = state.cmd_gain
+        self._q_size = state.cmd_int.shape[0]
         self.channels = channels
         self.max_voices = max_voices
         self.max_block = max_block
         self.fade_frames = max(1, int(fade_frames))
-        # Voice table (audio thread only). Slot i is free when _v_data[i] is None.
+        # Producer side (control threads of the process that schedules).
+        self._producer_lock = threading.Lock()
+        self._next_id = 1
+        self._arena_used = 0
+        self._placed: dict[int, tuple[Sound, int]] = {}  # id(sound) -> (sound, arena offset)
+        self._late_read = 0
+        # Audio-thread side: the voice table. Slot i is free when _v_data[i] is None.
         self._v_data: list[np.ndarray | None] = [None] * max_voices
         self._v_id = [0] * max_voices
         self._v_start = [0] * max_voices
-        self._v_gain = [[0.0] * channels for _ in range(max_voices)]
+        self._v_gain = [[np.float32(0.0)] * channels for _ in range(max_voices)]
         self._v_fade = [-1] * max_voices  # frames into the fade-out, -1 = not fading
         self._n_active = 0
         self._scratch = np.zeros(max_block, dtype=np.float32)
         self._scaled = np.zeros(max_block, dtype=np.float32)
         self._ramp = np.linspace(1.0, 0.0, self.fade_frames, endpoint=False, dtype=np.float32)
-        # Command FIFO: slots written by producers, read by the audio thread.
-        self._q: list[tuple | None] = [None] * queue_size
-        self._q_size = queue_size
-        self._q_write = 0  # next slot producers fill (advanced after the slot is written)
-        self._q_read = 0  # next slot the audio thread reads
-        self._producer_lock = threading.Lock()
-        self._ids = itertools.count(1)
-        # Late log: (voice_id, scheduled_frame, played_frame), a ring the control side drains.
-        self._late_log: list[tuple[int, int, int] | None] = [None] * late_log_size
-        self._late_write = 0
-        self._late_read = 0
-        # Counters (written by the audio thread, read by anyone).
-        self.late = 0
-        self.late_max_frames = 0
-        self.dropped = 0
-        self.queue_full = 0
-        self.clipped_blocks = 0
-        self.voices_started = 0
-        self.first_sound_frame = -1
 
     # ------------------------------------------------------------------ control side
 
@@ -111,49 +113,88 @@ class Mixer:
             angle = (pan + 1.0) * math.pi / 4.0
             gains = (gain * math.cos(angle), gain * math.sin(angle))
         else:
-            gains = (gain,)
+            gains = (gain, 0.0)
         with self._producer_lock:
-            vid = next(self._ids)
-            if not self._push((_PLAY, vid, sound.data, int(frame), gains)):
+            offset = self._place(sound)
+            vid = self._next_id
+            self._next_id += 1
+            if not self._push(_PLAY, vid, offset, sound.frames, int(frame), gains):
                 return 0
         return vid
 
     def cancel(self, voice_id: int) -> None:
         """Fade out and free a voice (scheduled or sounding). Unknown ids are ignored."""
         with self._producer_lock:
-            self._push((_CANCEL, voice_id))
+            self._push(_CANCEL, voice_id, 0, 0, 0, (0.0, 0.0))
 
     def stop_all(self) -> None:
         """Fade out every voice, and drop every sound not yet started."""
         with self._producer_lock:
-            self._push((_STOP_ALL,))
+            self._push(_STOP_ALL, 0, 0, 0, 0, (0.0, 0.0))
+
+    def preload(self, sound: Sound) -> None:
+        """Copy a sound into the arena now rather than at its first play."""
+        with self._producer_lock:
+            self._place(sound)
+
+    def _place(self, sound: Sound) -> int:
+        placed = self._placed.get(id(sound))
+        if placed is not None and placed[0] is sound:
+            return placed[1]
+        arena = self.state.arena
+        n = sound.frames
+        if self._arena_used + n > arena.shape[0]:
+            raise ConfigError(
+                f"The sound memory is full ({arena.shape[0] / 48_000:.0f} s of sound at 48 kHz); "
+                f"use shorter sounds or fewer of them."
+            )
+        offset = self._arena_used
+        arena[offset : offset + n] = sound.data
+        self._arena_used += n
+        self._placed[id(sound)] = (sound, offset)
+        return offset
+
+    def _push(self, op: int, vid: int, offset: int, length: int, frame: int, gains) -> bool:
+        c = self._c
+        w = int(c[C.Q_WRITE])
+        if w - int(c[C.Q_READ]) >= self._q_size:
+            c[C.QUEUE_FULL] += 1
+            return False
+        i = w % self._q_size
+        rec = self._cmd_int[i]
+        rec[0], rec[1], rec[2], rec[3], rec[4] = op, vid, offset, length, frame
+        self._cmd_gain[i, 0], self._cmd_gain[i, 1] = gains
+        c[C.Q_WRITE] = w + 1  # publish after the record is complete
+        return True
 
     @property
     def active_voices(self) -> int:
         """Voices scheduled or sounding, as of the last block."""
-        return self._n_active
+        return int(self._c[C.ACTIVE_VOICES])
 
     @property
     def pending_commands(self) -> int:
-        return self._q_write - self._q_read
+        return int(self._c[C.Q_WRITE] - self._c[C.Q_READ])
+
+    def counter(self, index: int) -> int:
+        return int(self._c[index])
+
+    late = property(lambda self: int(self._c[C.LATE]), doc="Sounds played late (their frame had passed).")
+    late_max_frames = property(lambda self: int(self._c[C.LATE_MAX_FRAMES]))
+    dropped = property(lambda self: int(self._c[C.DROPPED]), doc="Sounds that found no free voice.")
+    queue_full = property(lambda self: int(self._c[C.QUEUE_FULL]))
+    clipped_blocks = property(lambda self: int(self._c[C.CLIPPED_BLOCKS]))
+    voices_started = property(lambda self: int(self._c[C.VOICES_STARTED]))
+    first_sound_frame = property(lambda self: int(self._c[C.FIRST_SOUND_FRAME]))
 
     def pop_late(self) -> list[tuple[int, int, int]]:
         """Late sounds since the last call: (voice_id, scheduled_frame, played_frame)."""
-        out = []
-        while self._late_read < self._late_write:
-            item = self._late_log[self._late_read % len(self._late_log)]
-            self._late_read += 1
-            if item is not None:
-                out.append(item)
+        log = self.state.late_log
+        written = int(self._c[C.LATE_WRITE])
+        start = max(self._late_read, written - log.shape[0])
+        out = [tuple(int(v) for v in log[k % log.shape[0]]) for k in range(start, written)]
+        self._late_read = written
         return out
-
-    def _push(self, cmd: tuple) -> bool:
-        if self._q_write - self._q_read >= self._q_size:
-            self.queue_full += 1
-            return False
-        self._q[self._q_write % self._q_size] = cmd
-        self._q_write += 1  # publish after the slot holds the command
-        return True
 
     # ------------------------------------------------------------------ audio thread
 
@@ -184,15 +225,15 @@ class Mixer:
                 dst0 = -src0
                 src0 = 0
             count = min(n - dst0, data.shape[0] - src0)
-            finished = src0 + count >= data.shape[0]
             if count <= 0:
                 self._free(slot)
                 continue
-            if self.first_sound_frame < 0:
-                self.first_sound_frame = start_frame + dst0
-            mix = scratch[:count]
+            finished = src0 + count >= data.shape[0]
+            if self._c[C.FIRST_SOUND_FRAME] < 0:
+                self._c[C.FIRST_SOUND_FRAME] = start_frame + dst0
             fade = self._v_fade[slot]
             if fade >= 0:
+                mix = scratch[:count]
                 k = min(count, fade_frames - fade)
                 np.multiply(data[src0 : src0 + k], ramp[fade : fade + k], out=mix[:k])
                 if k < count:
@@ -213,51 +254,60 @@ class Mixer:
         flat = out.reshape(-1)
         if flat[flat.argmax()] > 1.0 or flat[flat.argmin()] < -1.0:
             np.clip(out, -1.0, 1.0, out=out)
-            self.clipped_blocks += 1
+            self._c[C.CLIPPED_BLOCKS] += 1
 
     def _free(self, slot: int) -> None:
         self._v_data[slot] = None
         self._v_fade[slot] = -1
         self._n_active -= 1
+        self._c[C.ACTIVE_VOICES] = self._n_active
 
     def _drain(self, start_frame: int) -> None:
-        while self._q_read < self._q_write:
-            i = self._q_read % self._q_size
-            cmd = self._q[i]
-            self._q[i] = None
-            self._q_read += 1
-            op = cmd[0]
+        c = self._c
+        r = int(c[C.Q_READ])
+        w = int(c[C.Q_WRITE])
+        while r < w:
+            i = r % self._q_size
+            op, vid, offset, length, frame = self._cmd_int[i].tolist()
+            g0 = self._cmd_gain[i, 0]
+            g1 = self._cmd_gain[i, 1]
+            r += 1
+            c[C.Q_READ] = r  # the record is copied out: its slot may be reused
             if op == _PLAY:
-                _, vid, data, frame, gains = cmd
                 slot = self._free_slot()
                 if slot < 0:
-                    self.dropped += 1
+                    c[C.DROPPED] += 1
                     continue
                 if frame < start_frame:
                     # Its frame has already gone out: play it now, and say so.
-                    self.late += 1
-                    self.late_max_frames = max(self.late_max_frames, start_frame - frame)
-                    self._late_log[self._late_write % len(self._late_log)] = (vid, frame, start_frame)
-                    self._late_write += 1
+                    c[C.LATE] += 1
+                    if start_frame - frame > c[C.LATE_MAX_FRAMES]:
+                        c[C.LATE_MAX_FRAMES] = start_frame - frame
+                    log = self.state.late_log
+                    k = int(c[C.LATE_WRITE])
+                    row = log[k % log.shape[0]]
+                    row[0], row[1], row[2] = vid, frame, start_frame
+                    c[C.LATE_WRITE] = k + 1
                     frame = start_frame
-                self._v_data[slot] = data
+                self._v_data[slot] = self.state.arena[offset : offset + length]
                 self._v_id[slot] = vid
                 self._v_start[slot] = frame
                 g = self._v_gain[slot]
-                for ch in range(self.channels):
-                    g[ch] = np.float32(gains[ch])  # a float32 scalar: no conversion per block
+                g[0] = g0  # float32 scalars: no conversion per block
+                if self.channels == 2:
+                    g[1] = g1
                 self._v_fade[slot] = -1
                 self._n_active += 1
-                self.voices_started += 1
+                c[C.VOICES_STARTED] += 1
             elif op == _CANCEL:
-                vid = cmd[1]
                 for slot in range(self.max_voices):
                     if self._v_data[slot] is not None and self._v_id[slot] == vid:
                         self._fade_or_free(slot, start_frame)
-            else:  # _STOP_ALL
+            elif op == _STOP_ALL:
                 for slot in range(self.max_voices):
                     if self._v_data[slot] is not None:
                         self._fade_or_free(slot, start_frame)
+        c[C.ACTIVE_VOICES] = self._n_active
 
     def _fade_or_free(self, slot: int, start_frame: int) -> None:
         if self._v_start[slot] >= start_frame:

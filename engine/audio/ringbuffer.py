@@ -19,23 +19,37 @@ class RingOverrun(Exception):
 
 
 class FrameRing:
-    """Ring buffer of ``capacity_frames`` frames × ``channels``, float32.
+    """Ring buffer of frames × channels (float32) over a given array.
 
     Parameters
     ----------
-    capacity_frames : int
-        How many of the most recent frames stay readable.
-    channels : int
-        Channels per frame.
+    buffer : np.ndarray
+        float32, shape (capacity_frames, channels); may live in shared memory.
+    counters : np.ndarray, optional
+        An int64 array holding the count of frames written at ``index``
+        (shared with another process); a private counter if None.
     """
 
-    def __init__(self, capacity_frames: int, channels: int) -> None:
+    def __init__(self, buffer: np.ndarray, counters: np.ndarray | None = None, index: int = 0) -> None:
+        if buffer.ndim != 2 or buffer.shape[0] <= 0 or buffer.shape[1] <= 0:
+            raise ValueError("buffer must be a non-empty (frames, channels) array")
+        self._buf = buffer
+        self.capacity_frames, self.channels = buffer.shape
+        if counters is None:
+            counters, index = np.zeros(1, dtype=np.int64), 0
+        self._counters = counters
+        self._index = index
+
+    @classmethod
+    def empty(cls, capacity_frames: int, channels: int) -> FrameRing:
+        """A ring over fresh private memory."""
         if capacity_frames <= 0 or channels <= 0:
             raise ValueError("capacity_frames and channels must be positive")
-        self.capacity_frames = int(capacity_frames)
-        self.channels = int(channels)
-        self._buf = np.zeros((self.capacity_frames, self.channels), dtype=np.float32)
-        self._written = 0  # absolute frames written; published after each copy
+        return cls(np.zeros((capacity_frames, channels), dtype=np.float32))
+
+    @property
+    def _written(self) -> int:
+        return int(self._counters[self._index])
 
     @property
     def written(self) -> int:
@@ -56,7 +70,7 @@ class FrameRing:
         self._buf[pos : pos + first] = block[:first]
         if n > first:
             self._buf[: n - first] = block[first:n]
-        self._written += n
+        self._counters[self._index] += n  # publish after the copy
 
     def read(self, start_frame: int, frames: int, out: np.ndarray | None = None) -> np.ndarray:
         """Copy frames [start_frame, start_frame + frames) out of the ring.

@@ -52,9 +52,8 @@ class JackFrameProbe(SoundDeviceBackend):
         self._stream_frames += frames
         super()._callback(indata, outdata, frames, time_info, status)
 
-    @property
-    def ready(self) -> bool:
-        return self._n >= 4
+    def info(self) -> dict:
+        return {"t0": self.t0, "probe_blocks": self._n}
 
     @property
     def t0(self) -> int:
@@ -98,13 +97,9 @@ def click(rate: int = 48_000, *, amplitude: float = 0.5, decay_ms: float = 3.0) 
 @dataclass
 class RigEngine:
     engine: AudioEngine
-    probe: JackFrameProbe
+    t0: int  # JACK frame of stream frame 0
     out_port: str
     in_port: str
-
-    @property
-    def t0(self) -> int:
-        return self.probe.t0
 
     def close(self) -> None:
         self.engine.close()
@@ -113,20 +108,25 @@ class RigEngine:
 def open_engine(child, *, blocksize: int = 128, **engine_kwargs) -> RigEngine:
     """Start an engine on the rig's JACK server and wire it to the virtual child.
 
-    The child's ear hears the engine's left output; its hand plays into the
-    engine's input (the dummy capture port stays connected too; it is silent).
+    The engine runs as in a session: its core in an audio process of its
+    own, here with the :class:`JackFrameProbe` backend. The child's ear hears
+    the engine's left output; its hand plays into the engine's input (the
+    dummy capture port stays connected too; it is silent).
     """
-    probe = JackFrameProbe(device=jack_system_device())
-    eng = AudioEngine(backend=probe, blocksize=blocksize, channels_in=1, channels_out=2, **engine_kwargs)
+    eng = AudioEngine(backend="tests.rig.measure:JackFrameProbe",
+                      backend_options={"device": jack_system_device()},
+                      blocksize=blocksize, channels_in=1, channels_out=2, **engine_kwargs)
     eng.start()
     deadline = time.monotonic() + 10
-    while not probe.ready:
+    while eng.now_frame < 8 * blocksize:
         if time.monotonic() > deadline:
             eng.close()
             raise RuntimeError("the engine's stream did not start on the rig")
         time.sleep(0.01)
-    # PortAudio numbers ports on, stream after stream (in_1, out_2, out_3 for the second).
-    ports = child.port_names("PortAudio:")
+    t0 = eng.backend_info()["t0"]
+    # The audio process's PortAudio client is "PortAudio-NN" when this process has one too,
+    # and PortAudio numbers ports on, stream after stream (in_1, out_2, out_3 for the second).
+    ports = child.port_names(r"PortAudio.*:(in|out)_")
     outs = sorted((p for p in ports if ":out_" in p), key=lambda p: int(p.rsplit("_", 1)[1]))
     ins = [p for p in ports if ":in_" in p]
     if len(outs) != 2 or len(ins) != 1:
@@ -134,7 +134,7 @@ def open_engine(child, *, blocksize: int = 128, **engine_kwargs) -> RigEngine:
         raise RuntimeError(f"expected one PortAudio stream on the rig (2 out, 1 in), found ports {ports}")
     child.connect(outs[0], child.ear_port)
     child.connect(child.hand_port, ins[0])
-    return RigEngine(eng, probe, outs[0], ins[0])
+    return RigEngine(eng, t0, outs[0], ins[0])
 
 
 def wait_until_stream_frame(rig: RigEngine, frame: int, *, timeout_s: float = 30.0) -> None:

@@ -69,7 +69,7 @@ def test_stop_fades_out_on_the_rig(virtual_child):
     wait_until_stream_frame(rig, start + rate // 2)
     stop_frame = eng.now_frame
     rig.close()
-    rec_start = start + rig.probe.t0
+    rec_start = start + rig.t0
     n = stop_frame - start + 4800
     virtual_child.wait_for_frame(rec_start + n + 256)
     heard = virtual_child.recording(rec_start, n)

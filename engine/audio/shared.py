@@ -1,0 +1,145 @@
+"""The memory the audio thread shares with everything else: one block, carved into arrays.
+
+Between the real-time path and the rest of Tandem there are only these
+arrays: a command FIFO into the mixer, a sound arena the mixer plays from,
+the input and output rings, the clock map's state, counters and callback
+timings. They live in one block of memory that is either ordinary (the
+offline backend, in-process) or a ``multiprocessing.shared_memory`` segment
+(a device stream, whose callback runs in its own process so that no other
+Python thread ever holds the GIL it needs; see :mod:`engine.audio.rtprocess`).
+Each array has one writer; aligned 8-byte stores are atomic on every CPU
+Tandem runs on, and a writer publishes a counter only after the data it
+covers, so readers need no lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from multiprocessing import shared_memory
+
+import numpy as np
+
+__all__ = ["Layout", "SharedState", "C"]
+
+
+class C:
+    """Indices into ``SharedState.counters`` (int64)."""
+
+    CALLBACKS = 0  # blocks processed
+    FRAME = 1  # first frame of the next block (the stream clock)
+    XRUNS = 2
+    CALLBACK_ERRORS = 3
+    LATE = 4  # sounds whose frame had passed when the mixer saw them
+    LATE_MAX_FRAMES = 5
+    DROPPED = 6  # sounds that found no free voice
+    QUEUE_FULL = 7
+    CLIPPED_BLOCKS = 8
+    VOICES_STARTED = 9
+    FIRST_SOUND_FRAME = 10  # -1 until a voice first sounded
+    ACTIVE_VOICES = 11
+    Q_WRITE = 12  # command FIFO: slots written (producer)
+    Q_READ = 13  # command FIFO: slots read (audio thread)
+    LATE_WRITE = 14  # late log entries written
+    IN_WRITTEN = 15  # input ring: frames written
+    OUT_WRITTEN = 16  # output ring: frames written
+    FAILED = 17  # 1 when the device stream stopped on its own
+    N = 32
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Sizes of the shared arrays."""
+
+    channels_in: int
+    channels_out: int
+    ring_frames: int
+    queue_size: int = 1024
+    arena_frames: int = 1 << 24  # 64 MiB of float32: about 6 minutes of sound at 48 kHz
+    timing_size: int = 1 << 17
+    late_log_size: int = 256
+
+    def arrays(self) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
+        return [
+            ("counters", np.dtype(np.int64), (C.N,)),
+            ("clock", np.dtype(np.float64), (5,)),  # the clock map's seqlock (see engine.clock)
+            ("cmd_int", np.dtype(np.int64), (self.queue_size, 5)),  # op, voice, offset, length, frame
+            ("cmd_gain", np.dtype(np.float32), (self.queue_size, 2)),
+            ("late_log", np.dtype(np.int64), (self.late_log_size, 3)),
+            ("cb_ns", np.dtype(np.int64), (self.timing_size,)),
+            ("in_ring", np.dtype(np.float32), (self.ring_frames, max(1, self.channels_in))),
+            ("out_ring", np.dtype(np.float32), (self.ring_frames, self.channels_out)),
+            ("arena", np.dtype(np.float32), (self.arena_frames,)),
+        ]
+
+    @property
+    def nbytes(self) -> int:
+        total = 0
+        for _, dtype, shape in self.arrays():
+            total = _align(total) + dtype.itemsize * int(np.prod(shape))
+        return total
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _align(n: int, to: int = 64) -> int:
+    return -(-n // to) * to
+
+
+class SharedState:
+    """The arrays of a :class:`Layout` over one buffer.
+
+    Parameters
+    ----------
+    layout : Layout
+    buf : buffer, optional
+        Memory of at least ``layout.nbytes`` (a shared-memory segment's
+        ``buf``); fresh zeroed memory if None.
+    """
+
+    counters: np.ndarray
+    clock: np.ndarray
+    cmd_int: np.ndarray
+    cmd_gain: np.ndarray
+    late_log: np.ndarray
+    cb_ns: np.ndarray
+    in_ring: np.ndarray
+    out_ring: np.ndarray
+    arena: np.ndarray
+
+    def __init__(self, layout: Layout, buf=None, *, initialise: bool = True) -> None:
+        self.layout = layout
+        if buf is None:
+            buf = np.zeros(layout.nbytes, dtype=np.uint8)
+        offset = 0
+        for name, dtype, shape in layout.arrays():
+            offset = _align(offset)
+            count = int(np.prod(shape))
+            arr = np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+            setattr(self, name, arr)
+            offset += dtype.itemsize * count
+        if initialise:
+            self.counters[C.FIRST_SOUND_FRAME] = -1
+
+    @classmethod
+    def create_shared(cls, layout: Layout) -> tuple[SharedState, shared_memory.SharedMemory]:
+        """A new shared-memory segment (the caller owns it: close and unlink)."""
+        shm = shared_memory.SharedMemory(create=True, size=layout.nbytes)
+        return cls(layout, shm.buf), shm
+
+    @classmethod
+    def attach(cls, layout: Layout, name: str) -> tuple[SharedState, shared_memory.SharedMemory]:
+        """Map an existing segment (another process created it and will unlink it)."""
+        shm = shared_memory.SharedMemory(name=name)
+        try:  # Python < 3.13 registers attached segments too, and would unlink it at our exit
+            from multiprocessing import resource_tracker
+
+            resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
+        except Exception:
+            pass
+        return cls(layout, shm.buf, initialise=False), shm
+
+    def release(self) -> None:
+        """Drop the array views so the buffer can be closed."""
+        for name, _, _ in self.layout.arrays():
+            setattr(self, name, None)
