@@ -167,8 +167,8 @@ class SoundDeviceBackend(Backend):
         hostapi = sd.query_hostapis(info["hostapi"])["name"] if info else ""
         if "JACK" in hostapi and device_rate != sample_rate:
             raise AudioDeviceError(
-                f"The JACK server runs at {device_rate} Hz, not {sample_rate} Hz; "
-                f"start Tandem with --rate {device_rate} or restart JACK at {sample_rate} Hz."
+                f"The JACK server runs at {device_rate} Hz but Tandem needs {sample_rate} Hz; "
+                f"restart JACK at {sample_rate} Hz (jackd ... -r {sample_rate})."
             )
         try:
             self._stream = sd.Stream(

@@ -154,8 +154,11 @@ class AudioEngine:
             self.backend = backend if isinstance(backend, Backend) else OfflineBackend(**(backend_options or {}))
             self.mixer = self.core.mixer  # one object plays both sides in one process
         else:
+            from engine.audio.backends import BACKENDS
             from engine.audio.rtprocess import AudioProcess
 
+            if ":" not in backend and backend not in BACKENDS:
+                raise ConfigError(f"Unknown audio backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
             self.state, self._shm = SharedState.create_shared(layout)
             self.core = None
             self.backend = AudioProcess(backend, backend_options or {}, layout=layout,
@@ -169,6 +172,9 @@ class AudioEngine:
         self.output_ring = FrameRing(self.state.out_ring, self._c, C.OUT_WRITTEN)
         self.params: StreamParams | None = None
         self._final_cb_ms = np.zeros(0)
+        self.stall_s = 1.0  # a running device stream that does not advance this long has failed
+        self._watch_frame = -1
+        self._watch_t = 0.0
         self._open = False
         self._running = False
         self._closed = False
@@ -213,6 +219,7 @@ class AudioEngine:
         if isinstance(self.backend, OfflineBackend):
             self.backend.run_blocks(fade_blocks)
         elif not self.backend.failed:
+            # Wait for the fade to go out (a dead device never renders it: the wait is bounded).
             target = self.now_frame + (fade_blocks + 1) * self.blocksize
             deadline = time.monotonic() + wait_s
             while self.now_frame < target and time.monotonic() < deadline and not self.backend.failed:
@@ -251,11 +258,28 @@ class AudioEngine:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def check(self) -> None:
-        """Raise AudioDeviceError if the stream died under us (device unplugged, server gone)."""
+    @property
+    def failure(self) -> str | None:
+        """Why the stream is dead (device unplugged, server gone, stalled), or None."""
         failed = self.backend.failed
         if failed:
-            raise AudioDeviceError(failed + " What was recorded so far is kept.")
+            return failed
+        if not self._running or isinstance(self.backend, OfflineBackend):
+            return None
+        # A stream whose device vanished may just stop calling back, without a word.
+        now, t = self.now_frame, time.monotonic()
+        if now != self._watch_frame:
+            self._watch_frame, self._watch_t = now, t
+        elif t - self._watch_t > self.stall_s:
+            return (f"The audio device stopped delivering sound {t - self._watch_t:.1f} s ago: "
+                    f"it was unplugged or its server went away.")
+        return None
+
+    def check(self) -> None:
+        """Raise AudioDeviceError if the stream died under us. Call it from the control loop."""
+        failure = self.failure
+        if failure:
+            raise AudioDeviceError(failure + " What was recorded so far is kept.")
 
     def backend_info(self) -> dict:
         """What the backend reports about itself (device-specific diagnostics)."""

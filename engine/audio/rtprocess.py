@@ -35,6 +35,7 @@ __all__ = ["AudioProcess"]
 
 _START_TIMEOUT_S = 30.0
 _CALL_TIMEOUT_S = 10.0
+_STOP_TIMEOUT_S = 3.0
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _live: weakref.WeakSet[AudioProcess] = weakref.WeakSet()
 
@@ -52,8 +53,6 @@ class AudioProcess(Backend):
 
     def __init__(self, spec: str, options: dict, *, layout: Layout, shm_name: str, core_args: dict,
                  counters: np.ndarray) -> None:
-        if ":" not in spec and spec not in BACKENDS:
-            raise ConfigError(f"Unknown audio backend {spec!r}; use one of: {', '.join(BACKENDS)}.")
         self.name = spec
         self._config = {"spec": spec, "options": options, "layout": layout.to_dict(),
                         "shm_name": shm_name, "core_args": core_args}
@@ -92,11 +91,12 @@ class AudioProcess(Backend):
         self._call("start")
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            try:
-                self._call("stop")
-            except TandemError:
-                pass  # stopping must never fail; close() ends the process anyway
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        try:
+            self._call("stop", timeout_s=_STOP_TIMEOUT_S)
+        except TandemError:
+            self._end_process()  # a stream that cannot stop (its device is gone) dies with its process
 
     def close(self) -> None:
         if self._proc is None or self._closing:
@@ -105,20 +105,28 @@ class AudioProcess(Backend):
         try:
             if self._proc.poll() is None:
                 try:
-                    self._call("close")
-                except TandemError:
-                    pass
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+                    self._call("close", timeout_s=_STOP_TIMEOUT_S)
+                    self._proc.wait(timeout=_STOP_TIMEOUT_S)
+                except (TandemError, subprocess.TimeoutExpired):
+                    self._end_process()
         finally:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
             self._counters = np.array(self._counters)  # a copy: the shared memory can go
             _live.discard(self)
+
+    def _end_process(self) -> None:
+        """SIGTERM (the process closes its stream), then SIGKILL if that hangs too."""
+        for sig, wait_s in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            if self._proc.poll() is not None:
+                return
+            self._proc.send_signal(sig)
+            try:
+                self._proc.wait(timeout=wait_s)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
     def info(self) -> dict:
         return self._call("info")
@@ -133,22 +141,25 @@ class AudioProcess(Backend):
 
     # -- the conversation ----------------------------------------------------------
 
-    def _call(self, cmd: str, *args):
+    def _call(self, cmd: str, *args, timeout_s: float = _CALL_TIMEOUT_S):
         if self._conn is None:
             raise AudioDeviceError("The audio process is not running.")
         try:
             self._conn.send((cmd, args))
         except OSError:
             raise AudioDeviceError(self.failed or "Tandem's audio process is gone.") from None
-        return self._reply(cmd, timeout_s=_CALL_TIMEOUT_S)
+        return self._reply(cmd, timeout_s=timeout_s)
 
     def _reply(self, what: str, *, timeout_s: float):
+        if not self._conn.poll(timeout_s):
+            raise AudioDeviceError(f"Tandem's audio process did not answer ({what}) within {timeout_s:g} s.")
         try:
-            if not self._conn.poll(timeout_s):
-                raise AudioDeviceError(f"Tandem's audio process did not answer ({what}) within {timeout_s:.0f} s.")
             kind, payload = self._conn.recv()
         except (EOFError, OSError):
-            code = self._proc.wait(timeout=5) if self._proc is not None else None
+            try:
+                code = self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             raise AudioDeviceError(f"Tandem's audio process ended unexpectedly (exit code {code}).") from None
         if kind == "ok":
             return payload

@@ -76,3 +76,54 @@ def test_stop_fades_out_on_the_rig(virtual_child):
     assert np.abs(heard[: rate // 4]).max() > 0.4  # it was sounding
     after = np.abs(heard[stop_frame - start + 2 * 480 + 3 * 128 :])
     assert after.max() == 0.0  # silent within the fade (10 ms) and a few blocks
+
+
+def test_a_rate_the_server_does_not_run_is_refused_plainly(jack_server):
+    from engine.audio.engine import AudioEngine
+    from engine.errors import AudioDeviceError
+
+    eng = AudioEngine(backend="sounddevice", sample_rate=44_100)
+    with pytest.raises(AudioDeviceError) as err:
+        eng.start()
+    assert "runs at 48000 Hz" in str(err.value) and "44100" in str(err.value)
+    eng.close()
+
+
+def test_a_server_that_vanishes_mid_stream(jack_server):
+    """jackd dies under a running session: one sentence, the clock and recordings kept, close() is clean."""
+    import os
+    import time
+
+    from engine.audio.engine import AudioEngine
+    from engine.errors import AudioDeviceError
+    from tests.rig.server import JackServer
+
+    srv = JackServer(f"tandem-rig-{os.getpid()}-vanish")
+    srv.start()  # the audio process inherits JACK_DEFAULT_SERVER naming this server
+    eng = None
+    try:
+        eng = AudioEngine(backend="sounddevice", blocksize=128)
+        eng.start()
+        tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(48_000 * 10) / 48_000)).astype(np.float32)
+        from engine.audio.sound import Sound
+
+        eng.play(Sound("tone", tone, 48_000), eng.now_frame + 1000)
+        deadline = time.monotonic() + 10
+        while eng.now_frame < 48_000 // 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        played = eng.now_frame
+        assert played >= 48_000 // 2
+        srv.stop()  # the server goes away, like a pulled USB interface
+        deadline = time.monotonic() + 10
+        while not eng.failure and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(AudioDeviceError) as err:
+            eng.check()
+        assert "What was recorded so far is kept." in str(err.value)
+        kept = eng.output_ring.read(played - 4800, 4800)  # what was played is still readable
+        assert np.abs(kept).max() > 0.1
+    finally:
+        if eng is not None:
+            eng.close()
+        srv.stop()
+    assert eng.now_frame >= played
