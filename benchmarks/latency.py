@@ -72,7 +72,7 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
         heard: list[int] = []
         i = 0
         t_start = time.monotonic()
-        last_report = last_poll = t_start
+        last_report = t_start
         while eng.now_frame < frames[-1] + rate // 4:
             horizon = eng.now_frame + lookahead
             for v, s in enumerate(bg):  # each background voice restarts where it ends: always sounding
@@ -82,11 +82,8 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
             while i < len(frames) and frames[i] < horizon:
                 eng.play(cue, frames[i], gain=1.0, pan=-1.0)
                 i += 1
-            if time.monotonic() - last_poll > 5:
-                # Rarely: each request wakes the child's command thread, whose GIL its
-                # own JACK callback needs (the child is Python too).
-                heard += child.heard_onsets(clear=True)
-                last_poll = time.monotonic()
+            # The child is not asked anything until the end: each request wakes its command
+            # thread, whose GIL the child's own JACK callback needs (the child is Python too).
             eng.check()
             if time.monotonic() - last_report > 15:
                 last_report = time.monotonic()

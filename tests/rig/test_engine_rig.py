@@ -127,3 +127,21 @@ def test_a_server_that_vanishes_mid_stream(jack_server):
             eng.close()
         srv.stop()
     assert eng.now_frame >= played
+
+
+def test_devices_lists_the_jack_device_and_midi_ports(virtual_child):
+    """`tandem devices --json` in a fresh process sees the rig's JACK device and the child's MIDI port."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "engine.cli", "devices", "--json"], capture_output=True,
+                       text=True, env=dict(os.environ), timeout=60)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    jack_audio = [d for d in found["audio"] if "JACK" in d["hostapi"]]
+    assert [d["name"] for d in jack_audio] == ["system"]
+    assert jack_audio[0]["default_samplerate"] == 48_000
+    assert {"name": "virtual-child:midi_out", "api": "JACK"} in found["midi_inputs"]
+    assert {"name": "virtual-child:midi_ear", "api": "JACK"} in found["midi_outputs"]
