@@ -99,10 +99,7 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
         params = eng.params
     finally:
         rig.close()
-    from tests.rig.measure import match_nearest
-
-    matched = match_nearest([f + rig.t0 for f in frames], heard, max_distance=1200)
-    offsets = [None if h is None else h - (f + rig.t0) for h, f in zip(matched, frames)]
+    offsets = cue_offsets(rig, child, frames, heard=heard)
     found = [o for o in offsets if o is not None]
     path = int(statistics.median(found)) if found else None
     return {

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 import engine
 from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank

@@ -20,6 +20,7 @@ from engine.audio.soundbank import (
     parse_request,
 )
 from engine.errors import ConfigError, SoundBankError
+from tests.spectra import spectral_centroid_hz, spectral_peak_hz
 
 RATE = 48000
 DEBIAN_SF2 = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -34,20 +35,6 @@ def _fluidsynth_ok() -> bool:
 
 
 needs_fluidsynth = pytest.mark.skipif(not _fluidsynth_ok(), reason="needs pyfluidsynth, libfluidsynth and TimGM6mb.sf2")
-
-
-def spectral_peak_hz(x: np.ndarray, sample_rate: int, *, min_hz: float = 30.0) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    freqs_hz = np.fft.rfftfreq(len(x), 1.0 / sample_rate)
-    mag = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    mag[freqs_hz < min_hz] = 0.0
-    return float(freqs_hz[np.argmax(mag)])
-
-
-def spectral_centroid_hz(x: np.ndarray, sample_rate: int) -> float:
-    freqs_hz = np.fft.rfftfreq(len(x), 1.0 / sample_rate)
-    power = np.abs(np.fft.rfft(np.asarray(x, dtype=np.float64))) ** 2
-    return float((freqs_hz * power).sum() / power.sum())
 
 
 @pytest.fixture

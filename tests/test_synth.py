@@ -5,22 +5,9 @@ import pytest
 
 from engine.audio import synth
 from engine.audio.sound import Sound
+from tests.spectra import spectral_centroid_hz, spectral_peak_hz
 
 RATES = [44100, 48000]
-
-
-def spectral_peak_hz(x: np.ndarray, sample_rate: int, *, min_hz: float = 30.0) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    freqs_hz = np.fft.rfftfreq(len(x), 1.0 / sample_rate)
-    mag = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    mag[freqs_hz < min_hz] = 0.0
-    return float(freqs_hz[np.argmax(mag)])
-
-
-def spectral_centroid_hz(x: np.ndarray, sample_rate: int) -> float:
-    freqs_hz = np.fft.rfftfreq(len(x), 1.0 / sample_rate)
-    power = np.abs(np.fft.rfft(np.asarray(x, dtype=np.float64))) ** 2
-    return float((freqs_hz * power).sum() / power.sum())
 
 
 def check_common(x: np.ndarray) -> None:

@@ -152,7 +152,6 @@ class SoundDeviceBackend(Backend):
         self._stream = None
         self._process: ProcessFn | None = None
         self._stopping = False
-        self.status_xruns = 0
 
     def open(self, process, *, sample_rate, blocksize, channels_in, channels_out):
         sd = _import_sounddevice()
@@ -193,10 +192,7 @@ class SoundDeviceBackend(Backend):
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         host_ns = time.monotonic_ns()
-        xrun = bool(status)
-        if xrun:
-            self.status_xruns += 1
-        self._process(indata, outdata, frames, host_ns, xrun)
+        self._process(indata, outdata, frames, host_ns, bool(status))
 
     def _finished(self) -> None:
         if not self._stopping:

@@ -231,9 +231,9 @@ def main(fd: int) -> int:
     gc.disable()
     while True:
         try:
-            cmd, args = conn.recv()
+            cmd, _args = conn.recv()
         except (EOFError, OSError):
-            cmd, args = "close", ()
+            cmd = "close"
         try:
             if cmd == "start":
                 backend.start()

@@ -200,8 +200,13 @@ def schedule_cues(rig: RigEngine, sound: Sound, frames: list[int], *, lookahead_
         time.sleep(0.01)
 
 
-def cue_offsets(rig: RigEngine, child, frames: list[int], *, max_distance: int = 1200) -> list[int | None]:
-    """Output path: ``H − (F + T0)`` for each cue scheduled at stream frame F (None if unheard)."""
-    heard = child.heard_onsets()
+def cue_offsets(rig: RigEngine, child, frames: list[int], *, heard: list[int] | None = None,
+                max_distance: int = 1200) -> list[int | None]:
+    """Output path: ``H − (F + T0)`` for each cue scheduled at stream frame F (None if unheard).
+
+    ``heard`` is the child's onsets (JACK frames) if already collected; asked for if None.
+    """
+    if heard is None:
+        heard = child.heard_onsets()
     matched = match_nearest([f + rig.t0 for f in frames], heard, max_distance=max_distance)
     return [None if h is None else h - (f + rig.t0) for h, f in zip(matched, frames)]
