@@ -19,7 +19,9 @@ the GIL when the audio callback needs it, and on the JACK rig that showed as
 
 from __future__ import annotations
 
+import atexit
 import time
+import weakref
 
 import numpy as np
 
@@ -32,6 +34,22 @@ from engine.clock import ClockMap, StreamClock
 from engine.errors import AudioDeviceError, ConfigError
 
 __all__ = ["AudioEngine", "EngineCore"]
+
+_live_engines: weakref.WeakSet = weakref.WeakSet()
+_exit_hook_registered = False
+
+
+def _register_exit_close(engine: AudioEngine) -> None:
+    """Close (with the fade) every device engine still open when the interpreter exits.
+
+    Registered after the audio process module's own hook, so it runs first
+    (atexit is last-in, first-out) while the audio processes still answer.
+    """
+    global _exit_hook_registered
+    _live_engines.add(engine)
+    if not _exit_hook_registered:
+        atexit.register(lambda: [e.close() for e in list(_live_engines)])
+        _exit_hook_registered = True
 
 
 class EngineCore:
@@ -159,6 +177,7 @@ class AudioEngine:
 
             if ":" not in backend and backend not in BACKENDS:
                 raise ConfigError(f"Unknown audio backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
+            _register_exit_close(self)
             self.state, self._shm = SharedState.create_shared(layout)
             self.core = None
             self.backend = AudioProcess(backend, backend_options or {}, layout=layout,

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import weakref
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -192,15 +193,25 @@ def main(fd: int) -> int:
     _set_parent_death_signal()
     conn = Connection(fd)
     backend: Backend | None = None
+    core = None
     shm = None
 
     def shutdown(*_):
+        # The parent died (or gave up on us): fade out whatever sounds, then stop the stream.
+        if core is not None and backend is not None and backend.failed is None:
+            core.mixer.stop_all()  # the parent, the only other producer, is gone
+            target = core.state.counters[C.FRAME] + core.mixer.fade_frames + 2 * cfg["blocksize"]
+            for _ in range(100):  # at most 0.2 s: a stalled stream never gets there
+                if core.state.counters[C.FRAME] >= target:
+                    break
+                time.sleep(0.002)
         if backend is not None:
             backend.close()  # stops the stream: nothing is left sounding
         os._exit(0)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    cfg: dict = {}
     try:
         cfg = conn.recv()
         state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])

@@ -146,3 +146,55 @@ def test_devices_lists_the_jack_device_and_midi_ports(virtual_child):
     assert all(d["default_samplerate"] == 48_000 for d in jack_audio)
     assert {"name": "virtual-child:midi_out", "api": "JACK"} in found["midi_inputs"]
     assert {"name": "virtual-child:midi_ear", "api": "JACK"} in found["midi_outputs"]
+
+
+SESSION_SCRIPT = """
+import sys, time
+import numpy as np
+from engine.audio.engine import AudioEngine
+from engine.audio.sound import Sound
+
+eng = AudioEngine(backend="sounddevice")
+eng.start()
+tone = (0.5 * np.sin(2 * np.pi * 220 * np.arange(48_000 * 30) / 48_000)).astype(np.float32)
+eng.play(Sound("tone", tone, 48_000), eng.now_frame + 2400, pan=-1.0)
+while eng.now_frame < 48_000:
+    time.sleep(0.01)
+print("sounding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_session_leaves_nothing_sounding(virtual_child, tmp_path):
+    """kill -9 of the process that runs a session: its audio process fades out and stops."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "session.py"
+    script.write_text(SESSION_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert proc.stdout.readline().strip() == "sounding"
+        outs = [p for p in virtual_child.port_names(r"PortAudio.*:out_") if p.endswith("_0")]
+        assert len(outs) == 1, outs
+        virtual_child.connect(outs[0], virtual_child.ear_port)
+        start = virtual_child.frame_time() + 4800
+        virtual_child.wait_for_frame(start + 24_000)
+        proc.kill()  # SIGKILL: no handler, no clean-up in the session process
+        proc.wait(timeout=10)
+        virtual_child.wait_for_frame(start + 3 * 48_000)
+        heard = virtual_child.recording(start, 3 * 48_000)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    loud = np.flatnonzero(np.abs(heard) > 1e-4)
+    assert np.abs(heard[:24_000]).max() > 0.4  # the tone was sounding before the kill
+    end = int(loud[-1])
+    assert end < len(heard) - 48_000  # then silence: at least the last second is empty
+    # It faded rather than stopped dead: over its last 10 ms the tone's peaks fall steadily.
+    tail = np.abs(heard[end - 480 : end + 1])
+    peaks = [tail[i : i + 110].max() for i in range(0, 440, 110)]  # 4 windows, one 220 Hz period each
+    assert peaks == sorted(peaks, reverse=True) and peaks[-1] < 0.5 * peaks[0], peaks
