@@ -196,15 +196,27 @@ def main(fd: int) -> int:
     core = None
     shm = None
 
+    def fade_out() -> None:
+        """Fade out whatever still sounds (at most 0.2 s: a stalled stream never gets there).
+
+        Only when the parent cannot be pushing commands any more (it died, or it
+        is closing us), since the parent is the FIFO's producer.
+        """
+        if core is None or backend is None or backend.failed is not None:
+            return
+        counters = core.state.counters
+        if counters[C.ACTIVE_VOICES] == 0 and counters[C.Q_WRITE] == counters[C.Q_READ]:
+            return
+        core.mixer.stop_all()
+        target = counters[C.FRAME] + core.mixer.fade_frames + 2 * cfg["blocksize"]
+        for _ in range(100):
+            if counters[C.FRAME] >= target:
+                break
+            time.sleep(0.002)
+
     def shutdown(*_):
-        # The parent died (or gave up on us): fade out whatever sounds, then stop the stream.
-        if core is not None and backend is not None and backend.failed is None:
-            core.mixer.stop_all()  # the parent, the only other producer, is gone
-            target = core.state.counters[C.FRAME] + core.mixer.fade_frames + 2 * cfg["blocksize"]
-            for _ in range(100):  # at most 0.2 s: a stalled stream never gets there
-                if core.state.counters[C.FRAME] >= target:
-                    break
-                time.sleep(0.002)
+        # The parent died (SIGTERM from the kernel, or the socket closed) or gave up on us.
+        fade_out()
         if backend is not None:
             backend.close()  # stops the stream: nothing is left sounding
         os._exit(0)
@@ -244,7 +256,7 @@ def main(fd: int) -> int:
         try:
             cmd, _args = conn.recv()
         except (EOFError, OSError):
-            cmd = "close"
+            shutdown()
         try:
             if cmd == "start":
                 backend.start()
@@ -255,6 +267,7 @@ def main(fd: int) -> int:
             elif cmd == "info":
                 reply = backend.info() if hasattr(backend, "info") else {}
             elif cmd == "close":
+                fade_out()
                 backend.close()
                 try:
                     conn.send(("ok", None))

@@ -161,12 +161,13 @@ eng.play(Sound("tone", tone, 48_000), eng.now_frame + 2400, pan=-1.0)
 while eng.now_frame < 48_000:
     time.sleep(0.01)
 print("sounding", flush=True)
-time.sleep(120)
+sys.stdin.readline()  # "exit": leave without closing the engine; EOF or a kill otherwise
 """
 
 
-def test_a_killed_session_leaves_nothing_sounding(virtual_child, tmp_path):
-    """kill -9 of the process that runs a session: its audio process fades out and stops."""
+@pytest.mark.parametrize("ending", ["kill -9", "exit without close"])
+def test_a_session_that_ends_abruptly_leaves_nothing_sounding(virtual_child, tmp_path, ending):
+    """The session process is killed, or exits without closing the engine: the sound fades out and stops."""
     import os
     import signal
     import subprocess
@@ -174,7 +175,8 @@ def test_a_killed_session_leaves_nothing_sounding(virtual_child, tmp_path):
 
     script = tmp_path / "session.py"
     script.write_text(SESSION_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
     try:
         assert proc.stdout.readline().strip() == "sounding"
         outs = [p for p in virtual_child.port_names(r"PortAudio.*:out_") if p.endswith("_0")]
@@ -182,7 +184,11 @@ def test_a_killed_session_leaves_nothing_sounding(virtual_child, tmp_path):
         virtual_child.connect(outs[0], virtual_child.ear_port)
         start = virtual_child.frame_time() + 4800
         virtual_child.wait_for_frame(start + 24_000)
-        proc.kill()  # SIGKILL: no handler, no clean-up in the session process
+        if ending == "kill -9":
+            proc.kill()  # SIGKILL: no handler, no clean-up in the session process
+        else:
+            proc.stdin.write("exit\n")
+            proc.stdin.flush()
         proc.wait(timeout=10)
         virtual_child.wait_for_frame(start + 3 * 48_000)
         heard = virtual_child.recording(start, 3 * 48_000)
