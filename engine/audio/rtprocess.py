@@ -133,6 +133,11 @@ class AudioProcess(Backend):
         return self._call("info")
 
     @property
+    def exit_code(self) -> int | None:
+        """The audio process's exit code once it has ended (0: a clean close), else None."""
+        return None if self._proc is None else self._proc.poll()
+
+    @property
     def failed(self) -> str | None:
         if self._counters[C.FAILED]:
             return "The audio stream stopped on its own: the device was unplugged or its server went away."
@@ -202,7 +207,7 @@ def main(fd: int) -> int:
         Only when the parent cannot be pushing commands any more (it died, or it
         is closing us), since the parent is the FIFO's producer.
         """
-        if core is None or backend is None or backend.failed is not None:
+        if core is None or backend is None or backend.failed is not None or core.state.counters is None:
             return
         counters = core.state.counters
         if counters[C.ACTIVE_VOICES] == 0 and counters[C.Q_WRITE] == counters[C.Q_READ]:
@@ -226,7 +231,7 @@ def main(fd: int) -> int:
     cfg: dict = {}
     try:
         cfg = conn.recv()
-        state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])
+        state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])  # shm: keeps the mapping
         from engine.audio.engine import EngineCore
 
         core = EngineCore(state, **cfg["core_args"])
@@ -269,13 +274,12 @@ def main(fd: int) -> int:
             elif cmd == "close":
                 fade_out()
                 backend.close()
+                backend = None  # a SIGTERM from here on has nothing left to stop
                 try:
                     conn.send(("ok", None))
                 except OSError:
                     pass
-                state.release()
-                shm.close()
-                return 0
+                return 0  # the shared memory is unmapped as the process exits
             else:
                 raise ConfigError(f"unknown audio process command {cmd!r}")
             conn.send(("ok", reply))

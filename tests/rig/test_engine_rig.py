@@ -69,6 +69,7 @@ def test_stop_fades_out_on_the_rig(virtual_child):
     wait_until_stream_frame(rig, start + rate // 2)
     stop_frame = eng.now_frame
     rig.close()
+    assert eng.backend.exit_code == 0  # the audio process closed cleanly, not killed
     rec_start = start + rig.t0
     n = stop_frame - start + 4800
     virtual_child.wait_for_frame(rec_start + n + 256)
