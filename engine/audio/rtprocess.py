@@ -194,6 +194,16 @@ def _set_parent_death_signal() -> None:
             pass  # the socket's EOF still ends the process
 
 
+def _terminate_portaudio() -> None:
+    """Close PortAudio (and so its JACK client) properly before leaving with os._exit."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        try:
+            sd._terminate()  # noqa: SLF001
+        except Exception:
+            pass
+
+
 def main(fd: int) -> int:
     _set_parent_death_signal()
     conn = Connection(fd)
@@ -224,6 +234,7 @@ def main(fd: int) -> int:
         fade_out()
         if backend is not None:
             backend.close()  # stops the stream: nothing is left sounding
+        _terminate_portaudio()
         os._exit(0)
 
     signal.signal(signal.SIGTERM, shutdown)
@@ -275,11 +286,14 @@ def main(fd: int) -> int:
                 fade_out()
                 backend.close()
                 backend = None  # a SIGTERM from here on has nothing left to stop
+                _terminate_portaudio()
                 try:
                     conn.send(("ok", None))
                 except OSError:
                     pass
-                return 0  # the shared memory is unmapped as the process exits
+                # Leave without interpreter teardown: the core's views of the shared
+                # memory would make its finaliser complain; exiting unmaps it anyway.
+                os._exit(0)
             else:
                 raise ConfigError(f"unknown audio process command {cmd!r}")
             conn.send(("ok", reply))
