@@ -105,3 +105,26 @@ def test_settings_that_cannot_work_say_so():
     eng = AudioEngine(backend="offline")
     with eng, pytest.raises(ConfigError, match="44100 Hz"):
         eng.play(Sound("x", np.zeros(4, np.float32), 44_100), 0)
+
+
+def test_a_dropout_moves_the_clock_with_the_device():
+    """The device ran on 256 frames without a block: frames stay the device's frames."""
+    eng = AudioEngine(backend="offline", blocksize=128, channels_out=1)
+    core = eng.core
+    eng.start()
+    eng.play(impulse(), 1000)
+    eng.play(impulse(), 100)
+    silence_in = np.zeros((128, 1), np.float32)
+    out = np.zeros((128, 1), np.float32)
+    core.process(silence_in, out, 128, 0, False, 0)  # frames 0..127: the first impulse
+    assert out[100, 0] == pytest.approx(0.5)
+    core.process(silence_in, out, 128, 2_666_667, True, 256)  # frames 128..383 never played
+    assert eng.now_frame == 128 + 256 + 128
+    for k in range(4):  # frames 512..1023
+        core.process(silence_in, out, 128, 0, False, 0)
+    assert out[1000 - 896, 0] == pytest.approx(0.5)  # the cue after the gap, at its own frame
+    st = eng.stats()
+    assert st["skipped_frames"] == 256 and st["xruns"] == 1
+    ring = eng.output_ring.read(0, 1024)[:, 0]
+    assert np.flatnonzero(ring).tolist() == [100, 1000]  # the gap reads as silence, frames aligned
+    eng.close()

@@ -1,10 +1,13 @@
 """Audio backends, chosen by name: ``offline`` and ``sounddevice``.
 
 A backend owns the device (or its absence) and calls the engine's block
-function ``process(indata, outdata, frames, host_ns, xrun)`` once per block:
-``indata`` (frames × channels_in) and ``outdata`` (frames × channels_out) are
-float32, ``host_ns`` is the host monotonic time of the block, ``xrun`` is
-True when the device reported an over- or underflow before this block. The
+function ``process(indata, outdata, frames, host_ns, xrun, skipped)`` once per
+block: ``indata`` (frames × channels_in) and ``outdata`` (frames ×
+channels_out) are float32, ``host_ns`` is the host monotonic time of the
+block, ``xrun`` is True when the device reported an over- or underflow
+before this block, and ``skipped`` is how many frames the device's own clock
+went on without us (a dropout): the engine's frame clock jumps by as much, so
+it stays the device's clock. The
 core never imports a device library: only this module does, lazily.
 """
 
@@ -27,7 +30,7 @@ __all__ = [
     "make_backend",
 ]
 
-ProcessFn = Callable[[np.ndarray, np.ndarray, int, int, bool], None]
+ProcessFn = Callable[[np.ndarray, np.ndarray, int, int, bool, int], None]
 InputFn = Callable[[int, np.ndarray], None]
 
 
@@ -124,7 +127,7 @@ class OfflineBackend(Backend):
                 self.input_source(self._frame, self._in)
             else:
                 self._in.fill(0.0)
-            self._process(self._in, self._out, p.blocksize, self.host_ns, False)
+            self._process(self._in, self._out, p.blocksize, self.host_ns, False, 0)
             self._frame += p.blocksize
 
     def run_frames(self, frames: int) -> None:
@@ -152,6 +155,10 @@ class SoundDeviceBackend(Backend):
         self._stream = None
         self._process: ProcessFn | None = None
         self._stopping = False
+        self._t0_s: float | None = None  # PortAudio stream time of the first block
+        self._min_drift = 0.0
+        self._frames_done = 0
+        self._rate = 48_000
 
     def open(self, process, *, sample_rate, blocksize, channels_in, channels_out):
         sd = _import_sounddevice()
@@ -182,6 +189,7 @@ class SoundDeviceBackend(Backend):
                 f"{blocksize} frames ({exc}); try another --blocksize or the device's own rate "
                 f"({device_rate} Hz)."
             ) from None
+        self._rate = int(self._stream.samplerate)
         in_lat, out_lat = self._stream.latency
         self.params = StreamParams(
             int(self._stream.samplerate), int(self._stream.blocksize), channels_in, channels_out,
@@ -192,7 +200,25 @@ class SoundDeviceBackend(Backend):
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         host_ns = time.monotonic_ns()
-        self._process(indata, outdata, frames, host_ns, bool(status))
+        # Frames the device played while we were not called (a dropout): its stream
+        # time ran on. PortAudio's stream time is "now" within the device's cycle, a
+        # little after the cycle started; the smallest lead seen is the steady one, so
+        # a dropout is the excess over it, in whole blocks (floored: waking late after
+        # a dropout adds less than a block).
+        skipped = 0
+        now_s = time_info.outputBufferDacTime or time_info.currentTime
+        if now_s > 0.0:
+            if self._t0_s is None:
+                self._t0_s = now_s
+            drift = (now_s - self._t0_s) * self._rate - self._frames_done
+            if drift < self._min_drift:
+                self._min_drift = drift
+            excess = drift - self._min_drift
+            if excess >= frames:
+                skipped = int(excess // frames) * frames
+                self._frames_done += skipped
+        self._frames_done += frames
+        self._process(indata, outdata, frames, host_ns, bool(status), skipped)
 
     def _finished(self) -> None:
         if not self._stopping:
@@ -203,6 +229,9 @@ class SoundDeviceBackend(Backend):
     def start(self) -> None:
         self._stopping = False
         self.failed = None
+        self._t0_s = None
+        self._min_drift = 0.0
+        self._frames_done = 0
         try:
             self._stream.start()
         except Exception as exc:  # PortAudioError, or the device vanished between open and start

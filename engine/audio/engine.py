@@ -67,18 +67,29 @@ class EngineCore:
                            max_block=max(4096, blocksize), fade_frames=fade_frames)
         self.input_ring = FrameRing(state.in_ring, state.counters, C.IN_WRITTEN)
         self.output_ring = FrameRing(state.out_ring, state.counters, C.OUT_WRITTEN)
+        self._gap = np.zeros((4096, max(2, channels_in, channels_out)), dtype=np.float32)
         self._frame = int(self._c[C.FRAME])
         self._callbacks = int(self._c[C.CALLBACKS])
         self.last_error: str | None = None
 
-    def process(self, indata: np.ndarray, outdata: np.ndarray, frames: int, host_ns: int, xrun: bool) -> None:
-        """One block: the real-time path. Never raises."""
+    def process(self, indata: np.ndarray, outdata: np.ndarray, frames: int, host_ns: int, xrun: bool,
+                skipped: int = 0) -> None:
+        """One block: the real-time path. Never raises.
+
+        ``skipped`` frames went by on the device without a block (a dropout):
+        the clock jumps over them, so frames stay the device's frames, and the
+        clock map re-locks at the discontinuity.
+        """
         t0 = time.perf_counter_ns()
         c = self._c
         frame = self._frame
         try:
             if xrun:
                 c[C.XRUNS] += 1
+            if skipped > 0:
+                c[C.SKIPPED_FRAMES] += skipped
+                self._skip_rings(skipped)
+                frame += skipped
             self.clock_map.update(frame, host_ns, frames)
             self.mixer.render(outdata, frame)
         except BaseException as exc:  # never let the stream die on us; count and report
@@ -97,6 +108,16 @@ class EngineCore:
         self._cb_ns[n % self._timing_size] = time.perf_counter_ns() - t0
         self._callbacks = n + 1
         c[C.CALLBACKS] = n + 1
+
+    def _skip_rings(self, frames: int) -> None:
+        """Advance the rings over frames that never passed through us (they read as silence)."""
+        gap = self._gap
+        while frames > 0:
+            n = min(frames, gap.shape[0])
+            if self.channels_in:
+                self.input_ring.write(gap[:n, : self.input_ring.channels])
+            self.output_ring.write(gap[:n, : self.output_ring.channels])
+            frames -= n
 
     def _failed_block(self, exc: BaseException) -> None:
         self._c[C.CALLBACK_ERRORS] += 1
@@ -371,6 +392,7 @@ class AudioEngine:
             "callbacks": int(c[C.CALLBACKS]),
             "frames": int(c[C.FRAME]),
             "xruns": int(c[C.XRUNS]),
+            "skipped_frames": int(c[C.SKIPPED_FRAMES]),
             "callback_errors": int(c[C.CALLBACK_ERRORS]),
             "last_callback_error": self.last_callback_error,
             "late_sounds": int(c[C.LATE]),

@@ -133,6 +133,10 @@ class AudioProcess(Backend):
         return self._call("info")
 
     @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def exit_code(self) -> int | None:
         """The audio process's exit code once it has ended (0: a clean close), else None."""
         return None if self._proc is None else self._proc.poll()

@@ -43,6 +43,7 @@ class C:
     IN_WRITTEN = 15  # input ring: frames written
     OUT_WRITTEN = 16  # output ring: frames written
     FAILED = 17  # 1 when the device stream stopped on its own
+    SKIPPED_FRAMES = 18  # frames the device ran on without a block (dropouts)
     N = 32
 
 
