@@ -30,6 +30,8 @@ __all__ = [
     "make_backend",
 ]
 
+_LEAD_WINDOW = 32  # blocks over which the stream time's lead is watched
+
 ProcessFn = Callable[[np.ndarray, np.ndarray, int, int, bool, int], None]
 InputFn = Callable[[int, np.ndarray], None]
 
@@ -156,7 +158,11 @@ class SoundDeviceBackend(Backend):
         self._process: ProcessFn | None = None
         self._stopping = False
         self._t0_s: float | None = None  # PortAudio stream time of the first block
-        self._min_drift = 0.0
+        self._leads = [0.0] * _LEAD_WINDOW  # recent leads of stream time over our frame count
+        self._leads_seen = 0
+        self._before_min = 0.0
+        self._after_min = 0.0
+        self._after_left = 0  # blocks still to watch after an xrun
         self._frames_done = 0
         self._rate = 48_000
 
@@ -202,21 +208,32 @@ class SoundDeviceBackend(Backend):
         host_ns = time.monotonic_ns()
         # Frames the device played while we were not called (a dropout): its stream
         # time ran on. PortAudio's stream time is "now" within the device's cycle, a
-        # little after the cycle started; the smallest lead seen is the steady one, so
-        # a dropout is the excess over it, in whole blocks (floored: waking late after
-        # a dropout adds less than a block).
+        # little after the cycle started, and that lead jitters by a millisecond or
+        # so from block to block; its minimum over many blocks is steady. So after a
+        # reported xrun, the minimum lead over the next blocks is compared with the
+        # minimum before it, and a difference of whole blocks is a dropout: the clock
+        # then jumps by it (the blocks in between went out that much late).
         skipped = 0
         now_s = time_info.outputBufferDacTime or time_info.currentTime
         if now_s > 0.0:
             if self._t0_s is None:
                 self._t0_s = now_s
-            drift = (now_s - self._t0_s) * self._rate - self._frames_done
-            if drift < self._min_drift:
-                self._min_drift = drift
-            excess = drift - self._min_drift
-            if excess >= frames:
-                skipped = int(excess // frames) * frames
-                self._frames_done += skipped
+            lead = (now_s - self._t0_s) * self._rate - self._frames_done
+            if self._after_left > 0:
+                self._after_min = min(self._after_min, lead)
+                self._after_left -= 1
+                if self._after_left == 0:
+                    jump = round((self._after_min - self._before_min) / frames) * frames
+                    if jump > 0:
+                        skipped = jump
+                        self._frames_done += jump
+            elif status and self._leads_seen >= _LEAD_WINDOW:
+                self._before_min = min(self._leads)
+                self._after_min = lead
+                self._after_left = _LEAD_WINDOW
+            else:
+                self._leads[self._leads_seen % _LEAD_WINDOW] = lead
+                self._leads_seen += 1
         self._frames_done += frames
         self._process(indata, outdata, frames, host_ns, bool(status), skipped)
 
@@ -230,7 +247,8 @@ class SoundDeviceBackend(Backend):
         self._stopping = False
         self.failed = None
         self._t0_s = None
-        self._min_drift = 0.0
+        self._leads_seen = 0
+        self._after_left = 0
         self._frames_done = 0
         try:
             self._stream.start()

@@ -20,40 +20,81 @@ from tests.rig.measure import (
 pytestmark = pytest.mark.rig
 
 
+@pytest.fixture(autouse=True)
+def no_stream_left_behind(jack_server):
+    """After every test, no audio process of ours may still have a stream on the server."""
+    yield
+    import time
+
+    import jack
+
+    client = jack.Client("leak-check", no_start_server=True, servername=jack_server.name)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            left = [p.name for p in client.get_ports(r"PortAudio.*:(in|out)_")]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        client.close()
+    assert not left, f"a stream was left running: {left}"
+
+
+def xrun_free(measure, attempts: int = 2):
+    """Run a frame-exact measurement; once more if the machine dropped out (an xrun) meanwhile.
+
+    Sample-exactness is the engine's promise on a machine that keeps up; an
+    xrun on this shared 2-core VM is the environment's (the latency benchmark
+    counts them). A second run with xruns too fails with that said plainly.
+    """
+    for _ in range(attempts):
+        result, stats = measure()
+        if stats["xruns"] == 0:
+            return result, stats
+    pytest.fail(f"xruns in {attempts} attempts ({stats}): the machine is too busy for a frame-exact check")
+
+
 @pytest.mark.parametrize("blocksize", [128, 64])
 def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksize):
-    rig = open_engine(virtual_child, blocksize=blocksize)
-    try:
-        eng = rig.engine
-        assert eng.params.sample_rate == 48_000 and eng.params.blocksize == blocksize
-        # 120 cues, 2400 + 37·k frames apart so they fall on every offset within a block.
-        start = eng.now_frame + 9600
-        frames = []
-        f = start
-        for k in range(120):
-            frames.append(f)
-            f += 2400 + (37 * k) % 500
-        schedule_cues(rig, click(), frames)
-        wait_until_stream_frame(rig, frames[-1] + 4800)
-        offsets = cue_offsets(rig, virtual_child, frames)
-        stats = eng.stats()
-    finally:
-        rig.close()
+    def measure():
+        rig = open_engine(virtual_child, blocksize=blocksize)
+        try:
+            eng = rig.engine
+            assert eng.params.sample_rate == 48_000 and eng.params.blocksize == blocksize
+            # 120 cues, 2400 + 37·k frames apart so they fall on every offset within a block.
+            start = eng.now_frame + 9600
+            frames = []
+            f = start
+            for k in range(120):
+                frames.append(f)
+                f += 2400 + (37 * k) % 500
+            virtual_child.heard_onsets(clear=True)
+            schedule_cues(rig, click(), frames)
+            wait_until_stream_frame(rig, frames[-1] + 4800)
+            return cue_offsets(rig, virtual_child, frames), eng.stats()
+        finally:
+            rig.close()
+
+    offsets, stats = xrun_free(measure)
     assert None not in offsets, f"unheard cues: {[i for i, o in enumerate(offsets) if o is None]}"
     # One constant path latency, the same to the sample for every cue.
-    assert len(set(offsets)) == 1, f"offsets vary: {sorted(set(offsets))}"
+    assert len(set(offsets)) == 1, f"offsets vary: {sorted(set(offsets))}; stream stats {stats}"
     assert 0 <= offsets[0] <= 2 * blocksize
     assert stats["late_sounds"] == 0 and stats["callback_errors"] == 0
 
 
 def test_input_reaches_the_ring_at_a_constant_frame(virtual_child):
-    rig = open_engine(virtual_child, blocksize=128)
-    try:
-        offsets = measure_input_offsets(rig, virtual_child, impulses=12)
-    finally:
-        rig.close()
-    assert None not in offsets
+    def measure():
+        rig = open_engine(virtual_child, blocksize=128)
+        try:
+            return measure_input_offsets(rig, virtual_child, impulses=12), rig.engine.stats()
+        finally:
+            rig.close()
 
+    offsets, _ = xrun_free(measure)
+    assert None not in offsets
+    assert len(set(offsets)) == 1, offsets
 
 
 def test_stop_fades_out_on_the_rig(virtual_child):
