@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from dataclasses import asdict
@@ -235,6 +236,11 @@ def main(fd: int) -> int:
 
     def shutdown(*_):
         # The parent died (SIGTERM from the kernel, or the socket closed) or gave up on us.
+        # Both can happen at once: the second must not re-enter PortAudio mid-close.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Whatever hangs below (a driver that never returns), the process ends in 2 s,
+        # and with it the stream: the OS closes the device connection.
+        threading.Timer(2.0, os._exit, args=(1,)).start()
         fade_out()
         if backend is not None:
             backend.close()  # stops the stream: nothing is left sounding
