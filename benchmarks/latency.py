@@ -116,6 +116,8 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
         "xruns": jack_xruns + stats["xruns"],
         "jack_xruns": jack_xruns,
         "stream_status_xruns": stats["xruns"],
+        "skipped_frames": stats["skipped_frames"],
+        "cue_offsets_seen": sorted(set(found)),
         "virtual_child_callback_us_max": child_stats.get("max_callback_us"),
         "late_sounds": stats["late_sounds"],
         "callback_errors": stats["callback_errors"],
