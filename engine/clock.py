@@ -77,15 +77,6 @@ class ClockMap:
         self._t1 = 0.0
         self._expect_frame = -1
 
-    def reset(self) -> None:
-        self._expect_frame = -1
-        self._publish(0, 0.0, 0.0, 0)
-
-    @property
-    def locked(self) -> bool:
-        """True once at least one block has been seen."""
-        return self._read()[3] > 0
-
     def _publish(self, frame0: int, t0: float, t1: float, frames: int) -> None:
         s = self._s
         s[0] += 1.0  # odd: being written

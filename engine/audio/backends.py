@@ -132,10 +132,6 @@ class OfflineBackend(Backend):
             self._process(self._in, self._out, p.blocksize, self.host_ns, False, 0)
             self._frame += p.blocksize
 
-    def run_frames(self, frames: int) -> None:
-        """Process enough whole blocks to cover ``frames`` frames."""
-        bs = self.params.blocksize
-        self.run_blocks(-(-frames // bs))
 
 
 class SoundDeviceBackend(Backend):

@@ -48,8 +48,13 @@ def _register_exit_close(engine: AudioEngine) -> None:
     global _exit_hook_registered
     _live_engines.add(engine)
     if not _exit_hook_registered:
-        atexit.register(lambda: [e.close() for e in list(_live_engines)])
+        atexit.register(_close_live_engines)
         _exit_hook_registered = True
+
+
+def _close_live_engines() -> None:
+    for engine in list(_live_engines):
+        engine.close()
 
 
 class EngineCore:

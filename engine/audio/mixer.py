@@ -132,11 +132,6 @@ class Mixer:
         with self._producer_lock:
             self._push(_STOP_ALL, 0, 0, 0, 0, (0.0, 0.0))
 
-    def preload(self, sound: Sound) -> None:
-        """Copy a sound into the arena now rather than at its first play."""
-        with self._producer_lock:
-            self._place(sound)
-
     def _place(self, sound: Sound) -> int:
         placed = self._placed.get(id(sound))
         if placed is not None and placed[0] is sound:
@@ -171,13 +166,6 @@ class Mixer:
     def active_voices(self) -> int:
         """Voices scheduled or sounding, as of the last block."""
         return int(self._c[C.ACTIVE_VOICES])
-
-    @property
-    def pending_commands(self) -> int:
-        return int(self._c[C.Q_WRITE] - self._c[C.Q_READ])
-
-    def counter(self, index: int) -> int:
-        return int(self._c[index])
 
     late = property(lambda self: int(self._c[C.LATE]), doc="Sounds played late (their frame had passed).")
     late_max_frames = property(lambda self: int(self._c[C.LATE_MAX_FRAMES]))
