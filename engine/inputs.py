@@ -23,6 +23,7 @@ def stamp_input(
     velocity: int,
     arrival_ns: int,
     latency_frames: int = 0,
+    note: int = -1,
 ) -> InputEvent:
     """An :class:`InputEvent` for an input that arrived at host time ``arrival_ns``.
 
@@ -42,4 +43,5 @@ def stamp_input(
         velocity=velocity,
         arrival_frame=arrival_frame,
         arrival_ns=arrival_ns,
+        note=note,
     )

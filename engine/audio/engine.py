@@ -375,6 +375,10 @@ class AudioEngine:
             )
         return self.mixer.play(sound, frame, gain=gain, pan=pan)
 
+    def preload(self, sound: Sound) -> None:
+        """Put ``sound`` into the mixer's memory now, so playing it later costs no copy."""
+        self.mixer.preload(sound)
+
     def cancel(self, voice_id: int) -> None:
         self.mixer.cancel(voice_id)
 

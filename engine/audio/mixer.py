@@ -122,6 +122,11 @@ class Mixer:
                 return 0
         return vid
 
+    def preload(self, sound: Sound) -> None:
+        """Copy ``sound`` into the arena now, so its first :meth:`play` is quick (feedback sounds)."""
+        with self._producer_lock:
+            self._place(sound)
+
     def cancel(self, voice_id: int) -> None:
         """Fade out and free a voice (scheduled or sounding). Unknown ids are ignored."""
         with self._producer_lock:

@@ -53,6 +53,7 @@ _CALL_TIMEOUT_S = 10.0
 _CLOSE_TIMEOUT_S = 5.0
 _ONSET_CAPACITY = 1 << 16
 _MIDI_HEARD_CAPACITY = 1 << 14
+_INBOX_PER_CYCLE = 256   # items taken into the schedule per cycle: bounds the callback's work
 # The directory that holds the ``tests`` package, for the child's sys.path.
 _IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Children still running, closed at interpreter exit if a test run ends early.
@@ -262,6 +263,25 @@ class VirtualChild:
         if not data or not data[0] & 0x80:
             raise ValueError(f"a MIDI message starts with a status byte, got {data!r}")
         self._call("midi", int(at_frame), data)
+
+    def send_midi_many(self, events, *, raw: bool = False) -> None:
+        """Send many ``(absolute frame, bytes)`` MIDI events in one request.
+
+        One request instead of one per message: every request wakes the
+        child's command thread, and thousands of wake-ups would disturb the
+        timing being measured. The callback takes at most
+        ``_INBOX_PER_CYCLE`` items per cycle, so schedule a large batch
+        well ahead (about 1 s per 50,000 events). ``raw=True`` lets malformed
+        bytes through (for robustness tests: a stray data byte, a cut message).
+        """
+        batch = []
+        for frame, data in events:
+            data = bytes(data)
+            if not data or (not raw and not data[0] & 0x80):
+                raise ValueError(f"a MIDI message starts with a status byte, got {data!r}")
+            batch.append((int(frame), data))
+        batch.sort(key=lambda e: e[0])
+        self._call("midi_many", batch)
 
     def heard_onsets(self, clear: bool = False) -> list[int]:
         """Absolute frames where the ear crossed the threshold after a quiet spell."""
@@ -532,7 +552,9 @@ class _ChildEngine:
 
     def _take_inbox(self, t: int) -> None:
         inbox = self._inbox
-        while inbox:
+        for _ in range(_INBOX_PER_CYCLE):
+            if not inbox:
+                break
             kind, frame, payload = inbox.popleft()
             if frame < t:   # its first frame has passed: late, never played shifted
                 if kind == "play":
@@ -634,6 +656,11 @@ class _ChildEngine:
 
     def _cmd_midi(self, at_frame: int, data: bytes) -> None:
         self._inbox.append(("midi", at_frame, data))
+
+    def _cmd_midi_many(self, batch: list[tuple[int, bytes]]) -> None:
+        inbox = self._inbox
+        for frame, data in batch:
+            inbox.append(("midi", frame, data))
 
     def _cmd_onsets(self, clear: bool) -> list[int]:
         written = self._onsets_written       # read once: the callback may add more

@@ -1,0 +1,246 @@
+"""Live MIDI in a session: stamped notes, feedback sounds, and devices that come and go.
+
+:class:`MidiInput` runs one thread per input device. For each message the
+port queued (with its arrival stamp, see :mod:`engine.midi.ports`) it
+decodes notes (:mod:`engine.midi.decode`), maps the arrival onto the stream
+clock with the engine's DLL and subtracts the device's calibrated MIDI
+latency (:func:`engine.inputs.stamp_input`), looks the note up in the
+device map, and, for a device without a sound of its own, schedules the
+mapped feedback sound at (physical hit + a fixed delay): the latency is then
+the same for every hit, and the jitter is only the stamp's.
+
+Hot-plug: every ``retry_s`` the thread checks that the device is still
+there. When it has gone, a ``device_lost`` status event is logged and the
+session goes on (the clock, the stream and everything recorded are not
+touched); the thread keeps looking and, when the device is back, re-opens
+it and logs ``device_back``.
+
+:class:`MidiOutput` (in :mod:`engine.midi.sender`) does the same for an
+output.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from engine.audio.engine import AudioEngine
+from engine.events import Event, InputEvent, StatusEvent
+from engine.inputs import stamp_input
+from engine.midi.decode import MidiDecoder
+from engine.midi.devicemap import DeviceMap, map_for_port
+from engine.midi.ports import InputPort, MidiDeviceError, _open_client, find_port
+
+__all__ = ["MidiInput", "feedback_sounds"]
+
+DEFAULT_FEEDBACK_DELAY_MS = 6.0
+"""Hit → feedback start. Must cover the worst case from the hit to the mixer having the
+command (MIDI stack, one period of stamping, this thread waking, one block), else some
+hits come late and the latency is no longer constant; 6 ms does at 128 frames / 48 kHz."""
+
+
+def feedback_sounds(device_map: DeviceMap) -> set[str]:
+    """Sound requests a device map can ask for (to load the bank before the session)."""
+    sounds = set(device_map.sounds())
+    if device_map.unknown_notes == "drum_or_click":
+        sounds |= {f"drum:{n}" for n in range(35, 82)} | {"click"}
+    return sounds
+
+
+class MidiInput:
+    """One live MIDI input device (see the module docstring).
+
+    Parameters
+    ----------
+    engine : AudioEngine
+        The running engine whose clock stamps are mapped onto.
+    part : str
+        (Part of) the port name.
+    device_map : DeviceMap, optional
+        The device's profile; by default the shipped one whose ``match``
+        fits the port name (the generic profile otherwise).
+    bank : mapping of str to Sound, optional
+        Feedback sounds by request (a :class:`SoundBank`). No feedback without.
+    feedback : bool, optional
+        Play feedback sounds; by default when the device makes no sound itself.
+    feedback_delay_ms : float
+        Fixed delay from the physical hit to the feedback sound's first frame.
+    latency_ms : float
+        The device's MIDI latency from its calibration profile (0 until calibrated).
+    on_event : callable, optional
+        Called on this object's thread with every event it makes: inputs
+        (note-ons as source ``midi``, note-offs as ``midi-off``) and
+        ``device_lost`` / ``device_back`` status events. They are also kept
+        in :attr:`events`.
+    retry_s : float
+        How often to check that the device is there, and to look for it when not.
+    """
+
+    def __init__(
+        self,
+        engine: AudioEngine,
+        part: str,
+        *,
+        api: int | None = None,
+        device_map: DeviceMap | None = None,
+        bank=None,
+        feedback: bool | None = None,
+        feedback_delay_ms: float = DEFAULT_FEEDBACK_DELAY_MS,
+        latency_ms: float = 0.0,
+        on_event: Callable[[Event], None] | None = None,
+        retry_s: float = 0.5,
+    ) -> None:
+        self.engine = engine
+        self.port = InputPort(part, api=api)
+        self.api = self.port.api
+        self._map = device_map
+        self.bank = bank
+        self._feedback = feedback
+        rate = engine.sample_rate
+        self.feedback_delay_frames = int(round(feedback_delay_ms * rate / 1000.0))
+        self.latency_frames = int(round(latency_ms * rate / 1000.0))
+        self.on_event = on_event
+        self.retry_s = retry_s
+        self.events: deque[Event] = deque()
+        self.decoder = MidiDecoder()
+        self.notes = 0
+        self.feedback_played = 0
+        self.feedback_missing = 0  # hits whose mapped sound is not in the bank
+        self.lost = 0  # times the device went away
+        self._scanner = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def device_map(self) -> DeviceMap:
+        if self._map is None:
+            self._map = map_for_port(self.port.name or self.port.part)
+        return self._map
+
+    @property
+    def feedback(self) -> bool:
+        if self._feedback is not None:
+            return self._feedback and self.bank is not None
+        return self.bank is not None and not self.device_map.makes_own_sound
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> MidiInput:
+        """Open the device and start the thread. Raises MidiDeviceError when it is not there."""
+        self.port.open()
+        self.device_map  # noqa: B018 - fix the profile by the real port name
+        if self.feedback:
+            for request in sorted(feedback_sounds(self.device_map)):
+                if request in self.bank:
+                    self.engine.preload(self.bank[request])
+        self._scanner = _open_client("input", self.api, "tandem-scan")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"midi-in {self.port.part}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread and close the port; everything received so far is handled first."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        self.port.close()
+        self._drain()
+        if self._scanner is not None:
+            self._scanner.delete()
+            self._scanner = None
+
+    def __enter__(self) -> MidiInput:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self.port.is_open
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        messages = self.port.messages
+        next_check = time.monotonic() + self.retry_s
+        while not self._stop.is_set():
+            try:
+                arrival_ns, data = messages.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            else:
+                self._handle(arrival_ns, data)
+            if time.monotonic() >= next_check:
+                self._check_device()
+                next_check = time.monotonic() + self.retry_s
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                arrival_ns, data = self.port.messages.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(arrival_ns, data)
+
+    def _emit(self, event: Event) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop MIDI input
+                pass
+
+    def _handle(self, arrival_ns: int, data: bytes) -> None:
+        for msg in self.decoder.feed(data):
+            if msg.kind == "cc":
+                continue
+            role = self.device_map.lookup(msg.note, msg.velocity)
+            key = role.role if role is not None else f"note:{msg.note}"
+            try:
+                event = stamp_input(self.engine, source="midi" if msg.kind == "on" else "midi-off",
+                                    key=key, velocity=msg.velocity, arrival_ns=arrival_ns,
+                                    latency_frames=self.latency_frames, note=msg.note)
+            except RuntimeError:
+                continue  # the stream has not started: there is no clock to put it on
+            self._emit(event)
+            if msg.kind != "on":
+                continue
+            self.notes += 1
+            if role is not None and self.feedback:
+                sound = self.bank[role.sound] if role.sound in self.bank else None
+                if sound is None:
+                    self.feedback_missing += 1
+                    continue
+                self.engine.play(sound, event.frame + self.feedback_delay_frames, gain=role.gain)
+                self.feedback_played += 1
+
+    def _check_device(self) -> None:
+        if self.port.is_open:
+            if not self.port.present():
+                self.port.close()
+                self._drain()
+                self.lost += 1
+                self._emit(StatusEvent(self.engine.now_frame, "device_lost",
+                                       {"kind": "midi_in", "port": self.port.name}))
+            return
+        try:
+            names = self._scanner.get_ports()
+            find_port(names, self.port.name or self.port.part)
+            self.port.open()
+        except MidiDeviceError:
+            return  # still away: look again later
+        except Exception:  # noqa: BLE001 - rtmidi while the device is half there
+            return
+        self._emit(StatusEvent(self.engine.now_frame, "device_back",
+                               {"kind": "midi_in", "port": self.port.name}))
+
+
+def input_events(events) -> list[InputEvent]:
+    """The note-on events among ``events`` (what scoring uses)."""
+    return [e for e in events if isinstance(e, InputEvent) and e.source == "midi"]
