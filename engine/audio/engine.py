@@ -259,6 +259,7 @@ class AudioEngine:
         if not self._running:
             return
         self._running = False
+        self._c[C.FB_ENABLED] = 0  # no new feedback sounds from the audio process's MIDI input
         self.mixer.stop_all()
         fade_blocks = -(-self.mixer.fade_frames // self.blocksize) + 1
         if isinstance(self.backend, OfflineBackend):
@@ -375,9 +376,12 @@ class AudioEngine:
             )
         return self.mixer.play(sound, frame, gain=gain, pan=pan)
 
-    def preload(self, sound: Sound) -> None:
-        """Put ``sound`` into the mixer's memory now, so playing it later costs no copy."""
-        self.mixer.preload(sound)
+    def preload(self, sound: Sound) -> tuple[int, int]:
+        """Put ``sound`` into the mixer's memory now, so playing it later costs no copy.
+
+        Returns its (offset, length) in the shared sound memory.
+        """
+        return self.mixer.preload(sound)
 
     def cancel(self, voice_id: int) -> None:
         self.mixer.cancel(voice_id)

@@ -122,10 +122,14 @@ class Mixer:
                 return 0
         return vid
 
-    def preload(self, sound: Sound) -> None:
-        """Copy ``sound`` into the arena now, so its first :meth:`play` is quick (feedback sounds)."""
+    def preload(self, sound: Sound) -> tuple[int, int]:
+        """Copy ``sound`` into the arena now, so its first :meth:`play` is quick (feedback sounds).
+
+        Returns its place in the arena (offset, length), which the audio
+        side's :meth:`start_voice` takes.
+        """
         with self._producer_lock:
-            self._place(sound)
+            return self._place(sound), sound.frames
 
     def cancel(self, voice_id: int) -> None:
         """Fade out and free a voice (scheduled or sounding). Unknown ids are ignored."""
@@ -267,31 +271,7 @@ class Mixer:
             r += 1
             c[C.Q_READ] = r  # the record is copied out: its slot may be reused
             if op == _PLAY:
-                slot = self._free_slot()
-                if slot < 0:
-                    c[C.DROPPED] += 1
-                    continue
-                if frame < start_frame:
-                    # Its frame has already gone out: play it now, and say so.
-                    c[C.LATE] += 1
-                    if start_frame - frame > c[C.LATE_MAX_FRAMES]:
-                        c[C.LATE_MAX_FRAMES] = start_frame - frame
-                    log = self.state.late_log
-                    k = int(c[C.LATE_WRITE])
-                    row = log[k % log.shape[0]]
-                    row[0], row[1], row[2] = vid, frame, start_frame
-                    c[C.LATE_WRITE] = k + 1
-                    frame = start_frame
-                self._v_data[slot] = self.state.arena[offset : offset + length]
-                self._v_id[slot] = vid
-                self._v_start[slot] = frame
-                g = self._v_gain[slot]
-                g[0] = g0  # float32 scalars: no conversion per block
-                if self.channels == 2:
-                    g[1] = g1
-                self._v_fade[slot] = -1
-                self._n_active += 1
-                c[C.VOICES_STARTED] += 1
+                self.start_voice(vid, offset, length, frame, g0, g1, start_frame)
             elif op == _CANCEL:
                 for slot in range(self.max_voices):
                     if self._v_data[slot] is not None and self._v_id[slot] == vid:
@@ -301,6 +281,41 @@ class Mixer:
                     if self._v_data[slot] is not None:
                         self._fade_or_free(slot, start_frame)
         c[C.ACTIVE_VOICES] = self._n_active
+
+    def start_voice(self, vid: int, offset: int, length: int, frame: int, g0, g1, start_frame: int) -> bool:
+        """Start a voice on the audio side (the FIFO's play records, and in-process feedback sounds).
+
+        Audio thread only, before :meth:`render` of the block at ``start_frame``.
+        ``g0``/``g1`` are float32 channel gains. False when no voice was free.
+        """
+        c = self._c
+        slot = self._free_slot()
+        if slot < 0:
+            c[C.DROPPED] += 1
+            return False
+        if frame < start_frame:
+            # Its frame has already gone out: play it now, and say so.
+            c[C.LATE] += 1
+            if start_frame - frame > c[C.LATE_MAX_FRAMES]:
+                c[C.LATE_MAX_FRAMES] = start_frame - frame
+            log = self.state.late_log
+            k = int(c[C.LATE_WRITE])
+            row = log[k % log.shape[0]]
+            row[0], row[1], row[2] = vid, frame, start_frame
+            c[C.LATE_WRITE] = k + 1
+            frame = start_frame
+        self._v_data[slot] = self.state.arena[offset : offset + length]
+        self._v_id[slot] = vid
+        self._v_start[slot] = frame
+        g = self._v_gain[slot]
+        g[0] = g0  # float32 scalars: no conversion per block
+        if self.channels == 2:
+            g[1] = g1
+        self._v_fade[slot] = -1
+        self._n_active += 1
+        c[C.VOICES_STARTED] += 1
+        c[C.ACTIVE_VOICES] = self._n_active
+        return True
 
     def _fade_or_free(self, slot: int, start_frame: int) -> None:
         if self._v_start[slot] >= start_frame:

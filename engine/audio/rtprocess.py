@@ -225,6 +225,7 @@ def main(fd: int) -> int:
         if core is None or backend is None or backend.failed is not None or core.state.counters is None:
             return
         counters = core.state.counters
+        counters[C.FB_ENABLED] = 0
         if counters[C.ACTIVE_VOICES] == 0 and counters[C.Q_WRITE] == counters[C.Q_READ]:
             return
         core.mixer.stop_all()
@@ -258,6 +259,8 @@ def main(fd: int) -> int:
         core = EngineCore(state, **cfg["core_args"])
         backend = _make_backend(cfg["spec"], cfg["options"])
         backend.on_failure = core.mark_failed
+        if hasattr(backend, "attach_core"):  # a backend that also feeds the engine (JACK MIDI input)
+            backend.attach_core(core)
         params = backend.open(core.process, sample_rate=cfg["sample_rate"], blocksize=cfg["blocksize"],
                               channels_in=cfg["channels_in"], channels_out=cfg["channels_out"])
         conn.send(("ok", asdict(params)))

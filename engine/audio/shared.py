@@ -44,6 +44,15 @@ class C:
     OUT_WRITTEN = 16  # output ring: frames written
     FAILED = 17  # 1 when the device stream stopped on its own
     SKIPPED_FRAMES = 18  # frames the device ran on without a block (dropouts)
+    # Frame-exact MIDI input (engine.midi.jackmidi, in the audio process) and its feedback sounds.
+    MIDI_WRITTEN = 19  # midi_in ring: events written
+    MIDI_SKIPPED = 20  # real-time bytes and messages too long for the ring (sysex), dropped
+    FB_ENABLED = 21  # 1: the audio process plays feedback sounds for MIDI hits (set by the control side)
+    FB_DELAY = 22  # frames from a hit's arrival frame to its feedback sound
+    FB_PLAYED = 23
+    FB_LATE = 24  # feedback sounds whose frame had passed (played at once)
+    JACK_T0 = 25  # JACK frame of stream frame 0
+    JACK_T0_KNOWN = 26  # 1 once JACK_T0 is set
     N = 32
 
 
@@ -58,6 +67,7 @@ class Layout:
     arena_frames: int = 1 << 24  # 64 MiB of float32: about 6 minutes of sound at 48 kHz
     timing_size: int = 1 << 17
     late_log_size: int = 256
+    midi_ring_size: int = 4096
 
     def arrays(self) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
         return [
@@ -70,6 +80,10 @@ class Layout:
             ("in_ring", np.dtype(np.float32), (self.ring_frames, max(1, self.channels_in))),
             ("out_ring", np.dtype(np.float32), (self.ring_frames, self.channels_out)),
             ("arena", np.dtype(np.float32), (self.arena_frames,)),
+            # MIDI events: stream frame, arrival ns, bytes (little-endian, up to 7), length
+            ("midi_in", np.dtype(np.int64), (self.midi_ring_size, 4)),
+            ("fb_sound", np.dtype(np.int64), (128, 2)),  # per note: arena offset, length (0: none)
+            ("fb_gain", np.dtype(np.float32), (128,)),  # per velocity: the feedback gain
         ]
 
     @property
@@ -107,6 +121,9 @@ class SharedState:
     in_ring: np.ndarray
     out_ring: np.ndarray
     arena: np.ndarray
+    midi_in: np.ndarray
+    fb_sound: np.ndarray
+    fb_gain: np.ndarray
 
     def __init__(self, layout: Layout, buf=None, *, initialise: bool = True) -> None:
         self.layout = layout

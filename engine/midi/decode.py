@@ -68,7 +68,7 @@ class MidiDecoder:
                     continue
                 self.malformed += 1  # a status byte ends a sysex that lost its F7
             if b >= 0x80:
-                if buf:  # the previous message was cut short by this status byte
+                if buf or common_left > 0:  # the previous message was cut short by this status byte
                     self.malformed += 1
                     buf = []
                 common_left = -1
@@ -99,7 +99,7 @@ class MidiDecoder:
                 if note is not None:
                     out.append(note)
                 buf = []
-        if buf:
+        if buf or common_left > 0:
             self.malformed += 1  # a message cut short at the end of what arrived
         self._status = status
         return out

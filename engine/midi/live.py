@@ -28,13 +28,20 @@ from collections import deque
 from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
+from engine.audio.shared import C
+from engine.errors import ConfigError
 from engine.events import Event, InputEvent, StatusEvent
 from engine.inputs import stamp_input
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
 from engine.midi.ports import InputPort, MidiDeviceError, _open_client, find_port
 
-__all__ = ["MidiInput", "feedback_sounds"]
+__all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
+
+TRANSPORTS = ("rtmidi", "jack")
+"""How notes reach the engine: ``rtmidi`` (any MIDI system, stamped on arrival) or
+``jack`` (frame-exact, read by the audio process; needs an engine whose backend is
+:data:`engine.midi.jackmidi.SPEC`)."""
 
 DEFAULT_FEEDBACK_DELAY_MS = 6.0
 """Hit → feedback start. Must cover the worst case from the hit to the mixer having the
@@ -92,9 +99,13 @@ class MidiInput:
         latency_ms: float = 0.0,
         on_event: Callable[[Event], None] | None = None,
         retry_s: float = 0.5,
+        transport: str = "rtmidi",
     ) -> None:
+        if transport not in TRANSPORTS:
+            raise ConfigError(f"Unknown MIDI transport {transport!r}; use one of {', '.join(TRANSPORTS)}.")
+        self.transport = transport
         self.engine = engine
-        self.port = InputPort(part, api=api)
+        self.port = InputPort(part, api=3 if transport == "jack" else api)
         self.api = self.port.api
         self._map = device_map
         self.bank = bank
@@ -110,6 +121,8 @@ class MidiInput:
         self.feedback_played = 0
         self.feedback_missing = 0  # hits whose mapped sound is not in the bank
         self.lost = 0  # times the device went away
+        self.lost_events = 0  # events overwritten in the JACK transport's ring before they were read
+        self._jack_connected = False
         self._scanner = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -130,6 +143,8 @@ class MidiInput:
 
     def start(self) -> MidiInput:
         """Open the device and start the thread. Raises MidiDeviceError when it is not there."""
+        if self.transport == "jack":
+            return self._start_jack()
         self.port.open()
         self.device_map  # noqa: B018 - fix the profile by the real port name
         if self.feedback:
@@ -148,6 +163,9 @@ class MidiInput:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        if self.transport == "jack":
+            self._stop_jack()
+            return
         self.port.close()
         self._drain()
         if self._scanner is not None:
@@ -162,6 +180,9 @@ class MidiInput:
 
     @property
     def connected(self) -> bool:
+        """Whether the device is there and being read."""
+        if self.transport == "jack":
+            return self._jack_connected
         return self.port.is_open
 
     # ------------------------------------------------------------------ the thread
@@ -196,23 +217,30 @@ class MidiInput:
             except Exception:  # noqa: BLE001 - a listener's bug must not stop MIDI input
                 pass
 
-    def _handle(self, arrival_ns: int, data: bytes) -> None:
+    def _handle(self, arrival_ns: int, data: bytes, arrival_frame: int | None = None) -> None:
+        """Decode one message; ``arrival_frame`` is given when the transport knows it exactly."""
         for msg in self.decoder.feed(data):
             if msg.kind == "cc":
                 continue
             role = self.device_map.lookup(msg.note, msg.velocity)
             key = role.role if role is not None else f"note:{msg.note}"
-            try:
-                event = stamp_input(self.engine, source="midi" if msg.kind == "on" else "midi-off",
-                                    key=key, velocity=msg.velocity, arrival_ns=arrival_ns,
-                                    latency_frames=self.latency_frames, note=msg.note)
-            except RuntimeError:
-                continue  # the stream has not started: there is no clock to put it on
+            source = "midi" if msg.kind == "on" else "midi-off"
+            if arrival_frame is not None:
+                event = InputEvent(frame=arrival_frame - self.latency_frames, source=source, key=key,
+                                   velocity=msg.velocity, arrival_frame=arrival_frame,
+                                   arrival_ns=arrival_ns, note=msg.note)
+            else:
+                try:
+                    event = stamp_input(self.engine, source=source, key=key, velocity=msg.velocity,
+                                        arrival_ns=arrival_ns, latency_frames=self.latency_frames,
+                                        note=msg.note)
+                except RuntimeError:
+                    continue  # the stream has not started: there is no clock to put it on
             self._emit(event)
             if msg.kind != "on":
                 continue
             self.notes += 1
-            if role is not None and self.feedback:
+            if role is not None and self.feedback and self.transport == "rtmidi":
                 sound = self.bank[role.sound] if role.sound in self.bank else None
                 if sound is None:
                     self.feedback_missing += 1
@@ -239,6 +267,84 @@ class MidiInput:
             return
         self._emit(StatusEvent(self.engine.now_frame, "device_back",
                                {"kind": "midi_in", "port": self.port.name}))
+
+
+    # ------------------------------------------------------------------ the frame-exact JACK transport
+
+    def _start_jack(self) -> MidiInput:
+        from engine.midi.jackmidi import JackMidiReader, JackPatch
+
+        info = self.engine.backend_info()
+        if "midi_port" not in info or self.engine.state.midi_in is None:
+            raise MidiDeviceError("The frame-exact JACK MIDI input needs the engine started with the "
+                                  "JACK MIDI backend; use the rtmidi transport instead.")
+        self._engine_port = info["midi_port"]
+        self._patch = JackPatch()
+        self._connect_source()  # raises when the device is not there
+        state = self.engine.state
+        self._reader = JackMidiReader(state)
+        c = state.counters
+        if self.feedback:
+            dm = self.device_map
+            for note in range(128):
+                role = dm.lookup(note, 127)
+                if role is not None and role.sound in self.bank:
+                    offset, length = self.engine.preload(self.bank[role.sound])
+                    state.fb_sound[note] = (offset, length)
+                else:
+                    state.fb_sound[note] = (0, 0)
+            state.fb_gain[:] = [dm.gain(v) for v in range(128)]
+            c[C.FB_DELAY] = self.feedback_delay_frames - self.latency_frames
+            c[C.FB_ENABLED] = 1
+        self._fb_played0 = int(c[C.FB_PLAYED])
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run_jack, name=f"midi-in {self.port.part}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _connect_source(self) -> None:
+        sources = [p for p in self._patch.sources() if not p.startswith(self._engine_port.split(":")[0] + ":")]
+        self.port.name = sources[find_port(sources, self.port.name or self.port.part)]
+        self._patch.connect(self.port.name, self._engine_port)
+        self._jack_connected = True
+
+    def _run_jack(self) -> None:
+        next_check = time.monotonic() + self.retry_s
+        while not self._stop.is_set():
+            self._read_jack()
+            if time.monotonic() >= next_check:
+                self._check_jack_device()
+                next_check = time.monotonic() + self.retry_s
+            time.sleep(0.001)
+
+    def _read_jack(self) -> None:
+        for frame, arrival_ns, data in self._reader.read():
+            self._handle(arrival_ns, data, arrival_frame=frame)
+        self.feedback_played = int(self.engine.state.counters[C.FB_PLAYED]) - self._fb_played0
+
+    def _check_jack_device(self) -> None:
+        if self._jack_connected:
+            if self.port.name not in self._patch.sources():
+                self._jack_connected = False
+                self.lost += 1
+                self._emit(StatusEvent(self.engine.now_frame, "device_lost",
+                                       {"kind": "midi_in", "port": self.port.name}))
+            return
+        try:
+            self._connect_source()
+        except MidiDeviceError:
+            return
+        self._emit(StatusEvent(self.engine.now_frame, "device_back",
+                               {"kind": "midi_in", "port": self.port.name}))
+
+    def _stop_jack(self) -> None:
+        state = self.engine.state
+        if state.counters is not None:
+            state.counters[C.FB_ENABLED] = 0
+            self._read_jack()
+        self.lost_events = self._reader.lost
+        self._reader = None  # drop its views of the shared memory, so the engine can release it
+        self._patch.close()
 
 
 def input_events(events) -> list[InputEvent]:

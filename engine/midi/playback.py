@@ -77,8 +77,8 @@ def play_song(
     rate = engine.sample_rate if engine is not None else output.engine.sample_rate
     out_latency = (engine or output.engine).output_latency_frames
     cues: list[CueEvent] = []
+    programs: dict[int, int] = {}  # the program each output channel was last given
     if output is not None:  # each channel's instrument, just before its first note
-        programs: dict[int, int] = {}
         for note in song.notes:
             if note.channel != DRUM_CHANNEL:
                 programs.setdefault((channel_map or {}).get(note.channel, note.channel), note.program)
@@ -93,6 +93,10 @@ def play_song(
             attack = sound.attack_frames
         if output is not None:
             ch = (channel_map or {}).get(note.channel, note.channel)
+            if note.channel != DRUM_CHANNEL and programs.get(ch) != note.program:
+                # A program change within the song: at the note's frame, sent before it (same frame, scheduled first).
+                output.send_at(frame, bytes([0xC0 | ch, note.program]))
+                programs[ch] = note.program
             duration = max(1, int(round(note.duration_s * rate)))
             output.note(frame, note.note, velocity=max(1, note.velocity), channel=ch, duration_frames=duration)
         cues.append(CueEvent(frame=frame, sound=request, heard_frame=frame + attack + out_latency,

@@ -131,9 +131,9 @@ def _open_client(kind: str, api: int, client_name: str):
             return cls(api, client_name)
     except Exception:  # noqa: BLE001
         hint = {2: "there is no ALSA sequencer (/dev/snd/seq); is the MIDI driver loaded?",
-                3: "no JACK server is running; start JACK or choose another MIDI system"}
+                3: "no JACK server is running; start JACK or choose another MIDI system."}
         raise MidiDeviceError(f"Tandem cannot use MIDI through {api_name(api)}: "
-                              f"{hint.get(api, 'the MIDI system is not available')}.") from None
+                              f"{hint.get(api, 'the MIDI system is not available.')}") from None
 
 
 def _own(name: str, client_name: str) -> bool:

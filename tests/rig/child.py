@@ -25,6 +25,13 @@ Timing conventions (what the rig tests pin down):
   -> ``midi_ear``) delays by exactly one period.
 - Frame times are JACK's 32-bit frame counter; it wraps after 2**32 frames
   (24.8 hours at 48 kHz), far beyond any test.
+
+Hot-plug: `unplug_midi` unregisters a MIDI port (as when a USB pad is
+pulled out: the port and its connections vanish from the server) and
+`replug_midi` registers it again under the same name, unconnected, as a
+re-plugged device appears. While ``midi_out`` is unplugged, MIDI due on it
+is dropped and counted (``midi_unplugged_dropped``); while ``midi_ear`` is
+unplugged nothing is heard.
 """
 
 from __future__ import annotations
@@ -283,6 +290,18 @@ class VirtualChild:
         batch.sort(key=lambda e: e[0])
         self._call("midi_many", batch)
 
+    def unplug_midi(self, port: str = "midi_out") -> None:
+        """Unplug the MIDI port ``"midi_out"`` or ``"midi_ear"``: unregister it from JACK.
+
+        Returns once the process callback no longer touches the port and it
+        is gone from the server (with its connections). Safe when already unplugged.
+        """
+        self._call("unplug", _check_midi_port(port))
+
+    def replug_midi(self, port: str = "midi_out") -> None:
+        """Plug ``port`` back in: register it again under the same name (unconnected)."""
+        self._call("replug", _check_midi_port(port))
+
     def heard_onsets(self, clear: bool = False) -> list[int]:
         """Absolute frames where the ear crossed the threshold after a quiet spell."""
         return self._call("onsets", bool(clear))
@@ -322,6 +341,15 @@ class VirtualChild:
         if kind == "value_error":
             raise ValueError(payload)
         raise VirtualChildError(f"virtual child failed on {cmd!r}:\n{payload}")
+
+
+_MIDI_PORTS = ("midi_out", "midi_ear")
+
+
+def _check_midi_port(port: str) -> str:
+    if port not in _MIDI_PORTS:
+        raise ValueError(f"port must be one of {_MIDI_PORTS}, got {port!r}")
+    return port
 
 
 # ---------------------------------------------------------------------------
@@ -397,6 +425,13 @@ class _ChildEngine:
         self._hand = self.client.outports.register("hand")
         self._midi_out = self.client.midi_outports.register("midi_out")
         self._midi_ear = self.client.midi_inports.register("midi_ear")
+        # Hot-plug: the callback touches a MIDI port only while its flag is set. The
+        # command thread clears the flag and waits for two cycle starts (so a cycle
+        # that read the flag before has ended) before unregistering the port; on
+        # re-plug it sets the new port first, then the flag.
+        self._midi_out_plugged = True
+        self._midi_ear_plugged = True
+        self._cycle_serial = 0                 # cycles ever run (never reset)
 
         # Hand-over from the command thread: deque.append / popleft are atomic.
         self._inbox: collections.deque = collections.deque()
@@ -454,6 +489,7 @@ class _ChildEngine:
         self._late_audio = 0
         self._late_midi = 0
         self._midi_write_errors = 0
+        self._midi_unplugged_dropped = 0
         self._xruns = 0
         self._callback_errors = 0
         self._discontinuities = 0
@@ -482,6 +518,7 @@ class _ChildEngine:
         try:
             t = self.client.last_frame_time
             self._cycles += 1
+            self._cycle_serial += 1
             if self._next_t is not None and t != self._next_t:
                 self._discontinuities += 1
                 if t > self._next_t:
@@ -491,12 +528,14 @@ class _ChildEngine:
             ear = self._ear.get_array()
             self._listen(t, ear, frames)
             self._record(t, ear, frames)
-            for offset, data in self._midi_ear.incoming_midi_events():
-                self._midi_heard.append((t + offset, bytes(data)))
+            if self._midi_ear_plugged:
+                for offset, data in self._midi_ear.incoming_midi_events():
+                    self._midi_heard.append((t + offset, bytes(data)))
             # Outputs.
             hand = self._hand.get_array()
             hand.fill(0.0)
-            self._midi_out.clear_buffer()
+            if self._midi_out_plugged:
+                self._midi_out.clear_buffer()
             self._take_inbox(t)
             self._mix(t, hand, frames)
             self._write_midi(t, frames)
@@ -595,10 +634,14 @@ class _ChildEngine:
         end = t + frames
         pending = self._midi_pending
         port = self._midi_out
+        plugged = self._midi_out_plugged
         while pending and pending[0][0] < end:
             frame, _, data = heapq.heappop(pending)
             if frame < t:   # only after a frame-clock jump (xrun)
                 self._late_midi += 1
+                continue
+            if not plugged:   # a pulled-out device sends nothing
+                self._midi_unplugged_dropped += 1
                 continue
             try:
                 port.write_midi_event(frame - t, data)   # heap order = time order
@@ -662,6 +705,26 @@ class _ChildEngine:
         for frame, data in batch:
             inbox.append(("midi", frame, data))
 
+    def _cmd_unplug(self, which: str) -> None:
+        flag = f"_{which}_plugged"
+        if not getattr(self, flag):
+            return
+        setattr(self, flag, False)
+        # Two cycle starts after the flag changed, no cycle uses the old port any more.
+        target = self._cycle_serial + 2
+        deadline = time.monotonic() + 1.0   # a stalled server runs no cycles at all
+        while self._cycle_serial < target and time.monotonic() < deadline:
+            time.sleep(0.001)
+        getattr(self, f"_{which}").unregister()
+
+    def _cmd_replug(self, which: str) -> None:
+        flag = f"_{which}_plugged"
+        if getattr(self, flag):
+            return
+        ports = self.client.midi_outports if which == "midi_out" else self.client.midi_inports
+        setattr(self, f"_{which}", ports.register(which))
+        setattr(self, flag, True)
+
     def _cmd_onsets(self, clear: bool) -> list[int]:
         written = self._onsets_written       # read once: the callback may add more
         read = self._onsets_read
@@ -701,6 +764,8 @@ class _ChildEngine:
             callback_errors=self._callback_errors,
             discontinuities=self._discontinuities,
             midi_write_errors=self._midi_write_errors,
+            midi_unplugged_dropped=self._midi_unplugged_dropped,
+            midi_unplugged=[p for p in _MIDI_PORTS if not getattr(self, f"_{p}_plugged")],
             onsets_overflowed=self._onsets_overflowed,
             max_callback_us=self._max_callback_ns / 1000.0,
             pending_audio=len(self._audio_pending) + len(self._audio_active),
