@@ -70,6 +70,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from engine.paths import data_dir
+    from engine.run import run_session
+
+    summary = run_session(args.script, root=data_dir(args.data_dir), child_id=args.child,
+                          midi_in=args.midi_in, midi_out=args.midi_out, audio=args.audio,
+                          blocksize=args.blocksize, duration_s=args.duration, tempo_scale=args.tempo_scale,
+                          transport=args.midi_transport, soundfont=args.soundfont)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tandem", description="Tandem: real-time music interventions for music therapy.")
     p.add_argument("--version", action="version", version=f"tandem {__version__}")
@@ -93,6 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     m.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_demo)
+
+    r = sub.add_parser("run", help="a live session on real devices")
+    r.add_argument("script", metavar="SCRIPT", help="a MIDI song (.mid) to play along with, or `free` for free play")
+    r.add_argument("--child", required=True, help="pseudonymous child id")
+    r.add_argument("--midi-in", metavar="NAME", help="MIDI input (part of its name; see `tandem devices`)")
+    r.add_argument("--midi-out", metavar="NAME", help="MIDI output for the song/cues (external synth or keyboard)")
+    r.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
+    r.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    r.add_argument("--no-ui", action="store_true", help="no session screen (the default until the screen exists)")
+    r.add_argument("--duration", type=float, metavar="S", help="end the session after S seconds")
+    r.add_argument("--tempo-scale", type=float, default=1.0, help="play the song this much faster (default 1)")
+    r.add_argument("--midi-transport", default="auto", choices=("auto", "rtmidi", "jack"),
+                   help="how MIDI input is read (auto: frame-exact through JACK where JACK is the server)")
+    r.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
+    r.add_argument("--json", action="store_true", help="print the session summary as JSON")
+    r.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    r.set_defaults(func=_cmd_run)
     return p
 
 

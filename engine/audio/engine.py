@@ -20,6 +20,7 @@ the GIL when the audio callback needs it, and on the JACK rig that showed as
 from __future__ import annotations
 
 import atexit
+import gc
 import time
 import weakref
 
@@ -293,7 +294,13 @@ class AudioEngine:
                     try:
                         self._shm.close()
                     except BufferError:
-                        pass  # a caller still holds a view; the mapping goes with it
+                        # Views kept only by a reference cycle (an exception's traceback, say)
+                        # go with a collection; one a caller still holds goes with the process.
+                        gc.collect()
+                        try:
+                            self._shm.close()
+                        except BufferError:
+                            pass
                     self._shm.unlink()
                     self._shm = None
 

@@ -102,6 +102,7 @@ class AudioProcess(Backend):
 
     def close(self) -> None:
         if self._proc is None or self._closing:
+            self._counters = np.array(self._counters)  # never let a view outlive the shared memory
             return
         self._closing = True
         try:
@@ -209,6 +210,9 @@ def _terminate_portaudio() -> None:
             pass
 
 
+_KEEP: list = []
+
+
 def main(fd: int) -> int:
     _set_parent_death_signal()
     conn = Connection(fd)
@@ -254,6 +258,7 @@ def main(fd: int) -> int:
     try:
         cfg = conn.recv()
         state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])  # shm: keeps the mapping
+        _KEEP.append(shm)  # alive until os._exit, whichever way main() returns
         from engine.audio.engine import EngineCore
 
         core = EngineCore(state, **cfg["core_args"])
@@ -319,4 +324,10 @@ def main(fd: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1])))
+    code = main(int(sys.argv[1]))
+    # Leave without interpreter teardown (as the normal close does): the core's views of
+    # the shared memory would make its finaliser complain on stderr.
+    _terminate_portaudio()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,227 @@
+"""``tandem run``: a live session on real devices.
+
+Until the intervention scripts exist (issue 6), a session is one of:
+
+- a **song** (a ``.mid`` file): the engine plays it, through the sound bank
+  and/or an external synth on ``--midi-out``, while the child plays along;
+- **free play** (``free``): no cues; the child plays, the engine answers
+  each hit with its feedback sound and records.
+
+Either way every note the child plays is stamped on the one clock, the
+pad's feedback sound follows each hit at a fixed delay, and the session
+folder gets every event (the song's notes as cues, the child's notes,
+devices lost and back, stream counters) and a summary. A pad unplugged
+mid-session does not end it. Ctrl-C ends it cleanly: nothing is left
+sounding and everything recorded is kept.
+
+Where JACK is the sound server, MIDI input is read frame-exact inside the
+audio process (:mod:`engine.midi.jackmidi`); elsewhere through rtmidi,
+stamped on arrival (:mod:`engine.midi.live`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import engine
+from engine.audio.engine import AudioEngine
+from engine.audio.soundbank import SoundBank
+from engine.errors import ConfigError
+from engine.events import InputEvent, StatusEvent
+from engine.midi.live import MidiInput, feedback_sounds
+from engine.midi.midifile import load_midi
+from engine.midi.playback import SongPlayer, song_sounds
+from engine.midi.ports import MidiDeviceError
+from engine.paths import cache_dir
+from engine.recording import SessionFolder
+
+__all__ = ["run_session", "choose_transport"]
+
+START_DELAY_S = 1.0  # from the stream starting to the song's first beat
+TAIL_S = 2.0  # recorded after the song's last note
+
+
+def _jack_device(device) -> bool:
+    """Whether the audio device (None: the default) is on JACK."""
+    try:
+        import sounddevice as sd
+
+        info = sd.query_devices(device, kind="output")
+        return "JACK" in sd.query_hostapis(info["hostapi"])["name"]
+    except Exception:  # noqa: BLE001 - no PortAudio, no device: not JACK
+        return False
+
+
+def choose_transport(setting: str, device) -> str:
+    """``rtmidi`` or ``jack`` for a ``--midi-transport`` setting (``auto``: jack where JACK is the server)."""
+    if setting not in ("auto", "rtmidi", "jack"):
+        raise ConfigError(f"--midi-transport must be auto, rtmidi or jack, not {setting!r}.")
+    if setting != "auto":
+        return setting
+    if not _jack_device(device):
+        return "rtmidi"
+    try:
+        import jack  # noqa: F401
+    except (ImportError, OSError):
+        return "rtmidi"
+    return "jack"
+
+
+def run_session(
+    script: str,
+    *,
+    root: Path,
+    child_id: str,
+    midi_in: str | None = None,
+    midi_out: str | None = None,
+    audio: str | int | None = None,
+    blocksize: int = 128,
+    duration_s: float | None = None,
+    tempo_scale: float = 1.0,
+    transport: str = "auto",
+    soundfont: str | None = None,
+    song_through_bank: bool | None = None,
+    echo: Callable[[str], None] = print,
+) -> dict:
+    """Run one live session and return its summary (also written as summary.json)."""
+    song = None
+    if script != "free":
+        path = Path(script)
+        if path.suffix.lower() not in (".mid", ".midi"):
+            raise ConfigError(
+                f"{script}: intervention scripts are not available yet; `tandem run` plays a MIDI "
+                f"song (.mid) or `free` play.")
+        song = load_midi(path, tempo_scale=tempo_scale)
+    if song is None and duration_s is None and midi_in is None:
+        raise ConfigError("Free play needs a MIDI input (--midi-in) or a --duration.")
+    if isinstance(audio, str) and audio.isdigit():
+        audio = int(audio)
+    transport = choose_transport(transport, audio) if midi_in else "rtmidi"
+    through_bank = song is not None and (song_through_bank if song_through_bank is not None else midi_out is None)
+
+    from engine.midi.devicemap import map_for_port
+
+    requests: set[str] = set(song_sounds(song)) if through_bank else set()
+    requests |= feedback_sounds(map_for_port(midi_in)) if midi_in else set()
+    bank = SoundBank.load(sorted(requests), sample_rate=48_000, soundfont=soundfont, cache_dir=cache_dir())
+    for w in bank.warnings:
+        echo(f"note: {w}")
+
+    backend = "engine.midi.jackmidi:JackMidiBackend" if transport == "jack" else "sounddevice"
+    eng = AudioEngine(backend=backend, backend_options={"device": audio}, blocksize=blocksize,
+                      channels_in=1, channels_out=2)
+    name = Path(script).stem if song is not None else "free-play"
+    folder: SessionFolder | None = None  # made once the stream runs: a device that fails leaves no empty session
+    inp: MidiInput | None = None
+    out = None
+    counts = {"notes": 0, "device_lost": 0, "device_back": 0}
+    ended = "failed"  # until it ends normally or by Ctrl-C
+    pending: deque = deque()  # events from the MIDI threads; only this thread writes the folder
+    stats: dict = {}
+    try:
+        params = eng.open()
+        eng.start()
+        deadline = time.monotonic() + 5.0
+        while eng.now_frame < 4 * blocksize:
+            eng.check()
+            if time.monotonic() > deadline:
+                raise MidiDeviceError("The audio stream did not start within 5 s; check the audio device.")
+            time.sleep(0.01)
+        folder = SessionFolder(root, child_id=child_id, name=name)
+        if midi_in:
+            inp = MidiInput(eng, midi_in, bank=bank, transport=transport, on_event=pending.append).start()
+        if midi_out:
+            from engine.midi.sender import MidiOutput
+
+            out = MidiOutput(eng, midi_out, on_event=pending.append).start()
+        folder.write_header({
+            "schema": 1, "engine_version": engine.__version__, "kind": "live",
+            "script": str(script), "child_id": child_id,
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "audio_device": params.device, "sample_rate": params.sample_rate, "blocksize": params.blocksize,
+            "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames,
+                               "midi_in": inp.latency_frames if inp else None},
+            "latency_source": "stream report; no calibration profile for this setup yet",
+            "midi_in": inp.port.name if inp else None, "midi_transport": transport if inp else None,
+            "device_map": inp.device_map.name if inp else None,
+            "feedback": bool(inp and inp.feedback),
+            "feedback_delay_frames": inp.feedback_delay_frames if inp else None,
+            "midi_out": out.port.name if out else None, "sound_source": bank.source,
+        })
+        rate = eng.sample_rate
+        start = eng.now_frame + int(START_DELAY_S * rate)
+        end_frame = None
+        player = None
+        if song is not None:
+            player = SongPlayer(song, start, engine=eng, bank=bank if through_bank else None, output=out)
+            end_frame = start + int((song.duration_s + TAIL_S) * rate)
+            echo(f"Playing {Path(script).name} ({song.duration_s:.0f} s, {len(song.notes)} notes)"
+                 + (f" to {out.port.name}" if out else "") + ".")
+        if duration_s is not None:
+            end_frame = eng.now_frame + int(duration_s * rate)
+        if inp:
+            echo(f"Listening to {inp.port.name} ({transport}, profile '{inp.device_map.name}'"
+                 + (", feedback sounds on" if inp.feedback else "") + "). Ctrl-C ends the session.")
+        try:
+            while end_frame is None or eng.now_frame < end_frame:
+                eng.check()
+                if player is not None:
+                    for cue in player.step():
+                        folder.write_event(cue)
+                _flush(pending, folder, counts, echo)
+                time.sleep(0.05)
+            ended = "completed"
+        except KeyboardInterrupt:
+            ended = "stopped"
+    finally:
+        for part in (inp, out):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # noqa: BLE001 - closing must go on
+                    pass
+        stats = eng.stats()
+        eng.close()
+        if folder is not None:  # None only while an exception propagates (the stream never ran)
+            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out)
+    echo(f"Session {ended}: {counts['notes']} notes played by the child, {stats['xruns']} xruns"
+         + (f", device lost {counts['device_lost']}× and back {counts['device_back']}×" if counts["device_lost"] else "")
+         + f". Session folder: {folder.path}")
+    return summary
+
+
+def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: dict, child_id: str,
+            script: str, ended: str, inp, out) -> dict:
+    """The last events, the stream's counters and the summary; the folder is closed whatever happens."""
+    try:
+        _flush(pending, folder, counts, echo)
+        folder.write_event(StatusEvent(frame=stats["frames"], what="stream_stats", detail=stats))
+        summary = {
+            "child_id": child_id, "script": str(script), "status": ended,
+            "notes": counts["notes"], "device_lost": counts["device_lost"], "device_back": counts["device_back"],
+            "feedback_played": inp.feedback_played if inp else 0,
+            "midi_out_sent": out.port.sent if out else 0,
+            "stream": stats, "files": {"events": folder.events_path.name},
+        }
+        folder.write_json("summary.json", summary)
+    finally:
+        folder.close()
+    return summary
+
+
+def _flush(pending: deque, folder: SessionFolder, counts: dict, echo) -> None:
+    while pending:
+        event = pending.popleft()
+        folder.write_event(event)
+        if isinstance(event, InputEvent) and event.source == "midi":
+            counts["notes"] += 1
+        elif isinstance(event, StatusEvent) and event.what in ("device_lost", "device_back"):
+            counts[event.what] += 1
+            port = event.detail.get("port")
+            echo(f"note: the MIDI device {port} was unplugged; the session goes on and it will be "
+                 f"used again when it is back." if event.what == "device_lost"
+                 else f"note: the MIDI device {port} is back.")
