@@ -100,7 +100,7 @@ def run_session(
         raise ConfigError("Free play needs a MIDI input (--midi-in) or a --duration.")
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
-    transport = choose_transport(transport, audio) if midi_in else "rtmidi"
+    transport = choose_transport(transport, audio) if (midi_in or midi_out) else "rtmidi"
     through_bank = song is not None and (song_through_bank if song_through_bank is not None else midi_out is None)
 
     from engine.midi.devicemap import map_for_port
@@ -135,9 +135,11 @@ def run_session(
         if midi_in:
             inp = MidiInput(eng, midi_in, bank=bank, transport=transport, on_event=pending.append).start()
         if midi_out:
-            from engine.midi.sender import MidiOutput
-
-            out = MidiOutput(eng, midi_out, on_event=pending.append).start()
+            if transport == "jack":
+                from engine.midi.jackmidi import JackMidiOutput as Output
+            else:
+                from engine.midi.sender import MidiOutput as Output
+            out = Output(eng, midi_out, on_event=pending.append).start()
         folder.write_header({
             "schema": 1, "engine_version": engine.__version__, "kind": "live",
             "script": str(script), "child_id": child_id,
@@ -150,7 +152,7 @@ def run_session(
             "device_map": inp.device_map.name if inp else None,
             "feedback": bool(inp and inp.feedback),
             "feedback_delay_frames": inp.feedback_delay_frames if inp else None,
-            "midi_out": out.port.name if out else None, "sound_source": bank.source,
+            "midi_out": out.name if out else None, "sound_source": bank.source,
         })
         rate = eng.sample_rate
         start = eng.now_frame + int(START_DELAY_S * rate)
@@ -160,7 +162,7 @@ def run_session(
             player = SongPlayer(song, start, engine=eng, bank=bank if through_bank else None, output=out)
             end_frame = start + int((song.duration_s + TAIL_S) * rate)
             echo(f"Playing {Path(script).name} ({song.duration_s:.0f} s, {len(song.notes)} notes)"
-                 + (f" to {out.port.name}" if out else "") + ".")
+                 + (f" to {out.name}" if out else "") + ".")
         if duration_s is not None:
             end_frame = eng.now_frame + int(duration_s * rate)
         if inp:
@@ -185,6 +187,7 @@ def run_session(
                 except Exception:  # noqa: BLE001 - closing must go on
                     pass
         stats = eng.stats()
+        stats["midi_out_sent"] = out.sent_count if out else 0  # read before the engine's memory goes
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
             summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out)
@@ -204,7 +207,7 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
             "child_id": child_id, "script": str(script), "status": ended,
             "notes": counts["notes"], "device_lost": counts["device_lost"], "device_back": counts["device_back"],
             "feedback_played": inp.feedback_played if inp else 0,
-            "midi_out_sent": out.port.sent if out else 0,
+            "midi_out_sent": stats["midi_out_sent"],
             "stream": stats, "files": {"events": folder.events_path.name},
         }
         folder.write_json("summary.json", summary)

@@ -53,6 +53,10 @@ class C:
     FB_LATE = 24  # feedback sounds whose frame had passed (played at once)
     JACK_T0 = 25  # JACK frame of stream frame 0
     JACK_T0_KNOWN = 26  # 1 once JACK_T0 is set
+    MIDI_OUT_WRITTEN = 27  # midi_out ring: messages written (control side)
+    MIDI_OUT_READ = 28  # midi_out ring: messages taken (audio process)
+    MIDI_OUT_SENT = 29
+    MIDI_OUT_LATE = 30  # messages whose frame had passed (sent at the cycle's start)
     N = 32
 
 
@@ -82,6 +86,8 @@ class Layout:
             ("arena", np.dtype(np.float32), (self.arena_frames,)),
             # MIDI events: stream frame, arrival ns, bytes (little-endian, up to 7), length
             ("midi_in", np.dtype(np.int64), (self.midi_ring_size, 4)),
+            # MIDI out: stream frame, bytes (little-endian, up to 7), length (0: drop all pending)
+            ("midi_out", np.dtype(np.int64), (self.midi_ring_size, 3)),
             ("fb_sound", np.dtype(np.int64), (128, 2)),  # per note: arena offset, length (0: none)
             ("fb_gain", np.dtype(np.float32), (128,)),  # per velocity: the feedback gain
         ]
@@ -122,6 +128,7 @@ class SharedState:
     out_ring: np.ndarray
     arena: np.ndarray
     midi_in: np.ndarray
+    midi_out: np.ndarray
     fb_sound: np.ndarray
     fb_gain: np.ndarray
 

@@ -31,6 +31,8 @@ it has no real-time thread in the control process.
 from __future__ import annotations
 
 import collections
+import heapq
+import threading
 import time
 
 import numpy as np
@@ -39,7 +41,7 @@ from engine.audio.backends import SoundDeviceBackend
 from engine.audio.shared import C
 from engine.midi.ports import MidiDeviceError
 
-__all__ = ["JackMidiBackend", "JackMidiReader", "JackPatch", "SPEC"]
+__all__ = ["JackMidiBackend", "JackMidiOutput", "JackMidiReader", "JackPatch", "SPEC"]
 
 SPEC = "engine.midi.jackmidi:JackMidiBackend"
 """The backend spec to give :class:`~engine.audio.engine.AudioEngine` for this input."""
@@ -75,6 +77,11 @@ class JackMidiBackend(SoundDeviceBackend):
         except jack.JackError as exc:
             raise MidiDeviceError(f"JACK MIDI input unavailable: no JACK server answers ({exc}).") from None
         self._port = self._jack.midi_inports.register("in")
+        self._out = self._jack.midi_outports.register("out")
+        self._out_pending: list = []  # heap of (JACK frame, seq, bytes): the callback's own
+        self._out_seq = 0
+        self._panic_now = False
+        self._panic_sent = False
         self._core = None
         self._c = None
         self._ring = None
@@ -91,6 +98,7 @@ class JackMidiBackend(SoundDeviceBackend):
         self._size = self._ring.shape[0]
         self._fb_sound = core.state.fb_sound
         self._fb_gain = core.state.fb_gain
+        self._out_ring = core.state.midi_out
         self._stereo = core.mixer.channels == 2
 
     def open(self, process, **kwargs):
@@ -99,7 +107,8 @@ class JackMidiBackend(SoundDeviceBackend):
         return params
 
     def info(self) -> dict:
-        return {"midi_port": self._port.name, "t0": self._t0, "client": self._jack.name}
+        return {"midi_port": self._port.name, "midi_out_port": self._out.name, "t0": self._t0,
+                "client": self._jack.name}
 
     # -- the PortAudio callback: clocks, and feedback voices --------------------------------
 
@@ -141,12 +150,18 @@ class JackMidiBackend(SoundDeviceBackend):
     # -- the JACK MIDI client's callback ---------------------------------------------------
 
     def _midi_process(self, frames: int) -> None:
+        self._out.clear_buffer()  # an output buffer must be written (or cleared) every cycle
+        if self._panic_now:
+            self._write_panic()
+            return
         ring = self._ring
         t0 = self._t0
         if ring is None:
             return
         c = self._c
         lft = self._jack.last_frame_time
+        if t0 is not None:
+            self._send_due(c, lft, frames, t0)
         now = time.monotonic_ns()
         feedback = c[C.FB_ENABLED] == 1
         delay = int(c[C.FB_DELAY])
@@ -167,7 +182,54 @@ class JackMidiBackend(SoundDeviceBackend):
             if feedback and n == 3 and raw[0] & 0xF0 == 0x90 and 0 < raw[2] < 128 and raw[1] < 128:
                 self._hits.append((frame + delay, raw[1], raw[2]))
 
+    def _send_due(self, c, lft: int, frames: int, t0: int) -> None:
+        """Take new MIDI-out messages from the ring; write those due this cycle at their exact offsets."""
+        pending = self._out_pending
+        ring = self._out_ring
+        r = int(c[C.MIDI_OUT_READ])
+        w = int(c[C.MIDI_OUT_WRITTEN])
+        while r < w:
+            frame, packed, n = (int(v) for v in ring[r % self._size])
+            r += 1
+            if n == 0:  # the control side dropped everything not yet sent
+                pending.clear()
+                continue
+            self._out_seq += 1
+            heapq.heappush(pending, (frame + t0, self._out_seq, packed.to_bytes(8, "little")[:n]))
+        c[C.MIDI_OUT_READ] = r
+        end = lft + frames
+        while pending and pending[0][0] < end:
+            jack_frame, _, data = heapq.heappop(pending)
+            offset = jack_frame - lft
+            if offset < 0:
+                offset = 0
+                c[C.MIDI_OUT_LATE] += 1
+            try:
+                self._out.write_midi_event(offset, data)
+            except Exception:  # noqa: BLE001 - a full buffer: the rest goes next cycle
+                heapq.heappush(pending, (end, 0, data))
+                return
+            c[C.MIDI_OUT_SENT] += 1
+
+    def _panic(self) -> None:
+        """All-notes-off, all-sound-off and sustain-up on every channel, sent by the next cycle."""
+        self._panic_sent = False
+        self._panic_now = True
+        deadline = time.monotonic() + 0.1
+        while not self._panic_sent and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    def _write_panic(self) -> None:
+        self._out_pending.clear()
+        for ch in range(16):
+            for cc in (64, 123, 120):
+                self._out.write_midi_event(0, bytes([0xB0 | ch, cc, 0]))
+        self._panic_now = False
+        self._panic_sent = True
+
     def close(self) -> None:
+        if self._c is not None:
+            self._panic()
         try:
             self._jack.deactivate()
             self._jack.close()
@@ -222,6 +284,10 @@ class JackPatch:
         """JACK MIDI ports that send (device outputs)."""
         return [p.name for p in self._client.get_ports(is_midi=True, is_output=True)]
 
+    def destinations(self) -> list[str]:
+        """JACK MIDI ports that receive (device inputs, synths)."""
+        return [p.name for p in self._client.get_ports(is_midi=True, is_input=True)]
+
     def connected(self, src: str, dst: str) -> bool:
         try:
             return any(p.name == dst for p in self._client.get_all_connections(src))
@@ -240,3 +306,177 @@ class JackPatch:
             self._client.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class JackMidiOutput:
+    """Control side of the frame-exact MIDI out: the same interface as :class:`engine.midi.sender.MidiOutput`.
+
+    Messages go into the shared ``midi_out`` ring with their stream frame;
+    the audio process's JACK client writes each one at its exact frame in
+    the JACK cycle that contains it (no thread has to wake up on time).
+    Our ``out`` port is connected to the JACK MIDI input whose name contains
+    ``part``; if that port goes away, ``device_lost`` is logged, and
+    ``device_back`` when it is there again and reconnected.
+    """
+
+    def __init__(self, engine, part: str, *, align_to_audio: bool = True, latency_ms: float = 0.0,
+                 on_event=None, retry_s: float = 0.5) -> None:
+        self.engine = engine
+        self.part = part
+        self.name: str | None = None
+        self.align_to_audio = align_to_audio
+        self.latency_frames = int(round(latency_ms * engine.sample_rate / 1000.0))
+        self.on_event = on_event
+        self.retry_s = retry_s
+        self.events: collections.deque = collections.deque()
+        self.dropped = 0  # ring full
+        self.lost = 0
+        self._lock = threading.Lock()
+        self._on: set[tuple[int, int]] = set()
+        self._patch: JackPatch | None = None
+        self._c = None
+        self._ring = None
+        self._port = ""
+        self._connected = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle
+
+    def start(self) -> JackMidiOutput:
+        info = self.engine.backend_info()
+        if "midi_out_port" not in info:
+            raise MidiDeviceError("Frame-exact MIDI out needs the engine started with the JACK MIDI backend; "
+                                  "use the rtmidi MIDI output instead.")
+        self._port = info["midi_out_port"]
+        self._ring = self.engine.state.midi_out
+        self._c = self.engine.state.counters
+        self._size = self._ring.shape[0]
+        self._patch = JackPatch()
+        self._connect()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name=f"midi-out {self.part}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Drop what is not yet sent and silence the synth (note-offs, all-notes-off, all-sound-off)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        if self._c is not None and self.engine.state.counters is not None:
+            self._write(0, b"", 0)  # drop everything pending
+            now = self.engine.now_frame
+            for ch, note in sorted(self._on):
+                self._write(now, bytes([0x80 | ch, note, 0]), 3)
+            for ch in range(16):
+                for cc in (64, 123, 120):
+                    self._write(now, bytes([0xB0 | ch, cc, 0]), 3)
+            self._on.clear()
+            # Give the audio process two cycles to send them before anyone closes the engine.
+            deadline = time.monotonic() + 0.1
+            target = self._c[C.MIDI_OUT_WRITTEN]
+            while self._c[C.MIDI_OUT_READ] < target and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(3 * self.engine.blocksize / self.engine.sample_rate)
+        if self._patch is not None:
+            self._patch.close()
+            self._patch = None
+        self._c = None
+        self._ring = None
+
+    def __enter__(self) -> JackMidiOutput:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def sent_count(self) -> int:
+        """Messages the audio process has written to JACK."""
+        return int(self.engine.state.counters[C.MIDI_OUT_SENT]) if self.engine.state.counters is not None else 0
+
+    # -- scheduling
+
+    def send_at(self, frame: int, data: bytes | list[int]) -> None:
+        """Send ``data`` at stream ``frame`` (+ the output latency when aligned to the audio)."""
+        data = bytes(data)
+        if not data or not data[0] & 0x80 or len(data) > _MAX_BYTES:
+            raise ValueError(f"a MIDI message (1-{_MAX_BYTES} bytes) starts with a status byte, got {data!r}")
+        if self.align_to_audio:
+            frame += self.engine.output_latency_frames
+        self._write(int(frame) - self.latency_frames, data, len(data))
+        if len(data) == 3 and data[0] & 0xE0 == 0x80:
+            key = (data[0] & 0x0F, data[1])
+            with self._lock:
+                if data[0] & 0xF0 == 0x90 and data[2] > 0:
+                    self._on.add(key)
+
+    def note(self, frame: int, note: int, *, velocity: int = 100, channel: int = 0, duration_frames: int) -> None:
+        if not (0 <= note <= 127 and 1 <= velocity <= 127 and 0 <= channel <= 15):
+            raise ValueError(f"note {note}, velocity {velocity}, channel {channel} out of range")
+        self.send_at(frame, bytes([0x90 | channel, note, velocity]))
+        self.send_at(frame + max(1, duration_frames), bytes([0x80 | channel, note, 0]))
+
+    def clear(self) -> None:
+        """Drop everything not yet sent, and turn off the notes that are on."""
+        self._write(0, b"", 0)
+        now = self.engine.now_frame
+        with self._lock:
+            on, self._on = sorted(self._on), set()
+        for ch, note in on:
+            self._write(now, bytes([0x80 | ch, note, 0]), 3)
+
+    def _write(self, frame: int, data: bytes, n: int) -> None:
+        with self._lock:  # one producer at a time
+            c = self._c
+            if c is None:
+                return
+            w = int(c[C.MIDI_OUT_WRITTEN])
+            if w - int(c[C.MIDI_OUT_READ]) >= self._size:
+                self.dropped += 1
+                return
+            row = self._ring[w % self._size]
+            row[0] = frame
+            row[1] = int.from_bytes(data, "little") if n else 0
+            row[2] = n
+            c[C.MIDI_OUT_WRITTEN] = w + 1  # publish after the message is complete
+
+    # -- hot-plug
+
+    def _destinations(self) -> list[str]:
+        own = self._port.split(":")[0] + ":"
+        return [p for p in self._patch.destinations() if not p.startswith(own)]
+
+    def _connect(self) -> None:
+        from engine.midi.ports import refind_port
+
+        dests = self._destinations()
+        self.name = dests[refind_port(dests, self.name, self.part, kind="output")]
+        self._patch.connect(self._port, self.name)
+        self._connected = True
+
+    def _emit(self, event) -> None:
+        self.events.append(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _watch(self) -> None:
+        from engine.events import StatusEvent
+
+        while not self._stop.wait(self.retry_s):
+            if self._connected:
+                if self.name not in self._destinations():
+                    self._connected = False
+                    self.lost += 1
+                    self._emit(StatusEvent(self.engine.now_frame, "device_lost", {"kind": "midi_out", "port": self.name}))
+                continue
+            try:
+                self._connect()
+            except MidiDeviceError:
+                continue
+            self._emit(StatusEvent(self.engine.now_frame, "device_back", {"kind": "midi_out", "port": self.name}))

@@ -34,7 +34,7 @@ from engine.events import Event, InputEvent, StatusEvent
 from engine.inputs import stamp_input
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
-from engine.midi.ports import InputPort, MidiDeviceError, _open_client, find_port
+from engine.midi.ports import InputPort, MidiDeviceError, _open_client, refind_port
 
 __all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
 
@@ -121,6 +121,7 @@ class MidiInput:
         self.feedback_played = 0
         self.feedback_missing = 0  # hits whose mapped sound is not in the bank
         self.lost = 0  # times the device went away
+        self.unclocked = 0  # notes that came before the stream had a clock (not recorded)
         self.lost_events = 0  # events overwritten in the JACK transport's ring before they were read
         self._jack_connected = False
         self._scanner = None
@@ -235,7 +236,8 @@ class MidiInput:
                                         arrival_ns=arrival_ns, latency_frames=self.latency_frames,
                                         note=msg.note)
                 except RuntimeError:
-                    continue  # the stream has not started: there is no clock to put it on
+                    self.unclocked += 1  # the stream has not started: there is no clock to put it on
+                    continue
             self._emit(event)
             if msg.kind != "on":
                 continue
@@ -259,12 +261,13 @@ class MidiInput:
             return
         try:
             names = self._scanner.get_ports()
-            find_port(names, self.port.name or self.port.part)
+            refind_port(names, self.port.name, self.port.part)
             self.port.open()
         except MidiDeviceError:
             return  # still away: look again later
         except Exception:  # noqa: BLE001 - rtmidi while the device is half there
             return
+        self.decoder = MidiDecoder()  # no running status or half a sysex from before the loss
         self._emit(StatusEvent(self.engine.now_frame, "device_back",
                                {"kind": "midi_in", "port": self.port.name}))
 
@@ -304,7 +307,7 @@ class MidiInput:
 
     def _connect_source(self) -> None:
         sources = [p for p in self._patch.sources() if not p.startswith(self._engine_port.split(":")[0] + ":")]
-        self.port.name = sources[find_port(sources, self.port.name or self.port.part)]
+        self.port.name = sources[refind_port(sources, self.port.name, self.port.part)]
         self._patch.connect(self.port.name, self._engine_port)
         self._jack_connected = True
 
@@ -334,6 +337,7 @@ class MidiInput:
             self._connect_source()
         except MidiDeviceError:
             return
+        self.decoder = MidiDecoder()  # no running status or half a sysex from before the loss
         self._emit(StatusEvent(self.engine.now_frame, "device_back",
                                {"kind": "midi_in", "port": self.port.name}))
 

@@ -30,7 +30,8 @@ def note_sound(note: MidiNote) -> str:
     """The sound-bank request that plays ``note``."""
     if note.channel == DRUM_CHANNEL:
         return f"drum:{note.note}"
-    held = min(_HOLD_MAX_MS, max(_HOLD_STEP_MS, math.ceil(note.duration_s * 1000 / _HOLD_STEP_MS) * _HOLD_STEP_MS))
+    ms = round(note.duration_s * 1000, 3)  # 0.5000000000000002 s is 500 ms, not a step more
+    held = min(_HOLD_MAX_MS, max(_HOLD_STEP_MS, math.ceil(ms / _HOLD_STEP_MS) * _HOLD_STEP_MS))
     return f"program:{note.program}:{note.note}:{held}"
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "OutputPort",
     "api_name",
     "find_port",
+    "refind_port",
     "list_inputs",
     "list_outputs",
     "midi_api",
@@ -179,6 +180,17 @@ def find_port(names: list[str], part: str, *, kind: str = "input") -> int:
                               f"plug the device in or check its name with `tandem devices`.")
     raise MidiDeviceError(f"Several MIDI {kind}s match {part!r} ({', '.join(repr(names[i]) for i in hits)}); "
                           f"give more of the name.")
+
+
+def refind_port(names: list[str], old_name: str | None, part: str, *, kind: str = "input") -> int:
+    """Index of a device that came back: its old full name if listed, else what ``part`` finds.
+
+    A re-plugged device may come back under another full name (ALSA numbers
+    clients as they appear), so the name part the user gave decides.
+    """
+    if old_name is not None and old_name in names:
+        return names.index(old_name)
+    return find_port(names, part, kind=kind)
 
 
 class InputPort:

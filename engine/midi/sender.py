@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
 from engine.events import Event, StatusEvent
-from engine.midi.ports import MidiDeviceError, OutputPort, _open_client, find_port
+from engine.midi.ports import MidiDeviceError, OutputPort, _open_client, refind_port
 
 __all__ = ["MidiOutput"]
 
@@ -142,6 +142,16 @@ class MidiOutput:
             self.port.send([0x80 | ch, n, 0])
 
     @property
+    def name(self) -> str | None:
+        """The output port's full name once opened."""
+        return self.port.name
+
+    @property
+    def sent_count(self) -> int:
+        """Messages handed to the MIDI system."""
+        return self.port.sent
+
+    @property
     def pending(self) -> int:
         with self._cond:
             return len(self._heap)
@@ -176,10 +186,11 @@ class MidiOutput:
                     try:
                         due = self.due_ns(frame)
                     except RuntimeError:  # the stream has not started yet
+                        due = None
+                    if due is None:
                         self._cond.wait(timeout=0.01)
-                        continue
-                    wait = due - time.monotonic_ns() - self.spin_ns
-                    if wait > 0:
+                        item = None
+                    elif (wait := due - time.monotonic_ns() - self.spin_ns) > 0:
                         # Sleep coarsely; a newly scheduled earlier message wakes us.
                         self._cond.wait(timeout=min(wait / 1e9, self.retry_s))
                         item = None
@@ -213,7 +224,7 @@ class MidiOutput:
                                        {"kind": "midi_out", "port": self.port.name}))
             return
         try:
-            find_port(self._scanner.get_ports(), self.port.name or self.port.part, kind="output")
+            refind_port(self._scanner.get_ports(), self.port.name, self.port.part, kind="output")
             self.port.open()
         except MidiDeviceError:
             return

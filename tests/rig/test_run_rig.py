@@ -16,36 +16,79 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groove_midi"
 SONG = FIXTURES / "drummer7_34_hiphop_100_fill_4-4.mid"
 
 
+def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 2):
+    """Run `tandem run`; once more if the machine dropped out (xruns make frame-exact checks moot)."""
+    for attempt in range(attempts):
+        child.heard_midi(clear=True)
+        if before is not None:
+            before()
+        data = tmp_path / f"try{attempt}"
+        code = main(["--data-dir", str(data), "run", *argv, "--child", child_id,
+                     "--audio", str(jack_system_device()), "--json"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        summary = json.loads(out[out.index("{"):])
+        folder = next((data / "sessions" / child_id).iterdir())
+        lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+        if summary["stream"]["xruns"] == 0:  # the engine's stream kept up (as in test_engine_rig)
+            break
+    else:
+        pytest.fail(f"xruns in {attempts} attempts: the machine is too busy for a frame-exact check")
+    return summary, lines
+
+
 @pytest.mark.parametrize("transport", ["jack", "rtmidi"])
-def test_run_records_every_hit_with_feedback_and_the_song(virtual_child, tmp_path, capsys, transport):
+def test_run_records_every_hit_with_feedback(virtual_child, tmp_path, capsys, transport):
     child = virtual_child
     rate = child.rate
-    # Hits 2.0–3.9 s from now: the session (4.5 s) is listening by then.
-    start = child.frame_time() + 2 * rate
-    hits = [start + i * rate // 10 + 17 * i for i in range(20)]
-    child.send_midi_many([(f, bytes([0x99, 38, 90])) for f in hits]
-                         + [(f + 2000, bytes([0x89, 38, 0])) for f in hits])
-    code = main(["--data-dir", str(tmp_path), "run", str(SONG), "--child", "R1",
-                 "--midi-in", "virtual-child", "--audio", str(jack_system_device()),
-                 "--duration", "4.5", "--midi-transport", transport, "--json"])
-    out = capsys.readouterr().out
-    assert code == 0
-    summary = json.loads(out[out.index("{"):])
+    hits: list[int] = []
+
+    def send_hits():
+        # Hits 2.0–3.9 s from now: the session (4.5 s) is listening by then.
+        start = child.frame_time() + 2 * rate
+        hits[:] = [start + i * rate // 10 + 17 * i for i in range(20)]
+        child.send_midi_many([(f, bytes([0x99, 38, 90])) for f in hits]
+                             + [(f + 2000, bytes([0x89, 38, 0])) for f in hits])
+
+    summary, lines = _session(child, tmp_path, capsys, "R1",
+                              [str(SONG), "--midi-in", "virtual-child", "--duration", "4.5",
+                               "--midi-transport", transport], before=send_hits)
     assert summary["status"] == "completed"
     assert summary["notes"] == len(hits)
     assert summary["feedback_played"] == len(hits)
-    folders = list((tmp_path / "sessions" / "R1").iterdir())
-    assert len(folders) == 1
-    lines = [json.loads(x) for x in (folders[0] / "events.jsonl").read_text().splitlines()]
     assert lines[0]["type"] == "header" and lines[0]["midi_transport"] == transport
     inputs = [x for x in lines if x["type"] == "input" and x["source"] == "midi"]
     assert [x["note"] for x in inputs] == [38] * len(hits)
+    assert len([x for x in lines if x["type"] == "input" and x["source"] == "midi-off"]) == len(hits)
     # The hits' spacing survives on the engine clock: to the frame on the JACK transport,
     # within one period through rtmidi (which sees MIDI once per period).
     gaps = [b["frame"] - a["frame"] for a, b in zip(inputs, inputs[1:])]
     true_gaps = [b - a for a, b in zip(hits, hits[1:])]
     tolerance = 0 if transport == "jack" else child.blocksize
-    assert all(abs(g - t) <= tolerance for g, t in zip(gaps, true_gaps))
+    bad = [(i, g, t) for i, (g, t) in enumerate(zip(gaps, true_gaps)) if abs(g - t) > tolerance]
+    assert not bad
     song = [x for x in lines if x["type"] == "cue" and x["role"] == "song"]
     assert song, "the song's notes are logged as cues"
     assert all(b["frame"] >= a["frame"] for a, b in zip(song, song[1:]))
+
+
+@pytest.mark.parametrize("transport", ["jack", "rtmidi"])
+def test_run_plays_the_song_on_midi_out_in_time(virtual_child, tmp_path, capsys, transport):
+    child = virtual_child
+    summary, lines = _session(child, tmp_path, capsys, "R2",
+                              [str(SONG), "--midi-out", "virtual-child:midi_ear", "--midi-transport", transport])
+    song = [x for x in lines if x["type"] == "cue" and x["role"] == "song"]
+    heard = child.heard_midi()
+    note_ons = [(f, d) for f, d in heard if d[0] & 0xF0 == 0x90 and d[2] > 0]
+    # Every note of the song reached the synth, in order, then the session silenced it.
+    assert len(song) > 10
+    assert len(note_ons) == len(song)
+    assert summary["midi_out_sent"] >= 2 * len(song)
+    assert [d for _, d in heard[-48:]] == [bytes([0xB0 | ch, cc, 0]) for ch in range(16) for cc in (64, 123, 120)]
+    # The notes' spacing on the synth is the song's: to the frame through JACK, within one
+    # period through rtmidi (rtmidi's JACK backend sends at the start of the next period).
+    gaps = [b[0] - a[0] for a, b in zip(note_ons, note_ons[1:])]
+    song_gaps = [b["frame"] - a["frame"] for a, b in zip(song, song[1:])]
+    tolerance = 0 if transport == "jack" else child.blocksize
+    bad = [(i, g, s) for i, (g, s) in enumerate(zip(gaps, song_gaps)) if abs(g - s) > tolerance]
+    assert not bad
