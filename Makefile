@@ -16,6 +16,7 @@ test-fast: setup
 
 bench: setup
 	.venv/bin/python -m benchmarks.latency --json benchmark-latency.json
+	.venv/bin/python -m benchmarks.midi --json benchmark-midi.json
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -41,7 +41,8 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         if not found[kind]:
             print("  (none found)")
         for p in found[kind]:
-            print(f"   {p['name']} ({p['api']})")
+            profile = f", profile '{p['profile']}'" if "profile" in p else ""
+            print(f"   {p['name']} ({p['api']}{profile})")
     for note in found["notes"]:
         print(f"note: {note}")
     return 0

@@ -88,9 +88,16 @@ def _midi(notes: list[str]) -> tuple[list[dict], list[dict]]:
             what = {"ALSA": "no ALSA sequencer (/dev/snd/seq)", "JACK": "no JACK server running"}.get(name, "not available")
             notes.append(f"MIDI through {name}: {what}.")
             continue
-        ins += [{"name": p, "api": name} for p in in_ports if "tandem-probe" not in p]
+        ins += [{"name": p, "api": name, "profile": _profile(p)} for p in in_ports if "tandem-probe" not in p]
         outs += [{"name": p, "api": name} for p in out_ports if "tandem-probe" not in p]
     return ins, outs
+
+
+def _profile(port: str) -> str:
+    """The shipped device profile Tandem would use for a MIDI input."""
+    from engine.midi.devicemap import map_for_port
+
+    return map_for_port(port).name
 
 
 def list_devices() -> dict:

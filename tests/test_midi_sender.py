@@ -30,6 +30,7 @@ class FakeOutPort(FakeBusPort):
         self.on: set[tuple[int, int]] = set()
         self.all_sent = threading.Event()
         self.expect = -1
+        self.panics = 0
 
     def send(self, data) -> bool:
         self.sent.append((time.monotonic_ns(), bytes(data)))
@@ -39,6 +40,9 @@ class FakeOutPort(FakeBusPort):
 
     def notes_on(self):
         return set(self.on)
+
+    def panic(self) -> None:
+        self.panics += 1
 
 
 def make_engine(*, start_ns=0, latency_out=0) -> AudioEngine:
@@ -213,6 +217,7 @@ def test_a_vanished_output_is_logged_and_comes_back():
     bus.append("Synth MIDI 1")
     mo._check_device()
     assert mo.events[-1].what == "device_back" and mo.events[-1].frame == eng.now_frame
+    assert mo.port.panics == 1, "a device that is back is silenced first (notes held when it went away)"
     assert mo.port.is_open and mo.port.opened == 2
     assert heard == list(mo.events)
     eng.close()

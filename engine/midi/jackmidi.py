@@ -367,13 +367,7 @@ class JackMidiOutput:
             self._thread = None
         if self._c is not None and self.engine.state.counters is not None:
             self._write(0, b"", 0)  # drop everything pending
-            now = self.engine.now_frame
-            for ch, note in sorted(self._on):
-                self._write(now, bytes([0x80 | ch, note, 0]), 3)
-            for ch in range(16):
-                for cc in (64, 123, 120):
-                    self._write(now, bytes([0xB0 | ch, cc, 0]), 3)
-            self._on.clear()
+            self._silence(self.engine.now_frame)
             # Give the audio process two cycles to send them before anyone closes the engine.
             deadline = time.monotonic() + 0.1
             target = self._c[C.MIDI_OUT_WRITTEN]
@@ -479,4 +473,15 @@ class JackMidiOutput:
                 self._connect()
             except MidiDeviceError:
                 continue
+            self._silence(self.engine.now_frame)  # notes held when it went away must not hang on
             self._emit(StatusEvent(self.engine.now_frame, "device_back", {"kind": "midi_out", "port": self.name}))
+
+    def _silence(self, frame: int) -> None:
+        """Note-offs for the notes on, then sustain-up, all-notes-off and all-sound-off on every channel."""
+        with self._lock:
+            on, self._on = sorted(self._on), set()
+        for ch, note in on:
+            self._write(frame, bytes([0x80 | ch, note, 0]), 3)
+        for ch in range(16):
+            for cc in (64, 123, 120):
+                self._write(frame, bytes([0xB0 | ch, cc, 0]), 3)

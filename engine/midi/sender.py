@@ -230,5 +230,6 @@ class MidiOutput:
             return
         except Exception:  # noqa: BLE001
             return
+        self.port.panic()  # notes held when it went away must not hang on when it is back
         self._emit(StatusEvent(self.engine.now_frame, "device_back",
                                {"kind": "midi_out", "port": self.port.name}))
