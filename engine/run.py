@@ -103,24 +103,33 @@ def run_session(
     transport = choose_transport(transport, audio) if (midi_in or midi_out) else "rtmidi"
     through_bank = song is not None and (song_through_bank if song_through_bank is not None else midi_out is None)
 
-    from engine.midi.devicemap import map_for_port
-
-    requests: set[str] = set(song_sounds(song)) if through_bank else set()
-    requests |= feedback_sounds(map_for_port(midi_in)) if midi_in else set()
-    bank = SoundBank.load(sorted(requests), sample_rate=48_000, soundfont=soundfont, cache_dir=cache_dir())
-    for w in bank.warnings:
-        echo(f"note: {w}")
-
+    pending: deque = deque()  # events from the MIDI threads; only the session's thread writes the folder
     backend = "engine.midi.jackmidi:JackMidiBackend" if transport == "jack" else "sounddevice"
     eng = AudioEngine(backend=backend, backend_options={"device": audio}, blocksize=blocksize,
                       channels_in=1, channels_out=2)
+    inp: MidiInput | None = None
+    requests: set[str] = set(song_sounds(song)) if through_bank else set()
+    try:
+        if midi_in:
+            # Find the pad first: its profile says which feedback sounds to render.
+            inp = MidiInput(eng, midi_in, transport=transport, on_event=pending.append)
+            inp.resolve()
+            if not inp.device_map.makes_own_sound:
+                requests |= feedback_sounds(inp.device_map)
+        bank = SoundBank.load(sorted(requests), sample_rate=eng.sample_rate, soundfont=soundfont,
+                              cache_dir=cache_dir())
+    except BaseException:
+        eng.close()
+        raise
+    for w in bank.warnings:
+        echo(f"note: {w}")
+    if inp is not None:
+        inp.bank = bank
     name = Path(script).stem if song is not None else "free-play"
     folder: SessionFolder | None = None  # made once the stream runs: a device that fails leaves no empty session
-    inp: MidiInput | None = None
     out = None
     counts = {"notes": 0, "device_lost": 0, "device_back": 0}
     ended = "failed"  # until it ends normally or by Ctrl-C
-    pending: deque = deque()  # events from the MIDI threads; only this thread writes the folder
     stats: dict = {}
     try:
         params = eng.open()
@@ -132,8 +141,8 @@ def run_session(
                 raise MidiDeviceError("The audio stream did not start within 5 s; check the audio device.")
             time.sleep(0.01)
         folder = SessionFolder(root, child_id=child_id, name=name)
-        if midi_in:
-            inp = MidiInput(eng, midi_in, bank=bank, transport=transport, on_event=pending.append).start()
+        if inp is not None:
+            inp.start()
         if midi_out:
             if transport == "jack":
                 from engine.midi.jackmidi import JackMidiOutput as Output

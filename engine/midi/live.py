@@ -142,6 +142,28 @@ class MidiInput:
 
     # ------------------------------------------------------------------ life cycle
 
+    def resolve(self) -> str:
+        """Find the device's full port name without opening it (it fixes :attr:`device_map`).
+
+        Lets a session load the feedback sounds of the profile that will
+        really be used before the stream starts. Raises MidiDeviceError when
+        the device is not there.
+        """
+        if self.transport == "jack":
+            from engine.midi.jackmidi import JackPatch
+
+            patch = JackPatch()
+            try:
+                names = [p for p in patch.sources() if not p.startswith("tandem-")]
+            finally:
+                patch.close()
+        else:
+            from engine.midi.ports import list_inputs
+
+            names = list_inputs(self.api)
+        self.port.name = names[refind_port(names, self.port.name, self.port.part)]
+        return self.port.name
+
     def start(self) -> MidiInput:
         """Open the device and start the thread. Raises MidiDeviceError when it is not there."""
         if self.transport == "jack":
