@@ -130,7 +130,9 @@ def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
     try:
         mid = mido.MidiFile(path)
     except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError… on bad data
-        raise ConfigError(f"{path} could not be read as a MIDI file ({type(exc).__name__}: {exc}).") from None
+        why = "it ends in the middle of its data" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(f"{path} could not be read as a MIDI file ({why}); export it again as a "
+                          f"standard MIDI file (.mid).") from None
     tpb = mid.ticks_per_beat
     if not tpb or tpb <= 0:
         raise ConfigError(f"{path} uses SMPTE time division, which Tandem cannot read; save it with ticks per beat.")
