@@ -44,9 +44,9 @@ TRANSPORTS = ("rtmidi", "jack")
 :data:`engine.midi.jackmidi.SPEC`)."""
 
 DEFAULT_FEEDBACK_DELAY_MS = 6.0
-"""Hit → feedback start. Must cover the worst case from the hit to the mixer having the
-command (MIDI stack, one period of stamping, this thread waking, one block), else some
-hits come late and the latency is no longer constant; 6 ms does at 128 frames / 48 kHz."""
+"""Hit → feedback start through rtmidi. Must cover the worst case from the hit to the mixer
+having the command (MIDI stack, one period of stamping, this thread waking, one block), else
+some hits come late and the latency is no longer constant; 6 ms does at 128 frames / 48 kHz."""
 
 
 def feedback_sounds(device_map: DeviceMap) -> set[str]:
@@ -73,8 +73,11 @@ class MidiInput:
         Feedback sounds by request (a :class:`SoundBank`). No feedback without.
     feedback : bool, optional
         Play feedback sounds; by default when the device makes no sound itself.
-    feedback_delay_ms : float
+    feedback_delay_ms : float, optional
         Fixed delay from the physical hit to the feedback sound's first frame.
+        By default one block on the ``jack`` transport (the audio process
+        starts the sound itself, in the next block) and
+        :data:`DEFAULT_FEEDBACK_DELAY_MS` through rtmidi.
     latency_ms : float
         The device's MIDI latency from its calibration profile (0 until calibrated).
     on_event : callable, optional
@@ -95,7 +98,7 @@ class MidiInput:
         device_map: DeviceMap | None = None,
         bank=None,
         feedback: bool | None = None,
-        feedback_delay_ms: float = DEFAULT_FEEDBACK_DELAY_MS,
+        feedback_delay_ms: float | None = None,
         latency_ms: float = 0.0,
         on_event: Callable[[Event], None] | None = None,
         retry_s: float = 0.5,
@@ -111,7 +114,11 @@ class MidiInput:
         self.bank = bank
         self._feedback = feedback
         rate = engine.sample_rate
-        self.feedback_delay_frames = int(round(feedback_delay_ms * rate / 1000.0))
+        if feedback_delay_ms is None:  # the shortest delay that is the same for every hit
+            self.feedback_delay_frames = (engine.blocksize if transport == "jack"
+                                          else int(round(DEFAULT_FEEDBACK_DELAY_MS * rate / 1000.0)))
+        else:
+            self.feedback_delay_frames = int(round(feedback_delay_ms * rate / 1000.0))
         self.latency_frames = int(round(latency_ms * rate / 1000.0))
         self.on_event = on_event
         self.retry_s = retry_s
