@@ -150,6 +150,13 @@ class JackMidiBackend(SoundDeviceBackend):
     # -- the JACK MIDI client's callback ---------------------------------------------------
 
     def _midi_process(self, frames: int) -> None:
+        try:
+            self._midi_cycle(frames)
+        except Exception:  # noqa: BLE001 - counted like the audio callback's; never printed per cycle
+            if self._c is not None:
+                self._c[C.CALLBACK_ERRORS] += 1
+
+    def _midi_cycle(self, frames: int) -> None:
         self._out.clear_buffer()  # an output buffer must be written (or cleared) every cycle
         if self._panic_now:
             self._write_panic()
