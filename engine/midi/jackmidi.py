@@ -82,6 +82,7 @@ class JackMidiBackend(SoundDeviceBackend):
         self._out_seq = 0
         self._panic_now = False
         self._panic_sent = False
+        self._active = False
         self._core = None
         self._c = None
         self._ring = None
@@ -101,10 +102,13 @@ class JackMidiBackend(SoundDeviceBackend):
         self._out_ring = core.state.midi_out
         self._stereo = core.mixer.channels == 2
 
-    def open(self, process, **kwargs):
-        params = super().open(process, **kwargs)
-        self._jack.activate()
-        return params
+    def start(self) -> None:
+        # Activated with the stream, not at open: between the two the audio process collects
+        # and freezes its garbage, a pause the MIDI client's callback would wait on (an xrun).
+        if not self._active:
+            self._jack.activate()
+            self._active = True
+        super().start()
 
     def info(self) -> dict:
         return {"midi_port": self._port.name, "midi_out_port": self._out.name, "t0": self._t0,
@@ -173,11 +177,11 @@ class JackMidiBackend(SoundDeviceBackend):
         feedback = c[C.FB_ENABLED] == 1
         delay = int(c[C.FB_DELAY])
         for offset, data in self._port.incoming_midi_events():
-            n = len(data)
-            if t0 is None or n == 0 or n > _MAX_BYTES or (n == 1 and data[0] >= 0xF8):
+            raw = bytes(data)  # JACK-Client gives a buffer whose items are bytes, not ints
+            n = len(raw)
+            if t0 is None or n == 0 or n > _MAX_BYTES or (n == 1 and raw[0] >= 0xF8):
                 c[C.MIDI_SKIPPED] += 1
                 continue
-            raw = bytes(data)
             frame = lft + offset - t0
             w = int(c[C.MIDI_WRITTEN])
             row = ring[w % self._size]
@@ -235,7 +239,7 @@ class JackMidiBackend(SoundDeviceBackend):
         self._panic_sent = True
 
     def close(self) -> None:
-        if self._c is not None:
+        if self._c is not None and self._active:
             self._panic()
         try:
             self._jack.deactivate()
@@ -356,11 +360,16 @@ class JackMidiOutput:
             raise MidiDeviceError("Frame-exact MIDI out needs the engine started with the JACK MIDI backend; "
                                   "use the rtmidi MIDI output instead.")
         self._port = info["midi_out_port"]
+        self._patch = JackPatch()
+        try:
+            self._connect()  # before taking views of the engine's memory: a failure leaves none
+        except BaseException:
+            self._patch.close()
+            self._patch = None
+            raise
         self._ring = self.engine.state.midi_out
         self._c = self.engine.state.counters
         self._size = self._ring.shape[0]
-        self._patch = JackPatch()
-        self._connect()
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, name=f"midi-out {self.part}", daemon=True)
         self._thread.start()

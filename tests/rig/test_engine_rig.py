@@ -186,7 +186,8 @@ def test_devices_lists_the_jack_device_and_midi_ports(virtual_child):
     # PortAudio lists every JACK client with ports as a device: the server's own and the child.
     assert {"system", "virtual-child"} <= {d["name"] for d in jack_audio}
     assert all(d["default_samplerate"] == 48_000 for d in jack_audio)
-    assert {"name": "virtual-child:midi_out", "api": "JACK"} in found["midi_inputs"]
+    # An unknown pad gets the generic profile (feedback for every note).
+    assert {"name": "virtual-child:midi_out", "api": "JACK", "profile": "Generic MIDI device"} in found["midi_inputs"]
     assert {"name": "virtual-child:midi_ear", "api": "JACK"} in found["midi_outputs"]
 
 

@@ -16,7 +16,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groove_midi"
 SONG = FIXTURES / "drummer7_34_hiphop_100_fill_4-4.mid"
 
 
-def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 2):
+def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 3):
     """Run `tandem run`; once more if the machine dropped out (xruns make frame-exact checks moot)."""
     for attempt in range(attempts):
         child.heard_midi(clear=True)
