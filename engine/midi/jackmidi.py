@@ -40,6 +40,7 @@ import numpy as np
 from engine.audio.backends import SoundDeviceBackend
 from engine.audio.shared import C
 from engine.midi.ports import MidiDeviceError
+from engine.midi.service import ScheduledOutput
 
 __all__ = ["JackMidiBackend", "JackMidiOutput", "JackMidiReader", "JackPatch", "SPEC"]
 
@@ -319,7 +320,7 @@ class JackPatch:
             pass
 
 
-class JackMidiOutput:
+class JackMidiOutput(ScheduledOutput):
     """Control side of the frame-exact MIDI out: the same interface as :class:`engine.midi.sender.MidiOutput`.
 
     Messages go into the shared ``midi_out`` ring with their stream frame;
@@ -332,16 +333,12 @@ class JackMidiOutput:
 
     def __init__(self, engine, part: str, *, align_to_audio: bool = True, latency_ms: float = 0.0,
                  on_event=None, retry_s: float = 0.5) -> None:
-        self.engine = engine
+        super().__init__(engine, on_event=on_event, retry_s=retry_s)
         self.part = part
         self.name: str | None = None
         self.align_to_audio = align_to_audio
         self.latency_frames = int(round(latency_ms * engine.sample_rate / 1000.0))
-        self.on_event = on_event
-        self.retry_s = retry_s
-        self.events: collections.deque = collections.deque()
         self.dropped = 0  # ring full
-        self.lost = 0
         self._lock = threading.Lock()
         self._on: set[tuple[int, int]] = set()
         self._patch: JackPatch | None = None
@@ -349,8 +346,6 @@ class JackMidiOutput:
         self._ring = None
         self._port = ""
         self._connected = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- life cycle
 
@@ -370,17 +365,12 @@ class JackMidiOutput:
         self._ring = self.engine.state.midi_out
         self._c = self.engine.state.counters
         self._size = self._ring.shape[0]
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name=f"midi-out {self.part}", daemon=True)
-        self._thread.start()
+        self._start_thread(self._watch, f"midi-out {self.part}")
         return self
 
     def stop(self) -> None:
         """Drop what is not yet sent and silence the synth (note-offs, all-notes-off, all-sound-off)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._stop_thread()
         if self._c is not None and self.engine.state.counters is not None:
             self._write(0, b"", 0)  # drop everything pending
             self._silence(self.engine.now_frame)
@@ -423,12 +413,6 @@ class JackMidiOutput:
                 if data[0] & 0xF0 == 0x90 and data[2] > 0:
                     self._on.add(key)
 
-    def note(self, frame: int, note: int, *, velocity: int = 100, channel: int = 0, duration_frames: int) -> None:
-        if not (0 <= note <= 127 and 1 <= velocity <= 127 and 0 <= channel <= 15):
-            raise ValueError(f"note {note}, velocity {velocity}, channel {channel} out of range")
-        self.send_at(frame, bytes([0x90 | channel, note, velocity]))
-        self.send_at(frame + max(1, duration_frames), bytes([0x80 | channel, note, 0]))
-
     def clear(self) -> None:
         """Drop everything not yet sent, and turn off the notes that are on."""
         self._write(0, b"", 0)
@@ -467,30 +451,19 @@ class JackMidiOutput:
         self._patch.connect(self._port, self.name)
         self._connected = True
 
-    def _emit(self, event) -> None:
-        self.events.append(event)
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:  # noqa: BLE001
-                pass
-
     def _watch(self) -> None:
-        from engine.events import StatusEvent
-
         while not self._stop.wait(self.retry_s):
             if self._connected:
                 if self.name not in self._destinations():
                     self._connected = False
-                    self.lost += 1
-                    self._emit(StatusEvent(self.engine.now_frame, "device_lost", {"kind": "midi_out", "port": self.name}))
+                    self._status("device_lost", self.name)
                 continue
             try:
                 self._connect()
             except MidiDeviceError:
                 continue
             self._silence(self.engine.now_frame)  # notes held when it went away must not hang on
-            self._emit(StatusEvent(self.engine.now_frame, "device_back", {"kind": "midi_out", "port": self.name}))
+            self._status("device_back", self.name)
 
     def _silence(self, frame: int) -> None:
         """Note-offs for the notes on, then sustain-up, all-notes-off and all-sound-off on every channel."""

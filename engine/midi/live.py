@@ -22,19 +22,18 @@ output.
 from __future__ import annotations
 
 import queue
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
 from engine.audio.shared import C
 from engine.errors import ConfigError
-from engine.events import Event, InputEvent, StatusEvent
+from engine.events import Event, InputEvent
 from engine.inputs import stamp_input
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
 from engine.midi.ports import InputPort, MidiDeviceError, _open_client, refind_port
+from engine.midi.service import DeviceService
 
 __all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
 
@@ -57,7 +56,7 @@ def feedback_sounds(device_map: DeviceMap) -> set[str]:
     return sounds
 
 
-class MidiInput:
+class MidiInput(DeviceService):
     """One live MIDI input device (see the module docstring).
 
     Parameters
@@ -106,8 +105,8 @@ class MidiInput:
     ) -> None:
         if transport not in TRANSPORTS:
             raise ConfigError(f"Unknown MIDI transport {transport!r}; use one of {', '.join(TRANSPORTS)}.")
+        super().__init__(engine, on_event=on_event, retry_s=retry_s)
         self.transport = transport
-        self.engine = engine
         self.port = InputPort(part, api=3 if transport == "jack" else api)
         self.api = self.port.api
         self._map = device_map
@@ -120,20 +119,14 @@ class MidiInput:
         else:
             self.feedback_delay_frames = int(round(feedback_delay_ms * rate / 1000.0))
         self.latency_frames = int(round(latency_ms * rate / 1000.0))
-        self.on_event = on_event
-        self.retry_s = retry_s
-        self.events: deque[Event] = deque()
         self.decoder = MidiDecoder()
         self.notes = 0
         self.feedback_played = 0
         self.feedback_missing = 0  # hits whose mapped sound is not in the bank
-        self.lost = 0  # times the device went away
         self.unclocked = 0  # notes that came before the stream had a clock (not recorded)
         self.lost_events = 0  # events overwritten in the JACK transport's ring before they were read
         self._jack_connected = False
         self._scanner = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     @property
     def device_map(self) -> DeviceMap:
@@ -182,17 +175,12 @@ class MidiInput:
                 if request in self.bank:
                     self.engine.preload(self.bank[request])
         self._scanner = _open_client("input", self.api, "tandem-scan")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"midi-in {self.port.part}", daemon=True)
-        self._thread.start()
+        self._start_thread(self._run, f"midi-in {self.port.part}")
         return self
 
     def stop(self) -> None:
         """Stop the thread and close the port; everything received so far is handled first."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._stop_thread()
         if self.transport == "jack":
             self._stop_jack()
             return
@@ -239,14 +227,6 @@ class MidiInput:
                 return
             self._handle(arrival_ns, data)
 
-    def _emit(self, event: Event) -> None:
-        self.events.append(event)
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop MIDI input
-                pass
-
     def _handle(self, arrival_ns: int, data: bytes, arrival_frame: int | None = None) -> None:
         """Decode one message; ``arrival_frame`` is given when the transport knows it exactly."""
         for msg in self.decoder.feed(data):
@@ -284,9 +264,7 @@ class MidiInput:
             if not self.port.present():
                 self.port.close()
                 self._drain()
-                self.lost += 1
-                self._emit(StatusEvent(self.engine.now_frame, "device_lost",
-                                       {"kind": "midi_in", "port": self.port.name}))
+                self._status("device_lost", self.port.name)
             return
         try:
             names = self._scanner.get_ports()
@@ -297,8 +275,7 @@ class MidiInput:
         except Exception:  # noqa: BLE001 - rtmidi while the device is half there
             return
         self.decoder = MidiDecoder()  # no running status or half a sysex from before the loss
-        self._emit(StatusEvent(self.engine.now_frame, "device_back",
-                               {"kind": "midi_in", "port": self.port.name}))
+        self._status("device_back", self.port.name)
 
 
     # ------------------------------------------------------------------ the frame-exact JACK transport
@@ -329,9 +306,7 @@ class MidiInput:
             c[C.FB_DELAY] = self.feedback_delay_frames - self.latency_frames
             c[C.FB_ENABLED] = 1
         self._fb_played0 = int(c[C.FB_PLAYED])
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run_jack, name=f"midi-in {self.port.part}", daemon=True)
-        self._thread.start()
+        self._start_thread(self._run_jack, f"midi-in {self.port.part}")
         return self
 
     def _connect_source(self) -> None:
@@ -358,17 +333,14 @@ class MidiInput:
         if self._jack_connected:
             if self.port.name not in self._patch.sources():
                 self._jack_connected = False
-                self.lost += 1
-                self._emit(StatusEvent(self.engine.now_frame, "device_lost",
-                                       {"kind": "midi_in", "port": self.port.name}))
+                self._status("device_lost", self.port.name)
             return
         try:
             self._connect_source()
         except MidiDeviceError:
             return
         self.decoder = MidiDecoder()  # no running status or half a sysex from before the loss
-        self._emit(StatusEvent(self.engine.now_frame, "device_back",
-                               {"kind": "midi_in", "port": self.port.name}))
+        self._status("device_back", self.port.name)
 
     def _stop_jack(self) -> None:
         state = self.engine.state

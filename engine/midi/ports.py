@@ -74,7 +74,9 @@ def api_name(api: int) -> str:
 
 
 def _quiet():
-    from engine.devices import quiet_stderr  # libjack and ALSA print to fd 2 when absent
+    from engine.devices import (
+        quiet_stderr,  # libjack and ALSA print to fd 2 when absent
+    )
 
     return quiet_stderr()
 
@@ -193,7 +195,56 @@ def refind_port(names: list[str], old_name: str | None, part: str, *, kind: str 
     return find_port(names, part, kind=kind)
 
 
-class InputPort:
+class _Port:
+    """What inputs and outputs share: finding the port by name, opening it, checking it is there."""
+
+    kind = "input"
+
+    def __init__(self, part: str, *, api: int | None, client_name: str) -> None:
+        self.part = part
+        self.api = midi_api() if api is None else api
+        self.client_name = client_name
+        self.name: str | None = None
+        self._client = None
+
+    def _open_port(self, prepare=None) -> bool:
+        """Open the port named by ``part``; False when it was open already. Raises MidiDeviceError."""
+        if self._client is not None:
+            return False
+        client = _open_client(self.kind, self.api, self.client_name)
+        try:
+            names = client.get_ports()
+            index = find_port(names, self.part, kind=self.kind)
+            if prepare is not None:
+                prepare(client)
+            with _quiet():
+                client.open_port(index, "in" if self.kind == "input" else "out")
+        except MidiDeviceError:
+            client.delete()
+            raise
+        except Exception as exc:  # noqa: BLE001 - rtmidi's errors
+            client.delete()
+            raise MidiDeviceError(f"The MIDI {self.kind} {self.part!r} could not be opened ({exc}); "
+                                  f"is another program using it?") from None
+        self.name = names[index]
+        self._client = client
+        return True
+
+    @property
+    def is_open(self) -> bool:
+        return self._client is not None
+
+    def present(self) -> bool:
+        """Whether the device's port is still there (False once it was unplugged)."""
+        if self._client is None or self.name is None:
+            return False
+        try:
+            return self.name in self._client.get_ports()
+        except Exception:  # noqa: BLE001
+            return False
+
+
+class InputPort(_Port):
     """One MIDI input, stamped on arrival.
 
     Parameters
@@ -212,54 +263,24 @@ class InputPort:
     """
 
     def __init__(self, part: str, *, api: int | None = None, client_name: str = _CLIENT) -> None:
-        self.part = part
-        self.api = midi_api() if api is None else api
-        self.client_name = client_name
+        super().__init__(part, api=api, client_name=client_name)
         self.messages: queue.SimpleQueue = queue.SimpleQueue()
         self.received = 0
-        self.name: str | None = None
-        self._client = None
 
     def open(self) -> InputPort:
         """Find and open the port. Raises MidiDeviceError with a plain sentence."""
-        if self._client is not None:
-            return self
-        client = _open_client("input", self.api, self.client_name)
-        try:
-            names = client.get_ports()
-            index = find_port(names, self.part, kind="input")
+
+        def prepare(client) -> None:
             client.ignore_types(sysex=True, timing=True, active_sense=True)
             client.set_callback(self._on_message)
-            with _quiet():
-                client.open_port(index, "in")
-        except MidiDeviceError:
-            client.delete()
-            raise
-        except Exception as exc:  # noqa: BLE001 - rtmidi's errors
-            client.delete()
-            raise MidiDeviceError(f"The MIDI input {self.part!r} could not be opened ({exc}); "
-                                  f"is another program using it?") from None
-        self.name = names[index]
-        self._client = client
+
+        self._open_port(prepare)
         return self
 
     def _on_message(self, event, _data=None) -> None:
         # rtmidi's thread (JACK's process thread under JACK): stamp and hand over, nothing more.
         self.messages.put((time.monotonic_ns(), bytes(event[0])))
         self.received += 1
-
-    @property
-    def is_open(self) -> bool:
-        return self._client is not None
-
-    def present(self) -> bool:
-        """Whether the device's port is still there (False once it was unplugged)."""
-        if self._client is None or self.name is None:
-            return False
-        try:
-            return self.name in self._client.get_ports()
-        except Exception:  # noqa: BLE001
-            return False
 
     def close(self) -> None:
         """Close the port (safe twice; messages already queued stay readable)."""
@@ -288,7 +309,7 @@ def _silence_live_outputs() -> None:
         port.close()
 
 
-class OutputPort:
+class OutputPort(_Port):
     """One MIDI output that never leaves a note sounding.
 
     ``send`` is safe from several threads (rtmidi is not: a lock serialises
@@ -296,53 +317,23 @@ class OutputPort:
     all-notes-off (CC 123) and all-sound-off (CC 120) on all 16 channels.
     """
 
+    kind = "output"
+
     def __init__(self, part: str, *, api: int | None = None, client_name: str = _CLIENT) -> None:
-        self.part = part
-        self.api = midi_api() if api is None else api
-        self.client_name = client_name
-        self.name: str | None = None
+        super().__init__(part, api=api, client_name=client_name)
         self.sent = 0
         self.send_errors = 0
-        self._client = None
         self._lock = threading.Lock()
         self._on: set[tuple[int, int]] = set()  # (channel, note) turned on and not off
 
     def open(self) -> OutputPort:
         global _exit_hook
-        if self._client is not None:
-            return self
-        client = _open_client("output", self.api, self.client_name)
-        try:
-            names = client.get_ports()
-            index = find_port(names, self.part, kind="output")
-            with _quiet():
-                client.open_port(index, "out")
-        except MidiDeviceError:
-            client.delete()
-            raise
-        except Exception as exc:  # noqa: BLE001
-            client.delete()
-            raise MidiDeviceError(f"The MIDI output {self.part!r} could not be opened ({exc}); "
-                                  f"is another program using it?") from None
-        self.name = names[index]
-        self._client = client
-        _live_outputs.add(self)
-        if not _exit_hook:
-            atexit.register(_silence_live_outputs)
-            _exit_hook = True
+        if self._open_port():
+            _live_outputs.add(self)
+            if not _exit_hook:
+                atexit.register(_silence_live_outputs)
+                _exit_hook = True
         return self
-
-    @property
-    def is_open(self) -> bool:
-        return self._client is not None
-
-    def present(self) -> bool:
-        if self._client is None or self.name is None:
-            return False
-        try:
-            return self.name in self._client.get_ports()
-        except Exception:  # noqa: BLE001
-            return False
 
     def send(self, data: bytes | list[int]) -> bool:
         """Send one message now; False (and counted) when the port is closed or refuses it."""

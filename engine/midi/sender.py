@@ -29,13 +29,14 @@ from collections import deque
 from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
-from engine.events import Event, StatusEvent
+from engine.events import Event
 from engine.midi.ports import MidiDeviceError, OutputPort, _open_client, refind_port
+from engine.midi.service import ScheduledOutput
 
 __all__ = ["MidiOutput"]
 
 
-class MidiOutput:
+class MidiOutput(ScheduledOutput):
     """A MIDI output driven by the engine's clock (see the module docstring).
 
     Parameters
@@ -64,24 +65,19 @@ class MidiOutput:
         on_event: Callable[[Event], None] | None = None,
         retry_s: float = 0.5,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, on_event=on_event, retry_s=retry_s)
         self.port = OutputPort(part, api=api)
         self.api = self.port.api
         self.align_to_audio = align_to_audio
         self.latency_ns = int(latency_ms * 1e6)
         self.spin_ns = int(spin_ms * 1e6)
-        self.on_event = on_event
-        self.retry_s = retry_s
-        self.events: deque[Event] = deque()
         self.sent: deque[tuple[int, int, int]] = deque(maxlen=1 << 16)  # (frame, due_ns, sent_ns)
         self.dropped = 0  # due while the device was away
         self.late = 0  # due before they were scheduled, sent at once
-        self.lost = 0
         self._heap: list[tuple[int, int, bytes]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
-        self._stop = False
-        self._thread: threading.Thread | None = None
+        self._stopping = False  # guarded by _cond, which the sender thread waits on
         self._scanner = None
 
     # ------------------------------------------------------------------ life cycle
@@ -90,20 +86,17 @@ class MidiOutput:
         """Open the device and start the sender. Raises MidiDeviceError when it is not there."""
         self.port.open()
         self._scanner = _open_client("output", self.api, "tandem-scan")
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name=f"midi-out {self.port.part}", daemon=True)
-        self._thread.start()
+        self._stopping = False
+        self._start_thread(self._run, f"midi-out {self.port.part}")
         return self
 
     def stop(self) -> None:
         """Drop what is still scheduled, silence the synth, close the port (safe twice)."""
         with self._cond:
-            self._stop = True
+            self._stopping = True
             self._heap.clear()
             self._cond.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._stop_thread()
         self.port.close()  # panic first, then close
         if self._scanner is not None:
             self._scanner.delete()
@@ -125,14 +118,6 @@ class MidiOutput:
         with self._cond:
             heapq.heappush(self._heap, (int(frame), next(self._seq), data))
             self._cond.notify()
-
-    def note(self, frame: int, note: int, *, velocity: int = 100, channel: int = 0,
-             duration_frames: int) -> None:
-        """A note-on at ``frame`` and its note-off ``duration_frames`` later."""
-        if not (0 <= note <= 127 and 1 <= velocity <= 127 and 0 <= channel <= 15):
-            raise ValueError(f"note {note}, velocity {velocity}, channel {channel} out of range")
-        self.send_at(frame, bytes([0x90 | channel, note, velocity]))
-        self.send_at(frame + max(1, duration_frames), bytes([0x80 | channel, note, 0]))
 
     def clear(self) -> None:
         """Drop everything not yet sent, and turn off the notes that are on."""
@@ -164,19 +149,11 @@ class MidiOutput:
 
     # ------------------------------------------------------------------ the thread
 
-    def _emit(self, event: Event) -> None:
-        self.events.append(event)
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:  # noqa: BLE001
-                pass
-
     def _run(self) -> None:
         next_check = time.monotonic() + self.retry_s
         while True:
             with self._cond:
-                if self._stop:
+                if self._stopping:
                     return
                 if not self._heap:
                     self._cond.wait(timeout=self.retry_s)
@@ -219,9 +196,7 @@ class MidiOutput:
         if self.port.is_open:
             if not self.port.present():
                 self.port.close()
-                self.lost += 1
-                self._emit(StatusEvent(self.engine.now_frame, "device_lost",
-                                       {"kind": "midi_out", "port": self.port.name}))
+                self._status("device_lost", self.port.name)
             return
         try:
             refind_port(self._scanner.get_ports(), self.port.name, self.port.part, kind="output")
@@ -231,5 +206,4 @@ class MidiOutput:
         except Exception:  # noqa: BLE001
             return
         self.port.panic()  # notes held when it went away must not hang on when it is back
-        self._emit(StatusEvent(self.engine.now_frame, "device_back",
-                               {"kind": "midi_out", "port": self.port.name}))
+        self._status("device_back", self.port.name)

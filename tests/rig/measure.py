@@ -105,20 +105,21 @@ class RigEngine:
         self.engine.close()
 
 
-def open_engine(child, *, blocksize: int = 128, **engine_kwargs) -> RigEngine:
+def open_engine(child, *, blocksize: int = 128, backend: str = "tests.rig.measure:JackFrameProbe",
+                **engine_kwargs) -> RigEngine:
     """Start an engine on the rig's JACK server and wire it to the virtual child.
 
     The engine runs as in a session: its core in an audio process of its
-    own, here with the :class:`JackFrameProbe` backend. The child's ear hears
-    the engine's left output; its hand plays into the engine's input (the
+    own, by default with the :class:`JackFrameProbe` backend (any backend
+    whose ``info()`` reports ``t0`` will do, e.g. the JACK MIDI backend).
+    The child's ear hears the engine's left output; its hand plays into the engine's input (the
     dummy capture port stays connected too; it is silent).
     """
-    eng = AudioEngine(backend="tests.rig.measure:JackFrameProbe",
-                      backend_options={"device": jack_system_device()},
+    eng = AudioEngine(backend=backend, backend_options={"device": jack_system_device()},
                       blocksize=blocksize, channels_in=1, channels_out=2, **engine_kwargs)
     eng.start()
     deadline = time.monotonic() + 10
-    while eng.now_frame < 8 * blocksize:
+    while eng.now_frame < 8 * blocksize or eng.backend_info().get("t0") is None:
         if time.monotonic() > deadline:
             eng.close()
             raise RuntimeError("the engine's stream did not start on the rig")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.rig.measure import RigEngine, click, cue_offsets, jack_system_device, open_engine, schedule_cues
+from tests.rig.measure import RigEngine, click, cue_offsets, open_engine, schedule_cues
 
 __all__ = [
     "SLACK_FRAMES",
@@ -115,30 +115,9 @@ def open_midi_engine(child, transport: str = "rtmidi", *, blocksize: int = 128) 
         return open_engine(child, blocksize=blocksize)
     if transport != "jack":
         raise ValueError(f"no rig set-up for MIDI transport {transport!r}")
-    from engine.audio.engine import AudioEngine
     from engine.midi.jackmidi import SPEC
 
-    eng = AudioEngine(backend=SPEC, backend_options={"device": jack_system_device()},
-                      blocksize=blocksize, channels_in=1, channels_out=2)
-    try:
-        eng.start()
-        deadline = time.monotonic() + 10
-        while eng.now_frame < 8 * blocksize or eng.backend_info().get("t0") is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the engine's stream did not start on the rig")
-            time.sleep(0.01)
-        t0 = eng.backend_info()["t0"]
-        ports = child.port_names(r"PortAudio.*:(in|out)_")
-        outs = sorted((p for p in ports if ":out_" in p), key=lambda p: int(p.rsplit("_", 1)[1]))
-        ins = [p for p in ports if ":in_" in p]
-        if len(outs) != 2 or len(ins) != 1:
-            raise RuntimeError(f"expected one PortAudio stream on the rig (2 out, 1 in), found ports {ports}")
-        child.connect(outs[0], child.ear_port)
-        child.connect(child.hand_port, ins[0])
-    except BaseException:
-        eng.close()
-        raise
-    return RigEngine(eng, t0, outs[0], ins[0])
+    return open_engine(child, blocksize=blocksize, backend=SPEC)
 
 
 def start_midi_input(rig: RigEngine, transport: str = "rtmidi", *, device_map, bank=None, **kwargs):

@@ -16,43 +16,9 @@ from tests.rig.measure import (
     schedule_cues,
     wait_until_stream_frame,
 )
+from tests.rig.retry import xrun_free
 
 pytestmark = pytest.mark.rig
-
-
-@pytest.fixture(autouse=True)
-def no_stream_left_behind(jack_server):
-    """After every test, no audio process of ours may still have a stream on the server."""
-    yield
-    import time
-
-    import jack
-
-    client = jack.Client("leak-check", no_start_server=True, servername=jack_server.name)
-    try:
-        deadline = time.monotonic() + 5
-        while True:
-            left = [p.name for p in client.get_ports(r"PortAudio.*:(in|out)_")]
-            if not left or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-    finally:
-        client.close()
-    assert not left, f"a stream was left running: {left}"
-
-
-def xrun_free(measure, attempts: int = 2):
-    """Run a frame-exact measurement; once more if the machine dropped out (an xrun) meanwhile.
-
-    Sample-exactness is the engine's promise on a machine that keeps up; an
-    xrun on this shared 2-core VM is the environment's (the latency benchmark
-    counts them). A second run with xruns too fails with that said plainly.
-    """
-    for _ in range(attempts):
-        result, stats = measure()
-        if stats["xruns"] == 0:
-            return result, stats
-    pytest.fail(f"xruns in {attempts} attempts ({stats}): the machine is too busy for a frame-exact check")
 
 
 @pytest.mark.parametrize("blocksize", [128, 64])

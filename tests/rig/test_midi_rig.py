@@ -23,10 +23,9 @@ from engine.midi.midifile import load_midi
 from engine.midi.playback import play_song, song_sounds
 from tests.rig.midi_measure import (
     ON_TIME_NS,
-    SLACK_FRAMES as SLACK,
+    XrunWindow,
     click_bank,
     flood_events,
-    XrunWindow,
     hit_frames,
     note_on,
     open_midi_engine,
@@ -41,6 +40,10 @@ from tests.rig.midi_measure import (
     wait_for_inputs,
     wait_until_jack_frame,
 )
+from tests.rig.midi_measure import (
+    SLACK_FRAMES as SLACK,
+)
+from tests.rig.retry import xrun_free
 
 pytestmark = pytest.mark.rig
 
@@ -52,31 +55,6 @@ def transports(*, rtmidi_mark=None, jack_mark=None) -> list:
     """TRANSPORTS as parameters, with known failures of one transport marked."""
     marks = {"rtmidi": rtmidi_mark, "jack": jack_mark}
     return [pytest.param(t, marks=marks[t]) if marks.get(t) is not None else t for t in TRANSPORTS]
-
-
-@pytest.fixture(autouse=True)
-def no_stream_left_behind(jack_server):
-    """After every test, no audio process of ours may still have a stream on the server."""
-    yield
-    import jack
-
-    client = jack.Client("leak-check", no_start_server=True, servername=jack_server.name)
-    try:
-        deadline = time.monotonic() + 5
-        while (left := [p.name for p in client.get_ports(r"PortAudio.*:(in|out)_")]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        client.close()
-    assert not left, f"a stream was left running: {left}"
-
-
-def xrun_free(measure, attempts: int = 3):
-    """Run a measurement; once more if the machine dropped out (an xrun) meanwhile (as in test_engine_rig)."""
-    for _ in range(attempts):
-        result, stats = measure()
-        if stats["xruns"] == 0:
-            return result, stats
-    pytest.fail(f"xruns in {attempts} attempts ({stats}): the machine is too busy for a frame-exact check")
 
 
 def wait_for_status(obj, what: str, timeout_s: float = 5.0) -> list[str]:
