@@ -57,7 +57,9 @@ GOALS = {
     "lost": ("==", 0),
     "xruns": ("==", 0),
 }
-GROOVE_DIR = Path("/work/shared/data/groove_midi")
+# The workplace's shared data sits beside the repository (../shared/data); TANDEM_SHARED_DATA moves it.
+SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+GROOVE_DIR = SHARED_DATA / "groove_midi"
 HIT_SPACING_FRAMES = 768  # 16 ms: the child's ear needs the 4 ms click plus 10 ms of quiet per hit
 
 

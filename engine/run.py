@@ -14,9 +14,10 @@ devices lost and back, stream counters) and a summary. A pad unplugged
 mid-session does not end it. Ctrl-C ends it cleanly: nothing is left
 sounding and everything recorded is kept.
 
-Where JACK is the sound server, MIDI input is read frame-exact inside the
-audio process (:mod:`engine.midi.jackmidi`); elsewhere through rtmidi,
-stamped on arrival (:mod:`engine.midi.live`).
+Where JACK is the sound server, MIDI in and out go frame-exact through a
+JACK client inside the audio process (:mod:`engine.midi.jackmidi`), which
+also keeps the stream clock on JACK's frame counter; elsewhere MIDI goes
+through rtmidi, stamped on arrival (:mod:`engine.midi.live`).
 """
 
 from __future__ import annotations
@@ -100,10 +101,12 @@ def run_session(
         raise ConfigError("Free play needs a MIDI input (--midi-in) or a --duration.")
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
-    transport = choose_transport(transport, audio) if (midi_in or midi_out) else "rtmidi"
+    transport = choose_transport(transport, audio)
     through_bank = song is not None and (song_through_bank if song_through_bank is not None else midi_out is None)
 
     pending: deque = deque()  # events from the MIDI threads; only the session's thread writes the folder
+    # On JACK the JACK MIDI backend also keeps the stream clock on JACK's own frame counter,
+    # so even a session without MIDI gets exact dropout accounting.
     backend = "engine.midi.jackmidi:JackMidiBackend" if transport == "jack" else "sounddevice"
     eng = AudioEngine(backend=backend, backend_options={"device": audio}, blocksize=blocksize,
                       channels_in=1, channels_out=2)

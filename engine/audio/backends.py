@@ -202,6 +202,12 @@ class SoundDeviceBackend(Backend):
 
     def _callback(self, indata, outdata, frames, time_info, status) -> None:
         host_ns = time.monotonic_ns()
+        skipped = self._dropout(frames, time_info, status)
+        self._frames_done += frames
+        self._process(indata, outdata, frames, host_ns, bool(status), skipped)
+
+    def _dropout(self, frames: int, time_info, status) -> int:
+        """Frames the device ran on without calling us before this block (0 almost always)."""
         # Frames the device played while we were not called (a dropout): its stream
         # time ran on. PortAudio's stream time is "now" within the device's cycle, a
         # little after the cycle started, and that lead jitters by a millisecond or
@@ -230,8 +236,7 @@ class SoundDeviceBackend(Backend):
             else:
                 self._leads[self._leads_seen % _LEAD_WINDOW] = lead
                 self._leads_seen += 1
-        self._frames_done += frames
-        self._process(indata, outdata, frames, host_ns, bool(status), skipped)
+        return skipped
 
     def _finished(self) -> None:
         if not self._stopping:

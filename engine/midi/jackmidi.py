@@ -15,6 +15,11 @@ into the shared ``midi_in`` ring, which the control side reads
 (:class:`JackMidiReader`); real-time bytes and messages longer than 7
 bytes (sysex) are dropped there and counted.
 
+The same JACK client keeps the stream clock honest: after a dropout the
+stream clock jumps by exactly the frames JACK's own frame counter ran on
+(PortAudio's stream time can only hint at it, and a cycle that was merely
+late skips nothing).
+
 Feedback sounds for a pad without its own sound are started in the audio
 process too: the MIDI callback queues (hit frame + delay, note, velocity),
 and the next PortAudio block starts the voice from the shared feedback table
@@ -104,6 +109,8 @@ class JackMidiBackend(SoundDeviceBackend):
         self._stereo = core.mixer.channels == 2
 
     def start(self) -> None:
+        self._t0 = None  # measured again at the first block
+        self._last_lft = -1
         # Activated with the stream, not at open: between the two the audio process collects
         # and freezes its garbage, a pause the MIDI client's callback would wait on (an xrun).
         if not self._active:
@@ -125,18 +132,33 @@ class JackMidiBackend(SoundDeviceBackend):
             except Exception:  # noqa: BLE001 - never let the stream die on us
                 self._c[C.CALLBACK_ERRORS] += 1
         super()._callback(indata, outdata, frames, time_info, status)
-        lft = self._jack.last_frame_time
-        if lft != self._last_lft:  # the first block of a JACK cycle starts at its first frame
+        if self._t0 is None and self._c is not None:
+            # The first block of the stream (or of a restart) fixes T0; the stream frame is the
+            # engine's, which runs on across a stop and start.
+            lft = self._jack.last_frame_time
             self._last_lft = lft
-            t0 = lft - (self._frames_done - frames)
-            self._t0 = t0
-            if self._c is not None:
-                self._c[C.JACK_T0] = t0
-                self._c[C.JACK_T0_KNOWN] = 1
+            self._t0 = lft - (int(self._c[C.FRAME]) - frames)
+            self._c[C.JACK_T0] = self._t0
+            self._c[C.JACK_T0_KNOWN] = 1
+
+    def _dropout(self, frames: int, time_info, status) -> int:
+        """Frames JACK's own clock ran on without us: exact, where PortAudio's stream time only hints.
+
+        ``stream frame = JACK frame − T0`` holds for the whole stream: when JACK
+        skipped cycles (a real dropout), its frame clock shows it and the stream
+        clock jumps by as much; a cycle that was merely late skips nothing.
+        """
+        if self._t0 is None or self._c is None:
+            return 0
+        lft = self._jack.last_frame_time
+        if lft == self._last_lft:  # a second block within one JACK cycle (blocks smaller than the period)
+            return 0
+        self._last_lft = lft
+        return max(0, lft - self._t0 - int(self._c[C.FRAME]))
 
     def _start_feedback(self, hits) -> None:
         """Start the feedback voices the MIDI callback queued (before this block's mix)."""
-        block = self._frames_done  # the stream frame this block starts at (before a dropout jump)
+        block = int(self._c[C.FRAME])  # the stream frame this block starts at (before a dropout jump)
         mixer = self._core.mixer
         c = self._c
         while hits:
