@@ -5,6 +5,8 @@ frame clock; :mod:`tests.rig.measure` relates that clock to the engine's.
 Asserts are on frames and counts, never on wall-clock durations.
 """
 
+import time
+
 import numpy as np
 import pytest
 
@@ -243,3 +245,42 @@ def test_cues_stay_exact_across_a_dropout(virtual_child, blocksize):
     assert stats["skipped_frames"] >= 128, stats  # the device ran on without us, and the engine saw it
     assert None not in offsets
 
+
+
+@pytest.mark.parametrize("backend", ["tests.rig.measure:JackFrameProbe", "engine.midi.jackmidi:JackMidiBackend"])
+def test_a_stalled_audio_process_keeps_the_clock_on_the_device(virtual_child, backend):
+    """The audio process is stopped for 50 ms (a real dropout: JACK runs on without it).
+
+    The stream clock must jump by the frames the device played meanwhile, so a
+    cue scheduled afterwards is still heard exactly where it belongs. The JACK
+    MIDI backend reads the jump off JACK's frame counter; the plain backend
+    estimates it from PortAudio's stream time.
+    """
+    import os
+    import signal
+
+    rig = open_engine(virtual_child, blocksize=128, backend=backend)
+    try:
+        eng = rig.engine
+
+        def offsets() -> list:
+            start = eng.now_frame + 9600
+            frames = [start + k * 2400 + 37 * k for k in range(8)]
+            virtual_child.heard_onsets(clear=True)
+            schedule_cues(rig, click(), frames)
+            wait_until_stream_frame(rig, frames[-1] + 4800)
+            return cue_offsets(rig, virtual_child, frames)
+
+        before = offsets()
+        os.kill(eng.backend.pid, signal.SIGSTOP)
+        time.sleep(0.05)
+        os.kill(eng.backend.pid, signal.SIGCONT)
+        time.sleep(0.3)
+        skipped = eng.stats()["skipped_frames"]
+        after = offsets()
+    finally:
+        rig.close()
+    assert None not in before and None not in after
+    assert len(set(before)) == 1 and set(after) == set(before), (before, after)
+    # 50 ms is 2400 frames: what the device played without us, counted in whole periods.
+    assert skipped % 128 == 0 and 1920 <= skipped <= 48_000, skipped
