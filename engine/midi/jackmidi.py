@@ -95,6 +95,7 @@ class JackMidiBackend(SoundDeviceBackend):
         self._size = 0
         self._t0: int | None = None  # JACK frame of stream frame 0
         self._last_lft = -1
+        self._suspect = 0
         self._hits: collections.deque = collections.deque()  # (frame, note, velocity) for feedback
         self._jack.set_process_callback(self._midi_process)
 
@@ -111,6 +112,7 @@ class JackMidiBackend(SoundDeviceBackend):
     def start(self) -> None:
         self._t0 = None  # measured again at the first block
         self._last_lft = -1
+        self._suspect = 0  # a difference from JACK's clock seen once, waiting to be seen again
         # Activated with the stream, not at open: between the two the audio process collects
         # and freezes its garbage, a pause the MIDI client's callback would wait on (an xrun).
         if not self._active:
@@ -146,7 +148,8 @@ class JackMidiBackend(SoundDeviceBackend):
 
         ``stream frame = JACK frame − T0`` holds for the whole stream: when JACK
         skipped cycles (a real dropout), its frame clock shows it and the stream
-        clock jumps by as much; a cycle that was merely late skips nothing.
+        clock jumps by as much, one block later (once the difference is seen
+        twice); a cycle that was merely late skips nothing.
         """
         if self._t0 is None or self._c is None:
             return 0
@@ -154,7 +157,15 @@ class JackMidiBackend(SoundDeviceBackend):
         if lft == self._last_lft:  # a second block within one JACK cycle (blocks smaller than the period)
             return 0
         self._last_lft = lft
-        return max(0, lft - self._t0 - int(self._c[C.FRAME]))
+        ahead = lft - self._t0 - int(self._c[C.FRAME])
+        # Read from this (PortAudio's) thread, JACK's cycle frame can already be the next
+        # cycle's when this callback runs late: that is no dropout, and the next cycle shows
+        # it (the difference is gone). A real dropout shows the same difference again.
+        if ahead > 0 and ahead == self._suspect:
+            self._suspect = 0
+            return ahead
+        self._suspect = max(0, ahead)
+        return 0
 
     def _start_feedback(self, hits) -> None:
         """Start the feedback voices the MIDI callback queued (before this block's mix)."""
