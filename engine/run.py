@@ -31,12 +31,11 @@ from pathlib import Path
 import engine
 from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
-from engine.errors import ConfigError
+from engine.errors import AudioDeviceError, ConfigError
 from engine.events import InputEvent, StatusEvent
 from engine.midi.live import MidiInput, feedback_sounds
 from engine.midi.midifile import load_midi
 from engine.midi.playback import SongPlayer, song_sounds
-from engine.midi.ports import MidiDeviceError
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
 
@@ -141,7 +140,8 @@ def run_session(
         while eng.now_frame < 4 * blocksize:
             eng.check()
             if time.monotonic() > deadline:
-                raise MidiDeviceError("The audio stream did not start within 5 s; check the audio device.")
+                raise AudioDeviceError("The audio stream did not start within 5 s; check the audio device "
+                                       "(`tandem devices`) and that no other program holds it.")
             time.sleep(0.01)
         folder = SessionFolder(root, child_id=child_id, name=name)
         if inp is not None:
@@ -160,13 +160,16 @@ def run_session(
             "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames,
                                "midi_in": inp.latency_frames if inp else None},
             "latency_source": "stream report; no calibration profile for this setup yet",
-            "midi_in": inp.port.name if inp else None, "midi_transport": transport if inp else None,
+            "midi_in": inp.port.name if inp else None, "midi_transport": transport if (inp or out) else None,
             "device_map": inp.device_map.name if inp else None,
             "feedback": bool(inp and inp.feedback),
             "feedback_delay_frames": inp.feedback_delay_frames if inp else None,
             "midi_out": out.name if out else None, "sound_source": bank.source,
         })
         rate = eng.sample_rate
+        # Opening devices reorders the JACK graph, which can cost an xrun: those are counted
+        # apart from the ones during the session proper.
+        stats["xruns_during_setup"] = eng.xruns
         start = eng.now_frame + int(START_DELAY_S * rate)
         end_frame = None
         player = None
@@ -198,7 +201,7 @@ def run_session(
                     part.stop()
                 except Exception:  # noqa: BLE001 - closing must go on
                     pass
-        stats = eng.stats()
+        stats = {**eng.stats(), "xruns_during_setup": stats.get("xruns_during_setup", 0)}
         stats["midi_out_sent"] = out.sent_count if out else 0  # read before the engine's memory goes
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
