@@ -497,13 +497,15 @@ def test_missing_file_is_a_clear_error(tmp_path):
     assert str(path) in str(info.value) and "does not exist" in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"RIFF garbage that is not a wav file" * 10])
-def test_corrupt_file_is_a_clear_error(tmp_path, content):
+@pytest.mark.parametrize("content, says", [(b"", "is empty"),
+                                           (b"RIFF garbage that is not a wav file" * 10, "could not be read as audio")])
+def test_corrupt_file_is_a_clear_error(tmp_path, content, says):
     path = tmp_path / "broken.wav"
     path.write_bytes(content)
     with pytest.raises(SoundBankError) as info:
         SoundBank.load([f"file:{path}"], sample_rate=RATE, cache_dir=tmp_path / "cache")
-    assert str(path) in str(info.value) and "WAV or FLAC" in str(info.value)
+    assert str(path) in str(info.value) and says in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_file_with_no_frames_is_a_clear_error(tmp_path):

@@ -608,25 +608,13 @@ def _render_builtin(request: SoundRequest, *, sample_rate: int) -> np.ndarray:
 
 
 def _read_sample_file(path: Path, *, sample_rate: int) -> np.ndarray:
-    """Read a WAV/FLAC file as float32 mono at ``sample_rate``."""
-    import soundfile  # ~75 ms to import; only when a sample must be read
+    """Read an audio file as float32 mono at ``sample_rate``, peak-limited to full scale."""
+    from engine.audio.audiofile import AudioFileError, read_audio
 
     try:
-        data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError, ValueError, TypeError) as exc:  # LibsndfileError is a RuntimeError
-        raise SoundBankError(
-            f"The sample file {path} could not be read as audio; use a WAV or FLAC file."
-        ) from exc
-    if data.shape[0] == 0:
-        raise SoundBankError(f"The sample file {path} contains no audio.")
-    mono = data.mean(axis=1, dtype=np.float64)
-    if not np.all(np.isfinite(mono)):
-        raise SoundBankError(f"The sample file {path} contains invalid (non-finite) samples.")
-    if file_rate != sample_rate:
-        from scipy.signal import resample_poly  # ~0.9 s to import; only when resampling
-
-        divisor = math.gcd(int(file_rate), int(sample_rate))
-        mono = resample_poly(mono, sample_rate // divisor, int(file_rate) // divisor)
+        mono = read_audio(path, mono=True, sample_rate=sample_rate, what="sample file").samples
+    except AudioFileError as exc:
+        raise SoundBankError(str(exc)) from None
     peak = float(np.max(np.abs(mono)))
     if peak > 1.0:  # float files may exceed full scale; Sound promises [-1, 1]
         mono = mono / peak
