@@ -45,7 +45,7 @@ import numpy as np
 from engine.audio.backends import SoundDeviceBackend
 from engine.audio.shared import C
 from engine.midi.ports import MidiDeviceError
-from engine.midi.service import ScheduledOutput
+from engine.service import ScheduledOutput
 
 __all__ = ["JackMidiBackend", "JackMidiOutput", "JackMidiReader", "JackPatch", "SPEC"]
 

@@ -33,7 +33,7 @@ from engine.inputs import stamp_input
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
 from engine.midi.ports import InputPort, MidiDeviceError, _open_client, refind_port
-from engine.midi.service import DeviceService
+from engine.service import DeviceService
 
 __all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from engine.audio.engine import AudioEngine
 from engine.events import Event
 from engine.midi.ports import MidiDeviceError, OutputPort, _open_client, refind_port
-from engine.midi.service import ScheduledOutput
+from engine.service import ScheduledOutput
 
 __all__ = ["MidiOutput"]
 

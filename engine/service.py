@@ -1,4 +1,4 @@
-"""What every live MIDI device handler shares: its events, its status, its worker thread.
+"""What every live device handler (MIDI in and out, the microphone) shares: its events, its status, its worker thread.
 
 :class:`~engine.midi.live.MidiInput`, :class:`~engine.midi.sender.MidiOutput`
 and :class:`~engine.midi.jackmidi.JackMidiOutput` each run one thread for one
