@@ -20,7 +20,6 @@ the GIL when the audio callback needs it, and on the JACK rig that showed as
 from __future__ import annotations
 
 import atexit
-import gc
 import time
 import weakref
 
@@ -294,13 +293,7 @@ class AudioEngine:
                     try:
                         self._shm.close()
                     except BufferError:
-                        # Views kept only by a reference cycle (an exception's traceback, say)
-                        # go with a collection; one a caller still holds goes with the process.
-                        gc.collect()
-                        try:
-                            self._shm.close()
-                        except BufferError:
-                            pass
+                        pass  # a caller still holds a view; the mapping goes with it
                     self._shm.unlink()
                     self._shm = None
 
@@ -420,6 +413,10 @@ class AudioEngine:
             "dropped_sounds": int(c[C.DROPPED]),
             "queue_full": int(c[C.QUEUE_FULL]),
             "clipped_blocks": int(c[C.CLIPPED_BLOCKS]),
+            # The JACK MIDI backend's own counters (0 with any other backend).
+            "midi_skipped": int(c[C.MIDI_SKIPPED]),  # real-time bytes and long sysex, dropped
+            "midi_feedback_played": int(c[C.FB_PLAYED]),
+            "midi_out_late": int(c[C.MIDI_OUT_LATE]),  # sent at the start of a later cycle
             "callback_ms_p50": float(np.percentile(ms, 50)) if ms.size else None,
             "callback_ms_p99": float(np.percentile(ms, 99)) if ms.size else None,
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,

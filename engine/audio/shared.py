@@ -49,10 +49,7 @@ class C:
     MIDI_SKIPPED = 20  # real-time bytes and messages too long for the ring (sysex), dropped
     FB_ENABLED = 21  # 1: the audio process plays feedback sounds for MIDI hits (set by the control side)
     FB_DELAY = 22  # frames from a hit's arrival frame to its feedback sound
-    FB_PLAYED = 23
-    FB_LATE = 24  # feedback sounds whose frame had passed (played at once)
-    JACK_T0 = 25  # JACK frame of stream frame 0
-    JACK_T0_KNOWN = 26  # 1 once JACK_T0 is set
+    FB_PLAYED = 23  # (late ones are counted in LATE, like every other sound)
     MIDI_OUT_WRITTEN = 27  # midi_out ring: messages written (control side)
     MIDI_OUT_READ = 28  # midi_out ring: messages taken (audio process)
     MIDI_OUT_SENT = 29

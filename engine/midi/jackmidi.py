@@ -139,9 +139,7 @@ class JackMidiBackend(SoundDeviceBackend):
             # engine's, which runs on across a stop and start.
             lft = self._jack.last_frame_time
             self._last_lft = lft
-            self._t0 = lft - (int(self._c[C.FRAME]) - frames)
-            self._c[C.JACK_T0] = self._t0
-            self._c[C.JACK_T0_KNOWN] = 1
+            self._t0 = lft - (int(self._c[C.FRAME]) - frames)  # reported by info()
 
     def _dropout(self, frames: int, time_info, status) -> int:
         """Frames JACK's own clock ran on without us: exact, where PortAudio's stream time only hints.
@@ -180,8 +178,6 @@ class JackMidiBackend(SoundDeviceBackend):
             gain = self._fb_gain[velocity]
             if self._stereo:
                 gain = gain * np.float32(0.70710677)  # centre, constant power (as Mixer.play)
-            if frame < block:
-                c[C.FB_LATE] += 1
             if mixer.start_voice(0, int(self._fb_sound[note, 0]), length, frame, gain, gain, block):
                 c[C.FB_PLAYED] += 1
 
@@ -195,6 +191,8 @@ class JackMidiBackend(SoundDeviceBackend):
                 self._c[C.CALLBACK_ERRORS] += 1
 
     def _midi_cycle(self, frames: int) -> None:
+        # Per event this allocates a few small objects (bytes, a tuple): Python cannot avoid
+        # that, and it is bounded by the events in one cycle. No lock, no I/O, no logging.
         self._out.clear_buffer()  # an output buffer must be written (or cleared) every cycle
         if self._panic_now:
             self._write_panic()

@@ -350,8 +350,3 @@ class MidiInput(DeviceService):
         self.lost_events = self._reader.lost
         self._reader = None  # drop its views of the shared memory, so the engine can release it
         self._patch.close()
-
-
-def input_events(events) -> list[InputEvent]:
-    """The note-on events among ``events`` (what scoring uses)."""
-    return [e for e in events if isinstance(e, InputEvent) and e.source == "midi"]

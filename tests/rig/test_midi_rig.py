@@ -299,6 +299,9 @@ def test_a_flood_of_clock_and_sysex_loses_no_note(virtual_child, tmp_path, trans
     assert r["malformed"] == 0 and r["lost_events"] == 0
     assert r["ran"] >= seconds * 48_000
     assert stats["callback_errors"] == 0
+    # On the JACK transport the audio process dropped the clock and active-sensing bytes
+    # itself, before the ring; through rtmidi, rtmidi dropped them and this counter stays 0.
+    assert (stats["midi_skipped"] > 0) == (transport == "jack")
 
 
 # ---------------------------------------------------------------------------------------- MIDI out
