@@ -38,11 +38,21 @@ __all__ = ["Onset", "OnsetDetector"]
 @dataclass(frozen=True)
 class Onset:
     """One onset: ``sample`` is its first sample, ``detected_at`` the sample at which it was reported
-    (detected, and its level window heard)."""
+    (detected, and its level window heard).
+
+    ``kind`` is ``"percussive"`` or ``"voiced"`` (a sung or spoken response:
+    reported once its voicing is confirmed, with ``duration`` in samples once
+    it has ended, else ``None``). ``centroid_hz`` and ``noisiness`` (spectral
+    flatness, 0 = tonal, 1 = noise) describe the onset's first milliseconds.
+    """
 
     sample: int
     detected_at: int
     level_db: float  # peak level (dBFS) of the onset's first ``level_ms``
+    kind: str = "percussive"
+    duration: int | None = None
+    centroid_hz: float | None = None
+    noisiness: float | None = None
 
 
 class OnsetDetector:
@@ -92,8 +102,18 @@ class OnsetDetector:
         self._pending: list[tuple[int, int]] = []  # (onset sample, detection sample) awaiting their level
         self._last = -(10 ** 12)  # sample of the last onset
 
-    def process(self, block: np.ndarray) -> list[Onset]:
-        """Feed the next block (mono); returns the onsets detected in it, in order."""
+    def flush(self) -> list[Onset]:
+        """End of input: the onsets still waiting for their level window (or their end), in order."""
+        return self.process(np.zeros(self.level_n))
+
+    def process(self, block: np.ndarray, played: np.ndarray | None = None) -> list[Onset]:
+        """Feed the next block (mono); returns the onsets detected in it, in order.
+
+        ``played`` is what the engine's speakers played over the same samples
+        (same length, aligned so that ``played[i]`` left the speaker when
+        ``block[i]`` was captured); its leakage into the microphone is not
+        reported as onsets. (Accepted; suppression is being built.)
+        """
         x = np.asarray(block, dtype=np.float64).reshape(-1)
         n = x.shape[0]
         if n == 0:
