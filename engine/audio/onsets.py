@@ -30,9 +30,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter
+
+from engine.audio.features import VoiceEvent, VoiceTracker, onset_features
+from engine.audio.leakage import LeakCanceller
 
 __all__ = ["Onset", "OnsetDetector"]
+
+_FLOOR_MIN = 1e-12  # the noise floor's lowest value (power, -120 dBFS)
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,18 @@ class OnsetDetector:
 
     def __init__(self, sample_rate: int, *, min_ioi_ms: float = 50.0, floor_db: float = 15.0,
                  rise_db: float = 9.0, rise_ms: float = 5.0, back_ms: float = 8.0,
-                 highpass_hz: float = 150.0, level_ms: float = 3.0) -> None:
+                 highpass_hz: float = 150.0, level_ms: float = 3.0,
+                 leak_guard_db: float = -10.0, leak_release_ms: float = 50.0, feature_ms: float = 5.0,
+                 voice: bool = True, voice_options: dict | None = None) -> None:
         self.rate = int(sample_rate)
         self.min_ioi = int(round(min_ioi_ms * self.rate / 1000))
         self.floor_ratio = 10 ** (floor_db / 10)
         self.rise_ratio = 10 ** (rise_db / 10)
         self.rise_lag = max(1, int(round(rise_ms * self.rate / 1000)))
         self.back = max(self.rise_lag, int(round(back_ms * self.rate / 1000)))
-        self._sos = butter(2, highpass_hz, btype="highpass", fs=self.rate, output="sos")
-        self._sos_zi = sosfilt_zi(self._sos) * 0.0
+        # One 2nd-order section: lfilter costs a fifth of sosfilt per call on small blocks.
+        self._hp = butter(2, highpass_hz, btype="highpass", fs=self.rate)
+        self._hp_zi = np.zeros(2)
         a_fast = math.exp(-1.0 / (0.0005 * self.rate))
         a_slow = math.exp(-1.0 / (0.030 * self.rate))
         self._fast = ([1 - a_fast], [1, -a_fast])
@@ -93,18 +101,36 @@ class OnsetDetector:
         self._floor = math.inf  # power; set once the slow envelope has settled
         self._warmup = int(0.09 * self.rate)
         # History of the last `back + rise_lag` samples (high-passed signal, slow envelope).
-        self._hist_n = self.back + self.rise_lag
+        self.level_n = max(1, int(round(level_ms * self.rate / 1000)))
+        self.feature_n = max(self.level_n, int(round(feature_ms * self.rate / 1000)))
+        self._hist_n = max(self.back + self.rise_lag, self.feature_n + 1)
         self._hist_x = np.zeros(self._hist_n)
         self._hist_slow = np.zeros(self._hist_n)
         self._hist_floor = np.full(self._hist_n, 1e-10)
         self._pos = 0  # samples processed so far
-        self.level_n = max(1, int(round(level_ms * self.rate / 1000)))
+        # Suppression of the engine's own sounds: built at the first block that comes with
+        # what was played (see engine.audio.leakage and ``process``).
+        self.leak_guard_ratio = 10 ** (leak_guard_db / 10)
+        self._release = math.exp(-1.0 / (leak_release_ms / 1000 * self.rate))
+        self._guard_keep = 64  # blocks of guard history kept (longer than a voice's confirmation)
+        self._leak: LeakCanceller | None = None
         self._pending: list[tuple[int, int]] = []  # (onset sample, detection sample) awaiting their level
+        # Voiced responses, on the same (residual) signal; the guard's recent history decides
+        # whether a voice could be the engine's own music.
+        self._voice = VoiceTracker(self.rate, **(voice_options or {})) if voice else None
+        self._voiced: dict[int, float] = {}  # start sample → level of voiced segments not yet ended
+        self._guard_hist: list[tuple[int, float]] = []  # (block end sample, mean guard power)
         self._last = -(10 ** 12)  # sample of the last onset
 
     def flush(self) -> list[Onset]:
-        """End of input: the onsets still waiting for their level window (or their end), in order."""
-        return self.process(np.zeros(self.level_n))
+        """End of input: the onsets still waiting for their level window (or their end), in order.
+
+        A voiced segment still open is ended here. Feed nothing after this.
+        """
+        onsets = self.process(np.zeros(self.feature_n))
+        if self._voice is not None:
+            onsets += self._voice_onsets(self._voice.flush())
+        return onsets
 
     def process(self, block: np.ndarray, played: np.ndarray | None = None) -> list[Onset]:
         """Feed the next block (mono); returns the onsets detected in it, in order.
@@ -112,35 +138,46 @@ class OnsetDetector:
         ``played`` is what the engine's speakers played over the same samples
         (same length, aligned so that ``played[i]`` left the speaker when
         ``block[i]`` was captured); its leakage into the microphone is not
-        reported as onsets. (Accepted; suppression is being built.)
+        reported as onsets, while a tap that lands on a cue still is: the
+        leakage is estimated and subtracted (:class:`LeakCanceller`), and an
+        onset must also stand out above what may remain of it (``guard``).
         """
         x = np.asarray(block, dtype=np.float64).reshape(-1)
         n = x.shape[0]
         if n == 0:
             return []
-        hp, self._sos_zi = sosfilt(self._sos, x, zi=self._sos_zi)
+        guard = None
+        if played is not None and self._leak is None:
+            self._leak = LeakCanceller(self.rate)
+            self._pred_zi = np.zeros(2)
+            self._guard_env = 0.0
+            self._played_env = 0.0
+        if self._leak is not None:
+            guard = self._leakage(x, played)
+            x = self._residual
+        hp, self._hp_zi = lfilter(*self._hp, x, zi=self._hp_zi)
         power = hp * hp
         fast, self._fast_zi = lfilter(*self._fast, power, zi=self._fast_zi)
         slow, self._slow_zi = lfilter(*self._slow, power, zi=self._slow_zi)
         # Noise floor: down at once, up slowly (a running minimum that forgets): sample by sample.
         # For the first 90 ms (three time constants) the slow envelope is still rising from
         # zero: the floor stays unknown (infinite), so nothing is detected yet.
-        floor = np.empty(n)
-        f = self._floor
-        up = self._floor_up
-        warm = self._warmup - self._pos
-        for i, s in enumerate(slow):
-            if i >= warm:
-                f = s if s < f else f * up
-            floor[i] = f
-        self._floor = f
+        warm = max(0, min(n, self._warmup - self._pos))
+        floor = np.full(n, math.inf)
+        if warm < n:
+            # Never below -120 dBFS: digital silence would otherwise pin the floor at zero for good.
+            floor[warm:] = _envelope(np.maximum(slow[warm:], _FLOOR_MIN), self._floor, self._floor_up, np.minimum)
+        self._floor = float(floor[-1])
         # With history in front: index h + i is sample pos + i.
         h = self._hist_n
         xs = np.concatenate([self._hist_x, hp])
         slows = np.concatenate([self._hist_slow, slow])
         floors = np.concatenate([self._hist_floor, floor])
         lagged = slows[h - self.rise_lag: h - self.rise_lag + n]
-        cand = np.flatnonzero((fast > floor * self.floor_ratio) & (fast > lagged * self.rise_ratio))
+        above = (fast > floor * self.floor_ratio) & (fast > lagged * self.rise_ratio)
+        if guard is not None:
+            above &= fast > guard
+        cand = np.flatnonzero(above)
         for i in cand:
             at = self._pos + int(i)
             if at - self._last < self.min_ioi:
@@ -151,17 +188,71 @@ class OnsetDetector:
         # An onset is reported once its level window has been heard (at most level_ms after it).
         end = self._pos + n
         onsets: list[Onset] = []
-        while self._pending and self._pending[0][0] + self.level_n <= end:
+        while self._pending and self._pending[0][0] + self.feature_n <= end:
             start, at = self._pending.pop(0)
             k = start - self._pos + h
             peak = float(np.max(np.abs(xs[k: k + self.level_n])))
-            onsets.append(Onset(start, max(at, start + self.level_n), 20 * math.log10(max(peak, 1e-10))))
+            feats = onset_features(xs[k: k + self.feature_n], self.rate)
+            onsets.append(Onset(start, max(at, start + self.feature_n), 20 * math.log10(max(peak, 1e-10)),
+                                centroid_hz=_finite(feats["centroid_hz"]), noisiness=_finite(feats["noisiness"])))
+        if self._voice is not None:
+            if guard is not None:
+                self._guard_hist.append((end, float(np.mean(guard))))
+                del self._guard_hist[: -self._guard_keep]
+            voiced = self._voice_onsets(self._voice.process(x))
+            if voiced:
+                onsets = sorted(onsets + voiced, key=lambda o: o.detected_at)
         # Keep the history.
         self._hist_x = xs[-h:].copy()
         self._hist_slow = slows[-h:].copy()
         self._hist_floor = floors[-h:].copy()
         self._pos = end
         return onsets
+
+    def _voice_onsets(self, events: list[VoiceEvent]) -> list[Onset]:
+        """Voice starts and ends as ``voiced`` onsets: a start without ``duration``, then the
+        same onset again with it when the segment ends. A voice no louder than what the
+        speakers may have left in the microphone (the guard, over its confirmation) is
+        taken for the engine's own music and not reported, nor its end."""
+        out = []
+        for ev in events:
+            if ev.kind == "start":
+                if self._guard_hist:
+                    recent = [g for e, g in self._guard_hist if e > ev.start_sample]
+                    if recent and 10 ** (ev.level_db / 10) <= max(recent) / self.leak_guard_ratio:
+                        continue
+                self._voiced[ev.start_sample] = ev.level_db
+                out.append(Onset(ev.start_sample, ev.detected_at, ev.level_db, kind="voiced"))
+            elif self._voiced.pop(ev.start_sample, None) is not None:
+                out.append(Onset(ev.start_sample, ev.detected_at, ev.level_db, kind="voiced", duration=ev.duration))
+        return out
+
+    def _leakage(self, x: np.ndarray, played: np.ndarray | None) -> np.ndarray:
+        """Cancel the block's leakage (the residual goes to ``self._residual``); returns the guard:
+        the power an onset must exceed, per sample.
+
+        Once the canceller is trained, the guard is ``leak_guard_db`` below an envelope of
+        the predicted leakage (high-passed power, instant attack, ``leak_release_ms``
+        release): what remains after cancellation (the estimate's error, the room's tail
+        beyond it) stays under it, while a tap at the cue's own level stands well above.
+        Before that (the first fraction of a second of sound from the speakers) nothing is
+        reported while the speakers sound: the leakage's level is not known yet.
+        """
+        n = x.shape[0]
+        p = np.zeros(n) if played is None else np.asarray(played, dtype=np.float64).reshape(-1)
+        if p.shape[0] != n:
+            raise ValueError(f"played has {p.shape[0]} samples for a block of {n}")
+        self._residual, _ = self._leak.process(x, p)
+        if not self._leak.trained:
+            # Untrained: block while the speakers sound (their power, held for the release time).
+            env = _hold(p * p, self._played_env, self._release)
+            self._played_env = float(env[-1])
+            return np.where(env > 1e-12, np.inf, 0.0)
+        php, self._pred_zi = lfilter(*self._hp, p, zi=self._pred_zi)
+        env = _hold(php * php, self._guard_env, self._release)
+        self._guard_env = float(env[-1])
+        env *= self._leak.gain
+        return env * self.leak_guard_ratio
 
     def _refine(self, xs: np.ndarray, floors: np.ndarray, det: int) -> int:
         """Index in ``xs`` of the first sample of the rise that led to the detection at ``det``."""
@@ -181,3 +272,28 @@ class OnsetDetector:
             else:
                 run = 0
         return lo  # active all the way back: the window's start is the best we know
+
+
+def _hold(power: np.ndarray, start: float, release: float) -> np.ndarray:
+    """Peak envelope: follows ``power`` up at once, decays by ``release`` per sample.
+
+    ``e[i] = max(power[i], e[i-1] * release)``, without a Python loop: in logs it is a
+    running maximum of ``log power[j] - j log release``, shifted back by ``i log release``.
+    """
+    return _envelope(power, start, release, np.maximum)
+
+
+def _envelope(v: np.ndarray, start: float, step: float, pick) -> np.ndarray:
+    """``e[i] = pick(v[i], e[i-1] * step)`` with ``e[-1] = start`` (``pick`` is np.maximum or np.minimum)."""
+    n = v.shape[0]
+    ls = math.log(step)
+    ramp = np.arange(n) * ls
+    with np.errstate(divide="ignore"):
+        lv = np.log(v) - ramp
+    first = math.log(start) + ls if start > 0 else -math.inf
+    lv[0] = pick(lv[0], first)
+    return np.exp(pick.accumulate(lv) + ramp)
+
+
+def _finite(v: float) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
