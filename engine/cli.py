@@ -84,6 +84,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
 
 
+def _cmd_onsets(args: argparse.Namespace) -> int:
+    from engine.audio.onsetfile import detect_file
+
+    result = detect_file(args.audio, played=args.played, blocksize=args.blocksize)
+    for warning in result["warnings"]:
+        print(f"tandem: warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['file']}: {result['format']} {result['subtype']}, {result['sample_rate']} Hz, "
+          f"{result['duration_s']:.2f} s, {result['channels_used']}, blocks of {result['blocksize']}"
+          + (f", played: {result['played']}" if result["played"] else ""))
+    onsets = result["onsets"]
+    if onsets:
+        print(f"{'time (s)':>10}  {'latency (ms)':>12}  {'level (dB)':>10}  kind")
+    for o in onsets:
+        latency_ms = (o["detected_at_s"] - o["time_s"]) * 1000
+        extra = f" ({o['duration_s']:.2f} s)" if o["duration_s"] is not None else ""
+        print(f"{o['time_s']:>10.4f}  {latency_ms:>12.1f}  {o['level_db']:>10.1f}  {o['kind']}{extra}")
+    print(f"{len(onsets)} onset{'' if len(onsets) == 1 else 's'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tandem", description="Tandem: real-time music interventions for music therapy.")
     p.add_argument("--version", action="version", version=f"tandem {__version__}")
@@ -124,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_run)
+
+    o = sub.add_parser("onsets", help="run the live onset detector over a recording")
+    o.add_argument("audio", metavar="AUDIO", help="the recording (WAV, FLAC, OGG, MP3; 8 kHz or more; stereo is mixed to mono)")
+    o.add_argument("--played", metavar="PLAYED", help="what the speakers played during it, same start (for self-sound suppression)")
+    o.add_argument("--blocksize", type=int, default=128, metavar="N", help="frames per block, 16-8192 (default 128)")
+    o.add_argument("--json", action="store_true", help="print JSON")
+    o.set_defaults(func=_cmd_onsets)
     return p
 
 
