@@ -14,9 +14,14 @@ test: setup
 test-fast: setup
 	.venv/bin/python -m pytest -m "not rig" -q
 
+# The bench extra: mir_eval, and aubio (GPL, benchmark-only), which pip builds from source:
+# scripts/bench-deps.sh installs a C compiler and the Python headers when they are missing.
 bench: setup
+	@scripts/bench-deps.sh
+	.venv/bin/python -m pip install -q -e '.[bench]'
 	.venv/bin/python -m benchmarks.latency --json benchmark-latency.json
 	.venv/bin/python -m benchmarks.midi --json benchmark-midi.json
+	.venv/bin/python -m benchmarks.onsets --json benchmark-onsets.json
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -51,6 +51,7 @@ samples down to that silence, e.g. the end of a DC offset).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +210,7 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
     found += [o for o in det.flush() if o.sample < x.size]
 
     onsets = []
-    for o in found:
+    for o in _merge_voiced(found, rate):
         duration = o.duration if o.kind == "voiced" else None
         onsets.append({
             "time_s": o.sample / rate,
@@ -237,3 +238,29 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
         "warnings": warnings,
         "onsets": onsets,
     }
+
+
+VOICE_ATTACK_S = 0.025  # a percussive onset this close to a voice's start is that voice's attack
+
+
+def _merge_voiced(found: list, rate: int) -> list:
+    """One entry per voiced segment, and no percussive duplicate of its attack.
+
+    Live, a voice is reported twice: at its start (confirmed, no duration yet) and at
+    its end (the same onset with its duration); over a file both are known, so the
+    start's report (and its detection time) keeps the duration. The attack of a sung
+    or spoken syllable can also trip the percussive detector, ~80 ms before the voice
+    is confirmed; over a file that onset is the voice's, and is dropped.
+    """
+    ended = {o.sample: o.duration for o in found if o.kind == "voiced" and o.duration is not None}
+    starts = sorted(o.sample for o in found if o.kind == "voiced")
+    near = int(VOICE_ATTACK_S * rate)
+    out = []
+    for o in found:
+        if o.kind == "voiced":
+            if o.duration is not None:
+                continue  # folded into its start
+            out.append(replace(o, duration=ended.get(o.sample)))
+        elif not any(abs(o.sample - v) <= near for v in starts):
+            out.append(o)
+    return sorted(out, key=lambda o: o.sample)
