@@ -523,7 +523,7 @@ class Found:
 
 
 def run_tandem(take: Take, blocksize: int, *, use_played: bool, cpu_ns: list[int]) -> Found:
-    from engine.audio.onsets import OnsetDetector
+    from engine.audio.onsets import OnsetDetector, merge_voiced
 
     det = OnsetDetector(RATE)
     x = take.mic
@@ -539,6 +539,12 @@ def run_tandem(take: Take, blocksize: int, *, use_played: bool, cpu_ns: list[int
         got += [(o, i + blocksize) for o in out]
     end = x.size - x.size % blocksize
     got += [(o, end) for o in det.flush()]
+    # One entry per onset, as `tandem onsets` reports them (a voice folded into its attack), each
+    # returned with the block of its first report.
+    returned = {}
+    for o, at in got:
+        returned[o.sample] = min(returned.get(o.sample, at), at)
+    got = [(o, returned[o.sample]) for o in merge_voiced([o for o, _ in got])]
     return Found(np.array([o.sample for o, _ in got], float), np.array([o.detected_at for o, _ in got], float),
                  np.array([at for _, at in got], float), [o.kind for o, _ in got])
 

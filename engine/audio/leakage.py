@@ -21,11 +21,13 @@ Why this method (issue 4, item 3), and not the others:
   level, while an envelope model could only ask for energy *above* the cue's.
 
 Estimation: frames of ``8 × taps`` samples with half overlap, Hann-windowed;
-the cross- and auto-spectra are averaged with exponential forgetting (a few
-seconds), ``H = S_xy / S_xx`` (regularised), and ``h`` is its first ``taps``
-samples. Child hits are uncorrelated with what was played, so they average
-out of ``S_xy`` instead of being learnt (the "double-talk" an echo canceller
-must survive). Frames without sound from the speakers are not used.
+the cross- and auto-spectra are averaged with exponential forgetting (30 s: a
+room changes slowly), ``H = S_xy / S_xx`` (regularised), and ``h`` is its
+first ``taps`` samples, its second half faded out. Child hits are
+uncorrelated with what was played, so they average out of ``S_xy`` instead of
+being learnt (the "double talk" an echo canceller must survive); a frame that
+holds much more than the current estimate predicts also counts for less
+(weighted least squares). Frames without sound from the speakers are not used.
 
 Application: ``h * played`` for each block by FFT convolution over the block
 and the last ``taps − 1`` played samples, so the residual does not depend on
@@ -62,20 +64,20 @@ class LeakCanceller:
         Length of the estimated impulse response (rounded up to a power of two
         in samples): the acoustic delay plus the early room response it covers.
     forget_s : float
-        Time constant of the spectral averages.
+        Time constant of the spectral averages (longer: steadier in double
+        talk; shorter: follows a moved laptop sooner).
     min_frames : int
         Frames with sound from the speakers needed before the estimate is
         trusted (``trained``).
     """
 
-    def __init__(self, sample_rate: int, *, taps_ms: float = 20.0, forget_s: float = 30,
+    def __init__(self, sample_rate: int, *, taps_ms: float = 20.0, forget_s: float = 30.0,
                  min_frames: int = 2) -> None:
         self.rate = int(sample_rate)
         self.taps = 1 << max(4, math.ceil(math.log2(max(16.0, taps_ms * self.rate / 1000))))
         self.frame = 8 * self.taps
         self.hop = self.frame // 2
         self.min_frames = int(min_frames)
-        self.weighting = True
         self._forget = math.exp(-self.hop / (forget_s * self.rate))
         self._window = np.hanning(self.frame)
         # The estimate's second half fades out (half a cosine): the room's tail beyond it then
@@ -110,21 +112,23 @@ class LeakCanceller:
     def process(self, mic: np.ndarray, played: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cancel ``played``'s leakage from ``mic`` (same length); returns (residual, predicted leakage)."""
         seg = np.concatenate([self._hist_played, played])
-        predicted = self._convolve(seg)[self.taps - 1:]
+        predicted = self._convolve(seg)
         residual = mic - predicted
         self._hist_played = seg[-(self.taps - 1):].copy()
         self._learn(mic, played)
         return residual, predicted
 
     def _convolve(self, seg: np.ndarray) -> np.ndarray:
-        """Linear convolution of ``seg`` with ``h``, first ``len(seg)`` samples."""
+        """The last ``len(seg) - taps + 1`` samples of ``seg`` convolved with ``h`` (overlap-save:
+        a circular convolution as long as ``seg`` leaves exactly those samples intact)."""
+        out = seg.shape[0] - self.taps + 1
         if not self.frames_used:
-            return np.zeros(seg.shape[0])
-        nfft = 1 << math.ceil(math.log2(seg.shape[0] + self.taps - 1))
+            return np.zeros(out)
+        nfft = 1 << math.ceil(math.log2(seg.shape[0]))
         spec = self._spectra.get(nfft)
         if spec is None:
             spec = self._spectra[nfft] = np.fft.rfft(self.h, nfft)
-        return np.fft.irfft(np.fft.rfft(seg, nfft) * spec, nfft)[: seg.shape[0]]
+        return np.fft.irfft(np.fft.rfft(seg, nfft) * spec, nfft)[self.taps - 1: seg.shape[0]]
 
     def _learn(self, mic: np.ndarray, played: np.ndarray) -> None:
         """Push the block into the estimation buffers; update ``h`` at each completed hop."""
@@ -151,7 +155,7 @@ class LeakCanceller:
         y = np.fft.rfft(self._buf_m * self._window)
         a = self._forget
         w = 1.0
-        if self.frames_used and self.weighting:
+        if self.frames_used:
             # Double talk: a frame whose microphone holds much more than the current estimate
             # predicts (a child's hit) teaches less (weighted least squares).
             pred = np.fft.irfft(x * np.fft.rfft(self.h, self.frame), self.frame)

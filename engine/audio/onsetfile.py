@@ -51,13 +51,12 @@ samples down to that silence, e.g. the end of a DC offset).
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from engine.audio.audiofile import AudioFileError, read_audio
-from engine.audio.onsets import OnsetDetector
+from engine.audio.onsets import OnsetDetector, merge_voiced
 from engine.errors import ConfigError
 
 __all__ = ["MAX_BLOCKSIZE", "MIN_BLOCKSIZE", "MIN_SAMPLE_RATE", "PLAYED_LENGTH_TOLERANCE_S", "detect_file"]
@@ -210,7 +209,7 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
     found += [o for o in det.flush() if o.sample < x.size]
 
     onsets = []
-    for o in _merge_voiced(found, rate):
+    for o in merge_voiced(found):
         duration = o.duration if o.kind == "voiced" else None
         onsets.append({
             "time_s": o.sample / rate,
@@ -239,28 +238,3 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
         "onsets": onsets,
     }
 
-
-VOICE_ATTACK_S = 0.025  # a percussive onset this close to a voice's start is that voice's attack
-
-
-def _merge_voiced(found: list, rate: int) -> list:
-    """One entry per voiced segment, and no percussive duplicate of its attack.
-
-    Live, a voice is reported twice: at its start (confirmed, no duration yet) and at
-    its end (the same onset with its duration); over a file both are known, so the
-    start's report (and its detection time) keeps the duration. The attack of a sung
-    or spoken syllable can also trip the percussive detector, ~80 ms before the voice
-    is confirmed; over a file that onset is the voice's, and is dropped.
-    """
-    ended = {o.sample: o.duration for o in found if o.kind == "voiced" and o.duration is not None}
-    starts = sorted(o.sample for o in found if o.kind == "voiced")
-    near = int(VOICE_ATTACK_S * rate)
-    out = []
-    for o in found:
-        if o.kind == "voiced":
-            if o.duration is not None:
-                continue  # folded into its start
-            out.append(replace(o, duration=ended.get(o.sample)))
-        elif not any(abs(o.sample - v) <= near for v in starts):
-            out.append(o)
-    return sorted(out, key=lambda o: o.sample)

@@ -27,7 +27,7 @@ hops, and aubio is GPL (benchmark-only, never a dependency).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import butter, lfilter
@@ -35,9 +35,11 @@ from scipy.signal import butter, lfilter
 from engine.audio.features import VoiceEvent, VoiceTracker, onset_features
 from engine.audio.leakage import LeakCanceller
 
-__all__ = ["Onset", "OnsetDetector"]
+__all__ = ["Onset", "OnsetDetector", "merge_voiced"]
 
 _FLOOR_MIN = 1e-12  # the noise floor's lowest value (power, -120 dBFS)
+VOICE_ATTACK_S = 0.025  # a percussive onset this close to a voice's start is that voice's attack
+VOICE_RING_S = 0.25  # a quieter voice starting this soon after a hit is the hit's ringing
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class OnsetDetector:
         once that much of it has been heard (``detected_at``).
     """
 
-    def __init__(self, sample_rate: int, *, min_ioi_ms: float = 50.0, floor_db: float = 15.0,
+    def __init__(self, sample_rate: int, *, min_ioi_ms: float = 50.0, floor_db: float = 10.0,
                  rise_db: float = 9.0, rise_ms: float = 5.0, back_ms: float = 8.0,
                  highpass_hz: float = 150.0, level_ms: float = 3.0,
                  leak_guard_db: float = -10.0, leak_release_ms: float = 50.0, feature_ms: float = 5.0,
@@ -113,12 +115,17 @@ class OnsetDetector:
         self.leak_guard_ratio = 10 ** (leak_guard_db / 10)
         self._release = math.exp(-1.0 / (leak_release_ms / 1000 * self.rate))
         self._guard_keep = 64  # blocks of guard history kept (longer than a voice's confirmation)
+        self._voice_keep = int(0.5 * self.rate)  # longer than a voice takes to be confirmed
         self._leak: LeakCanceller | None = None
         self._pending: list[tuple[int, int]] = []  # (onset sample, detection sample) awaiting their level
         # Voiced responses, on the same (residual) signal; the guard's recent history decides
         # whether a voice could be the engine's own music.
         self._voice = VoiceTracker(self.rate, **(voice_options or {})) if voice else None
-        self._voiced: dict[int, float] = {}  # start sample → level of voiced segments not yet ended
+        self._voiced: dict[int, int] = {}  # voice start sample → reported sample, for segments not ended
+        self._recent: list[Onset] = []  # the percussive onsets of the last half second
+        self._energy: dict[int, float] = {}  # their mean power over the feature window (dB)
+        self._attack_n = int(VOICE_ATTACK_S * self.rate)
+        self._ring_n = int(VOICE_RING_S * self.rate)
         self._guard_hist: list[tuple[int, float]] = []  # (block end sample, mean guard power)
         self._last = -(10 ** 12)  # sample of the last onset
 
@@ -192,10 +199,14 @@ class OnsetDetector:
             start, at = self._pending.pop(0)
             k = start - self._pos + h
             peak = float(np.max(np.abs(xs[k: k + self.level_n])))
-            feats = onset_features(xs[k: k + self.feature_n], self.rate)
+            win = xs[k: k + self.feature_n]
+            feats = onset_features(win, self.rate)
+            self._energy[start] = 10 * math.log10(max(float(np.mean(win * win)), 1e-20))
             onsets.append(Onset(start, max(at, start + self.feature_n), 20 * math.log10(max(peak, 1e-10)),
                                 centroid_hz=_finite(feats["centroid_hz"]), noisiness=_finite(feats["noisiness"])))
         if self._voice is not None:
+            self._recent = [o for o in self._recent + onsets if o.sample > end - self._voice_keep]
+            self._energy = {o.sample: self._energy[o.sample] for o in self._recent if o.sample in self._energy}
             if guard is not None:
                 self._guard_hist.append((end, float(np.mean(guard))))
                 del self._guard_hist[: -self._guard_keep]
@@ -211,9 +222,15 @@ class OnsetDetector:
 
     def _voice_onsets(self, events: list[VoiceEvent]) -> list[Onset]:
         """Voice starts and ends as ``voiced`` onsets: a start without ``duration``, then the
-        same onset again with it when the segment ends. A voice no louder than what the
-        speakers may have left in the microphone (the guard, over its confirmation) is
-        taken for the engine's own music and not reported, nor its end."""
+        same onset again with it when the segment ends.
+
+        A voice that began with a percussive attack (a percussive onset within
+        ``VOICE_ATTACK_S`` of its start: a plosive, a struck syllable) is reported at that
+        onset's sample, so a consumer sees one onset become voiced rather than two
+        (:func:`merge_voiced`). A voice no louder than what the speakers may have left in
+        the microphone (the guard, over its confirmation) is taken for the engine's own
+        music and not reported, nor its end.
+        """
         out = []
         for ev in events:
             if ev.kind == "start":
@@ -221,11 +238,29 @@ class OnsetDetector:
                     recent = [g for e, g in self._guard_hist if e > ev.start_sample]
                     if recent and 10 ** (ev.level_db / 10) <= max(recent) / self.leak_guard_ratio:
                         continue
-                self._voiced[ev.start_sample] = ev.level_db
-                out.append(Onset(ev.start_sample, ev.detected_at, ev.level_db, kind="voiced"))
-            elif self._voiced.pop(ev.start_sample, None) is not None:
-                out.append(Onset(ev.start_sample, ev.detected_at, ev.level_db, kind="voiced", duration=ev.duration))
+                attack = [o for o in self._recent if abs(o.sample - ev.start_sample) <= self._attack_n]
+                first = attack[0] if attack else None
+                if first is None and self._ringing(ev):
+                    continue
+                sample = ev.start_sample if first is None else min(first.sample, ev.start_sample)
+                self._voiced[ev.start_sample] = sample
+                out.append(Onset(sample, ev.detected_at, ev.level_db if first is None else first.level_db,
+                                 kind="voiced", centroid_hz=None if first is None else first.centroid_hz,
+                                 noisiness=None if first is None else first.noisiness))
+            elif (sample := self._voiced.pop(ev.start_sample, None)) is not None:
+                out.append(Onset(sample, ev.detected_at, ev.level_db, kind="voiced",
+                                 duration=ev.duration + ev.start_sample - sample))
         return out
+
+    def _ringing(self, ev: VoiceEvent) -> bool:
+        """Whether a voice is the ringing of a pitched hit (a tom, a dunun, a bar) heard
+        before it: it starts within ``VOICE_RING_S`` after a percussive onset and is no
+        louder than that onset's first milliseconds. (A voice that follows a hit and is
+        quieter than the hit is then not reported either: the price of the rule.)"""
+        for o in self._recent:
+            if 0 < ev.start_sample - o.sample <= self._ring_n and ev.level_db <= self._energy.get(o.sample, -200.0):
+                return True
+        return False
 
     def _leakage(self, x: np.ndarray, played: np.ndarray | None) -> np.ndarray:
         """Cancel the block's leakage (the residual goes to ``self._residual``); returns the guard:
@@ -272,6 +307,26 @@ class OnsetDetector:
             else:
                 run = 0
         return lo  # active all the way back: the window's start is the best we know
+
+
+def merge_voiced(onsets: list[Onset]) -> list[Onset]:
+    """The onsets of a whole recording, one per event, in time order.
+
+    Live, a voice is reported twice (at its confirmed start, then again with its
+    duration when it ends), and a voice that began with a percussive attack was first
+    reported as that percussive onset (same ``sample``). Over a recording all is known:
+    each voice gains its duration and replaces the percussive onset of its attack, and
+    keeps the time the first report of that onset was made (``detected_at``).
+    """
+    ended = {o.sample: o.duration for o in onsets if o.kind == "voiced" and o.duration is not None}
+    first: dict[int, int] = {}
+    for o in onsets:
+        first[o.sample] = min(first.get(o.sample, o.detected_at), o.detected_at)
+    voiced = {o.sample for o in onsets if o.kind == "voiced"}
+    out = [replace(o, duration=ended.get(o.sample), detected_at=first[o.sample])
+           for o in onsets if o.kind == "voiced" and o.duration is None]
+    out += [o for o in onsets if o.kind != "voiced" and o.sample not in voiced]
+    return sorted(out, key=lambda o: o.sample)
 
 
 def _hold(power: np.ndarray, start: float, release: float) -> np.ndarray:
