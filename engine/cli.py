@@ -76,7 +76,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from engine.run import run_session
 
     summary = run_session(args.script, root=data_dir(args.data_dir), child_id=args.child,
-                          midi_in=args.midi_in, midi_out=args.midi_out, audio=args.audio,
+                          midi_in=args.midi_in, midi_out=args.midi_out, mic=args.mic, audio=args.audio,
                           blocksize=args.blocksize, duration_s=args.duration, tempo_scale=args.tempo_scale,
                           transport=args.midi_transport, soundfont=args.soundfont)
     if args.json:
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--child", required=True, help="pseudonymous child id")
     r.add_argument("--midi-in", metavar="NAME", help="MIDI input (part of its name; see `tandem devices`)")
     r.add_argument("--midi-out", metavar="NAME", help="MIDI output for the song/cues (external synth or keyboard)")
+    r.add_argument("--mic", action="store_true",
+                   help="listen to the microphone too: onsets and voiced responses, the engine's own sounds taken out")
     r.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
     r.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
     r.add_argument("--no-ui", action="store_true", help="no session screen (the default until the screen exists)")

@@ -64,11 +64,12 @@ class InputEvent(Event):
 
     kind: ClassVar[str] = "input"
     source: str  # "midi", "midi-off" (a note released), "mic", "sim", "key"
-    key: str = ""  # pad/note/role, e.g. "pad1", "note:38"
+    key: str = ""  # pad/note/role, e.g. "pad1", "note:38"; mic: "onset", "voice", "voice-end"
     velocity: int = 100  # MIDI-style 1..127 (mic: mapped from level)
     arrival_frame: int = 0
     arrival_ns: int = 0
     note: int = -1  # MIDI note number (keyboards: the pitch), -1 when not a note
+    duration_frames: int = 0  # mic "voice-end": how long the voice lasted (frames)
 
 
 @dataclass(frozen=True, slots=True)

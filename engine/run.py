@@ -30,6 +30,7 @@ from pathlib import Path
 
 import engine
 from engine.audio.engine import AudioEngine
+from engine.audio.micinput import MicInput
 from engine.audio.soundbank import SoundBank
 from engine.errors import AudioDeviceError, ConfigError
 from engine.events import InputEvent, StatusEvent
@@ -78,6 +79,7 @@ def run_session(
     child_id: str,
     midi_in: str | None = None,
     midi_out: str | None = None,
+    mic: bool = False,
     audio: str | int | None = None,
     blocksize: int = 128,
     duration_s: float | None = None,
@@ -96,8 +98,8 @@ def run_session(
                 f"{script}: intervention scripts are not available yet; `tandem run` plays a MIDI "
                 f"song (.mid) or `free` play.")
         song = load_midi(path, tempo_scale=tempo_scale)
-    if song is None and duration_s is None and midi_in is None:
-        raise ConfigError("Free play needs a MIDI input (--midi-in) or a --duration.")
+    if song is None and duration_s is None and midi_in is None and not mic:
+        raise ConfigError("Free play needs a MIDI input (--midi-in), the microphone (--mic) or a --duration.")
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
     transport = choose_transport(transport, audio)
@@ -110,6 +112,7 @@ def run_session(
     eng = AudioEngine(backend=backend, backend_options={"device": audio}, blocksize=blocksize,
                       channels_in=1, channels_out=2)
     inp: MidiInput | None = None
+    listener: MicInput | None = None
     requests: set[str] = set(song_sounds(song)) if through_bank else set()
     try:
         if midi_in:
@@ -130,7 +133,7 @@ def run_session(
     name = Path(script).stem if song is not None else "free-play"
     folder: SessionFolder | None = None  # made once the stream runs: a device that fails leaves no empty session
     out = None
-    counts = {"notes": 0, "device_lost": 0, "device_back": 0}
+    counts = {"notes": 0, "mic_onsets": 0, "voices": 0, "device_lost": 0, "device_back": 0}
     ended = "failed"  # until it ends normally or by Ctrl-C
     stats: dict = {}
     try:
@@ -146,6 +149,8 @@ def run_session(
         folder = SessionFolder(root, child_id=child_id, name=name)
         if inp is not None:
             inp.start()
+        if mic:
+            listener = MicInput(eng, on_event=pending.append).start()
         if midi_out:
             if transport == "jack":
                 from engine.midi.jackmidi import JackMidiOutput as Output
@@ -165,6 +170,7 @@ def run_session(
             "feedback": bool(inp and inp.feedback),
             "feedback_delay_frames": inp.feedback_delay_frames if inp else None,
             "midi_out": out.name if out else None, "sound_source": bank.source,
+            "mic": mic, "mic_suppresses_own_sound": bool(listener and listener.suppress),
         })
         rate = eng.sample_rate
         # Opening devices reorders the JACK graph, which can cost an xrun: those are counted
@@ -180,6 +186,9 @@ def run_session(
                  + (f" to {out.name}" if out else "") + ".")
         if duration_s is not None:
             end_frame = eng.now_frame + int(duration_s * rate)
+        if listener:
+            echo("Listening to the microphone (onsets and voice; the engine's own sounds are taken out)."
+                 + ("" if inp else " Ctrl-C ends the session."))
         if inp:
             echo(f"Listening to {inp.port.name} ({transport}, profile '{inp.device_map.name}'"
                  + (", feedback sounds on" if inp.feedback else "") + "). Ctrl-C ends the session.")
@@ -195,7 +204,7 @@ def run_session(
         except KeyboardInterrupt:
             ended = "stopped"
     finally:
-        for part in (inp, out):
+        for part in (inp, listener, out):
             if part is not None:
                 try:
                     part.stop()
@@ -206,7 +215,8 @@ def run_session(
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
             summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out)
-    echo(f"Session {ended}: {counts['notes']} notes played by the child, {stats['xruns']} xruns"
+    heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
+    echo(f"Session {ended}: {counts['notes']} notes played by the child{heard}, {stats['xruns']} xruns"
          + (f", device lost {counts['device_lost']}× and back {counts['device_back']}×" if counts["device_lost"] else "")
          + f". Session folder: {folder.path}")
     return summary
@@ -220,7 +230,8 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
         folder.write_event(StatusEvent(frame=stats["frames"], what="stream_stats", detail=stats))
         summary = {
             "child_id": child_id, "script": str(script), "status": ended,
-            "notes": counts["notes"], "device_lost": counts["device_lost"], "device_back": counts["device_back"],
+            "notes": counts["notes"], "mic_onsets": counts["mic_onsets"], "voices": counts["voices"],
+            "device_lost": counts["device_lost"], "device_back": counts["device_back"],
             "feedback_played": inp.feedback_played if inp else 0,
             "midi_out_sent": stats["midi_out_sent"],
             "stream": stats, "files": {"events": folder.events_path.name},
@@ -237,6 +248,8 @@ def _flush(pending: deque, folder: SessionFolder, counts: dict, echo) -> None:
         folder.write_event(event)
         if isinstance(event, InputEvent) and event.source == "midi":
             counts["notes"] += 1
+        elif isinstance(event, InputEvent) and event.source == "mic" and event.key in ("onset", "voice"):
+            counts["mic_onsets" if event.key == "onset" else "voices"] += 1
         elif isinstance(event, StatusEvent) and event.what in ("device_lost", "device_back"):
             counts[event.what] += 1
             port = event.detail.get("port")

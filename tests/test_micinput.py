@@ -95,3 +95,66 @@ def test_an_engine_without_input_is_refused():
     eng = AudioEngine(backend="offline", channels_in=0)
     with pytest.raises(ValueError, match="input channel"):
         MicInput(eng)
+
+
+def _room_engine(child: np.ndarray, *, latency=(64, 128), delay: int = 96, gain: float = 0.4):
+    """An offline engine whose microphone hears its own output through a small 'room' (a delay of
+    the stream's round trip plus ``delay`` frames, a reflection, a gain) plus the child's ``child``."""
+    h = np.zeros(delay + 200)
+    h[delay], h[delay + 150] = gain, -0.4 * gain
+    rt = latency[0] + latency[1]
+    holder = {}
+
+    def source(frame: int, block: np.ndarray) -> None:
+        n = block.shape[0]
+        ring = holder["eng"].output_ring
+        lo = frame - rt - h.size + 1  # output frames that reach these input frames
+        out = np.zeros(n + h.size - 1)
+        a, b = max(lo, 0), min(frame - rt + n, ring.written)
+        if b > a:
+            out[a - lo: b - lo] = ring.read(a, b - a).sum(axis=1)
+        leak = np.convolve(out, h)[h.size - 1: h.size - 1 + n]
+        block.fill(0.0)
+        chunk = child[frame:frame + n]
+        block[:chunk.size, 0] = chunk
+        block[:, 0] += leak
+
+    eng = AudioEngine(backend=OfflineBackend(input_source=source, latency_frames=latency),
+                      blocksize=128, channels_in=1, channels_out=1, ring_s=4.0)
+    holder["eng"] = eng
+    eng.start()
+    return eng
+
+
+@pytest.mark.parametrize("suppress", [True, False])
+def test_the_engines_own_cues_are_not_the_childs_onsets(suppress):
+    """Clicks the engine plays come back through the 'room'; the child's hits between the cues and
+    right on them (10 ms after a cue's arrival) are found, the cues themselves are not."""
+    from engine.audio.sound import Sound
+
+    t = np.arange(2400)
+    click = Sound("click", 0.5 * np.sin(2 * np.pi * 1500 * t / R) * np.exp(-t / (0.008 * R)), R)
+    cues = list(range(R // 2, int(5.5 * R), R // 2))  # every 500 ms from 0.5 s: 10 cues
+    arrive = [c + 64 + 128 + 96 for c in cues]  # where each reaches the microphone
+    child_at = [arrive[k] + 240 for k in (3, 5, 7, 9)] + [arrive[k] + R // 4 for k in (4, 6, 8)]
+    child = _signal(sorted(child_at), seconds=6.0) * 0.6
+    eng = _room_engine(child)
+    for c in cues:
+        eng.play(click, c)
+    mic = MicInput(eng, suppress=suppress)
+    mic.start()
+    mic._stop_thread()
+    events = []
+    for _ in range(0, 6 * R - 1024, 1024):
+        eng.backend.run_blocks(8)
+        events += mic.poll()
+    eng.close()
+    found = [e.arrival_frame for e in events if e.key == "onset"]
+    # The first two cues teach the canceller (nothing is reported while the speakers sound until then).
+    taught = [a for a in arrive if a >= arrive[2]]
+    near_cue = [f for f in found if any(0 <= f - a < 200 for a in taught)]
+    if suppress:
+        assert sorted(found) == pytest.approx(sorted(child_at), abs=24)
+        assert near_cue == []
+    else:  # without suppression the cues are taken for the child's (what the test guards against)
+        assert len(near_cue) >= 6

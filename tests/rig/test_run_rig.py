@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.cli import main
@@ -99,3 +102,44 @@ def test_run_plays_the_song_on_midi_out_in_time(virtual_child, tmp_path, capsys,
     else:
         good = sum(abs(g - s) <= child.blocksize for g, s in zip(gaps, song_gaps))
         assert good >= 0.9 * len(gaps), (good, len(gaps))
+
+
+def test_run_with_the_microphone_records_every_hit(virtual_child, tmp_path, capsys):
+    """`tandem run free --mic`: bursts the virtual child plays into the engine's input are one
+    'mic' onset each, with their spacing kept to within 2 samples (the detector's own accuracy)."""
+    child = virtual_child
+    rate = child.rate
+    rng = np.random.default_rng(1)
+    hits: list[int] = []
+
+    def wire_and_play():
+        # `tandem run` opens its own stream: once its input port exists, plug the child's hand
+        # into it, and play once the session listens (it does within a second of the stream).
+        deadline = time.monotonic() + 10
+        while not (ins := [p for p in child.port_names(r"PortAudio.*:in_")]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not ins:
+            return
+        child.connect(child.hand_port, ins[0])
+        start = child.frame_time() + rate
+        hits[:] = [start + i * rate // 8 + 29 * i for i in range(12)]
+        for j in hits:
+            n = 2400
+            burst = (0.3 * rng.standard_normal(n) * np.exp(-np.arange(n) / 480)).astype(np.float32)
+            child.play_audio(j, burst)
+
+    def play_hits():
+        hits.clear()
+        threading.Thread(target=wire_and_play, daemon=True).start()
+
+    summary, lines = _session(child, tmp_path, capsys, "R3", ["free", "--mic", "--duration", "4.5"],
+                              before=play_hits)
+    assert len(hits) == 12, "the session's input port never appeared"
+    assert summary["status"] == "completed"
+    assert summary["mic_onsets"] == len(hits) and summary["voices"] == 0
+    assert lines[0]["mic"] is True
+    onsets = [x for x in lines if x["type"] == "input" and x["source"] == "mic"]
+    assert [x["key"] for x in onsets] == ["onset"] * len(hits)
+    gaps = [b["arrival_frame"] - a["arrival_frame"] for a, b in zip(onsets, onsets[1:])]
+    true_gaps = [b - a for a, b in zip(hits, hits[1:])]
+    assert all(abs(g - t) <= 2 for g, t in zip(gaps, true_gaps)), (gaps, true_gaps)
