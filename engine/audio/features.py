@@ -303,7 +303,19 @@ class VoiceTracker:
         if last < self._next_hop:
             return []
         ks = np.arange(self._next_hop, last + 1)
-        ap, f0, energy = self._analyse(ks)
+        frames = self._frames(ks)
+        energy = np.einsum("ij,ij->i", frames, frames) / self.L
+        # Pitch only where the energy could make a hop voiced (the floor's path does not depend
+        # on the pitch, so this is exact): most of the time the room is quiet, and this is cheap.
+        ap = np.ones(ks.shape[0])
+        f0 = np.full(ks.shape[0], np.nan)
+        f = self._floor
+        need = np.zeros(ks.shape[0], dtype=bool)
+        for i, e in enumerate(energy.tolist()):
+            f = e if f is None or e < f else f * self._floor_up
+            need[i] = e > f * self.floor_ratio and e > self.min_energy
+        if need.any():
+            ap[need], f0[need] = self._analyse(frames[need])
         self._next_hop = last + 1
         events: list[VoiceEvent] = []
         for i, k in enumerate(ks.tolist()):
@@ -338,15 +350,19 @@ class VoiceTracker:
         self._buf[self._len: self._len + y.shape[0]] = y
         self._len += y.shape[0]
 
-    def _analyse(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """YIN aperiodicity, f0 (Hz) and mean-square energy of the frames of hops ``ks``."""
-        H, W, L = self.H, self.W, self.L
+    def _frames(self, ks: np.ndarray) -> np.ndarray:
+        """The analysis frames of hops ``ks`` (consecutive), one per row."""
+        H, L = self.H, self.L
         s0 = int(ks[0]) * H - self._buf0
         m = ks.shape[0]
         if m == 1:  # the usual case live: one hop per block
-            frames = self._buf[s0: s0 + L][None, :]
-        else:
-            frames = sliding_window_view(self._buf[: self._len], L)[s0: s0 + (m - 1) * H + 1: H]
+            return self._buf[s0: s0 + L][None, :]
+        return sliding_window_view(self._buf[: self._len], L)[s0: s0 + (m - 1) * H + 1: H]
+
+    def _analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """YIN aperiodicity and f0 (Hz) of ``frames`` (one per row)."""
+        W, L = self.W, self.L
+        m = frames.shape[0]
         lags = self._lags
         nl = lags.shape[0]
         spec_f = np.fft.rfft(frames, self.nfft, axis=1)
@@ -376,8 +392,7 @@ class VoiceTracker:
         den = a - 2.0 * b + c
         shift = np.clip(np.where(den > 0, 0.5 * (a - c) / np.where(den > 0, den, 1.0), 0.0), -1.0, 1.0)
         f0 = self.analysis_rate / (tau + shift)
-        energy = cs[:, L] / L
-        return b, f0, energy
+        return b, f0
 
     def _step(self, k: int, ap: float, f0: float, energy: float, events: list[VoiceEvent]) -> None:
         """One hop's decision and the segment state machine."""

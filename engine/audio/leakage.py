@@ -122,7 +122,7 @@ class LeakCanceller:
         """The last ``len(seg) - taps + 1`` samples of ``seg`` convolved with ``h`` (overlap-save:
         a circular convolution as long as ``seg`` leaves exactly those samples intact)."""
         out = seg.shape[0] - self.taps + 1
-        if not self.frames_used:
+        if not self.frames_used or not seg.any():  # nothing learnt, or the speakers were silent
             return np.zeros(out)
         nfft = 1 << math.ceil(math.log2(seg.shape[0]))
         spec = self._spectra.get(nfft)

@@ -83,32 +83,24 @@ class OnsetDetector:
                  rise_db: float = 9.0, rise_ms: float = 5.0, back_ms: float = 8.0,
                  highpass_hz: float = 150.0, level_ms: float = 3.0,
                  leak_guard_db: float = -10.0, leak_release_ms: float = 50.0, feature_ms: float = 5.0,
-                 voice: bool = True, voice_options: dict | None = None) -> None:
+                 voice: bool = True, voice_options: dict | None = None, rise_ref_ms: float = 30.0,
+                 transient_hz: float | None = 3000.0) -> None:
         self.rate = int(sample_rate)
         self.min_ioi = int(round(min_ioi_ms * self.rate / 1000))
         self.floor_ratio = 10 ** (floor_db / 10)
         self.rise_ratio = 10 ** (rise_db / 10)
         self.rise_lag = max(1, int(round(rise_ms * self.rate / 1000)))
         self.back = max(self.rise_lag, int(round(back_ms * self.rate / 1000)))
-        # One 2nd-order section: lfilter costs a fifth of sosfilt per call on small blocks.
-        self._hp = butter(2, highpass_hz, btype="highpass", fs=self.rate)
-        self._hp_zi = np.zeros(2)
-        a_fast = math.exp(-1.0 / (0.0005 * self.rate))
-        a_slow = math.exp(-1.0 / (0.030 * self.rate))
-        self._fast = ([1 - a_fast], [1, -a_fast])
-        self._slow = ([1 - a_slow], [1, -a_slow])
-        self._fast_zi = np.zeros(1)
-        self._slow_zi = np.zeros(1)
-        self._floor_up = 10 ** (6.0 / 10 / self.rate)  # +6 dB per second, per sample
-        self._floor = math.inf  # power; set once the slow envelope has settled
-        self._warmup = int(0.09 * self.rate)
-        # History of the last `back + rise_lag` samples (high-passed signal, slow envelope).
         self.level_n = max(1, int(round(level_ms * self.rate / 1000)))
         self.feature_n = max(self.level_n, int(round(feature_ms * self.rate / 1000)))
+        # History kept in front of each block: the rise's lag, the look back, the feature window.
         self._hist_n = max(self.back + self.rise_lag, self.feature_n + 1)
-        self._hist_x = np.zeros(self._hist_n)
-        self._hist_slow = np.zeros(self._hist_n)
-        self._hist_floor = np.full(self._hist_n, 1e-10)
+        # The bands an attack is looked for in: everything above the rumble, and (optionally)
+        # the transient band, where a new hit stands out of a low or long ringing.
+        filters = [butter(2, highpass_hz, btype="highpass", fs=self.rate)]
+        if transient_hz:
+            filters.append(butter(2, transient_hz, btype="highpass", fs=self.rate))
+        self._bands = _Bands(self, filters, rise_ref_ms)
         self._pos = 0  # samples processed so far
         # Suppression of the engine's own sounds: built at the first block that comes with
         # what was played (see engine.audio.leakage and ``process``).
@@ -162,34 +154,29 @@ class OnsetDetector:
         if self._leak is not None:
             guard = self._leakage(x, played)
             x = self._residual
-        hp, self._hp_zi = lfilter(*self._hp, x, zi=self._hp_zi)
-        power = hp * hp
-        fast, self._fast_zi = lfilter(*self._fast, power, zi=self._fast_zi)
-        slow, self._slow_zi = lfilter(*self._slow, power, zi=self._slow_zi)
-        # Noise floor: down at once, up slowly (a running minimum that forgets): sample by sample.
-        # For the first 90 ms (three time constants) the slow envelope is still rising from
-        # zero: the floor stays unknown (infinite), so nothing is detected yet.
-        warm = max(0, min(n, self._warmup - self._pos))
-        floor = np.full(n, math.inf)
-        if warm < n:
-            # Never below -120 dBFS: digital silence would otherwise pin the floor at zero for good.
-            floor[warm:] = _envelope(np.maximum(slow[warm:], _FLOOR_MIN), self._floor, self._floor_up, np.minimum)
-        self._floor = float(floor[-1])
-        # With history in front: index h + i is sample pos + i.
-        h = self._hist_n
-        xs = np.concatenate([self._hist_x, hp])
-        slows = np.concatenate([self._hist_slow, slow])
-        floors = np.concatenate([self._hist_floor, floor])
-        lagged = slows[h - self.rise_lag: h - self.rise_lag + n]
-        above = (fast > floor * self.floor_ratio) & (fast > lagged * self.rise_ratio)
+        _, fasts, floors_now, lagged = self._bands.run(x)
+        fast = fasts[0]
+        hits = (fasts > floors_now * self.floor_ratio) & (fasts > lagged * self.rise_ratio)
+        above = hits[0]
+        by_band = None  # where only the transient band saw the attack: refine there
+        if hits.shape[0] > 1:
+            by_band = hits[1] & ~above
+            above = above | by_band
         if guard is not None:
             above &= fast > guard
+        # With history in front: index h + i is sample pos + i.
+        h = self._hist_n
+        xs = self._bands.ys[0]
+        floors = self._bands.floors[0]
         cand = np.flatnonzero(above)
         for i in cand:
             at = self._pos + int(i)
             if at - self._last < self.min_ioi:
                 continue
-            onset = self._refine(xs, floors, h + int(i))
+            if by_band is not None and by_band[i]:
+                onset = self._refine(self._bands.ys[1], self._bands.floors[1], h + int(i))
+            else:
+                onset = self._refine(xs, floors, h + int(i))
             self._pending.append((self._pos + onset - h, at))
             self._last = at
         # An onset is reported once its level window has been heard (at most level_ms after it).
@@ -213,10 +200,6 @@ class OnsetDetector:
             voiced = self._voice_onsets(self._voice.process(x))
             if voiced:
                 onsets = sorted(onsets + voiced, key=lambda o: o.detected_at)
-        # Keep the history.
-        self._hist_x = xs[-h:].copy()
-        self._hist_slow = slows[-h:].copy()
-        self._hist_floor = floors[-h:].copy()
         self._pos = end
         return onsets
 
@@ -283,7 +266,7 @@ class OnsetDetector:
             env = _hold(p * p, self._played_env, self._release)
             self._played_env = float(env[-1])
             return np.where(env > 1e-12, np.inf, 0.0)
-        php, self._pred_zi = lfilter(*self._hp, p, zi=self._pred_zi)
+        php, self._pred_zi = lfilter(*self._bands.filters[0], p, zi=self._pred_zi)
         env = _hold(php * php, self._guard_env, self._release)
         self._guard_env = float(env[-1])
         env *= self._leak.gain
@@ -307,6 +290,73 @@ class OnsetDetector:
             else:
                 run = 0
         return lo  # active all the way back: the window's start is the best we know
+
+
+class _Bands:
+    """The envelopes of each band's power, block by block (the bands side by side in one
+    array, so each smoother is one filter call): ``fast`` follows an attack (0.5 ms),
+    ``ref`` the recent level (``rise_ref_ms``, taken ``rise_ms`` earlier), and the floor
+    the room (down at once, up 6 dB/s, from a 30 ms envelope; unknown (infinite) for the
+    first 90 ms, while that envelope still rises from zero; never below -120 dBFS, which
+    digital silence would otherwise pin it at for good). Band 0 is the input high-passed
+    by ``filters[0]``; the others are band 0 filtered again."""
+
+    def __init__(self, det: OnsetDetector, filters: list, rise_ref_ms: float) -> None:
+        rate, k, h = det.rate, len(filters), det._hist_n
+        self.det = det
+        self.filters = filters  # 2nd-order sections as (b, a): lfilter costs a fifth of sosfilt per call
+        self.zi = [np.zeros(2) for _ in filters]
+        self.fast = _smoother(0.0005 * rate, k)
+        self.slow = _smoother(0.030 * rate, k)
+        self.ref = None if rise_ref_ms == 30.0 else _smoother(rise_ref_ms / 1000 * rate, k)  # else: slow
+        self.floor = np.full(k, math.inf)
+        self.up = 10 ** (6.0 / 10 / rate)  # +6 dB per second, per sample
+        self.warmup = int(0.09 * rate)
+        self.hist_ref = np.zeros((k, h))
+        self.hist_floor = np.full((k, h), 1e-10)
+        self.hist_y = np.zeros((k, h))
+        self.floors = self.hist_floor
+        self.ys = self.hist_y
+
+    def run(self, x: np.ndarray):
+        """Per band (rows): the band signal, fast envelope, floor and lagged reference for the
+        block; ``ys`` and ``floors`` then hold signal and floor with the history in front."""
+        det, n, h = self.det, x.shape[0], self.det._hist_n
+        y = np.empty((len(self.filters), n))
+        y[0], self.zi[0] = lfilter(*self.filters[0], x, zi=self.zi[0])
+        for j in range(1, len(self.filters)):
+            y[j], self.zi[j] = lfilter(*self.filters[j], y[0], zi=self.zi[j])
+        power = y * y
+        fast = self.fast.run(power)
+        slow = self.slow.run(power)
+        ref = slow if self.ref is None else self.ref.run(power)
+        warm = max(0, min(n, self.warmup - det._pos))
+        floor = np.full(y.shape, math.inf)
+        if warm < n:
+            floor[:, warm:] = _envelope(np.maximum(slow[:, warm:], _FLOOR_MIN), self.floor, self.up, np.minimum)
+        self.floor = floor[:, -1].copy()
+        refs = np.concatenate([self.hist_ref, ref], axis=1)
+        self.floors = np.concatenate([self.hist_floor, floor], axis=1)
+        self.ys = np.concatenate([self.hist_y, y], axis=1)
+        lagged = refs[:, h - det.rise_lag: h - det.rise_lag + n]
+        self.hist_ref = refs[:, -h:].copy()
+        self.hist_floor = self.floors[:, -h:].copy()
+        self.hist_y = self.ys[:, -h:].copy()
+        return y, fast, floor, lagged
+
+
+class _smoother:
+    """A one-pole low-pass (time constant ``tc`` samples) over ``rows`` signals at once, keeping
+    its state across blocks."""
+
+    def __init__(self, tc: float, rows: int) -> None:
+        a = math.exp(-1.0 / tc)
+        self.ba = ([1 - a], [1, -a])
+        self.zi = np.zeros((rows, 1))
+
+    def run(self, v: np.ndarray) -> np.ndarray:
+        out, self.zi = lfilter(*self.ba, v, axis=-1, zi=self.zi)
+        return out
 
 
 def merge_voiced(onsets: list[Onset]) -> list[Onset]:
@@ -338,16 +388,17 @@ def _hold(power: np.ndarray, start: float, release: float) -> np.ndarray:
     return _envelope(power, start, release, np.maximum)
 
 
-def _envelope(v: np.ndarray, start: float, step: float, pick) -> np.ndarray:
-    """``e[i] = pick(v[i], e[i-1] * step)`` with ``e[-1] = start`` (``pick`` is np.maximum or np.minimum)."""
-    n = v.shape[0]
+def _envelope(v: np.ndarray, start, step: float, pick) -> np.ndarray:
+    """``e[i] = pick(v[i], e[i-1] * step)`` with ``e[-1] = start``, along the last axis (``pick`` is
+    np.maximum or np.minimum; ``start`` one value per row)."""
+    n = v.shape[-1]
     ls = math.log(step)
     ramp = np.arange(n) * ls
     with np.errstate(divide="ignore"):
         lv = np.log(v) - ramp
-    first = math.log(start) + ls if start > 0 else -math.inf
-    lv[0] = pick(lv[0], first)
-    return np.exp(pick.accumulate(lv) + ramp)
+        first = np.log(np.asarray(start, dtype=np.float64)) + ls
+    lv[..., 0] = pick(lv[..., 0], first)
+    return np.exp(pick.accumulate(lv, axis=-1) + ramp)
 
 
 def _finite(v: float) -> float | None:
