@@ -75,7 +75,9 @@ aubio: the end of the hop that fired; causal librosa: the end of the frame
 whose flux peaked, its inherent lag; offline librosa: null), and for the
 streaming detectors ``latency_at_return_*``: to the end of the block the
 onset was returned with. Leakage: ``cue_false_report_rate`` (onsets that
-match no child hit within ±25 ms, per cue), ``cues_reported_share`` (cues with
+match no child hit within ±25 ms, per cue: this also counts second transients
+inside the child's own recordings, e.g. a clap sample's slap 41 ms after its
+attack, which are not cues), ``cues_reported_share`` (cues with
 such an onset within −10…+30 ms of their arrival), ``near_recall_25ms`` /
 ``_10ms`` and ``between_recall_25ms`` / ``_10ms`` (child hits found; a leaked
 cue reported within ±25 ms of a near hit counts as finding it, which the
@@ -89,8 +91,9 @@ Goals (``GOALS``, at blocksize 128): F1 at ±10 ms ≥ 0.97 in ``clean`` and
 ``noise_20db``, ≥ 0.90 in ``noise_10db``, above aubio's in every condition
 (both at 1.0 counts); in ``clean`` median |timing error| ≤ 1 ms, p95 ≤ 3 ms,
 latency median ≤ 8 ms, p95 ≤ 12 ms (``met_by_condition``: the same
-thresholds in every condition); leakage: false reports ≤ 0.02 per cue, ≥ 95 %
-of near hits found; CPU: the median block time ≤ 10 % of the block period in
+thresholds in every condition); leakage: ≤ 2 % of the engine's cues reported
+as onsets (``cues_reported_share``, the issue's own words), ≥ 95 % of near hits
+found; CPU: the median block time ≤ 10 % of the block period in
 the worst condition.
 
 Comparators: aubio's streaming ``onset("default", 512, 256)`` (HFC, its own
@@ -151,7 +154,7 @@ GOALS = {  # key: (path in the results, comparison, value)
     "clean_timing_error_p95_ms": ("conditions.clean.tandem.timing_error_p95_ms", "<=", 3.0),
     "clean_latency_median_ms": ("conditions.clean.tandem.latency_median_ms", "<=", 8.0),
     "clean_latency_p95_ms": ("conditions.clean.tandem.latency_p95_ms", "<=", 12.0),
-    "leakage_cue_false_report_rate": ("leakage.tandem.cue_false_report_rate", "<=", 0.02),
+    "leakage_cues_reported_share": ("leakage.tandem.cues_reported_share", "<=", 0.02),
     "leakage_near_recall_25ms": ("leakage.tandem.near_recall_25ms", ">=", 0.95),
     "cpu_share_median": ("cpu.share_median_worst_condition", "<=", 0.10),
 }

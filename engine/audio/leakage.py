@@ -33,7 +33,7 @@ Application: ``h * played`` for each block by FFT convolution over the block
 and the last ``taps − 1`` played samples, so the residual does not depend on
 how the signal is cut into blocks and adds no latency.
 
-What is left: the part of the room's tail longer than ``taps`` (21 ms at
+What is left: the part of the room's tail longer than ``taps`` (43 ms at
 48 kHz), the error of the estimate, and the first moments before anything has
 been learnt. :class:`LeakCanceller` reports the predicted leakage with each
 block and whether the estimate can be trusted yet (``trained``), so the
@@ -71,7 +71,7 @@ class LeakCanceller:
         trusted (``trained``).
     """
 
-    def __init__(self, sample_rate: int, *, taps_ms: float = 20.0, forget_s: float = 30.0,
+    def __init__(self, sample_rate: int, *, taps_ms: float = 40.0, forget_s: float = 30.0,
                  min_frames: int = 2) -> None:
         self.rate = int(sample_rate)
         self.taps = 1 << max(4, math.ceil(math.log2(max(16.0, taps_ms * self.rate / 1000))))
