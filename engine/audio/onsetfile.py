@@ -142,7 +142,7 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
         ``warnings`` (sentences) and ``onsets``: one dict per onset with
         ``time_s``, ``detected_at_s``, ``level_db``, ``kind``
         (``"percussive"`` or ``"voiced"``), ``duration_s`` (None unless
-        voiced and ended), ``centroid_hz``, ``noisiness``, ``sample`` and
+        voiced and ended), ``centroid_hz``, ``noisiness``, ``brightness``, ``sample`` and
         ``detected_at_sample``.
 
     Raises
@@ -219,6 +219,7 @@ def detect_file(path: str | Path, *, played: str | Path | None = None, blocksize
             "duration_s": None if duration is None else duration / rate,
             "centroid_hz": _num(o.centroid_hz, 1),
             "noisiness": _num(o.noisiness, 4),
+            "brightness": _num(o.brightness, 4),
             "sample": int(o.sample),
             "detected_at_sample": int(o.detected_at),
         })

@@ -1,24 +1,37 @@
 """Causal onset detection, block by block, with each onset refined to the sample.
 
-Issue 4's detector, first part: percussive onsets on one channel. (Not yet:
-spectral features and voiced responses, suppression of the engine's own
-sounds, ``tandem onsets``, live use; see the issue note.)
+The microphone's detector (issue 4): percussive onsets, voiced responses, and
+none of the engine's own sounds. It runs the same live (``MicInput``) and over
+a file (``tandem onsets``).
 
 Method, per sample and therefore independent of how the signal is cut into
-blocks (a test holds it to that):
+blocks (tests hold it to that):
 
-1. A 2nd-order high-pass (150 Hz) takes out rumble, hum and DC.
-2. Two envelopes of the high-passed power: a fast one (0.5 ms) that follows
-   an attack, and a slow one (30 ms) that follows the local level; a noise
-   floor follows the slow envelope down at once and up only slowly (6 dB/s),
-   so it tracks the room, not the music.
-3. An onset is detected where the fast envelope exceeds both the noise floor
-   by ``floor_db`` and the slow envelope (as it was ``rise_ms`` before) by
-   ``rise_db``, at least ``min_ioi_ms`` after the previous onset.
-4. Refinement: from the detection, look back (at most ``back_ms``) for where
-   the rise began: the first sample of the run of samples above a threshold
-   (a fraction of the peak since then, and several times the noise floor's
-   amplitude) that leads up to the detection. That sample is the onset.
+0. With what the speakers played (``process(block, played=...)``), the
+   leakage of the engine's own sounds is estimated and subtracted first
+   (:mod:`engine.audio.leakage`); everything below looks at what is left.
+1. Two bands: above 150 Hz (a 2nd-order high-pass takes out rumble, hum and
+   DC), and the transient band above 3 kHz, where a new hit stands out of a
+   low or long ringing (a dunun, a crash cymbal struck again) and of room
+   noise, which lives low.
+2. Per band, envelopes of the power: a fast one (0.5 ms) that follows an
+   attack, and a slow one (30 ms) that follows the local level; a noise floor
+   follows the slow envelope down at once and up only slowly (6 dB/s), so it
+   tracks the room, not the music.
+3. An onset is detected where, in either band, the fast envelope exceeds
+   both the band's noise floor by ``floor_db`` and its slow envelope (as it
+   was ``rise_ms`` before) by ``rise_db`` (and, with ``played``, the guard
+   above what may remain of the leakage), at least ``min_ioi_ms`` after the
+   previous onset.
+4. Refinement, in the band that saw it: from the detection, look back (at
+   most ``back_ms``) for where the rise began: the first sample of the run of
+   samples above a threshold (a fraction of the peak since then, and several
+   times the noise floor's amplitude) that leads up to the detection.
+5. The onset is reported once its first ``feature_ms`` have been heard, with
+   its peak level and spectral features (:func:`onset_features`).
+6. A voice tracker (:class:`VoiceTracker`) on the same signal reports sung or
+   spoken responses as ``voiced`` onsets, once confirmed (~0.1 s) and again
+   with their duration when they end.
 
 Written by hand: librosa's onset detection looks ahead ~100 ms and works on
 hops, and aubio is GPL (benchmark-only, never a dependency).
@@ -49,8 +62,10 @@ class Onset:
 
     ``kind`` is ``"percussive"`` or ``"voiced"`` (a sung or spoken response:
     reported once its voicing is confirmed, with ``duration`` in samples once
-    it has ended, else ``None``). ``centroid_hz`` and ``noisiness`` (spectral
-    flatness, 0 = tonal, 1 = noise) describe the onset's first milliseconds.
+    it has ended, else ``None``). ``centroid_hz``, ``noisiness`` (spectral
+    flatness, 0 = tonal, 1 = noise) and ``brightness`` (share of the energy
+    above 1.5 kHz) describe the onset's first milliseconds (see
+    :func:`~engine.audio.features.onset_features`).
     """
 
     sample: int
@@ -60,10 +75,11 @@ class Onset:
     duration: int | None = None
     centroid_hz: float | None = None
     noisiness: float | None = None
+    brightness: float | None = None
 
 
 class OnsetDetector:
-    """Causal percussive onset detector (see the module docstring).
+    """Causal onset detector for the microphone (see the module docstring).
 
     Parameters
     ----------
@@ -74,9 +90,27 @@ class OnsetDetector:
         How far above the noise floor an attack must rise.
     rise_db : float
         How far above the recent level an attack must rise.
+    rise_ms : float
+        How long before the attack the recent level is taken.
+    back_ms : float
+        How far back from the detection the refinement looks for the rise.
+    highpass_hz, transient_hz : float
+        Lower edges of the full band and of the transient band (None: no
+        transient band).
     level_ms : float
-        The onset's level is the peak of its first ``level_ms``; it is reported
-        once that much of it has been heard (``detected_at``).
+        The onset's level is the peak of its first ``level_ms``.
+    feature_ms : float
+        The onset is reported once this much of it has been heard
+        (``detected_at``), with its spectral features over it.
+    leak_guard_db, leak_release_ms : float
+        With ``played``: how far below the leakage an onset may be and still
+        count (what cancellation leaves is below this), and how long the
+        guard holds after the speakers' sound (the room's tail).
+    voice : bool
+        Report voiced responses (a :class:`VoiceTracker`, with
+        ``voice_options``).
+    rise_ref_ms : float
+        Time constant of the recent level the rise is measured against.
     """
 
     def __init__(self, sample_rate: int, *, min_ioi_ms: float = 50.0, floor_db: float = 10.0,
@@ -190,7 +224,8 @@ class OnsetDetector:
             feats = onset_features(win, self.rate)
             self._energy[start] = 10 * math.log10(max(float(np.mean(win * win)), 1e-20))
             onsets.append(Onset(start, max(at, start + self.feature_n), 20 * math.log10(max(peak, 1e-10)),
-                                centroid_hz=_finite(feats["centroid_hz"]), noisiness=_finite(feats["noisiness"])))
+                                centroid_hz=_finite(feats["centroid_hz"]), noisiness=_finite(feats["noisiness"]),
+                                brightness=_finite(feats["brightness"])))
         if self._voice is not None:
             self._recent = [o for o in self._recent + onsets if o.sample > end - self._voice_keep]
             self._energy = {o.sample: self._energy[o.sample] for o in self._recent if o.sample in self._energy}
@@ -229,7 +264,8 @@ class OnsetDetector:
                 self._voiced[ev.start_sample] = sample
                 out.append(Onset(sample, ev.detected_at, ev.level_db if first is None else first.level_db,
                                  kind="voiced", centroid_hz=None if first is None else first.centroid_hz,
-                                 noisiness=None if first is None else first.noisiness))
+                                 noisiness=None if first is None else first.noisiness,
+                                 brightness=None if first is None else first.brightness))
             elif (sample := self._voiced.pop(ev.start_sample, None)) is not None:
                 out.append(Onset(sample, ev.detected_at, ev.level_db, kind="voiced",
                                  duration=ev.duration + ev.start_sample - sample))
