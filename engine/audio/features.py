@@ -173,6 +173,7 @@ class VoiceEvent:
     level_db: float
     end_sample: int | None = None
     duration: int | None = None
+    slope_db_s: float = 0.0  # start: how fast the level changed over the confirming run (dB/s)
 
 
 class _Run:
@@ -428,8 +429,13 @@ class VoiceTracker:
         avail = k * self.H + self.L
         run.start = self._refine_start(run, avail)
         self._active = True
+        # The level's trend over the run: a voice holds (or swells), a struck bar or drum decays.
+        t = np.asarray(run.hops, dtype=np.float64) * self.H / self.analysis_rate
+        level = 10 * np.log10(np.maximum(np.asarray(run.energies), 1e-20))
+        slope = float(np.polyfit(t, level, 1)[0]) if t.size >= 3 else 0.0
         events.append(VoiceEvent("start", run.start * self.q, (avail - 1) * self.q,
-                                 float(np.median(run.f0s)), _db(float(np.mean(run.energies)))))
+                                 float(np.median(run.f0s)), _db(float(np.mean(run.energies))),
+                                 slope_db_s=slope))
 
     def _end_event(self, run: _Run, avail: int) -> VoiceEvent:
         end = self._refine_end(run, avail)

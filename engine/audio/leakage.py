@@ -161,7 +161,7 @@ class LeakCanceller:
             pred = np.fft.irfft(x * np.fft.rfft(self.h, self.frame), self.frame)
             e = float(np.mean((self._buf_m * self._window - pred) ** 2))
             q = float(np.mean(pred ** 2)) + 1e-20
-            w = min(1.0, q / max(e, 1e-20))
+            w = min(1.0, q / max(e, 1e-20)) ** 2
         self._sxy = a * self._sxy + w * np.conj(x) * y
         self._sxx = a * self._sxx + w * (x.real ** 2 + x.imag ** 2)
         reg = 1e-3 * float(np.mean(self._sxx)) + 1e-20

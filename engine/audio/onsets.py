@@ -51,8 +51,11 @@ from engine.audio.leakage import LeakCanceller
 __all__ = ["Onset", "OnsetDetector", "merge_voiced"]
 
 _FLOOR_MIN = 1e-12  # the noise floor's lowest value (power, -120 dBFS)
+LEAK_DOUBT_FRAMES = 10  # the leakage guard starts this many frames' worth higher, then settles
+REARM_MS = 10.0  # the criteria must have failed this long before they can start a new onset
 VOICE_ATTACK_S = 0.025  # a percussive onset this close to a voice's start is that voice's attack
 VOICE_RING_S = 0.25  # a quieter voice starting this soon after a hit is the hit's ringing
+VOICE_RING_DECAY_DB_S = -15.0  # a voice starting at a hit and decaying faster is the hit ringing
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class OnsetDetector:
         self._ring_n = int(VOICE_RING_S * self.rate)
         self._guard_hist: list[tuple[int, float]] = []  # (block end sample, mean guard power)
         self._last = -(10 ** 12)  # sample of the last onset
+        self._last_true = -(10 ** 12)  # the last sample at which the criteria held
+        self._rearm = int(REARM_MS * self.rate / 1000)
 
     def flush(self) -> list[Onset]:
         """End of input: the onsets still waiting for their level window (or their end), in order.
@@ -182,35 +187,46 @@ class OnsetDetector:
         guard = None
         if played is not None and self._leak is None:
             self._leak = LeakCanceller(self.rate)
-            self._pred_zi = np.zeros(2)
-            self._guard_env = 0.0
+            self._pred_zi = [np.zeros(2) for _ in self._bands.filters]
+            self._guard_env = np.zeros(len(self._bands.filters))
+            self._hist_guard = np.zeros((len(self._bands.filters), self._hist_n))
             self._played_env = 0.0
         if self._leak is not None:
             guard = self._leakage(x, played)
             x = self._residual
         _, fasts, floors_now, lagged = self._bands.run(x)
-        fast = fasts[0]
         hits = (fasts > floors_now * self.floor_ratio) & (fasts > lagged * self.rise_ratio)
+        if guard is not None:  # in each band, an attack must stand out above what the leakage may leave
+            hits &= fasts > guard
         above = hits[0]
         by_band = None  # where only the transient band saw the attack: refine there
         if hits.shape[0] > 1:
             by_band = hits[1] & ~above
             above = above | by_band
-        if guard is not None:
-            above &= fast > guard
         # With history in front: index h + i is sample pos + i.
         h = self._hist_n
         xs = self._bands.ys[0]
-        floors = self._bands.floors[0]
-        cand = np.flatnonzero(above)
+        guards = None
+        if guard is not None:  # with history, for the refinement
+            guards = np.concatenate([self._hist_guard, guard], axis=1)
+            self._hist_guard = guards[:, -h:].copy()
+        # Only where the criteria start to hold after REARM_MS without: a swell (a sung note's
+        # slow attack) holds them, between the dips of a low note's power ripple, for longer than
+        # the minimum interval, and is one onset, not one per interval.
+        trues = np.flatnonzero(above)
+        if trues.size:
+            gaps = np.diff(trues + self._pos, prepend=self._last_true) - 1
+            self._last_true = self._pos + int(trues[-1])
+            cand = trues[gaps >= self._rearm]
+        else:
+            cand = trues
         for i in cand:
             at = self._pos + int(i)
             if at - self._last < self.min_ioi:
                 continue
-            if by_band is not None and by_band[i]:
-                onset = self._refine(self._bands.ys[1], self._bands.floors[1], h + int(i))
-            else:
-                onset = self._refine(xs, floors, h + int(i))
+            b = 1 if by_band is not None and by_band[i] else 0
+            onset = self._refine(self._bands.ys[b], self._bands.floors[b], h + int(i),
+                                 None if guards is None else guards[b])
             self._pending.append((self._pos + onset - h, at))
             self._last = at
         # An onset is reported once its level window has been heard (at most level_ms after it).
@@ -230,7 +246,7 @@ class OnsetDetector:
             self._recent = [o for o in self._recent + onsets if o.sample > end - self._voice_keep]
             self._energy = {o.sample: self._energy[o.sample] for o in self._recent if o.sample in self._energy}
             if guard is not None:
-                self._guard_hist.append((end, float(np.mean(guard))))
+                self._guard_hist.append((end, float(np.mean(guard[0]))))
                 del self._guard_hist[: -self._guard_keep]
             voiced = self._voice_onsets(self._voice.process(x))
             if voiced:
@@ -258,9 +274,9 @@ class OnsetDetector:
                         continue
                 attack = [o for o in self._recent if abs(o.sample - ev.start_sample) <= self._attack_n]
                 first = attack[0] if attack else None
-                if first is None and self._ringing(ev):
+                if self._ringing(ev, first):
                     continue
-                sample = ev.start_sample if first is None else min(first.sample, ev.start_sample)
+                sample = ev.start_sample if first is None else first.sample
                 self._voiced[ev.start_sample] = sample
                 out.append(Onset(sample, ev.detected_at, ev.level_db if first is None else first.level_db,
                                  kind="voiced", centroid_hz=None if first is None else first.centroid_hz,
@@ -268,18 +284,23 @@ class OnsetDetector:
                                  brightness=None if first is None else first.brightness))
             elif (sample := self._voiced.pop(ev.start_sample, None)) is not None:
                 out.append(Onset(sample, ev.detected_at, ev.level_db, kind="voiced",
-                                 duration=ev.duration + ev.start_sample - sample))
+                                 duration=max(0, ev.duration + ev.start_sample - sample)))
         return out
 
-    def _ringing(self, ev: VoiceEvent) -> bool:
-        """Whether a voice is the ringing of a pitched hit (a tom, a dunun, a bar) heard
-        before it: it starts within ``VOICE_RING_S`` after a percussive onset and is no
-        louder than that onset's first milliseconds. (A voice that follows a hit and is
-        quieter than the hit is then not reported either: the price of the rule.)"""
-        for o in self._recent:
-            if 0 < ev.start_sample - o.sample <= self._ring_n and ev.level_db <= self._energy.get(o.sample, -200.0):
-                return True
-        return False
+    def _ringing(self, ev: VoiceEvent, attack: Onset | None) -> bool:
+        """Whether a voice is the ringing of a pitched hit (a tom, a dunun, a bar).
+
+        A voice that starts at a percussive onset (``attack``) is ringing if its level
+        falls as a struck drum's does (faster than ``VOICE_RING_DECAY_DB_S`` while it was
+        being confirmed): a sung or spoken vowel holds or swells after its attack. A voice
+        that starts within ``VOICE_RING_S`` after a hit is ringing if it is no louder
+        than that hit's first milliseconds. (A voice that follows a hit and is quieter
+        than the hit is then not reported either: the price of the rule.)
+        """
+        if attack is not None:
+            return ev.slope_db_s < VOICE_RING_DECAY_DB_S
+        return any(ev.level_db <= self._energy.get(o.sample, -200.0)
+                   for o in self._recent if 0 < ev.start_sample - o.sample <= self._ring_n)
 
     def _leakage(self, x: np.ndarray, played: np.ndarray | None) -> np.ndarray:
         """Cancel the block's leakage (the residual goes to ``self._residual``); returns the guard:
@@ -290,7 +311,8 @@ class OnsetDetector:
         release): what remains after cancellation (the estimate's error, the room's tail
         beyond it) stays under it, while a tap at the cue's own level stands well above.
         Before that (the first fraction of a second of sound from the speakers) nothing is
-        reported while the speakers sound: the leakage's level is not known yet.
+        reported while the speakers sound: the leakage's level is not known yet. One row
+        per band: the played signal goes through the same band filters as the microphone.
         """
         n = x.shape[0]
         p = np.zeros(n) if played is None else np.asarray(played, dtype=np.float64).reshape(-1)
@@ -301,19 +323,31 @@ class OnsetDetector:
             # Untrained: block while the speakers sound (their power, held for the release time).
             env = _hold(p * p, self._played_env, self._release)
             self._played_env = float(env[-1])
-            return np.where(env > 1e-12, np.inf, 0.0)
-        php, self._pred_zi = lfilter(*self._bands.filters[0], p, zi=self._pred_zi)
+            return np.broadcast_to(np.where(env > 1e-12, np.inf, 0.0), (len(self._bands.filters), n))
+        # What the speakers played, in each band (as the microphone's bands are made).
+        php = np.empty((len(self._bands.filters), n))
+        php[0], self._pred_zi[0] = lfilter(*self._bands.filters[0], p, zi=self._pred_zi[0])
+        for j in range(1, php.shape[0]):
+            php[j], self._pred_zi[j] = lfilter(*self._bands.filters[j], php[0], zi=self._pred_zi[j])
         env = _hold(php * php, self._guard_env, self._release)
-        self._guard_env = float(env[-1])
-        env *= self._leak.gain
-        return env * self.leak_guard_ratio
+        self._guard_env = env[:, -1].copy()
+        # The estimate's error shrinks as it hears more: early on, ask more of an onset.
+        doubt = 1.0 + LEAK_DOUBT_FRAMES / self._leak.frames_used
+        return env * (self._leak.gain * self.leak_guard_ratio * doubt)
 
-    def _refine(self, xs: np.ndarray, floors: np.ndarray, det: int) -> int:
-        """Index in ``xs`` of the first sample of the rise that led to the detection at ``det``."""
+    def _refine(self, xs: np.ndarray, floors: np.ndarray, det: int, guards: np.ndarray | None = None) -> int:
+        """Index in ``xs`` of the first sample of the rise that led to the detection at ``det``.
+
+        With ``guards`` (the leakage guard, with history), what the engine's own sound may
+        have left in the window is not taken for the start of the rise either."""
         lo = max(0, det - self.back)
         seg = np.abs(xs[lo: det + 1])
         noise_amp = math.sqrt(floors[lo])
         thresh = max(0.1 * float(seg.max()), 4.0 * noise_amp)
+        if guards is not None:  # the predicted leakage's amplitude, up to half the attack's peak
+            g = float(np.max(guards[lo: det + 1])) / self.leak_guard_ratio
+            if math.isfinite(g):
+                thresh = max(thresh, min(0.5 * float(seg.max()), math.sqrt(g)))
         # The rise starts after the last quiet stretch (0.5 ms below the threshold: a zero
         # crossing inside an oscillation is not quiet) before the detection point.
         min_quiet = max(2, self.rate // 2000)
