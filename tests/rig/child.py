@@ -313,9 +313,18 @@ class VirtualChild:
     def recording(self, start_frame: int, n: int) -> np.ndarray:
         """What the ear heard in frames ``[start_frame, start_frame + n)`` (float32).
 
-        Raises ValueError if that span is not (or no longer) in the ring buffer.
+        Raises ValueError if that span is not (or no longer) in the ring buffer. A span
+        that ends in the cycle JACK is running now (``wait_for_frame`` returns as soon as
+        the frame time reaches it) is waited for, up to a second.
         """
-        return self._call("recording", int(start_frame), int(n))
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                return self._call("recording", int(start_frame), int(n))
+            except ValueError as exc:
+                if "not heard yet" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
 
     def stats(self, reset: bool = False) -> dict:
         """Counters: cycles, late items, xruns, callback errors, max callback time (µs).
