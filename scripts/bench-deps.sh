@@ -7,6 +7,7 @@
 # Kept out of scripts/setup.sh: a therapist's machine never needs a compiler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt-install.sh
 
 headers() { .venv/bin/python -c 'import os, sys, sysconfig
 sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }
@@ -22,16 +23,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "bench: no apt-get here: install a C compiler and your Python's development headers, then run make bench again." >&2
   exit 1
 fi
-if [ "$(id -u)" -eq 0 ]; then SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"
-else
-  echo "bench: I cannot install them (not root, no password-less sudo)." >&2
-  echo "       Install them with: sudo apt-get install -y ${missing[*]}  and run make bench again." >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install bench "run make bench again" "${missing[@]}"
 if ! headers; then  # python3-dev serves Debian's own python3 only
   echo "bench: $(.venv/bin/python -c 'import sys; print(sys.base_prefix)') has no Python.h:" \
        "install that Python's development headers, then run make bench again." >&2

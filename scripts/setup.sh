@@ -4,6 +4,7 @@
 # when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/apt-install.sh
 
 APT_PACKAGES=(libportaudio2 jackd2 libjack-jackd2-0 libfluidsynth3 timgm6mb-soundfont
               libsndfile1 xvfb sox)
@@ -20,17 +21,7 @@ fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}"
-  if [ "$(id -u)" -eq 0 ]; then SUDO=""
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"
-  else
-    echo "setup: these system packages are missing and I cannot install them (not root, no password-less sudo):" >&2
-    echo "       ${missing[*]}" >&2
-    echo "       Install them with: sudo apt-get install -y ${missing[*]}  and run make again." >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install setup "run make again" "${missing[@]}"
 fi
 
 stamp=.venv/.tandem-setup
