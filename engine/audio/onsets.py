@@ -229,7 +229,7 @@ class OnsetDetector:
                                  None if guards is None else guards[b])
             self._pending.append((self._pos + onset - h, at))
             self._last = at
-        # An onset is reported once its level window has been heard (at most level_ms after it).
+        # An onset is reported once its first feature_ms have been heard (level and features).
         end = self._pos + n
         onsets: list[Onset] = []
         while self._pending and self._pending[0][0] + self.feature_n <= end:
