@@ -33,7 +33,8 @@ the live input thread:
        periods of ``max_f0`` and ``min_f0`` (the first dip below 0.1, else the
        global minimum, with parabolic interpolation). d' at the chosen period
        is the *aperiodicity* (0 = perfectly periodic, ~1 = noise). All hops
-       that a block completes are analysed together, vectorised.
+       that a block completes are analysed together, vectorised, and only
+       those loud enough to be voiced (step 3 does not depend on the pitch).
     3. The frame's energy is compared with a noise floor that follows the
        frame energies down at once and up slowly (3 dB/s), as the onset
        detector's does. A hop is *voiced* if its aperiodicity is below
