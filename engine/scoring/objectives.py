@@ -1,0 +1,893 @@
+"""Objectives: whether a child met a therapy goal, per session and over sessions.
+
+An objective names one metric of a trial's scores (any key, such as
+``within_window_pct``, ``asynchrony_sd_ms``, ``correct``, ``waited`` or
+``response_latency_ms``; see DESIGN.md, "Metrics"), a comparator and a
+threshold, and two criteria:
+
+* a **trial criterion**, judged once per session, one of
+
+  - ``"aggregate"``: an aggregate of the metric over the session's counted
+    trials (mean, median, percent true, count true, min, max) is compared
+    with the threshold, e.g. "percent correct ≥ 80" or "mean asynchrony SD
+    ≤ 60 ms";
+  - ``"k_of_n"``: each trial is judged on its own (``value comparator
+    threshold``) and at least *k* of the first *n* counted trials must pass,
+    e.g. "correct on 4 of 5 trials";
+  - ``"k_of_n_consecutive"``: as ``"k_of_n"``, but the *k* passes must be
+    consecutive trials, e.g. "4 of 5 consecutive trials";
+
+* a **session criterion** for mastery: the trial criterion met in *m*
+  consecutive sessions (default 3).
+
+Each trial carries the therapist's prompt level, ordered from least to most
+help: independent, gestural, verbal, model, physical. Only the levels the
+objective names count toward the criterion (default: independent only); a
+prompted trial is excluded from the criterion but still reported.
+
+Everything here is a pure function of the objective and the trial scores, so
+any session can be re-judged from its log. Numbers that cannot be computed are
+None, never NaN; bad definitions and bad scores raise ValueError with one
+plain sentence naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AGGREGATES",
+    "COMPARATORS",
+    "CRITERIA",
+    "PROMPT_LEVELS",
+    "STATUSES",
+    "Objective",
+    "ObjectiveStatus",
+    "SessionResult",
+    "Trial",
+    "TrialOutcome",
+    "evaluate_session",
+    "objective_status",
+]
+
+#: Prompt levels, from least to most help (as in clinical data-collection tools).
+PROMPT_LEVELS = ("independent", "gestural", "verbal", "model", "physical")
+#: Aggregates over trials. ``percent_true`` is 0–100; ``count_true`` a count.
+AGGREGATES = ("mean", "median", "percent_true", "count_true", "min", "max")
+#: Comparators between a value and the threshold.
+COMPARATORS = (">=", ">", "<=", "<", "==")
+#: Trial criteria (see the module docstring).
+CRITERIA = ("aggregate", "k_of_n", "k_of_n_consecutive")
+#: Statuses of an objective over sessions, in order of progress.
+STATUSES = ("not started", "in progress", "met this session", "mastered")
+
+#: Default number of consecutive sessions for mastery.
+DEFAULT_SESSIONS = 3
+
+_BOOL_AGGREGATES = ("percent_true", "count_true")
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
+_COMPARATOR_WORDS = {
+    ">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly",
+}
+_AGGREGATE_WORDS = {"mean": "Average", "median": "Median", "min": "Lowest", "max": "Highest"}
+
+#: How a true/false metric reads in a sentence ("… on 4 of 5 trials").
+BOOL_METRIC_PHRASES = {
+    "correct": "Imitated correctly",
+    "response_present": "Responded",
+    "waited": "Waited for the music's turn to end",
+    "initiated": "Started a turn",
+}
+#: Display name and unit of a numeric metric.
+NUMERIC_METRIC_NAMES = {
+    "within_window_pct": ("beats within the timing window", "%"),
+    "asynchrony_mean_ms": ("asynchrony", "ms"),
+    "asynchrony_sd_ms": ("timing variability (SD of asynchrony)", "ms"),
+    "vector_strength": ("timing consistency (vector strength)", ""),
+    "iti_cv": ("tapping evenness (CV of inter-tap intervals)", ""),
+    "tempo_ratio": ("tempo ratio", ""),
+    "response_latency_ms": ("response latency", "ms"),
+    "initiation_latency_ms": ("initiation latency", "ms"),
+    "rhythm_similarity": ("rhythm similarity", ""),
+    "overlap_ms": ("overlap", "ms"),
+    "turn_length_notes": ("turn length", "notes"),
+}
+
+_FIELD_HELP = {
+    "id": "a non-empty name",
+    "metric": "the name of a trial score, such as 'correct' or 'asynchrony_sd_ms'",
+    "aggregate": "one of " + ", ".join(AGGREGATES),
+    "comparator": "one of " + ", ".join(COMPARATORS),
+    "threshold": "a number to compare with",
+    "criterion": "one of " + ", ".join(CRITERIA),
+    "k": "the number of trials that must pass",
+    "n": "the number of trials judged",
+    "sessions": "the number of consecutive sessions for mastery",
+    "counted_prompts": "a list of prompt levels from " + ", ".join(PROMPT_LEVELS),
+    "max_prompt": "one prompt level from " + ", ".join(PROMPT_LEVELS),
+    "min_trials": "the fewest counted trials an aggregate is judged on",
+}
+_FIELDS = tuple(_FIELD_HELP)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _is_bool(x: Any) -> bool:
+    # numpy.bool_ is not a subclass of bool; its type name is "bool" or "bool_".
+    return isinstance(x, bool) or type(x).__name__ in ("bool", "bool_")
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not _is_bool(x)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class Objective:
+    """A therapy objective: a metric, how trials are judged, and when it is mastered.
+
+    Build it from a plain dict (as read from a TOML plan) with
+    :meth:`from_dict`; direct construction is checked the same way.
+
+    Attributes
+    ----------
+    id : str
+        Name of the objective, unique within a plan.
+    metric : str
+        Key of a trial's scores to judge, e.g. ``"correct"`` or
+        ``"asynchrony_sd_ms"``. Its unit is the unit of that score.
+    comparator : str
+        One of ``>=``, ``>``, ``<=``, ``<``, ``==``: how a value is compared
+        with ``threshold`` (``value comparator threshold``). ``==`` is exact.
+    threshold : float
+        In the unit of the aggregate (``percent_true``: percent 0–100;
+        ``count_true``: trials) or, for the ``k_of_n`` criteria, of the
+        metric. A boolean threshold is stored as 1.0 (true) or 0.0 (false).
+    criterion : str
+        ``"aggregate"`` (default), ``"k_of_n"`` or ``"k_of_n_consecutive"``
+        (see the module docstring).
+    aggregate : str or None
+        One of ``mean``, ``median``, ``percent_true``, ``count_true``,
+        ``min``, ``max``, over the session's counted trials. Required for the
+        ``aggregate`` criterion; optional (reported only) for the others.
+        ``percent_true`` and ``count_true`` need true/false scores, the others
+        numbers.
+    k, n : int or None
+        For the ``k_of_n`` criteria: at least ``k`` of the first ``n`` counted
+        trials must pass (``1 <= k <= n``). None for ``aggregate``.
+    sessions : int
+        Consecutive sessions in which the criterion must be met for mastery
+        (default 3).
+    counted_prompts : tuple of str
+        Prompt levels whose trials count toward the criterion, in
+        :data:`PROMPT_LEVELS` order (default: independent only). In a dict,
+        ``max_prompt = "verbal"`` is short for "that level and every level
+        giving less help".
+    min_trials : int
+        For the ``aggregate`` criterion: the fewest counted trials the
+        aggregate is judged on (default 1); with fewer, the session is not
+        judged.
+    """
+
+    id: str
+    metric: str
+    comparator: str
+    threshold: float
+    criterion: str = "aggregate"
+    aggregate: str | None = None
+    k: int | None = None
+    n: int | None = None
+    sessions: int = DEFAULT_SESSIONS
+    counted_prompts: tuple[str, ...] = ("independent",)
+    min_trials: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ValueError("An objective's id must be a non-empty name.")
+        who = f"Objective '{self.id}'"
+        if not isinstance(self.metric, str) or not self.metric.strip():
+            raise ValueError(f"{who}: metric must be {_FIELD_HELP['metric']}.")
+        if self.criterion not in CRITERIA:
+            raise ValueError(
+                f"{who}: criterion must be {_FIELD_HELP['criterion']}, not {self.criterion!r}.")
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
+            raise ValueError(
+                f"{who}: aggregate must be {_FIELD_HELP['aggregate']}, not {self.aggregate!r}.")
+        if self.comparator not in COMPARATORS:
+            raise ValueError(
+                f"{who}: comparator must be {_FIELD_HELP['comparator']}, not {self.comparator!r}.")
+        threshold = self.threshold
+        if _is_bool(threshold):
+            threshold = 1.0 if threshold else 0.0
+        if not _is_real(threshold) or not math.isfinite(threshold):
+            raise ValueError(f"{who}: threshold must be a finite number, not {self.threshold!r}.")
+        object.__setattr__(self, "threshold", float(threshold))
+        if self.criterion == "aggregate":
+            if self.aggregate is None:
+                raise ValueError(
+                    f"{who}: the aggregate criterion needs an aggregate "
+                    f"({_FIELD_HELP['aggregate']}).")
+            if self.k is not None or self.n is not None:
+                raise ValueError(
+                    f"{who}: k and n apply only to the criteria k_of_n and "
+                    "k_of_n_consecutive, not to aggregate.")
+        else:
+            for name in ("k", "n"):
+                value = getattr(self, name)
+                if value is None:
+                    raise ValueError(
+                        f"{who}: the {self.criterion} criterion needs {name} "
+                        f"({_FIELD_HELP[name]}).")
+                if not _is_int(value) or value < 1:
+                    raise ValueError(f"{who}: {name} must be a whole number of at least 1, "
+                                     f"not {value!r}.")
+            if self.k > self.n:
+                raise ValueError(f"{who}: k ({self.k}) cannot be more than n ({self.n}).")
+            if self.min_trials != 1:
+                raise ValueError(f"{who}: min_trials applies only to the aggregate criterion; "
+                                 f"the {self.criterion} criterion always needs n trials.")
+        if (self.criterion == "aggregate" and self.aggregate == "percent_true"
+                and not 0.0 <= self.threshold <= 100.0):
+            raise ValueError(f"{who}: a percent_true threshold is a percentage from 0 to 100, "
+                             f"not {self.threshold!r}.")
+        for name in ("sessions", "min_trials"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{who}: {name} must be a whole number of at least 1, "
+                                 f"not {value!r}.")
+        prompts = self.counted_prompts
+        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+            raise ValueError(f"{who}: counted_prompts must be {_FIELD_HELP['counted_prompts']}.")  # noqa: TRY004 - plan data: bad input is a ValueError
+        if not prompts:
+            raise ValueError(f"{who}: counted_prompts must name at least one prompt level.")
+        for level in prompts:
+            if level not in PROMPT_LEVELS:
+                raise ValueError(f"{who}: {level!r} is not a prompt level; the levels are "
+                                 f"{', '.join(PROMPT_LEVELS)}.")
+        object.__setattr__(
+            self, "counted_prompts", tuple(p for p in PROMPT_LEVELS if p in set(prompts)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Objective:
+        """Build an objective from a plain dict, such as a TOML table.
+
+        Parameters
+        ----------
+        data : mapping
+            Keys as the attributes of :class:`Objective`. Required: ``id``,
+            ``metric``, ``comparator``, ``threshold``; ``aggregate`` for the
+            ``aggregate`` criterion; ``k`` and ``n`` for the others. Instead of
+            ``counted_prompts`` a dict may give ``max_prompt`` (that level and
+            every level giving less help).
+
+        Returns
+        -------
+        Objective
+
+        Raises
+        ------
+        ValueError
+            If a field is missing, unknown or not allowed, in one sentence
+            naming the field and what it may be.
+
+        Examples
+        --------
+        >>> o = Objective.from_dict({"id": "imitate", "metric": "correct",
+        ...     "criterion": "k_of_n", "k": 4, "n": 5, "comparator": "==",
+        ...     "threshold": True, "max_prompt": "gestural"})
+        >>> o.counted_prompts, o.sessions
+        (('independent', 'gestural'), 3)
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("An objective must be a table of fields (a dict), "  # noqa: TRY004 - plan data: bad input is a ValueError
+                             f"not {type(data).__name__}.")
+        raw_id = data.get("id")
+        who = f"Objective '{raw_id}'" if isinstance(raw_id, str) and raw_id else "An objective"
+        unknown = [key for key in data if key not in _FIELDS]
+        if unknown:
+            raise ValueError(f"{who} has an unknown field {str(unknown[0])!r}; the fields are "
+                             f"{', '.join(_FIELDS)}.")
+        for key in ("id", "metric", "comparator", "threshold"):
+            if key not in data:
+                raise ValueError(f"{who} is missing the field {key!r} ({_FIELD_HELP[key]}).")
+        kwargs = {key: value for key, value in data.items() if key != "max_prompt"}
+        if "max_prompt" in data:
+            if "counted_prompts" in data:
+                raise ValueError(f"{who}: give either counted_prompts or max_prompt, not both.")
+            level = data["max_prompt"]
+            if level not in PROMPT_LEVELS:
+                raise ValueError(f"{who}: max_prompt {level!r} is not a prompt level; the levels "
+                                 f"are {', '.join(PROMPT_LEVELS)}.")
+            kwargs["counted_prompts"] = PROMPT_LEVELS[: PROMPT_LEVELS.index(level) + 1]
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The objective as a plain dict that :meth:`from_dict` accepts."""
+        out = dataclasses.asdict(self)
+        out["counted_prompts"] = list(self.counted_prompts)
+        return {key: value for key, value in out.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One trial: its scores and the therapist's prompt level.
+
+    Attributes
+    ----------
+    scores : dict
+        Metric name → number, bool or None (None: not measured), e.g. the
+        ``to_dict()`` of a scoring summary. Only the objective's metric is
+        read and checked.
+    prompt : str
+        Prompt level given on this trial, one of :data:`PROMPT_LEVELS`
+        (default ``"independent"``: no prompt was recorded).
+    scorable : bool or None
+        False if the trial could not be scored (its value is then ignored).
+        None (default): taken from a boolean ``scores["scorable"]`` if there
+        is one, as in ``SyncSummary.to_dict()``, else the trial is scorable
+        when its value is not None.
+    """
+
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    prompt: str = "independent"
+    scorable: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scores, Mapping):
+            raise ValueError("A trial's scores must be a table of metric names to values.")  # noqa: TRY004 - plan data: bad input is a ValueError
+        object.__setattr__(self, "scores", dict(self.scores))
+        if self.prompt not in PROMPT_LEVELS:
+            raise ValueError(f"A trial's prompt {self.prompt!r} is not a prompt level; the levels "
+                             f"are {', '.join(PROMPT_LEVELS)}.")
+        if self.scorable is not None and not _is_bool(self.scorable):
+            raise ValueError(f"A trial's scorable must be true, false or absent, "
+                             f"not {self.scorable!r}.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trial:
+        """Build a trial from ``{"scores": {...}, "prompt": ..., "scorable": ...}``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"A trial must be a table of fields, not {type(data).__name__}.")  # noqa: TRY004 - plan data: bad input is a ValueError
+        unknown = [key for key in data if key not in ("scores", "prompt", "scorable")]
+        if unknown:
+            raise ValueError(f"A trial has an unknown field {str(unknown[0])!r}; the fields are "
+                             "scores, prompt, scorable.")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trial as a plain dict."""
+        return {"scores": dict(self.scores), "prompt": self.prompt, "scorable": self.scorable}
+
+
+@dataclass(frozen=True, slots=True)
+class TrialOutcome:
+    """How one trial was treated by :func:`evaluate_session`.
+
+    Attributes
+    ----------
+    index : int
+        Position of the trial in the session (0-based).
+    prompt : str
+        The trial's prompt level.
+    value : float or bool or None
+        The trial's value of the objective's metric (reported even if the
+        trial was not counted); None if unscorable.
+    status : str
+        ``"counted"``, ``"prompted"`` (its prompt level does not count; this
+        is decided first) or ``"unscorable"``.
+    passed : bool or None
+        ``value comparator threshold`` for a counted trial; for the
+        ``percent_true`` and ``count_true`` aggregates, the value itself.
+        With the ``mean``/``median``/``min``/``max`` aggregates this is for
+        information only: the aggregate decides. None if not counted.
+    judged : bool
+        True if the trial is one the criterion was decided on: every counted
+        trial for ``aggregate``, the first ``n`` counted trials otherwise.
+    """
+
+    index: int
+    prompt: str
+    value: float | bool | None
+    status: str
+    passed: bool | None
+    judged: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as a plain dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """An objective judged on one session's trials.
+
+    Attributes
+    ----------
+    objective_id : str
+        The objective's id.
+    value : float or None
+        The objective's aggregate over the counted trials, in its unit
+        (``percent_true``: percent 0–100; ``count_true``: trials); None if no
+        trial was counted or the objective has no aggregate.
+    n_trials : int
+        Trials given.
+    counted : int
+        Trials that count toward the criterion (right prompt level, scorable).
+    excluded_prompted : int
+        Trials left out because of their prompt level.
+    unscorable : int
+        Trials of a counted prompt level left out because they had no value.
+    judged : int
+        Trials the criterion was decided on (all counted for ``aggregate``;
+        at most ``n`` otherwise).
+    passed : int
+        Judged trials that passed on their own (see :class:`TrialOutcome`).
+    longest_run : int or None
+        Longest run of consecutive passes among the judged trials, for
+        ``k_of_n_consecutive``; None otherwise.
+    met : bool or None
+        Whether the criterion was met; None if there was nothing to judge.
+    reason : str or None
+        Why ``met`` is None, as one plain sentence; None otherwise.
+    summary : str
+        One or two plain sentences about this session.
+    trials : tuple of TrialOutcome
+        Every trial, in order, with how it was treated.
+    """
+
+    objective_id: str
+    value: float | None
+    n_trials: int
+    counted: int
+    excluded_prompted: int
+    unscorable: int
+    judged: int
+    passed: int
+    longest_run: int | None
+    met: bool | None
+    reason: str | None
+    summary: str
+    trials: tuple[TrialOutcome, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a plain dict (JSON-ready)."""
+        out = dataclasses.asdict(self)
+        out["trials"] = [t.to_dict() for t in self.trials]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveStatus:
+    """Progress of an objective over sessions (see :func:`objective_status`).
+
+    Attributes
+    ----------
+    objective_id : str
+        The objective's id.
+    status : str
+        ``"not started"``: no session has any trial; ``"mastered"``: the
+        criterion was met in the last ``sessions_required`` consecutive
+        judged sessions; ``"met this session"``: the latest session met it
+        but mastery is not reached; ``"in progress"``: anything else.
+    consecutive_met : int
+        Judged sessions, counting back from the latest, that met the
+        criterion without a break. Sessions with nothing to judge are
+        skipped: they neither count nor break the run.
+    sessions_required : int
+        Consecutive sessions needed for mastery.
+    n_sessions : int
+        Sessions given.
+    sessions_judged : int
+        Sessions whose ``met`` is not None.
+    values : tuple of (float or None)
+        Each session's aggregate value, oldest first.
+    passed : tuple of int
+        Each session's passing judged trials.
+    judged : tuple of int
+        Each session's judged trials.
+    met : tuple of (bool or None)
+        Each session's verdict.
+    sentence : str
+        A plain-language sentence a therapist could paste into notes.
+    """
+
+    objective_id: str
+    status: str
+    consecutive_met: int
+    sessions_required: int
+    n_sessions: int
+    sessions_judged: int
+    values: tuple[float | None, ...]
+    passed: tuple[int, ...]
+    judged: tuple[int, ...]
+    met: tuple[bool | None, ...]
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as a plain dict (JSON-ready)."""
+        out = dataclasses.asdict(self)
+        for key in ("values", "passed", "judged", "met"):
+            out[key] = list(out[key])
+        return out
+
+
+# --- judging one session --------------------------------------------------------
+
+
+def _trial_value(objective: Objective, trial: Trial, index: int) -> float | bool | None:
+    """The trial's value of the objective's metric, checked; None if unscorable."""
+    scores = trial.scores
+    if objective.metric not in scores:
+        names = ", ".join(sorted(map(str, scores))) or "none"
+        raise ValueError(f"Trial {index + 1} has no score named {objective.metric!r} "
+                         f"(objective '{objective.id}'); its scores are: {names}.")
+    value = scores[objective.metric]
+    scorable = trial.scorable
+    if scorable is None and _is_bool(scores.get("scorable")):
+        scorable = bool(scores["scorable"])
+    if value is None:
+        return None
+    if _is_bool(value):
+        value = bool(value)
+    elif _is_real(value):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"Trial {index + 1}'s {objective.metric} is {value}; a score that "
+                             "could not be measured must be None, not NaN or infinite.")
+    else:
+        raise ValueError(f"Trial {index + 1}'s {objective.metric} must be a number, true/false "
+                         f"or None, not {value!r}.")
+    agg = objective.aggregate
+    if agg in _BOOL_AGGREGATES and not isinstance(value, bool):
+        raise ValueError(f"Objective '{objective.id}': {agg} needs true/false scores, but "
+                         f"trial {index + 1}'s {objective.metric} is {value!r}.")
+    if agg is not None and agg not in _BOOL_AGGREGATES and isinstance(value, bool):
+        raise ValueError(f"Objective '{objective.id}': {agg} needs numeric scores, but "
+                         f"trial {index + 1}'s {objective.metric} is {value!r}; use "
+                         "percent_true or count_true for true/false scores.")
+    if scorable is False:
+        return None
+    return value
+
+
+def _aggregate(name: str | None, values: list[float | bool]) -> float | None:
+    if name is None or not values:
+        return None
+    if name == "percent_true":
+        return 100.0 * sum(1 for v in values if v) / len(values)
+    if name == "count_true":
+        return float(sum(1 for v in values if v))
+    if name == "mean":
+        return float(statistics.fmean(values))
+    if name == "median":
+        return float(statistics.median(values))
+    if name == "min":
+        return float(min(values))
+    return float(max(values))
+
+
+def _longest_run(flags: Sequence[bool]) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def evaluate_session(
+    objective: Objective, trials: Sequence[Trial | Mapping[str, Any]]
+) -> SessionResult:
+    """Judge one session's trials against an objective.
+
+    Each trial is first sorted: ``"prompted"`` if its prompt level is not one
+    the objective counts, else ``"unscorable"`` if it has no value (value
+    None, or ``scorable`` false), else ``"counted"``. Then:
+
+    * ``aggregate``: the aggregate of the counted values is compared with the
+      threshold; judged if at least ``min_trials`` trials were counted.
+    * ``k_of_n``: the first ``n`` counted trials are judged, each as
+      ``value comparator threshold`` (true counts as 1, false as 0); met if
+      at least ``k`` pass. Judged only if at least ``n`` trials were counted.
+    * ``k_of_n_consecutive``: as ``k_of_n``, but met only if ``k`` of the
+      judged trials pass in a row.
+
+    Parameters
+    ----------
+    objective : Objective
+    trials : sequence of Trial or dict
+        The session's trials for this objective, in the order given. A dict
+        is read with :meth:`Trial.from_dict`.
+
+    Returns
+    -------
+    SessionResult
+        ``met`` is None, with a ``reason``, when there is nothing to judge.
+
+    Raises
+    ------
+    ValueError
+        If a trial lacks the objective's metric, has a value of the wrong
+        kind for the aggregate, or a NaN value.
+    TypeError
+        If ``objective`` is not an :class:`Objective`.
+    """
+    if not isinstance(objective, Objective):
+        raise TypeError("objective must be an Objective (see Objective.from_dict).")
+    if isinstance(trials, (str, bytes, Mapping)) or not isinstance(trials, Sequence):
+        raise ValueError("trials must be a list of trials.")  # noqa: TRY004 - plan data: bad input is a ValueError
+    trial_list = [t if isinstance(t, Trial) else Trial.from_dict(t) for t in trials]
+    counts_prompt = set(objective.counted_prompts)
+    k_of_n = objective.criterion != "aggregate"
+    threshold = objective.threshold
+    compare = _COMPARE[objective.comparator]
+
+    outcomes: list[TrialOutcome] = []
+    counted_values: list[float | bool] = []
+    judged_flags: list[bool] = []
+    for index, trial in enumerate(trial_list):
+        value = _trial_value(objective, trial, index)
+        if trial.prompt not in counts_prompt:
+            outcomes.append(TrialOutcome(index, trial.prompt, value, "prompted", None, False))
+            continue
+        if value is None:
+            outcomes.append(TrialOutcome(index, trial.prompt, None, "unscorable", None, False))
+            continue
+        if objective.aggregate in _BOOL_AGGREGATES and not k_of_n:
+            passed = bool(value)
+        else:
+            passed = bool(compare(float(value), threshold))
+        judged = not k_of_n or len(counted_values) < objective.n
+        counted_values.append(value)
+        if judged:
+            judged_flags.append(passed)
+        outcomes.append(TrialOutcome(index, trial.prompt, value, "counted", passed, judged))
+
+    counted = len(counted_values)
+    prompted = sum(1 for o in outcomes if o.status == "prompted")
+    unscorable = sum(1 for o in outcomes if o.status == "unscorable")
+    value = _aggregate(objective.aggregate, counted_values)
+    longest = _longest_run(judged_flags) if objective.criterion == "k_of_n_consecutive" else None
+    needed = objective.n if k_of_n else objective.min_trials
+
+    met: bool | None
+    reason = None
+    if counted < needed:
+        met = None
+        reason = _no_verdict_reason(objective, len(trial_list), counted, prompted, unscorable,
+                                    needed)
+    elif objective.criterion == "aggregate":
+        met = bool(compare(value, threshold))
+    elif objective.criterion == "k_of_n":
+        met = sum(judged_flags) >= objective.k
+    else:
+        met = longest >= objective.k
+
+    result = SessionResult(
+        objective_id=objective.id,
+        value=value,
+        n_trials=len(trial_list),
+        counted=counted,
+        excluded_prompted=prompted,
+        unscorable=unscorable,
+        judged=len(judged_flags),
+        passed=sum(judged_flags),
+        longest_run=longest,
+        met=met,
+        reason=reason,
+        summary="",
+        trials=tuple(outcomes),
+    )
+    if met is None:
+        summary = reason
+    else:
+        summary = (f"{_measure_phrase(objective, result)}; criterion "
+                   f"{'met' if met else 'not met'}.{_exclusion_note(result)}")
+    return dataclasses.replace(result, summary=summary)
+
+
+def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompted: int,
+                       unscorable: int, needed: int) -> str:
+    if n_trials == 0:
+        return "No trials were recorded."
+    if counted == 0 and prompted == n_trials:
+        levels = " or ".join(objective.counted_prompts)
+        return (f"All {_plural(n_trials, 'trial')} were prompted, and only {levels} trials "
+                "count toward the criterion.")
+    if counted == 0 and unscorable == n_trials:
+        return f"None of the {_plural(n_trials, 'trial')} could be scored."
+    left_out = []
+    if prompted:
+        left_out.append(f"{prompted} prompted")
+    if unscorable:
+        left_out.append(f"{unscorable} could not be scored")
+    detail = f" ({', '.join(left_out)})" if left_out else ""
+    verb = "was" if counted == 1 else "were"
+    return (f"Only {counted} of {_plural(n_trials, 'trial')} {verb} counted{detail}; the "
+            f"criterion needs {needed}.")
+
+
+# --- sentences ------------------------------------------------------------------
+
+
+def _metric_display(metric: str) -> tuple[str, str]:
+    """Display name (lower case) and unit of a numeric metric, with a fallback."""
+    if metric in NUMERIC_METRIC_NAMES:
+        return NUMERIC_METRIC_NAMES[metric]
+    for suffix, unit in (("_ms", "ms"), ("_pct", "%")):
+        if metric.endswith(suffix):
+            return metric[: -len(suffix)].replace("_", " "), unit
+    return metric.replace("_", " "), ""
+
+
+def _fmt(value: float, unit: str) -> str:
+    if float(value).is_integer() or (unit and abs(value) >= 100):
+        text = f"{value:.0f}"
+    elif unit:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}" if unit else text
+
+
+def _trial_test_phrase(objective: Objective) -> str:
+    """What a passing trial is, e.g. "Imitated correctly" or "Response latency at most 2000 ms"."""
+    is_true = (objective.comparator in ("==", ">=") and objective.threshold == 1.0) or (
+        objective.comparator == ">" and objective.threshold == 0.0)
+    if is_true and objective.metric in BOOL_METRIC_PHRASES:
+        return BOOL_METRIC_PHRASES[objective.metric]
+    name, unit = _metric_display(objective.metric)
+    if is_true and objective.metric not in NUMERIC_METRIC_NAMES and not unit:
+        return f"{name.capitalize()}: yes"
+    words = _COMPARATOR_WORDS[objective.comparator]
+    return f"{name.capitalize()} {words} {_fmt(objective.threshold, unit)}"
+
+
+def _measure_phrase(objective: Objective, result: SessionResult) -> str:
+    """The session's numbers in words, without the verdict."""
+    agg = objective.aggregate
+    if objective.criterion == "aggregate" and agg in _BOOL_AGGREGATES:
+        phrase = BOOL_METRIC_PHRASES.get(
+            objective.metric, f"{_metric_display(objective.metric)[0].capitalize()}: yes")
+        pct = 100.0 * result.passed / result.judged
+        return f"{phrase} on {result.passed} of {_plural(result.judged, 'trial')} ({pct:.0f} %)"
+    if objective.criterion == "aggregate":
+        name, unit = _metric_display(objective.metric)
+        return (f"{_AGGREGATE_WORDS[agg]} {name} {_fmt(result.value, unit)} over "
+                f"{_plural(result.counted, 'trial')}")
+    pct = 100.0 * result.passed / result.judged
+    first = "the first " if result.counted > result.judged else ""
+    text = (f"{_trial_test_phrase(objective)} on {result.passed} of {first}"
+            f"{_plural(result.judged, 'trial')} ({pct:.0f} %)")
+    if objective.criterion == "k_of_n_consecutive":
+        text += f", longest run {result.longest_run} in a row ({objective.k} needed)"
+    return text
+
+
+def _exclusion_note(result: SessionResult) -> str:
+    notes = []
+    if result.excluded_prompted:
+        verb = "was" if result.excluded_prompted == 1 else "were"
+        notes.append(f" {_plural(result.excluded_prompted, 'prompted trial')} {verb} "
+                     "not counted.")
+    if result.unscorable == 1:
+        notes.append(" 1 trial was left out because it could not be scored.")
+    elif result.unscorable:
+        notes.append(f" {result.unscorable} trials were left out because they could not be "
+                     "scored.")
+    return "".join(notes)
+
+
+# --- over sessions ----------------------------------------------------------------
+
+
+def objective_status(objective: Objective, sessions: Sequence[SessionResult]) -> ObjectiveStatus:
+    """Progress of an objective over its sessions, oldest first.
+
+    Sessions with nothing to judge (``met`` None) neither count toward nor
+    break a run of met sessions. The status is ``"not started"`` if no
+    session has any trial; ``"mastered"`` if the last ``objective.sessions``
+    judged sessions all met the criterion; ``"met this session"`` if the
+    latest session met it; otherwise ``"in progress"`` (including when the
+    latest session had nothing to judge). Mastery is not permanent: a failed
+    session after mastery gives ``"in progress"`` again.
+
+    Parameters
+    ----------
+    objective : Objective
+    sessions : sequence of SessionResult
+        Results of :func:`evaluate_session` for this objective, oldest first.
+
+    Returns
+    -------
+    ObjectiveStatus
+
+    Raises
+    ------
+    ValueError
+        If a session result belongs to another objective.
+    """
+    if not isinstance(objective, Objective):
+        raise TypeError("objective must be an Objective (see Objective.from_dict).")
+    sessions = list(sessions)
+    for i, s in enumerate(sessions):
+        if not isinstance(s, SessionResult):
+            raise TypeError(f"Session {i + 1} is not a SessionResult from evaluate_session.")
+        if s.objective_id != objective.id:
+            raise ValueError(f"Session {i + 1} was judged for objective '{s.objective_id}', "
+                             f"not '{objective.id}'.")
+    streak = 0
+    for s in reversed(sessions):
+        if s.met is None:
+            continue
+        if not s.met:
+            break
+        streak += 1
+    required = objective.sessions
+    latest = sessions[-1] if sessions else None
+
+    if not any(s.n_trials for s in sessions):
+        status = "not started"
+    elif streak >= required:
+        status = "mastered"
+    elif latest.met:
+        status = "met this session"
+    else:
+        status = "in progress"
+
+    if status == "not started":
+        sentence = "No trials recorded yet."
+    elif latest.met is None:
+        sentence = latest.reason
+        if status == "mastered":
+            sentence += (f" The objective stays mastered: its criterion was met in the "
+                         f"{streak} sessions with data before this one.")
+        elif streak:
+            sentence += (f" The criterion was met in the last {_plural(streak, 'session')} "
+                         f"with data ({required} in a row needed for mastery).")
+    else:
+        measure = _measure_phrase(objective, latest)
+        if not latest.met:
+            tail = "criterion not met this session."
+        elif streak == 1:
+            tail = "criterion met this session"
+            tail += ": mastered." if status == "mastered" else "."
+        else:
+            tail = f"criterion met for the {_ordinal(streak)} consecutive session"
+            tail += ": mastered." if status == "mastered" else "."
+        sentence = f"{measure}; {tail}{_exclusion_note(latest)}"
+
+    return ObjectiveStatus(
+        objective_id=objective.id,
+        status=status,
+        consecutive_met=streak,
+        sessions_required=required,
+        n_sessions=len(sessions),
+        sessions_judged=sum(1 for s in sessions if s.met is not None),
+        values=tuple(s.value for s in sessions),
+        passed=tuple(s.passed for s in sessions),
+        judged=tuple(s.judged for s in sessions),
+        met=tuple(s.met for s in sessions),
+        sentence=sentence,
+    )
