@@ -155,7 +155,7 @@ def test_groove_fixture_matches_mido_playback(path):
 
 
 def test_fixture_count():
-    assert 1 <= len(list(FIXTURES.glob("*.mid"))) <= 2
+    assert 1 <= len(list(FIXTURES.glob("*.mid"))) <= 3  # a few small files: the suite stays light
     assert "CC BY 4.0" in (FIXTURES / "LICENSE-groove-midi.txt").read_text()
 
 

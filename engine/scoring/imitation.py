@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.scoring.times import as_times
+
 __all__ = ["ImitationResult", "score_imitation"]
 
 
@@ -118,19 +120,6 @@ class ImitationResult:
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["failed"] = list(self.failed)
         return out
-
-
-def _times(values: Sequence[float], name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a one-dimensional sequence of times in seconds")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite times (no NaN or infinity)")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} must not contain negative times")
-    if arr.size > 1 and not np.all(np.diff(arr) > 0):
-        raise ValueError(f"{name} must be strictly increasing (sorted, no duplicates)")
-    return arr
 
 
 def _pitches(values: Sequence[int], n: int, name: str, times_name: str) -> np.ndarray:
@@ -253,10 +242,10 @@ def score_imitation(
     >>> r.response_present, r.response_latency_ms, r.onsets_matched, r.correct
     (True, 125.0, 3, True)
     """
-    call = _times(call_s, "call_s")
+    call = as_times(call_s, "call_s", increasing=True)
     if call.size == 0:
         raise ValueError("call_s is empty: a call needs at least one onset to be imitated")
-    resp_all = _times(response_s, "response_s")
+    resp_all = as_times(response_s, "response_s", increasing=True)
     window_s = _positive(window_s, "window_s")
     if isinstance(early_s, bool) or not (math.isfinite(early_s) and early_s >= 0):
         raise ValueError("early_s must be zero or a positive number of seconds")

@@ -33,6 +33,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from engine.scoring.times import as_times
+
 __all__ = [
     "CueMatch",
     "SyncSummary",
@@ -43,6 +45,8 @@ __all__ = [
     "MIN_TAP_SHARE",
 ]
 
+#: A resultant length below this is zero: the mean phase is undefined, not rounding noise's angle.
+_R_ZERO = 1e-12
 #: Fewer matched taps than this and a run is not scorable.
 MIN_MATCHED_TAPS = 3
 #: Fewer taps than this share of the cues and a run is not scorable (REPP's rule).
@@ -145,15 +149,6 @@ class SyncSummary:
         return dataclasses.asdict(self)
 
 
-def _as_times(values: Sequence[float], name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a one-dimensional sequence of times in seconds")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite times")
-    return arr
-
-
 def local_ioi_s(cue_s: Sequence[float], *, max_window_s: float = 0.5) -> np.ndarray:
     """Local inter-onset interval of each cue, in seconds.
 
@@ -179,7 +174,7 @@ def local_ioi_s(cue_s: Sequence[float], *, max_window_s: float = 0.5) -> np.ndar
     ValueError
         If the cue times are not finite and strictly increasing.
     """
-    cues = _as_times(cue_s, "cue_s")
+    cues = as_times(cue_s, "cue_s")
     if cues.size > 1 and not np.all(np.diff(cues) > 0):
         raise ValueError("cue_s must be strictly increasing")
     if cues.size == 0:
@@ -237,8 +232,8 @@ def match_taps(
     >>> [m.tap_index for m in matches], matches[0].asynchrony_ms
     ([0, 1, None], -20.0)
     """
-    cues = _as_times(cue_s, "cue_s")
-    taps = _as_times(tap_s, "tap_s")
+    cues = as_times(cue_s, "cue_s")
+    taps = as_times(tap_s, "tap_s")
     half_s = 0.5 * local_ioi_s(cues, max_window_s=max_window_s)
     n_cues, n_taps = cues.size, taps.size
     tap_of_cue = np.full(n_cues, -1, dtype=np.intp)
@@ -375,7 +370,7 @@ def summarize(
     taps_count, warmup = int(taps_count), int(warmup)
     taps = None
     if tap_s is not None:
-        taps = _as_times(tap_s, "tap_s")
+        taps = as_times(tap_s, "tap_s")
         if taps.size != taps_count:
             raise ValueError(f"tap_s has {taps.size} taps but taps_count is {taps_count}")
 
@@ -416,7 +411,9 @@ def summarize(
         phase = 2.0 * np.pi * (asyn_ms / 1000.0) / scored_ioi_s[matched_pos]
         c, s = float(np.mean(np.cos(phase))), float(np.mean(np.sin(phase)))
         vector_strength = min(1.0, math.hypot(c, s))
-        if vector_strength > 0.0:
+        if vector_strength < _R_ZERO:  # evenly spread phases: no mean direction (rounding leaves ~1e-16)
+            vector_strength = 0.0
+        else:
             mean_phase_deg = math.degrees(math.atan2(s, c))
         if matched >= 2:
             n = matched
