@@ -22,6 +22,7 @@ bench: setup
 	.venv/bin/python -m benchmarks.latency --json benchmark-latency.json
 	.venv/bin/python -m benchmarks.midi --json benchmark-midi.json
 	.venv/bin/python -m benchmarks.onsets --json benchmark-onsets.json
+	.venv/bin/python -m benchmarks.scoring --json benchmark-scoring.json
 
 clean:
 	rm -rf .venv build *.egg-info
