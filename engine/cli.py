@@ -84,6 +84,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """`tandem validate SCRIPT... [--schema]`: check scripts, one sentence per problem."""
+    from engine.errors import ConfigError
+    from engine.interventions.script import ScriptError, load_script
+
+    if args.schema:
+        from engine.interventions.schema import script_schema
+
+        print(json.dumps(script_schema(), indent=2))
+        if not args.scripts:
+            return 0
+    if not args.scripts:
+        raise ConfigError("Name at least one script to check, e.g. `tandem validate content/songs/*.toml`.")
+    failed = 0
+    for name in args.scripts:
+        try:
+            script = load_script(name)
+        except ScriptError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(f"tandem: {problem}", file=sys.stderr)
+            continue
+        amount = (f"{script.trials} trial{'' if script.trials == 1 else 's'}" if script.trials is not None
+                  else f"{script.duration_min:g} min")
+        n_obj = len(script.objectives)
+        print(f"ok: {name} ({script.title}, {script.kind}, {amount}, "
+              f"{n_obj} objective{'' if n_obj == 1 else 's'})")
+    return EXIT_ERROR if failed else 0
+
+
 def _cmd_onsets(args: argparse.Namespace) -> int:
     from engine.audio.onsetfile import detect_file
 
@@ -209,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")
+    v.add_argument("scripts", nargs="*", metavar="SCRIPT", help="script files (.toml)")
+    v.add_argument("--schema", action="store_true", help="print the scripts' JSON Schema")
+    v.set_defaults(func=_cmd_validate)
 
     o = sub.add_parser("onsets", help="run the live onset detector over a recording")
     o.add_argument("audio", metavar="AUDIO", help="the recording (WAV, FLAC, OGG, MP3; 8 kHz or more; stereo is mixed to mono)")

@@ -1,0 +1,119 @@
+"""The JSON Schema of an intervention script (for editors and other tools).
+
+Hand-written from the same constants the loader checks against, so the two
+cannot drift apart on field names, kinds or metrics. The schema describes
+shape and ranges; the loader checks more (rhythm lengths against the meter,
+note names, sample files, exactly one of rhythm/melody/beats) and is the
+authority: ``tandem validate`` uses the loader, not the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.audio.soundbank import GM_PERCUSSION
+from engine.interventions.notation import GRIDS
+from engine.interventions.script import (
+    FIELDS,
+    KINDS,
+    MAX_COUNT_IN,
+    MAX_DURATION_MIN,
+    MAX_TEMPO_BPM,
+    MAX_TEMPO_STEP_PCT,
+    MAX_TRIALS,
+    METRICS,
+    MIN_TEMPO_BPM,
+    SOURCES,
+)
+from engine.scoring.objectives import AGGREGATES, COMPARATORS, CRITERIA, PROMPT_LEVELS
+
+__all__ = ["script_schema"]
+
+_SOUND_PATTERN = (r"^(midi_out|click(:high|:low)?|tone|noise_drum|drum:([a-z0-9_]+)|"
+                  r"program:([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])|file:.+)$")
+
+
+def _obj(fields: str, properties: dict[str, Any], required: list[str], description: str) -> dict[str, Any]:
+    # Field order follows the loader's FIELDS; tests check the two name the same fields.
+    properties = {name: properties[name] for name in FIELDS[fields] if name in properties}
+    return {"type": "object", "description": description, "properties": properties, "required": required,
+            "additionalProperties": False}
+
+
+def script_schema() -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) of the script format, as a dict ready for :func:`json.dumps`."""
+    tempo = {"type": "number", "minimum": MIN_TEMPO_BPM, "maximum": MAX_TEMPO_BPM}
+    melody = {"type": "string", "pattern": r"^\s*([A-Ga-g][#b]?-?\d+(:[0-9./]+)?\s*)+$",
+              "description": "note names with optional lengths in beats, e.g. \"C4 E4 G4:2\""}
+    sound = {"type": "string", "pattern": _SOUND_PATTERN}
+    drum_or_note = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 127},
+                              {"type": "string", "enum": sorted(GM_PERCUSSION.values())}]}
+    key_or_note = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 127},
+                             {"type": "string", "pattern": r"^[A-Ga-g][#b]?-?\d+$"}]}
+    metrics = sorted({m for names in METRICS.values() for m in names})
+    objective = _obj("objectives", {
+        "id": {"type": "string", "minLength": 1},
+        "metric": {"type": "string", "enum": metrics},
+        "comparator": {"type": "string", "enum": list(COMPARATORS)},
+        "threshold": {"type": ["number", "boolean"]},
+        "criterion": {"type": "string", "enum": list(CRITERIA), "default": "aggregate"},
+        "aggregate": {"type": "string", "enum": list(AGGREGATES)},
+        "k": {"type": "integer", "minimum": 1},
+        "n": {"type": "integer", "minimum": 1},
+        "sessions": {"type": "integer", "minimum": 1, "default": 3},
+        "counted_prompts": {"type": "array", "items": {"enum": list(PROMPT_LEVELS)}, "minItems": 1},
+        "max_prompt": {"type": "string", "enum": list(PROMPT_LEVELS)},
+        "min_trials": {"type": "integer", "minimum": 1, "default": 1},
+    }, ["id", "metric", "comparator", "threshold"], "A therapy objective (see engine.scoring.objectives).")
+    phrase = _obj("phrases", {
+        "name": {"type": "string"},
+        "rhythm": {"type": "string", "pattern": r"^[xX.\- |\t]+$",
+                   "description": "x hit, X accent, . rest, - hold; whole bars of the grid and meter"},
+        "melody": melody,
+        "beats": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
+        "grid": {"type": "string", "enum": [f"1/{g}" for g in GRIDS]},
+    }, [], "One phrase or pattern: exactly one of rhythm, melody or beats.")
+    phrase["oneOf"] = [{"required": [k]} for k in ("rhythm", "melody", "beats")]
+    schema = _obj("script", {
+        "title": {"type": "string", "minLength": 1},
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "description": {"type": "string"},
+        "tempo_bpm": tempo,
+        "meter": {"type": "string", "pattern": r"^\d+/(2|4|8|16)$", "default": "4/4"},
+        "grid": {"type": "string", "enum": [f"1/{g}" for g in GRIDS], "default": "1/8"},
+        "trials": {"type": "integer", "minimum": 1, "maximum": MAX_TRIALS},
+        "duration_min": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_MIN},
+        "instruments": _obj("instruments", {
+            "cue": sound,
+            "feedback": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(device|none|"),
+                         "default": "device"},
+        }, ["cue"], "Sounds for the engine's cues and the feedback to the child's playing."),
+        "input": _obj("input", {
+            "source": {"type": "string", "enum": list(SOURCES)},
+            "pads": {"type": "array", "items": drum_or_note},
+            "keys": {"type": "array", "items": key_or_note},
+        }, ["source"], "What the child plays into."),
+        "phrases": {"type": "array", "items": phrase, "minItems": 1},
+        "adapt": _obj("adapt", {
+            "up_after": {"type": "integer", "minimum": 1, "maximum": 50, "default": 3},
+            "down_after": {"type": "integer", "minimum": 1, "maximum": 50, "default": 2},
+            "tempo_step_pct": {"type": "number", "minimum": 0, "maximum": MAX_TEMPO_STEP_PCT, "default": 5},
+            "length_step": {"type": "integer", "minimum": 0, "maximum": 16, "default": 0},
+            "min_tempo_bpm": tempo,
+            "max_tempo_bpm": tempo,
+        }, [], "When and how the difficulty changes."),
+        "prompts": _obj("prompts", {
+            "count_in_beats": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT_IN, "default": 4},
+            "your_turn_visual": {"type": "boolean", "default": True},
+            "your_turn_sound": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(none|"),
+                                "default": "none"},
+            "lead_in": melody,
+        }, [], "Help before each turn."),
+        "objectives": {"type": "array", "items": objective},
+    }, ["title", "kind", "tempo_bpm", "instruments", "input", "phrases"],
+        "A Tandem intervention script (TOML); see docs/scripts.md.")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://tandem.invalid/schemas/script.json"
+    schema["title"] = "Tandem intervention script"
+    schema["oneOf"] = [{"required": ["trials"]}, {"required": ["duration_min"]}]
+    return schema

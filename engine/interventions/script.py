@@ -1,0 +1,776 @@
+"""Intervention scripts: TOML files a therapist writes, read and checked.
+
+A script is pure data (nothing in it is ever executed). It names its kind,
+tempo and meter, the instruments for cues and feedback, the inputs it
+listens to, its phrases in readable notation (:mod:`engine.interventions.notation`),
+how many trials or minutes, adaptation rules, prompts and the objectives it
+measures. ``docs/scripts.md`` explains every field with examples; a short
+one::
+
+    title = "Echo drums"
+    kind = "call_and_response"
+    tempo_bpm = 90
+    meter = "4/4"
+    trials = 10
+
+    [instruments]
+    cue = "drum:hi_bongo"
+    feedback = "drum:low_bongo"
+
+    [input]
+    source = "both"
+
+    [[phrases]]
+    rhythm = "x.x.x..."
+
+    [[objectives]]
+    id = "echo"
+    metric = "correct"
+    criterion = "k_of_n"
+    k = 4
+    n = 5
+    comparator = "=="
+    threshold = true
+
+:func:`load_script` checks everything and raises :class:`ScriptError` with
+one sentence per problem, each naming ``file:line``, the field and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import math
+import numbers
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.audio.soundbank import GM_PERCUSSION, SoundRequestError, parse_note
+from engine.errors import ConfigError
+from engine.interventions.notation import (
+    NotationError,
+    parse_grid,
+    parse_melody,
+    parse_meter,
+    parse_rhythm,
+)
+from engine.scoring.continuation import ContinuationResult
+from engine.scoring.imitation import ImitationResult
+from engine.scoring.objectives import Objective
+from engine.scoring.sync import SyncSummary
+from engine.scoring.turns import TurnResult
+
+__all__ = [
+    "FIELDS",
+    "KINDS",
+    "METRICS",
+    "SOURCES",
+    "Adaptation",
+    "Inputs",
+    "Instruments",
+    "Phrase",
+    "Prompts",
+    "Script",
+    "ScriptError",
+    "load_script",
+]
+
+KINDS = ("call_and_response", "turn_taking", "rhythmic_cueing", "stop_and_go", "fill_in_the_blank")
+"""The kinds of intervention a script can be."""
+
+SOURCES = ("midi", "mic", "both")
+"""Inputs a script can listen to."""
+
+MIN_TEMPO_BPM = 20.0
+MAX_TEMPO_BPM = 300.0
+MAX_TRIALS = 500
+MAX_DURATION_MIN = 120.0
+MAX_COUNT_IN = 16
+MAX_TEMPO_STEP_PCT = 20.0
+SAMPLE_SUFFIXES = (".wav", ".flac")
+
+
+def _metric_names(result_class: type) -> tuple[str, ...]:
+    """Score keys of a result dataclass: its numeric and true/false fields.
+
+    Text fields (``reason``, ``failed``), times within the session (``*_s``)
+    and settings echoed back (``window_ms``) are not metrics.
+    """
+    return tuple(f.name for f in dataclasses.fields(result_class)
+                 if "str" not in str(f.type) and not f.name.endswith("_s") and f.name != "window_ms")
+
+
+METRICS: dict[str, tuple[str, ...]] = {
+    "sync": _metric_names(SyncSummary),
+    "imitation": _metric_names(ImitationResult),
+    "turns": _metric_names(TurnResult),
+    "continuation": _metric_names(ContinuationResult),
+}
+"""Metric keys an objective may name, by family of scores (from engine.scoring's results)."""
+
+_ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "script": ("title", "kind", "description", "tempo_bpm", "meter", "grid", "trials", "duration_min",
+               "instruments", "input", "phrases", "adapt", "prompts", "objectives"),
+    "instruments": ("cue", "feedback"),
+    "input": ("source", "pads", "keys"),
+    "phrases": ("name", "rhythm", "melody", "beats", "grid"),
+    "adapt": ("up_after", "down_after", "tempo_step_pct", "length_step", "min_tempo_bpm", "max_tempo_bpm"),
+    "prompts": ("count_in_beats", "your_turn_visual", "your_turn_sound", "lead_in"),
+    "objectives": tuple(f.name for f in dataclasses.fields(Objective)) + ("max_prompt",),
+}
+"""The fields each table of a script may have (``script``: the top level)."""
+
+_TABLE_NAMES = {"script": "a script", "instruments": "[instruments]", "input": "[input]",
+                "phrases": "a [[phrases]] entry", "adapt": "[adapt]", "prompts": "[prompts]",
+                "objectives": "an [[objectives]] entry"}
+
+
+class ScriptError(ConfigError):
+    """A script has problems; :attr:`problems` holds one sentence for each."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """Sounds for the engine's cues and for feedback to the child's playing.
+
+    Each is a sound-bank request (``drum:hi_bongo``, ``click``, ``tone``,
+    ``noise_drum``), ``program:<0-127>`` (a General MIDI instrument whose
+    notes come from the phrases), ``file:<absolute path>`` (a sample),
+    ``midi_out`` (an external synth or keyboard), or for feedback ``device``
+    (the sound the input's device map gives) or ``none``.
+    """
+
+    cue: str
+    feedback: str = "device"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the child plays into: ``source`` midi, mic or both; accepted pads and keys (MIDI notes; empty: any)."""
+
+    source: str
+    pads: tuple[int, ...] = ()
+    keys: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One phrase or pattern.
+
+    Attributes
+    ----------
+    name : str
+        The script's name for it, or ``"phrase N"``.
+    notation : str
+        ``"rhythm"``, ``"melody"`` or ``"beats"``: how it was written.
+    text : str
+        As written (beats: the list as text).
+    onsets_beats : tuple of float
+        Onset times in beats from the phrase's start.
+    pitches : tuple of int
+        MIDI notes, one per onset (melodies only; empty otherwise).
+    length_beats : float
+        Length in beats (whole bars for rhythms; the notes' sum for melodies;
+        up to the beat after the last onset for beat lists).
+    """
+
+    name: str
+    notation: str
+    text: str
+    onsets_beats: tuple[float, ...]
+    pitches: tuple[int, ...] = ()
+    length_beats: float = 0.0
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Make it harder after ``up_after`` correct trials in a row, easier after ``down_after`` misses in a row.
+
+    Harder means ``tempo_step_pct`` percent faster (within ``min_tempo_bpm``..``max_tempo_bpm``)
+    and ``length_step`` more phrases' worth of notes; easier the reverse.
+    """
+
+    up_after: int = 3
+    down_after: int = 2
+    tempo_step_pct: float = 5.0
+    length_step: int = 0
+    min_tempo_bpm: float = MIN_TEMPO_BPM
+    max_tempo_bpm: float = MAX_TEMPO_BPM
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Help before each turn: a count-in, a visual "your turn", a sound, a musical lead-in (notes, beats)."""
+
+    count_in_beats: int = 4
+    your_turn_visual: bool = True
+    your_turn_sound: str = "none"
+    lead_in: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Script:
+    """A checked intervention script (see the module docstring); build it with :func:`load_script`."""
+
+    path: Path
+    title: str
+    kind: str
+    tempo_bpm: float
+    meter: tuple[int, int]
+    grid: str
+    instruments: Instruments
+    inputs: Inputs
+    phrases: tuple[Phrase, ...]
+    trials: int | None = None
+    duration_min: float | None = None
+    adaptation: Adaptation | None = None
+    prompts: Prompts = Prompts()
+    objectives: tuple[Objective, ...] = ()
+    description: str = ""
+
+
+# --------------------------------------------------------------------------
+# Where keys are
+
+
+class _KeyLines:
+    """Line numbers of the keys and table headers of a TOML text.
+
+    Hand-written because :mod:`tomllib` returns plain dicts without positions,
+    and the parsers that keep them (tomlkit) are not dependencies of Tandem. A
+    script's layout is simple, so one pass over the lines that follows
+    ``[table]`` and ``[[array]]`` headers (counting entries) and skips the
+    insides of multi-line strings finds every key a therapist writes. Keys are
+    looked up by (table, entry index or None, key); a dotted key at the top
+    (``instruments.cue = ...``) is found too.
+    """
+
+    _KEY = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")
+
+    def __init__(self, text: str) -> None:
+        self.keys: dict[tuple[str, int | None, str], int] = {}
+        self.tables: dict[tuple[str, int | None], int] = {}
+        table, index = "", None
+        counts: dict[str, int] = {}
+        open_quote = None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if open_quote:
+                if open_quote in line:
+                    open_quote = None
+                continue
+            stripped = line.strip()
+            if stripped.startswith("[["):
+                table = stripped[2:stripped.find("]]")].strip()
+                index = counts.get(table, 0)
+                counts[table] = index + 1
+                self.tables[(table, index)] = lineno
+            elif stripped.startswith("["):
+                table, index = stripped[1:stripped.find("]")].strip(), None
+                self.tables[(table, None)] = lineno
+            else:
+                match = self._KEY.match(line)
+                if match:
+                    key = match.group(1).strip("\"'")
+                    self.keys.setdefault((table, index, key), lineno)
+                    rest = line[match.end():]
+                    for quote in ('"""', "'''"):
+                        if rest.count(quote) % 2:
+                            open_quote = quote
+
+    def line(self, table: str, index: int | None, key: str | None = None) -> int | None:
+        """Line of ``key`` in the table (or its header when the key is absent), else None."""
+        if key is not None:
+            for candidate in ((table, index, key), ("", None, f"{table}.{key}" if table else key)):
+                if candidate in self.keys:
+                    return self.keys[candidate]
+        if table and (table, index) in self.tables:
+            return self.tables[(table, index)]
+        if table and ("", None, table) in self.keys:  # an inline table: instruments = { ... }
+            return self.keys[("", None, table)]
+        return None
+
+
+# --------------------------------------------------------------------------
+# Checking
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (true/false)"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Problem(Exception):
+    """Raised inside the checker for one problem of one field (collected, not shown)."""
+
+
+class _Checker:
+    def __init__(self, text: str, path: Path, shown: str) -> None:
+        self.lines = _KeyLines(text)
+        self.path = path
+        self.shown = shown
+        self.problems: list[str] = []
+
+    # -- reporting ---------------------------------------------------------
+
+    def report(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> None:
+        line = self.lines.line(table, index, key)
+        where = f"{self.shown}:{line}" if line else self.shown
+        self.problems.append(f"{where}: {field} {problem.rstrip('.')}.")
+
+    def fail(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> _Problem:
+        self.report(table, index, key, field, problem)
+        return _Problem()
+
+    # -- typed getters (raise _Problem after reporting) --------------------
+
+    def unknown(self, data: dict, kind: str, table: str, index: int | None, field_prefix: str) -> None:
+        allowed = FIELDS[kind]
+        for key in data:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.report(table, index, key, f"{field_prefix}{key}",
+                        f"is not a field of {_TABLE_NAMES[kind]}{hint}; the fields are {', '.join(allowed)}")
+
+    def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, default: Any = ...) -> Any:
+        if key not in data:
+            if default is ...:
+                raise self.fail(*where, None, field, f"is missing; write {allowed}")
+            return default
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+        return value.strip()
+
+    def number(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
+               default: Any = ..., whole: bool = False, lo_open: bool = False) -> Any:
+        kind = "a whole number" if whole else "a number"
+        span = f"above {lo:g} and at most {hi:g}" if lo_open else f"from {lo:g} to {hi:g}"
+        allowed = f"{kind} {span}{unit}"
+        if key not in data:
+            if default is ...:
+                raise self.fail(*where, None, field, f"is missing; write {allowed}")
+            return default
+        value = data[key]
+        ok_type = _is_int(value) if whole else _is_number(value)
+        if not ok_type:
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+        if value > hi or value < lo or (lo_open and value == lo):
+            raise self.fail(*where, key, field, f"is {value:g}, but it must be {allowed}")
+        return value
+
+    def table(self, data: dict, key: str, field: str, required: bool) -> dict | None:
+        if key not in data:
+            if required:
+                raise self.fail("", None, None, field, f"is missing; add the [{key}] table (see docs/scripts.md)")
+            return None
+        value = data[key]
+        if not isinstance(value, dict):
+            raise self.fail("", None, key, field, f"must be a table [{key}], not {_describe(value)}")
+        return value
+
+    def entries(self, data: dict, key: str, required: bool) -> list[dict]:
+        if key not in data:
+            if required:
+                raise self.fail("", None, None, key, f"are missing; add at least one [[{key}]] entry")
+            return []
+        value = data[key]
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail("", None, key, key, f"must be [[{key}]] entries, not {_describe(value)}")
+        if required and not value:
+            raise self.fail("", None, key, key, f"are empty; add at least one [[{key}]] entry")
+        return value
+
+    def attempt(self, fn, *args, default=None):
+        try:
+            return fn(*args)
+        except _Problem:
+            return default
+
+    # -- sounds and notes --------------------------------------------------
+
+    def sound(self, value: str, where: tuple, key: str, field: str, extra: tuple[str, ...]) -> str:
+        """Check an instrument: a built-in, drum:<name>, program:<n>, file:<path>, midi_out or an extra word."""
+        allowed = ("a GM drum like \"drum:hi_bongo\", a GM instrument like \"program:0\" (piano), "
+                   "\"click\", \"tone\", \"noise_drum\", a sample \"file:<path>\" or \"midi_out\""
+                   + "".join(f" or \"{e}\"" for e in extra))
+        head, _, rest = value.partition(":")
+        head = head.strip().lower()
+        rest = rest.strip()
+        if value in extra or value == "midi_out" or value in ("click", "click:high", "click:low", "tone",
+                                                                 "noise_drum"):
+            return value
+        if head == "drum" and rest:
+            name = rest.lower().replace("-", "_").replace(" ", "_")
+            if name.isdigit() and int(name) in GM_PERCUSSION:
+                return f"drum:{GM_PERCUSSION[int(name)]}"
+            if name in GM_PERCUSSION.values():
+                return f"drum:{name}"
+            close = difflib.get_close_matches(name, list(GM_PERCUSSION.values()), n=2)
+            hint = f" (did you mean {' or '.join('drum:' + c for c in close)}?)" if close else ""
+            raise self.fail(*where, key, field, f"'{value}' is not a General MIDI drum{hint}; write drum: and a "
+                            "name from docs/scripts.md or a key 35-81, e.g. drum:hi_wood_block")
+        if head == "program" and rest:
+            if rest.isdigit() and 0 <= int(rest) <= 127:
+                return f"program:{int(rest)}"
+            raise self.fail(*where, key, field, f"'{value}' is not a General MIDI instrument; write program: and a "
+                            "number 0-127, e.g. program:0 (piano) or program:12 (marimba)")
+        if head == "file" and rest:
+            sample = Path(rest).expanduser()
+            if not sample.is_absolute():
+                sample = self.path.parent / sample
+            if sample.suffix.lower() not in SAMPLE_SUFFIXES:
+                raise self.fail(*where, key, field, f"'{value}' must be a WAV or FLAC sample (.wav or .flac)")
+            if not sample.is_file():
+                raise self.fail(*where, key, field, f"'{value}' names a sample that does not exist ({sample}); "
+                                "paths are relative to the script's folder")
+            return f"file:{sample.resolve()}"
+        raise self.fail(*where, key, field, f"'{value}' is not an instrument Tandem knows; use {allowed}")
+
+    def notes(self, data: dict, key: str, where: tuple, field: str, drums: bool) -> tuple[int, ...]:
+        value = data.get(key, [])
+        what = "GM drum names or MIDI note numbers 0-127" if drums else "note names like C4 or MIDI numbers 0-127"
+        if not isinstance(value, list):
+            raise self.fail(*where, key, field, f"must be a list of {what}, e.g. "
+                            + ("[\"acoustic_snare\", 36]" if drums else "[\"C4\", \"E4\", \"G4\"]")
+                            + f", not {_describe(value)}")
+        out = []
+        for item in value:
+            if _is_int(item) and 0 <= item <= 127:
+                out.append(item)
+                continue
+            if isinstance(item, str):
+                if drums:
+                    name = item.strip().lower().replace("-", "_").replace(" ", "_")
+                    if name in GM_PERCUSSION.values():
+                        out.append(next(k for k, v in GM_PERCUSSION.items() if v == name))
+                        continue
+                else:
+                    try:
+                        out.append(parse_note(item))
+                        continue
+                    except SoundRequestError:
+                        pass
+            raise self.fail(*where, key, field, f"has {_describe(item)}, but it must list {what}")
+        return tuple(out)
+
+    # -- the whole script --------------------------------------------------
+
+    def build(self, data: dict) -> Script:
+        top = ("", None)
+        self.unknown(data, "script", "", None, "")
+        title = self.attempt(self.text, data, "title", top, "title", "a name in quotes, e.g. title = \"Echo drums\"")
+        kind = None
+        try:
+            kind = self.text(data, "kind", top, "kind", "one of " + ", ".join(KINDS))
+            if kind not in KINDS:
+                close = difflib.get_close_matches(kind.replace("-", "_"), KINDS, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise self.fail("", None, "kind", "kind", f"'{kind}' is not one of {', '.join(KINDS)}{hint}")
+        except _Problem:
+            kind = None
+        description = self.attempt(self.text, data, "description", top, "description", "text in quotes",
+                                   "", default="")
+        tempo = self.attempt(self.number, data, "tempo_bpm", top, "tempo_bpm", MIN_TEMPO_BPM, MAX_TEMPO_BPM,
+                             " beats per minute")
+        meter_text = self.attempt(self.text, data, "meter", top, "meter", "a time signature like \"4/4\"", "4/4")
+        meter = None
+        if meter_text is not None:
+            try:
+                meter = parse_meter(meter_text)
+            except NotationError as exc:
+                self.report("", None, "meter", "meter", str(exc))
+        grid = self.attempt(self.text, data, "grid", top, "grid", "a note value like \"1/8\"", "1/8")
+        if grid is not None:
+            try:
+                parse_grid(grid)
+            except NotationError as exc:
+                self.report("", None, "grid", "grid", str(exc))
+                grid = None
+
+        trials = self.attempt(self.number, data, "trials", top, "trials", 1, MAX_TRIALS, "", None, True)
+        duration = self.attempt(self.number, data, "duration_min", top, "duration_min", 0, MAX_DURATION_MIN,
+                                " minutes", None, False, True)
+        if "trials" in data and "duration_min" in data:
+            self.report("", None, "duration_min", "duration_min", "cannot be given together with trials; "
+                        "give one of them")
+        elif "trials" not in data and "duration_min" not in data:
+            self.report("", None, None, "trials", "are missing; write trials = <number of trials> or "
+                        "duration_min = <minutes>")
+
+        instruments = self.attempt(self.instruments, data)
+        inputs = self.attempt(self.inputs, data)
+        phrases = self.attempt(self.phrases, data, meter_text if meter else None, grid)
+        adaptation = self.attempt(self.adaptation, data, tempo)
+        prompts = self.attempt(self.prompts, data)
+        objectives = self.attempt(self.objectives, data)
+
+        if self.problems:
+            raise ScriptError(self.problems)
+        return Script(path=self.path, title=title, kind=kind, tempo_bpm=float(tempo), meter=meter, grid=grid,
+                      instruments=instruments, inputs=inputs, phrases=phrases, trials=trials,
+                      duration_min=None if duration is None else float(duration), adaptation=adaptation,
+                      prompts=prompts, objectives=objectives, description=description)
+
+    def instruments(self, data: dict) -> Instruments | None:
+        table = self.table(data, "instruments", "instruments", required=True)
+        where = ("instruments", None)
+        self.unknown(table, "instruments", *where, "instruments.")
+        cue = self.text(table, "cue", where, "instruments.cue",
+                        "the cue instrument in quotes, e.g. cue = \"drum:hi_bongo\" or cue = \"midi_out\"")
+        cue = self.sound(cue, where, "cue", "instruments.cue", ())
+        feedback = self.text(table, "feedback", where, "instruments.feedback",
+                             "the feedback instrument in quotes, e.g. \"drum:low_bongo\", \"device\" or \"none\"",
+                             "device")
+        feedback = self.sound(feedback, where, "feedback", "instruments.feedback", ("device", "none"))
+        return Instruments(cue=cue, feedback=feedback)
+
+    def inputs(self, data: dict) -> Inputs | None:
+        table = self.table(data, "input", "input", required=True)
+        where = ("input", None)
+        self.unknown(table, "input", *where, "input.")
+        source = self.text(table, "source", where, "input.source", "one of " + ", ".join(SOURCES))
+        if source not in SOURCES:
+            raise self.fail(*where, "source", "input.source", f"'{source}' is not one of {', '.join(SOURCES)}")
+        if source == "mic":
+            for key in ("pads", "keys"):
+                if key in table:
+                    raise self.fail(*where, key, f"input.{key}", "applies only to MIDI input; "
+                                    "use source = \"midi\" or \"both\", or remove it")
+        pads = self.notes(table, "pads", where, "input.pads", drums=True)
+        keys = self.notes(table, "keys", where, "input.keys", drums=False)
+        return Inputs(source=source, pads=pads, keys=keys)
+
+    def phrases(self, data: dict, meter: str | None, grid: str | None) -> tuple[Phrase, ...] | None:
+        out = []
+        for i, entry in enumerate(self.entries(data, "phrases", required=True)):
+            where = ("phrases", i)
+            prefix = f"phrases[{i + 1}]."
+            self.unknown(entry, "phrases", *where, prefix)
+            try:
+                out.append(self.phrase(entry, i, where, prefix, meter, grid))
+            except _Problem:
+                pass
+        return tuple(out) if len(out) == len(data["phrases"]) else None
+
+    def phrase(self, entry: dict, i: int, where: tuple, prefix: str, meter: str | None,
+               grid: str | None) -> Phrase:
+        name = self.text(entry, "name", where, prefix + "name", "text in quotes", f"phrase {i + 1}")
+        given = [k for k in ("rhythm", "melody", "beats") if k in entry]
+        if len(given) != 1:
+            key = given[1] if given else None
+            raise self.fail(*where, key, prefix.rstrip("."), "must have exactly one of rhythm (\"x.x.xx..\"), "
+                            "melody (\"C4 E4 G4\") or beats ([0, 1, 2.5])"
+                            + (f", not {' and '.join(given)}" if given else ""))
+        notation = given[0]
+        value = entry[notation]
+        field = prefix + notation
+        if notation == "beats":
+            ok = isinstance(value, list) and value and all(_is_number(b) and 0 <= b <= 256 for b in value)
+            if not ok or any(b <= a for a, b in itertools.pairwise(value)):
+                raise self.fail(*where, notation, field, "must be a list of rising onset times in beats from 0, "
+                                f"e.g. [0, 1, 2, 2.5], not {_describe(value)}")
+            onsets = tuple(float(b) for b in value)
+            return Phrase(name, notation, str(value), onsets, (), math.floor(onsets[-1]) + 1.0)
+        if not isinstance(value, str):
+            raise self.fail(*where, notation, field, f"must be text in quotes, not {_describe(value)}")
+        try:
+            if notation == "rhythm":
+                phrase_grid = self.text(entry, "grid", where, prefix + "grid", "a note value like \"1/8\"", grid)
+                if meter is None or phrase_grid is None:
+                    raise _Problem  # the meter or grid was already reported
+                try:
+                    parse_grid(phrase_grid)
+                except NotationError as exc:
+                    raise self.fail(*where, "grid", prefix + "grid", str(exc)) from None
+                onsets = parse_rhythm(value, phrase_grid, meter)
+                steps = sum(1 for c in value if c not in " |\t")
+                unit = parse_meter(meter)[1]
+                length = steps * unit / parse_grid(phrase_grid)
+                return Phrase(name, notation, value, tuple(onsets), (), float(length))
+            notes = parse_melody(value)
+        except NotationError as exc:
+            raise self.fail(*where, notation, field, str(exc)) from None
+        if "grid" in entry:
+            raise self.fail(*where, "grid", prefix + "grid", "applies only to rhythms; remove it")
+        starts, t = [], 0.0
+        for _, beats in notes:
+            starts.append(t)
+            t += beats
+        return Phrase(name, notation, value, tuple(starts), tuple(n for n, _ in notes), t)
+
+    def adaptation(self, data: dict, tempo: float | None) -> Adaptation | None:
+        table = self.table(data, "adapt", "adapt", required=False)
+        if table is None:
+            return None
+        where = ("adapt", None)
+        self.unknown(table, "adapt", *where, "adapt.")
+        d = Adaptation()
+        values = {
+            "up_after": self.attempt(self.number, table, "up_after", where, "adapt.up_after", 1, 50,
+                                     " correct trials in a row", d.up_after, True),
+            "down_after": self.attempt(self.number, table, "down_after", where, "adapt.down_after", 1, 50,
+                                       " missed trials in a row", d.down_after, True),
+            "tempo_step_pct": self.attempt(self.number, table, "tempo_step_pct", where, "adapt.tempo_step_pct",
+                                           0, MAX_TEMPO_STEP_PCT, " percent (5-10 is the clinical rule)",
+                                           d.tempo_step_pct),
+            "length_step": self.attempt(self.number, table, "length_step", where, "adapt.length_step", 0, 16,
+                                        " notes", d.length_step, True),
+            "min_tempo_bpm": self.attempt(self.number, table, "min_tempo_bpm", where, "adapt.min_tempo_bpm",
+                                          MIN_TEMPO_BPM, MAX_TEMPO_BPM, " beats per minute", d.min_tempo_bpm),
+            "max_tempo_bpm": self.attempt(self.number, table, "max_tempo_bpm", where, "adapt.max_tempo_bpm",
+                                          MIN_TEMPO_BPM, MAX_TEMPO_BPM, " beats per minute", d.max_tempo_bpm),
+        }
+        if any(v is None for v in values.values()):
+            return None
+        lo, hi = values["min_tempo_bpm"], values["max_tempo_bpm"]
+        if lo > hi:
+            raise self.fail(*where, "min_tempo_bpm", "adapt.min_tempo_bpm",
+                            f"({lo:g}) must not be above adapt.max_tempo_bpm ({hi:g})")
+        if tempo is not None and not lo <= tempo <= hi:
+            raise self.fail("", None, "tempo_bpm", "tempo_bpm",
+                            f"({tempo:g}) must lie within adapt.min_tempo_bpm..max_tempo_bpm ({lo:g}-{hi:g})")
+        floats = ("tempo_step_pct", "min_tempo_bpm", "max_tempo_bpm")
+        return Adaptation(**{k: float(v) if k in floats else v for k, v in values.items()})
+
+    def prompts(self, data: dict) -> Prompts | None:
+        table = self.table(data, "prompts", "prompts", required=False)
+        if table is None:
+            return Prompts()
+        where = ("prompts", None)
+        self.unknown(table, "prompts", *where, "prompts.")
+        count_in = self.number(table, "count_in_beats", where, "prompts.count_in_beats", 0, MAX_COUNT_IN,
+                               " beats", 4, True)
+        visual = table.get("your_turn_visual", True)
+        if not isinstance(visual, bool):
+            raise self.fail(*where, "your_turn_visual", "prompts.your_turn_visual",
+                            f"must be true or false, not {_describe(visual)}")
+        sound = self.text(table, "your_turn_sound", where, "prompts.your_turn_sound",
+                          "an instrument in quotes or \"none\"", "none")
+        sound = self.sound(sound, where, "your_turn_sound", "prompts.your_turn_sound", ("none",))
+        lead_in: tuple = ()
+        if "lead_in" in table:
+            try:
+                lead_in = tuple(parse_melody(table["lead_in"]))
+            except NotationError as exc:
+                raise self.fail(*where, "lead_in", "prompts.lead_in", str(exc)) from None
+        return Prompts(count_in_beats=count_in, your_turn_visual=visual, your_turn_sound=sound, lead_in=lead_in)
+
+    def objectives(self, data: dict) -> tuple[Objective, ...] | None:
+        out, ids = [], set()
+        entries = self.entries(data, "objectives", required=False)
+        for i, entry in enumerate(entries):
+            where = ("objectives", i)
+            prefix = f"objectives[{i + 1}]."
+            n_before = len(self.problems)
+            self.unknown({k: v for k, v in entry.items()}, "objectives", *where, prefix)
+            if len(self.problems) > n_before:
+                continue
+            metric = entry.get("metric")
+            if isinstance(metric, str) and metric not in _ALL_METRICS:
+                close = difflib.get_close_matches(metric, _ALL_METRICS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                families = "; ".join(f"{fam}: {', '.join(names)}" for fam, names in METRICS.items())
+                self.report(*where, "metric", prefix + "metric",
+                            f"'{metric}' is not a metric Tandem measures{hint}; the metrics are {families}")
+                continue
+            try:
+                objective = Objective.from_dict(entry)
+            except (ValueError, TypeError) as exc:
+                message = str(exc)
+                oid = entry.get("id")
+                for start in (f"Objective '{oid}': ", f"Objective '{oid}' ", "An objective "):
+                    if message.startswith(start):
+                        message = message[len(start):]
+                        break
+                key = next((k for k in FIELDS["objectives"] if re.search(rf"\b{k}\b", message)), None)
+                if key is not None and key not in entry:
+                    key_line = None
+                else:
+                    key_line = key
+                self.report(*where, key_line, prefix.rstrip(".") + (f" ({oid})" if isinstance(oid, str) else ""),
+                            message)
+                continue
+            if objective.id in ids:
+                self.report(*where, "id", prefix + "id", f"'{objective.id}' is used twice; give each objective "
+                            "its own id")
+                continue
+            ids.add(objective.id)
+            out.append(objective)
+        return tuple(out) if len(out) == len(entries) else None
+
+
+def _syntax_problem(exc: tomllib.TOMLDecodeError, shown: str, last_line: int) -> str:
+    """tomllib's message ("Invalid value (at line 3, column 7)") as one sentence naming file:line."""
+    message = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
+    if match:
+        what = message[: match.start()].strip().rstrip(".")
+        return (f"{shown}:{match.group(1)}: the TOML is not valid at column {match.group(2)} "
+                f"({what[:1].lower() + what[1:]}); check the quotes, brackets and '=' on that line.")
+    what = re.sub(r"\s*\(at end of document\)\s*$", "", message).strip().rstrip(".")
+    return (f"{shown}:{last_line}: the TOML is not valid at the end of the file ({what[:1].lower() + what[1:]}); "
+            "check for an unclosed quote or bracket.")
+
+
+def load_script(path: str | Path) -> Script:
+    """Read and check one intervention script.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.toml`` script; relative sample paths inside it are taken from its folder.
+
+    Returns
+    -------
+    Script
+
+    Raises
+    ------
+    ScriptError
+        With :attr:`ScriptError.problems`, one sentence per problem, each
+        naming ``file:line`` (where the field is written), the field and
+        what is allowed.
+    """
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ScriptError([f"{shown}: the script does not exist; check the path."]) from None
+    except IsADirectoryError:
+        raise ScriptError([f"{shown}: is a folder, not a script; name the .toml file."]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScriptError([f"{shown}: the script cannot be read ({exc})."]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScriptError([_syntax_problem(exc, shown, max(1, len(text.splitlines())))]) from None
+    return _Checker(text, path, shown).build(data)

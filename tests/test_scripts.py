@@ -1,0 +1,355 @@
+"""Intervention scripts: notation, loading, one-sentence errors with file:line, the schema, `tandem validate`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.interventions.notation import NotationError, parse_melody, parse_rhythm
+from engine.interventions.schema import script_schema
+from engine.interventions.script import FIELDS, KINDS, METRICS, ScriptError, load_script
+
+SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
+
+# Line numbers matter: the malformed cases below edit these lines and assert them.
+BASE = """\
+title = "Test echo"
+kind = "call_and_response"
+tempo_bpm = 100
+meter = "4/4"
+grid = "1/8"
+trials = 5
+
+[instruments]
+cue = "drum:hi_bongo"
+feedback = "drum:low_bongo"
+
+[input]
+source = "both"
+pads = ["acoustic_snare", 36]
+
+[[phrases]]
+rhythm = "x.x.xx.."
+
+[[phrases]]
+melody = "C4 E4 G4:2"
+
+[[objectives]]
+id = "echo"
+metric = "correct"
+criterion = "k_of_n"
+k = 4
+n = 5
+comparator = "=="
+threshold = true
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "echo.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def _edit(line: int, new: str | None) -> str:
+    """BASE with 1-based ``line`` replaced by ``new`` (None: deleted)."""
+    lines = BASE.splitlines()
+    assert lines[line - 1].strip()
+    if new is None:
+        del lines[line - 1]
+    else:
+        lines[line - 1] = new
+    return "\n".join(lines) + "\n"
+
+
+def _problems(tmp_path: Path, text: str) -> tuple[str, ...]:
+    path = _write(tmp_path, text)
+    with pytest.raises(ScriptError) as info:
+        load_script(path)
+    return info.value.problems
+
+
+# --------------------------------------------------------------------------
+# Notation, worked by hand
+
+
+@pytest.mark.parametrize(("text", "grid", "meter", "onsets"), [
+    ("x.x.xx..", "1/8", "4/4", [0.0, 1.0, 2.0, 2.5]),         # eighths: 0.5 beat a step
+    ("x..x..", "1/8", "6/8", [0.0, 3.0]),                      # in 6/8 the beat is the eighth
+    ("x-x. | X...", "1/16", "2/4", [0.0, 0.5, 1.0]),           # sixteenths: 0.25 beat; bar line ignored
+    ("xxx.........", "1/12", "4/4", [0.0, 1 / 3, 2 / 3]),      # eighth-note triplets
+    ("x.......x.......", "1/8", "4/4", [0.0, 4.0]),            # two bars
+    ("xxxx", "1/4", "4/4", [0.0, 1.0, 2.0, 3.0]),
+    ("x.x", "1/4", "3/4", [0.0, 2.0]),
+])
+def test_parse_rhythm(text, grid, meter, onsets):
+    assert parse_rhythm(text, grid, meter) == pytest.approx(onsets)
+
+
+@pytest.mark.parametrize(("text", "grid", "meter", "says"), [
+    ("x.o.xx..", "1/8", "4/4", "'o'"),
+    ("x.x.xx.", "1/8", "4/4", "has 7 steps, but a bar of 4/4 on a 1/8 grid has 8"),
+    ("x.x.xx..", "1/5", "4/4", "not a grid"),
+    ("........", "1/8", "4/4", "no hit"),
+    ("-x......", "1/8", "4/4", "starts with a hold"),
+    ("x.x.", "1/4", "4/5", "not a meter"),
+    ("x.x", "1/2", "3/4", "does not divide a bar"),
+])
+def test_parse_rhythm_errors(text, grid, meter, says):
+    with pytest.raises(NotationError, match=re.escape(says)):
+        parse_rhythm(text, grid, meter)
+
+
+def test_parse_melody():
+    assert parse_melody("C4 E4 G4:2") == [(60, 1.0), (64, 1.0), (67, 2.0)]
+    assert parse_melody(" F#3:1/2  Bb4:0.5 A4 ") == [(54, 0.5), (70, 0.5), (69, 1.0)]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("C4 H4 G4", "'H4' is not a note name"),
+    ("C4:0", "above 0"),
+    ("C4:x", "above 0"),
+    ("", "is empty"),
+    ("60 62", "is a number"),
+    ("C10", "not a note name"),
+])
+def test_parse_melody_errors(text, says):
+    with pytest.raises(NotationError, match=re.escape(says)):
+        parse_melody(text)
+
+
+# --------------------------------------------------------------------------
+# Loading valid scripts
+
+
+def test_base_script_loads_to_the_right_values(tmp_path):
+    s = load_script(_write(tmp_path, BASE))
+    assert (s.title, s.kind, s.tempo_bpm, s.meter, s.grid, s.trials) == (
+        "Test echo", "call_and_response", 100.0, (4, 4), "1/8", 5)
+    assert s.duration_min is None and s.adaptation is None
+    assert (s.instruments.cue, s.instruments.feedback) == ("drum:hi_bongo", "drum:low_bongo")
+    assert (s.inputs.source, s.inputs.pads, s.inputs.keys) == ("both", (38, 36), ())
+    rhythm, melody = s.phrases
+    assert (rhythm.notation, rhythm.onsets_beats, rhythm.length_beats) == ("rhythm", (0.0, 1.0, 2.0, 2.5), 4.0)
+    assert (melody.onsets_beats, melody.pitches, melody.length_beats) == ((0.0, 1.0, 2.0), (60, 64, 67), 4.0)
+    assert rhythm.name == "phrase 1"
+    (objective,) = s.objectives
+    assert (objective.id, objective.metric, objective.k, objective.n, objective.threshold) == (
+        "echo", "correct", 4, 5, 1.0)
+    assert (s.prompts.count_in_beats, s.prompts.your_turn_visual, s.prompts.lead_in) == (4, True, ())
+
+
+def test_shipped_echo_drums_values():
+    s = load_script(SONGS / "echo-drums.toml")
+    assert (s.kind, s.tempo_bpm, s.trials, s.inputs.source) == ("call_and_response", 90.0, 10, "both")
+    assert [p.onsets_beats for p in s.phrases][2] == (0.0, 1.0, 2.0, 2.5)
+    assert (s.adaptation.up_after, s.adaptation.down_after, s.adaptation.length_step) == (3, 2, 1)
+    assert [o.id for o in s.objectives] == ["echo-rhythm", "responds-quickly"]
+    assert s.objectives[0].counted_prompts == ("independent", "gestural")
+
+
+def test_shipped_march_values():
+    s = load_script(SONGS / "steady-beat-march.toml")
+    assert (s.kind, s.tempo_bpm, s.trials, s.duration_min) == ("rhythmic_cueing", 80.0, None, 3.0)
+    assert s.phrases[0].onsets_beats == (0.0, 1.0, 2.0, 3.0)
+    assert (s.adaptation.tempo_step_pct, s.adaptation.min_tempo_bpm, s.adaptation.max_tempo_bpm) == (5.0, 60.0, 120.0)
+    assert s.prompts.lead_in == ((60, 1.0), (64, 1.0), (67, 1.0), (72, 2.0))
+    assert s.inputs.pads == (36, 38)
+
+
+def test_every_shipped_song_validates():
+    songs = sorted(SONGS.glob("*.toml"))
+    assert len(songs) >= 2
+    for song in songs:
+        assert load_script(song).title
+
+
+def test_optional_tables_and_sample_file(tmp_path):
+    (tmp_path / "sounds").mkdir()
+    (tmp_path / "sounds" / "cue.wav").write_bytes(b"RIFF")
+    text = BASE.replace('cue = "drum:hi_bongo"', 'cue = "file:sounds/cue.wav"').replace(
+        "trials = 5", "duration_min = 2.5") + """
+[adapt]
+up_after = 4
+tempo_step_pct = 7.5
+
+[prompts]
+count_in_beats = 2
+your_turn_visual = false
+your_turn_sound = "click:high"
+lead_in = "G4:1/2 C5"
+"""
+    s = load_script(_write(tmp_path, text))
+    assert s.instruments.cue == f"file:{(tmp_path / 'sounds' / 'cue.wav').resolve()}"
+    assert (s.trials, s.duration_min) == (None, 2.5)
+    assert (s.adaptation.up_after, s.adaptation.down_after, s.adaptation.tempo_step_pct) == (4, 2, 7.5)
+    assert (s.prompts.count_in_beats, s.prompts.your_turn_visual, s.prompts.your_turn_sound) == (2, False, "click:high")
+    assert s.prompts.lead_in == ((67, 0.5), (72, 1.0))
+
+
+def test_metrics_come_from_the_scoring_results():
+    assert set(METRICS) == {"sync", "imitation", "turns", "continuation"}
+    assert "within_window_pct" in METRICS["sync"] and "correct" in METRICS["imitation"]
+    assert "waited" in METRICS["turns"] and "iti_cv" in METRICS["continuation"]
+    assert "reason" not in METRICS["sync"] and "failed" not in METRICS["imitation"]
+
+
+# --------------------------------------------------------------------------
+# Malformed scripts: one sentence each, with the right line and field
+
+CASES = [
+    # (line edited, new text or None, expected line, field, words about what is allowed)
+    (2, 'kind = "call-response"', 2, "kind",
+     "'call-response' is not one of call_and_response, turn_taking, rhythmic_cueing, stop_and_go, fill_in_the_blank"),
+    (17, 'rhythm = "x.o.xx.."', 17, "phrases[1].rhythm", "use only x (hit), X (accent), . (rest) and - (hold)"),
+    (17, 'rhythm = "x.x.xx."', 17, "phrases[1].rhythm", "has 7 steps"),
+    (20, 'melody = "C4 H4 G4"', 20, "phrases[2].melody", "'H4' is not a note name"),
+    (3, "tempo_bpm = 0", 3, "tempo_bpm", "must be a number from 20 to 300 beats per minute"),
+    (3, "tempo_bpm = -60", 3, "tempo_bpm", "is -60"),
+    (3, "tempo_bpm = 400", 3, "tempo_bpm", "is 400"),
+    (3, 'tempo_bpm = "fast"', 3, "tempo_bpm", "not the text 'fast'"),
+    (9, None, 8, "instruments.cue", "is missing"),
+    (9, 'cue = "drum:wood_blok"', 9, "instruments.cue", "is not a General MIDI drum"),
+    (9, 'cue = "trumpet"', 9, "instruments.cue", "is not an instrument Tandem knows"),
+    (9, 'cue = "program:200"', 9, "instruments.cue", "number 0-127"),
+    (9, 'cue = "file:missing.wav"', 9, "instruments.cue", "does not exist"),
+    (5, 'gird = "1/8"', 5, "gird", "is not a field of a script (did you mean 'grid'?)"),
+    (14, 'pad = ["acoustic_snare"]', 14, "input.pad", "is not a field of [input] (did you mean 'pads'?)"),
+    (24, 'metric = "corect"', 24, "objectives[1].metric", "is not a metric Tandem measures (did you mean 'correct'?)"),
+    (24, 'metric = "happiness"', 24, "objectives[1].metric", "sync: "),
+    (26, "k = 6", 26, "objectives[1] (echo)", "k (6) cannot be more than n (5)"),
+    (29, 'threshold = "yes"', 29, "objectives[1] (echo)", "threshold must be a finite number"),
+    (6, 'trials = "ten"', 6, "trials", "must be a whole number from 1 to 500"),
+    (6, "trials = 2.5", 6, "trials", "not 2.5"),
+    (6, "duration_min = 0", 6, "duration_min", "must be a number above 0 and at most 120 minutes"),
+    (13, "source = 3", 13, "input.source", "must be one of midi, mic, both"),
+    (13, 'source = "mic"', 14, "input.pads", "applies only to MIDI input"),
+    (14, 'pads = ["snare"]', 14, "input.pads", "must list GM drum names"),
+    (4, 'meter = "4/5"', 4, "meter", "not a meter"),
+    (4, 'meter = "4/4', 4, "the TOML is not valid", "check the quotes"),
+]
+
+
+@pytest.mark.parametrize(("line", "new", "at", "field", "allowed"), CASES)
+def test_malformed_script_gives_one_sentence(tmp_path, line, new, at, field, allowed):
+    problems = _problems(tmp_path, _edit(line, new))
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    prefix = f"{tmp_path / 'echo.toml'}:{at}: {field}"
+    assert problem.startswith(prefix), problem
+    assert allowed in problem
+    assert problem.endswith(".") and "\n" not in problem
+    assert not re.search(r"(?<!e\.g)[.!?]\s+[A-Z]", problem), problem  # one sentence
+
+
+def test_entry_lines_count_array_entries(tmp_path):
+    text = BASE.replace('melody = "C4 E4 G4:2"', 'melody = "C4 E4 G4:2"\n\n[[phrases]]\nrhythm = "xx"')
+    (problem,) = _problems(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'echo.toml'}:23: phrases[3].rhythm")
+
+
+def test_missing_required_fields_without_a_line(tmp_path):
+    problems = _problems(tmp_path, 'title = "x"\nkind = "turn_taking"\n')
+    shown = str(tmp_path / "echo.toml")
+    assert any(p.startswith(f"{shown}: tempo_bpm is missing") for p in problems)
+    assert any(p.startswith(f"{shown}: instruments is missing") for p in problems)
+    assert any(p.startswith(f"{shown}: phrases are missing") for p in problems)
+    assert any(p.startswith(f"{shown}: trials are missing") for p in problems)
+
+
+def test_several_problems_are_all_reported(tmp_path):
+    text = _edit(2, 'kind = "echo"').replace("tempo_bpm = 100", "tempo_bpm = 0")
+    problems = _problems(tmp_path, text)
+    assert [p.split(": ")[0].rsplit(":", 1)[1] for p in problems] == ["2", "3"]
+
+
+def test_trials_and_duration_together(tmp_path):
+    (problem,) = _problems(tmp_path, _edit(6, "trials = 5\nduration_min = 3"))
+    assert problem.startswith(f"{tmp_path / 'echo.toml'}:7: duration_min cannot be given together with trials")
+
+
+def test_adapt_range_excludes_tempo(tmp_path):
+    text = BASE + "\n[adapt]\nmin_tempo_bpm = 110\nmax_tempo_bpm = 140\n"
+    (problem,) = _problems(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'echo.toml'}:3: tempo_bpm (100) must lie within")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScriptError, match="does not exist"):
+        load_script(tmp_path / "nope.toml")
+
+
+# --------------------------------------------------------------------------
+# The schema
+
+
+def test_schema_matches_the_loader():
+    schema = script_schema()
+    json.dumps(schema)
+    props = schema["properties"]
+    assert list(props) == list(FIELDS["script"])
+    assert props["kind"]["enum"] == list(KINDS)
+    for table in ("instruments", "input", "adapt", "prompts"):
+        assert list(props[table]["properties"]) == list(FIELDS[table]), table
+    assert list(props["phrases"]["items"]["properties"]) == list(FIELDS["phrases"])
+    assert list(props["objectives"]["items"]["properties"]) == list(FIELDS["objectives"])
+    assert "correct" in props["objectives"]["items"]["properties"]["metric"]["enum"]
+
+
+def test_docs_explain_every_field():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "scripts.md").read_text("utf-8")
+    prose = docs.split("## The JSON Schema", 1)[0]  # the schema itself names every field too
+    for table, names in FIELDS.items():
+        for name in names:
+            assert f"`{name}`" in prose or f"[{name}]" in prose, (table, name)
+    for kind in KINDS:
+        assert f"`{kind}`" in prose
+
+
+# --------------------------------------------------------------------------
+# tandem validate
+
+
+def test_cli_validate_ok(capsys):
+    rc = main(["validate", str(SONGS / "echo-drums.toml"), str(SONGS / "steady-beat-march.toml")])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert out == [
+        f"ok: {SONGS / 'echo-drums.toml'} (Echo drums, call_and_response, 10 trials, 2 objectives)",
+        f"ok: {SONGS / 'steady-beat-march.toml'} (Steady-beat march, rhythmic_cueing, 3 min, 2 objectives)",
+    ]
+
+
+def test_cli_validate_errors_exit_2_without_traceback(tmp_path, capsys):
+    bad = _write(tmp_path, _edit(2, 'kind = "call-response"'), "bad.toml")
+    worse = _write(tmp_path, "title = [", "worse.toml")
+    rc = main(["validate", str(SONGS / "echo-drums.toml"), str(bad), str(worse)])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.out.startswith("ok: ")
+    err = captured.err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith(f"tandem: {bad}:2: kind 'call-response' is not one of")
+    assert err[1].startswith(f"tandem: {worse}:1: the TOML is not valid")
+    assert "Traceback" not in captured.err
+
+
+def test_cli_validate_schema(capsys):
+    assert main(["validate", "--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["properties"]["kind"]["enum"] == list(KINDS)
+
+
+def test_cli_validate_needs_a_script(capsys):
+    assert main(["validate"]) == 2
+    assert "Name at least one script" in capsys.readouterr().err
+
+
+def test_docs_carry_the_current_schema():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "scripts.md").read_text("utf-8")
+    block = docs.split("```json\n", 1)[1].split("\n```", 1)[0]
+    assert json.loads(block) == script_schema()
