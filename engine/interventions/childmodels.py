@@ -1,0 +1,445 @@
+"""Behaviour models of a child, with known ground truth, for the three kinds.
+
+A model answers the three situations an intervention creates:
+
+* :meth:`ChildModel.tap_along` — rhythmic cueing: tap with the beat;
+* :meth:`ChildModel.respond` — call-and-response: echo the engine's call;
+* :meth:`ChildModel.take_turn` — turn-taking: what the child does during the
+  engine's turn and after the hand-over.
+
+Each returns :class:`SimEvent` records (time in seconds on the engine clock,
+MIDI velocity, an optional MIDI note) in time order. Every event carries a
+``truth`` dict saying what the model *intended* (the asynchrony it aimed at,
+whether it waited, its latency, whether a hit is a tremor double), so tests
+can check that the scores of :mod:`engine.scoring` report what the model did.
+
+This is a pure model layer: it plans a whole trial at once from the times
+the engine gives it. Turning the events into MIDI/audio input events and
+feeding them through the engine's input path is the caller's job
+(``tandem demo``). Tapping along is modelled causally by
+:class:`engine.simchild.SimulatedChild` (it hears each cue, then plans the
+next tap), so as there, the first two cues of a run get no tap: the child
+needs two cues to find the tempo.
+
+Models (``make_model(name, seed=..., trial_index=...)``)
+--------------------------------------------------------
+Numbers marked *data* come from the adult tapping norms of Bååth & Madison
+(2012) through :func:`engine.simchild.norms_at`; everything else is an
+assumption chosen to make the behaviour plain, not fitted to child data.
+
+``steady``
+    Taps with mean asynchrony 0 and 0.4 × the adult within-trial SD (about
+    15 ms at a 600 ms beat; phase correction 0.5): assumptions, a child well
+    inside a ±80 ms window. Echoes correctly (every interval within a
+    3 % Weber fraction of timing noise, assumption after the 2–5 % of
+    interval-production studies reviewed by Repp 2005), starting 0.2–0.6 s
+    after the call (assumption); waits for the hand-over and starts its turn
+    0.3–0.8 s after it (assumption).
+``early``
+    Taps like the norms (``engine.simchild`` profile ``adult``: mean
+    asynchrony −40 ms, within-trial SD 37 ms at 600 ms; *data*). Starts its
+    echo and its turn early: at the norm mean asynchrony for the call's beat
+    (or the 0.5 s turn beat), drawn with the norm within-trial SD (*data*,
+    carried over from tapping to starting a phrase: an assumption); its
+    intervals then have ``steady``'s 3 % noise.
+``drifting``
+    Finds the tempo from the first two cues, then its tapping interval
+    changes by ``drift_pct_per_beat`` = +1.5 % per beat (slows; assumption,
+    chosen so that drift is plain within a 16-beat run) without phase
+    correction, each tap jittered by ``steady``'s SD (0.4 × the norm); echoes
+    and plays its turn with the same drift per interval.
+``impulsive``
+    Taps like ``sensory-seeking`` in ``engine.simchild`` (rushes, double and
+    off-beat extra taps; assumptions there). Jumps into the echo 0.4–0.8 s
+    before the call ends, and plays 2–4 taps during the engine's turn
+    (between 15 % and 85 % of it), then starts its own turn 0–0.15 s after
+    the hand-over (assumptions).
+``slow``
+    Response latencies of 1.5–3 s (uniform; the range asked for in the
+    brief, an assumption): starts tapping that long after the first cue,
+    echoes and takes its turn that long after the call / the hand-over.
+    Otherwise like ``steady``.
+``silent``
+    Never responds: every method returns an empty list.
+``double``
+    Like ``steady``, but every hit is followed by a second one 20–40 ms
+    later (uniform; as with tremor or a bouncing stick; assumption), at 0.7 ×
+    the velocity (as in ``engine.simchild``).
+``learning``
+    Its error shrinks across trials (``trial_index``): an error factor
+    ``e = 0.15 + 0.85 · exp(−trial_index / 3)`` (1 at trial 0, near 0.15 by
+    trial 10; assumption) scales its tapping SD (``typical`` profile's
+    1.75 × adult), its echo interval noise (25 % at trial 0) and the mean
+    number of taps it plays over the engine's turn (2 at trial 0).
+
+Velocities follow the tapping profile (95 ± 8 for ``steady``; assumption,
+as in ``engine.simchild``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError
+from engine.simchild import PROFILES, ChildProfile, SimulatedChild, norms_at
+
+__all__ = ["MODELS", "ChildModel", "ModelParams", "SimEvent", "make_model"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    """One onset the simulated child plays.
+
+    Attributes
+    ----------
+    time_s : float
+        When it happens, seconds on the engine clock.
+    velocity : int
+        MIDI velocity, 1–127.
+    note : int or None
+        MIDI note (the echoed pitch of a melodic call); None where the child
+        plays "its pad", which the caller chooses.
+    truth : dict
+        What the model intended; keys by situation (see the methods).
+    """
+
+    time_s: float
+    velocity: int
+    note: int | None = None
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """Parameters of one behaviour model (see the module docstring for sources).
+
+    Attributes
+    ----------
+    name, description : str
+    tap_profile : ChildProfile or None
+        Profile of :class:`engine.simchild.SimulatedChild` used for tapping
+        along; None for ``drifting`` (its own model) and ``silent``.
+    silent : bool
+        Never plays.
+    drift_pct_per_beat : float
+        Change of each interval over the one before, percent (> 0 slows).
+    latency_s : tuple of float
+        Range (uniform) of the echo's start after the end of the call, and of
+        the turn's start after the hand-over, seconds; for ``slow`` also the
+        delay before it starts tapping along.
+    early_like_norms : bool
+        Echo and turn start at the norm mean asynchrony (negative), drawn
+        with the norm within-trial SD, instead of within ``latency_s``.
+    ioi_noise_rel : float
+        SD of each echo/turn onset's timing error as a fraction of the
+        interval before it (errors do not accumulate).
+    jump_in_s : tuple of float or None
+        Range of how long before the call ends the echo starts (impulsive).
+    interruptions : tuple of int
+        Range (inclusive) of taps played during the engine's turn.
+    interruption_mean : float
+        If > 0, taps during the engine's turn are Poisson with this mean
+        (times the learning factor) instead of ``interruptions``.
+    double_gap_ms : tuple of float or None
+        Range of the gap before a double hit, ms; None for no double hits.
+    turn_notes : int
+        Notes the child plays in its own turn.
+    turn_ioi_s : float
+        Interval between them, seconds (before drift and noise).
+    learning_tau : float or None
+        Trials over which the error factor decays (None: no learning).
+    """
+
+    name: str
+    description: str
+    tap_profile: ChildProfile | None
+    silent: bool = False
+    drift_pct_per_beat: float = 0.0
+    latency_s: tuple[float, float] = (0.2, 0.6)
+    early_like_norms: bool = False
+    ioi_noise_rel: float = 0.03
+    jump_in_s: tuple[float, float] | None = None
+    interruptions: tuple[int, int] = (0, 0)
+    interruption_mean: float = 0.0
+    double_gap_ms: tuple[float, float] | None = None
+    turn_notes: int = 4
+    turn_ioi_s: float = 0.5
+    learning_tau: float | None = None
+
+
+_STEADY_PROFILE = ChildProfile(
+    name="steady", description="Taps in time, a little variable.",
+    mean_asynchrony_scale=0.0, sd_scale=0.4, alpha=0.5, period_correction=0.5,
+    startup_late_ms=0.0, velocity_mean=95.0, velocity_sd=8.0,
+)
+_TURN_LATENCY_S = (0.3, 0.8)
+
+MODELS: dict[str, ModelParams] = {
+    p.name: p
+    for p in (
+        ModelParams("steady", "Taps in time, echoes correctly, waits for its turn.",
+                    _STEADY_PROFILE),
+        ModelParams("early", "Taps ahead of the beat, like adults do (Bååth & Madison 2012 norms).",
+                    PROFILES["adult"], early_like_norms=True),
+        ModelParams("drifting", "Its tempo drifts: each interval 1.5 % longer than the last.",
+                    None, drift_pct_per_beat=1.5),
+        ModelParams("impulsive", "Rushes, plays over the engine, jumps in before the call ends.",
+                    PROFILES["sensory-seeking"], jump_in_s=(0.4, 0.8), interruptions=(2, 4),
+                    latency_s=(0.0, 0.15)),
+        ModelParams("slow", "Answers late: 1.5–3 s after the call or the hand-over.",
+                    _STEADY_PROFILE, latency_s=(1.5, 3.0)),
+        ModelParams("silent", "Never responds.", None, silent=True),
+        ModelParams("double", "Every hit comes twice, 20–40 ms apart (tremor).",
+                    _STEADY_PROFILE, double_gap_ms=(20.0, 40.0)),
+        ModelParams("learning", "Its errors shrink from trial to trial.",
+                    dataclasses.replace(PROFILES["typical"], miss_prob=0.0),
+                    ioi_noise_rel=0.25, interruption_mean=2.0, learning_tau=3.0),
+    )
+}
+"""The behaviour models by name."""
+
+_LEARNING_FLOOR = 0.15
+
+
+class ChildModel:
+    """A simulated child following one behaviour model, seeded and deterministic.
+
+    Parameters
+    ----------
+    params : ModelParams
+        The model (see :data:`MODELS`).
+    seed : int, optional
+        Seed; the same seed, trial index and calls give the same events.
+    trial_index : int
+        Which trial of the session this is (0-based); only ``learning`` uses it.
+    """
+
+    def __init__(self, params: ModelParams, *, seed: int | None = None, trial_index: int = 0) -> None:
+        if isinstance(trial_index, bool) or int(trial_index) != trial_index or trial_index < 0:
+            raise ValueError("trial_index must be a non-negative whole number")
+        self.params = params
+        self.seed = seed
+        self.trial_index = int(trial_index)
+        entropy = None if seed is None else [int(seed), self.trial_index]
+        self._rng = np.random.default_rng(entropy)
+
+    @property
+    def name(self) -> str:
+        """The model's name."""
+        return self.params.name
+
+    @property
+    def error_factor(self) -> float:
+        """Learning factor ``0.15 + 0.85 · exp(−trial / tau)``; 1 without learning."""
+        tau = self.params.learning_tau
+        if tau is None:
+            return 1.0
+        return _LEARNING_FLOOR + (1.0 - _LEARNING_FLOOR) * math.exp(-self.trial_index / tau)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _velocity(self, *, scale: float = 1.0) -> int:
+        prof = self.params.tap_profile or _STEADY_PROFILE
+        value = scale * (prof.velocity_mean + prof.velocity_sd * float(self._rng.normal()))
+        return int(min(127, max(1, round(value))))
+
+    def _with_doubles(self, events: list[SimEvent]) -> list[SimEvent]:
+        gap = self.params.double_gap_ms
+        if gap is None:
+            return events
+        out = []
+        for ev in events:
+            out.append(ev)
+            if ev.truth.get("kind") in ("extra", "double"):
+                continue
+            gap_ms = float(self._rng.uniform(*gap))
+            truth = {**ev.truth, "kind": "double", "double_gap_ms": gap_ms}
+            out.append(SimEvent(ev.time_s + gap_ms / 1000.0, self._velocity(scale=0.7), ev.note, truth))
+        return _sorted(out)
+
+    def _phrase(self, start_s: float, iois_s: Sequence[float], notes: Sequence[int | None],
+                truth: dict[str, Any]) -> list[SimEvent]:
+        """Onsets from ``start_s`` with the given intervals, drifted and noised as the model says."""
+        p = self.params
+        noise = p.ioi_noise_rel * self.error_factor
+        # The child keeps a pulse: each onset is off its intended place by
+        # noise × the interval before it, and the errors do not add up (a
+        # random walk would lose a steady child's long echoes). Onsets stay
+        # at least 50 ms apart.
+        times = [start_s]
+        grid_s = start_s
+        intended = []
+        for k, ioi in enumerate(iois_s):
+            ioi_k = ioi * (1.0 + p.drift_pct_per_beat / 100.0) ** (k + 1)
+            intended.append(ioi_k)
+            grid_s += ioi_k
+            times.append(max(grid_s + noise * ioi_k * float(self._rng.normal()), times[-1] + 0.05))
+        events = []
+        for k, t in enumerate(times):
+            ev_truth = {**truth, "index": k, "kind": "main",
+                        "intended_ioi_s": intended[k - 1] if k else None}
+            events.append(SimEvent(float(t), self._velocity(), notes[k], ev_truth))
+        return self._with_doubles(events)
+
+    def _start_latency_s(self, beat_s: float) -> float:
+        p = self.params
+        if p.early_like_norms:
+            norm = norms_at(beat_s * 1000.0)
+            return (norm.mean_asynchrony_ms + norm.within_trial_sd_ms * float(self._rng.normal())) / 1000.0
+        return float(self._rng.uniform(*p.latency_s))
+
+    # -- the three situations ------------------------------------------------
+
+    def tap_along(self, cue_s: Sequence[float]) -> list[SimEvent]:
+        """Tap along with a beat whose cues are heard at ``cue_s`` (seconds, increasing).
+
+        Truth keys: ``situation`` ("tap_along"), ``kind`` ("beat", "extra"
+        for an off-beat or profile double tap, "double" for a tremor double),
+        ``cue_index`` (the cue a beat tap aims at, else None),
+        ``intended_asynchrony_ms`` (tap − the cue it aims at; None for extras),
+        and per model ``start_latency_s`` (slow), ``intended_iti_s`` and
+        ``drift_pct_per_beat`` (drifting), ``error_factor`` (learning).
+        """
+        cues = [float(t) for t in cue_s]
+        p = self.params
+        if p.silent or len(cues) < 2:
+            return []
+        if p.tap_profile is None:
+            return self._drifting_taps(cues)
+        profile = p.tap_profile
+        if p.learning_tau is not None:
+            profile = dataclasses.replace(profile, sd_scale=profile.sd_scale * self.error_factor)
+        child = SimulatedChild(profile, seed=int(self._rng.integers(2**63)))
+        start_s = -math.inf
+        extra_truth: dict[str, Any] = {}
+        if p.name == "slow":
+            latency = float(self._rng.uniform(*p.latency_s))
+            start_s = cues[0] + latency
+            extra_truth["start_latency_s"] = latency
+        if p.learning_tau is not None:
+            extra_truth["error_factor"] = self.error_factor
+        taps = []
+        offset = None  # index of the first cue the child hears
+        for k, t in enumerate(cues):
+            taps += child.due_taps(t)
+            if t >= start_s:
+                if offset is None:
+                    offset = k
+                child.hear_cue(t)
+        child.stop()
+        taps += child.due_taps(math.inf)
+        events = []
+        for tap in taps:
+            beat = tap.cue_index is not None
+            truth = {"situation": "tap_along", "kind": "beat" if beat else "extra",
+                     "cue_index": tap.cue_index + offset if beat else None,
+                     "intended_asynchrony_ms": tap.intended_asynchrony_ms, **extra_truth}
+            events.append(SimEvent(tap.time_s, tap.velocity, None, truth))
+        return self._with_doubles(events)
+
+    def _drifting_taps(self, cues: list[float]) -> list[SimEvent]:
+        p = self.params
+        period_s = cues[1] - cues[0]
+        jitter_s = _STEADY_PROFILE.sd_scale * norms_at(period_s * 1000.0).within_trial_sd_ms / 1000.0
+        rate = 1.0 + p.drift_pct_per_beat / 100.0
+        end_s = cues[-1] + 0.5 * (cues[-1] - cues[-2])
+        events = []
+        command_s = cues[2] if len(cues) > 2 else cues[1] + period_s  # aims at cue 2, in time
+        k, iti_s = 2, None
+        while command_s <= end_s:
+            tap_s = command_s + jitter_s * float(self._rng.normal())
+            cue = cues[k] if k < len(cues) else None
+            truth = {"situation": "tap_along", "kind": "beat", "cue_index": k if cue is not None else None,
+                     "intended_asynchrony_ms": (command_s - cue) * 1000.0 if cue is not None else None,
+                     "intended_iti_s": iti_s, "drift_pct_per_beat": p.drift_pct_per_beat}
+            events.append(SimEvent(tap_s, self._velocity(), None, truth))
+            iti_s = period_s * rate ** (k - 1)
+            command_s += iti_s
+            k += 1
+        return events
+
+    def respond(self, call_s: Sequence[float], call_pitches: Sequence[int] | None = None,
+                call_end_s: float | None = None) -> list[SimEvent]:
+        """Echo a call with onsets ``call_s`` (seconds) ending at ``call_end_s``.
+
+        ``call_end_s`` defaults to the rule of
+        :func:`engine.scoring.imitation.score_imitation` (the last onset plus
+        the last interval). The echo copies the call's pitches (None without).
+
+        Truth keys: ``situation`` ("respond"), ``index`` (which call onset
+        it echoes), ``kind`` ("main" or "double"), ``latency_s`` (first echo
+        onset − ``call_end_s``, negative = jumped in), ``intended_ioi_s``,
+        ``error_factor``.
+        """
+        call = [float(t) for t in call_s]
+        p = self.params
+        if p.silent or not call:
+            return []
+        iois = np.diff(call).tolist()
+        if call_end_s is None:
+            call_end_s = call[-1] + iois[-1] if iois else call[-1]
+        beat_s = float(np.median(iois)) if iois else 0.5
+        if p.jump_in_s is not None:
+            start_s = max(call[0], call_end_s - float(self._rng.uniform(*p.jump_in_s)))
+        else:
+            start_s = call_end_s + self._start_latency_s(beat_s)
+        notes = list(call_pitches) if call_pitches is not None else [None] * len(call)
+        truth = {"situation": "respond", "latency_s": start_s - call_end_s, "error_factor": self.error_factor}
+        return self._phrase(start_s, iois, notes, truth)
+
+    def take_turn(self, engine_turn_start_s: float, engine_turn_end_s: float) -> list[SimEvent]:
+        """Play through one hand-over: the engine plays, then hands the turn to the child.
+
+        Truth keys: ``situation`` ("take_turn"), ``phase`` ("engine_turn" for
+        a tap played over the engine, "own_turn"), ``waited`` (no tap over the
+        engine's turn), ``interruptions`` (how many), ``latency_s`` (own turn
+        start − hand-over), ``index``, ``kind``, ``intended_ioi_s``.
+        """
+        start, end = float(engine_turn_start_s), float(engine_turn_end_s)
+        if not end > start:
+            raise ValueError("engine_turn_end_s must be later than engine_turn_start_s")
+        p = self.params
+        if p.silent:
+            return []
+        if p.interruption_mean > 0:
+            n_int = int(self._rng.poisson(p.interruption_mean * self.error_factor))
+        else:
+            n_int = int(self._rng.integers(p.interruptions[0], p.interruptions[1] + 1))
+        span = end - start
+        during_s = np.sort(start + span * self._rng.uniform(0.15, 0.85, size=n_int)).tolist()
+        if p.name == "slow" or p.early_like_norms or p.jump_in_s is not None:
+            latency = self._start_latency_s(p.turn_ioi_s)
+        else:
+            latency = float(self._rng.uniform(*_TURN_LATENCY_S))
+        base = {"situation": "take_turn", "waited": n_int == 0, "interruptions": n_int,
+                "latency_s": latency, "error_factor": self.error_factor}
+        interrupting = [SimEvent(float(t), self._velocity(), None,
+                                 {**base, "phase": "engine_turn", "index": i, "kind": "main",
+                                  "intended_ioi_s": None})
+                        for i, t in enumerate(during_s)]
+        own = self._phrase(end + latency, [p.turn_ioi_s] * (p.turn_notes - 1),
+                           [None] * p.turn_notes, {**base, "phase": "own_turn"})
+        return _sorted(self._with_doubles(interrupting) + own)
+
+
+def _sorted(events: list[SimEvent]) -> list[SimEvent]:
+    return sorted(events, key=lambda e: e.time_s)
+
+
+def make_model(name: str, *, seed: int | None = None, trial_index: int = 0) -> ChildModel:
+    """The behaviour model called ``name`` (see :data:`MODELS`).
+
+    Raises
+    ------
+    engine.errors.ConfigError
+        If there is no model of that name.
+    """
+    if name not in MODELS:
+        raise ConfigError(f"Unknown child model {name!r}; choose one of: {', '.join(MODELS)}.")
+    return ChildModel(MODELS[name], seed=seed, trial_index=trial_index)
