@@ -1,0 +1,342 @@
+"""The intervention kinds as pure planners and scorers, driven by hand-made child events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError
+from engine.interventions.kinds import (
+    CallAndResponse,
+    RhythmicCueing,
+    TurnTaking,
+    make_kind,
+)
+from engine.interventions.script import load_script
+
+SONGS = sorted((Path(__file__).resolve().parent.parent / "content" / "songs").glob("*.toml"))
+
+
+def script(tmp_path, kind, phrases, *, tempo=90, adapt=None, prompts="count_in_beats = 4", extra="trials = 10",
+           objectives="", grid="1/8"):
+    """Write and load a small script."""
+    text = ['title = "t"', f'kind = "{kind}"', f"tempo_bpm = {tempo}", 'meter = "4/4"', f'grid = "{grid}"', extra,
+            "[instruments]", 'cue = "drum:hi_bongo"', "[input]", 'source = "midi"']
+    for p in phrases:
+        key = "melody" if p[0] in "ABCDEFG" else "rhythm"
+        text += ["[[phrases]]", f'{key} = "{p}"']
+    if adapt:
+        text += ["[adapt]", adapt]
+    text += ["[prompts]", prompts, objectives]
+    path = tmp_path / f"{kind}.toml"
+    path.write_text("\n".join(text) + "\n")
+    return load_script(path)
+
+
+ECHO_ADAPT = "up_after = 3\ndown_after = 2\nlength_step = 1\ntempo_step_pct = 5\nmin_tempo_bpm = 60\nmax_tempo_bpm = 120"
+
+
+def echo(plan, delay_beats=0.0):
+    """A perfect echo: the call shifted to start at the end of its bar (plus a delay)."""
+    shift = plan.engine_end_s - plan.engine_start_s + delay_beats * 60.0 / plan.tempo_bpm
+    return [t + shift for t in plan.cue_times("call")]
+
+
+def run(kind, plans, responder, start=5.0):
+    """Plan, answer with ``responder(plan)``, score and adapt ``plans`` times; the plans and results."""
+    out = []
+    t = start
+    for _ in range(plans):
+        plan = kind.next_trial(t)
+        result = kind.score(plan, responder(plan))
+        kind.adapt(result)
+        out.append((plan, result))
+        t = plan.end_s
+    return out
+
+
+# -- call and response -------------------------------------------------------
+
+
+def test_perfect_echo_is_correct_and_steps_up_exactly_after_up_after(tmp_path):
+    s = script(tmp_path, "call_and_response", ["x...x...", "x.x.x...", "x.x.xx.."], adapt=ECHO_ADAPT)
+    kind = CallAndResponse.from_script(s)
+    trials = run(kind, 4, echo)
+    assert all(r.correct for _, r in trials)
+    assert all(r.scores["correct"] is True and r.trial.scores["onsets_matched"] == p.pattern.notes
+               for p, r in trials)
+    # Three correct trials at the first level, then one note more and 5 % faster.
+    assert [p.pattern.notes for p, _ in trials] == [2, 2, 2, 3]
+    assert [p.tempo_bpm for p, _ in trials] == [90.0, 90.0, 90.0, 90.0 * 1.05]
+    assert trials[3][0].pattern.onsets_beats == (0.0, 1.0, 2.0)  # the first phrase with 3 notes
+
+
+def test_misses_make_it_easier_after_down_after_and_a_pass_resets_the_run(tmp_path):
+    s = script(tmp_path, "call_and_response", ["x.x.x...", "x.x.xx.."], adapt=ECHO_ADAPT)
+    kind = CallAndResponse.from_script(s)
+    answers = iter([[], echo, [], [], None])  # miss, pass, miss, miss, (plan only)
+    trials = []
+    t = 0.0
+    for a in answers:
+        plan = kind.next_trial(t)
+        trials.append(plan)
+        if a is None:
+            break
+        result = kind.score(plan, a(plan) if callable(a) else a)
+        assert result.correct is (a is echo)
+        if a == []:
+            assert result.scores["response_present"] is False
+        kind.adapt(result)
+        t = plan.end_s
+    # miss, pass (resets), miss: no change; the second miss in a row steps down.
+    assert [p.pattern.notes for p in trials] == [3, 3, 3, 3, 2]
+    assert [p.tempo_bpm for p in trials[:4]] == [90.0] * 4
+    assert trials[4].tempo_bpm == pytest.approx(90.0 / 1.05, rel=1e-12)
+
+
+def test_up_then_down_returns_exactly_and_tempo_stops_at_the_bound(tmp_path):
+    adapt = "up_after = 1\ndown_after = 1\nlength_step = 1\ntempo_step_pct = 10\nmin_tempo_bpm = 60\nmax_tempo_bpm = 100"
+    s = script(tmp_path, "call_and_response", ["x.x.x..."], adapt=adapt)
+    kind = CallAndResponse.from_script(s)
+    plans = [p for p, _ in run(kind, 4, echo)]
+    step = 1 + 10 / 100
+    assert [p.tempo_bpm for p in plans] == [90.0, 90.0 * step, 100.0, 100.0]  # 90 * 1.1 ** 2 is above the bound
+    assert [p.pattern.notes for p in plans] == [3, 4, 5, 6]  # the phrase repeated beyond its 3 notes
+    assert plans[2].pattern.onsets_beats == (0.0, 1.0, 2.0, 4.0, 5.0)
+    plans = [p for p, _ in run(kind, 3, lambda p: [])]
+    # Down from the bound to the last step below it, then exactly back to the script's tempo.
+    assert [p.tempo_bpm for p in plans] == [100.0, 90.0 * step, 90.0]
+    assert [p.pattern.notes for p in plans] == [6, 5, 4]  # capped at twice the longest phrase (6)
+
+
+def test_wrong_rhythm_and_wrong_pitches_are_not_correct(tmp_path):
+    s = script(tmp_path, "call_and_response", ["C4 E4 G4"], adapt=ECHO_ADAPT)
+    kind = make_kind(s)
+    plan = kind.next_trial(1.0)
+    assert [c.note for c in plan.cues if c.role == "call"] == [60, 64, 67]
+    good = kind.score(plan, list(zip(echo(plan), [60, 64, 67])))
+    assert good.correct and good.scores["pitch_match"] == 1.0
+    bad_pitch = kind.score(plan, list(zip(echo(plan), [60, 62, 67])))
+    assert not bad_pitch.correct and "pitch" in bad_pitch.scores["failed"]
+    late = echo(plan)
+    late[1] += 0.25  # the middle note a third of a beat late: intervals off by 37 %
+    bad_rhythm = kind.score(plan, list(zip(late, [60, 64, 67])))
+    assert not bad_rhythm.correct and "ioi_error" in bad_rhythm.scores["failed"]
+    assert kind.score(plan, echo(plan)).correct  # a microphone echo (no pitches): rhythm only
+
+
+# -- turn taking -------------------------------------------------------------
+
+
+def test_child_playing_during_engine_turn_is_not_waited(tmp_path):
+    s = script(tmp_path, "turn_taking", ["x.x.x...", "xx.x...."], adapt=ECHO_ADAPT)
+    kind = make_kind(s)
+    plan = kind.next_trial(0.0)
+    assert isinstance(kind, TurnTaking) and plan.engine_start_s == 4 * 60 / 90
+    middle = (plan.engine_start_s + plan.engine_end_s) / 2
+    hand_over = plan.engine_end_s
+    impulsive = kind.score(plan, [middle, hand_over + 0.3, hand_over + 0.8])
+    assert impulsive.scores["waited"] is False and impulsive.scores["onsets_during_turn"] == 1
+    assert impulsive.correct is False
+    polite = kind.score(plan, [hand_over + 0.3, hand_over + 0.8])
+    assert polite.scores["waited"] is True and polite.scores["initiated"] is True
+    assert polite.scores["turn_length_notes"] == 2 and polite.correct is True
+    silent = kind.score(plan, [])
+    assert silent.scores["waited"] is True and silent.scores["initiated"] is False and silent.correct is False
+
+
+def test_engine_answers_the_childs_turn_then_moves_on(tmp_path):
+    s = script(tmp_path, "turn_taking", ["x.x.x...", "xx.x...."], tempo=120)
+    kind = make_kind(s)
+    spb = 0.5
+    p0 = kind.next_trial(0.0)
+    assert p0.params["answer"] == "phrase" and p0.pattern.onsets_beats == (0.0, 1.0, 2.0)
+    # The child plays beats 0, 0.5, 2 (slightly off the grid) after the hand-over.
+    child = [p0.engine_end_s + 0.2 + b * spb + d for b, d in ((0, 0), (0.5, 0.03), (2, -0.04))]
+    r0 = kind.score(p0, child)
+    assert r0.correct and r0.answer.onsets_beats == (0.0, 0.5, 2.0)
+    kind.adapt(r0)
+    p1 = kind.next_trial(p0.end_s)
+    assert p1.params["answer"] == "echo" and p1.pattern.onsets_beats == (0.0, 0.5, 2.0)
+    assert p1.cue_times("count_in") == []  # the conversation flows: count-in only before the first turn
+    r1 = kind.score(p1, [p1.engine_end_s + 0.1 + b * spb for b in (0, 1, 1.5)])
+    kind.adapt(r1)
+    p2 = kind.next_trial(p1.end_s)
+    assert p2.params["answer"] == "variation" and p2.pattern.onsets_beats == (0.0, 0.5, 1.5)  # intervals reversed
+    kind.adapt(kind.score(p2, []))  # silence: the engine plays the song's next phrase
+    p3 = kind.next_trial(p2.end_s)
+    assert p3.params["answer"] == "phrase" and p3.pattern.onsets_beats == (0.0, 0.5, 1.5)  # "xx.x...."
+
+
+def test_turn_taking_steps_up_after_passed_turns(tmp_path):
+    adapt = "up_after = 3\ndown_after = 2\nlength_step = 2\ntempo_step_pct = 5\nmin_tempo_bpm = 60\nmax_tempo_bpm = 120"
+    s = script(tmp_path, "turn_taking", ["x.x.x...", "xx.x...."], adapt=adapt)
+    trials = run(make_kind(s), 4, lambda p: [p.engine_end_s + 0.3, p.engine_end_s + 0.8])
+    assert [r.correct for _, r in trials[:3]] == [True, True, True]
+    assert [p.params["answer"] for p, _ in trials] == ["phrase", "echo", "variation", "next"]
+    assert [p.tempo_bpm for p, _ in trials] == [90.0, 90.0, 90.0, 90.0 * 1.05]
+    # The song's next phrase, two notes longer (its bar repeated): a longer wait for the child.
+    assert trials[3][0].pattern.onsets_beats == (0.0, 0.5, 1.5, 4.0, 4.5)
+
+
+def test_bars_never_share_a_tap_when_the_tempo_steps_down(tmp_path):
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80,
+               adapt="up_after = 4\ndown_after = 1\ntempo_step_pct = 10\nmin_tempo_bpm = 60", extra="trials = 5")
+    kind = make_kind(s)
+    first = kind.next_trial(0.0)
+    kind.adapt(kind.score(first, []))  # a miss: the next bar is 10 % slower
+    second = kind.next_trial(first.end_s)
+    assert second.tempo_bpm < first.tempo_bpm
+    assert second.child_start_s == first.child_end_s
+
+
+# -- rhythmic cueing ---------------------------------------------------------
+
+CUE_ADAPT = "up_after = 4\ndown_after = 2\ntempo_step_pct = 5\nmin_tempo_bpm = 60\nmax_tempo_bpm = 120"
+
+
+def beats(plan, offset=0.0):
+    return [t + offset for t in plan.cue_times("downbeat", "beat")]
+
+
+def test_cueing_steps_tempo_by_exactly_the_percent_once_entrained(tmp_path):
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    kind = make_kind(s)
+    trials = run(kind, 6, lambda p: beats(p, 0.010))
+    assert all(r.correct and r.scores["within_window_pct"] == 100.0 for _, r in trials)
+    assert [p.tempo_bpm for p, _ in trials] == [80.0] * 4 + [84.0, 84.0]
+    assert trials[4][0].params["tempo_steps"] == 1
+
+
+def test_cueing_does_not_step_while_not_entrained_and_steps_down_after_misses(tmp_path):
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    # Two of four beats within ±80 ms (50 % < 70 %): never entrained.
+    off = RhythmicCueing.from_script(s, criterion_pct=70)
+    half = run(off, 8, lambda p: [t + (0.02 if i % 2 else 0.15) for i, t in enumerate(beats(p))])
+    assert all(r.scores["within_window_pct"] == 50.0 and r.correct is False for _, r in half)
+    # Misses step down after down_after = 2 bars (and again after 2 more), never up.
+    assert [p.tempo_bpm for p, _ in half][:5] == [80.0, 80.0, 80.0 / 1.05, 80.0 / 1.05, 80.0 / 1.05 ** 2]
+    # Three entrained bars then one miss: the run is broken, no step.
+    s2 = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    kind = make_kind(s2)
+    pattern = iter([0.0, 0.0, 0.0, 0.2, 0.0, 0.0])
+    trials = run(kind, 6, lambda p: beats(p, next(pattern)))
+    assert [r.correct for _, r in trials] == [True, True, True, False, True, True]
+    assert {p.tempo_bpm for p, _ in trials} == {80.0}
+
+
+def test_criterion_comes_from_the_scripts_within_window_objective(tmp_path):
+    objective = ('[[objectives]]\nid = "beat"\nmetric = "within_window_pct"\naggregate = "mean"\n'
+                 'comparator = ">="\nthreshold = 50')
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="trials = 8",
+               objectives=objective)
+    kind = make_kind(s)
+    assert kind.criterion_pct == 50.0
+    plan = kind.next_trial(0.0)
+    assert kind.score(plan, [t + (0.02 if i % 2 else 0.15) for i, t in enumerate(beats(plan))]).correct
+
+
+def test_free_play_finds_the_childs_tempo_from_the_median_iti(tmp_path):
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    kind = make_kind(s, free_play=True)
+    free = kind.next_trial(0.0)
+    assert free.phase == "free_play" and free.cue_times() == []
+    taps = [1.0 + 0.6 * k for k in range(10)]
+    taps[5] += 0.05  # one uneven tap does not move the median
+    result = kind.score(free, taps)
+    assert result.trial is None and result.scores["free_tempo_bpm"] == pytest.approx(100.0)
+    kind.adapt(result)
+    first = kind.next_trial(free.end_s)
+    assert first.phase == "trial" and first.index == 0 and first.tempo_bpm == pytest.approx(100.0)
+    assert len(first.cue_times("count_in")) == 4
+    # Seven taps are too few: cueing starts at the script's tempo.
+    kind = make_kind(s, free_play=True)
+    free = kind.next_trial(0.0)
+    few = kind.score(free, [1.0 + 0.6 * k for k in range(7)])
+    assert few.scores["free_tempo_bpm"] is None
+    kind.adapt(few)
+    assert kind.next_trial(free.end_s).tempo_bpm == 80.0
+
+
+# -- logical time, determinism, the end --------------------------------------
+
+
+def test_cue_times_are_logical_time_across_consecutive_bars(tmp_path):
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=70, adapt=CUE_ADAPT, extra="trials = 40")
+    kind = make_kind(s)
+    start = 3.1
+    cues = []
+    t = start
+    for _ in range(30):
+        plan = kind.next_trial(t)
+        cues += plan.cue_times()
+        t = plan.end_s
+    # 4 count-in beats then 120 beats: beat k is exactly start + k * 60 / 70.
+    assert cues == [start + k * (60.0 / 70) for k in range(124)]
+    summed = start
+    for _ in range(123):
+        summed += 60.0 / 70
+    assert summed != cues[-1]  # a sum of intervals would have drifted (the test can tell)
+
+
+def test_call_cue_times_follow_the_phrase_at_the_tempo(tmp_path):
+    s = script(tmp_path, "call_and_response", ["x.x.xx.."], tempo=70)
+    plan = make_kind(s).next_trial(2.0)
+    spb = 60.0 / 70
+    assert plan.cue_times("count_in") == [2.0 + k * spb for k in range(4)]
+    assert plan.cue_times("call") == [2.0 + (4 + b) * spb for b in (0, 1, 2, 2.5)]
+    assert plan.engine_end_s == 2.0 + 8 * spb and plan.cue_times("your_turn") == []
+
+
+def test_plans_are_deterministic(tmp_path):
+    s = script(tmp_path, "call_and_response", ["x...x...", "x.x.x...", "xx.x....", "x.x.xx.."], adapt=ECHO_ADAPT)
+    for seed in (None, 7):
+        a = [p for p, _ in run(make_kind(s, seed=seed), 8, echo)]
+        b = [p for p, _ in run(make_kind(s, seed=seed), 8, echo)]
+        assert a == b
+    t = script(tmp_path, "turn_taking", ["x.x.x...", "xx.x...."])
+    child = lambda p: [p.engine_end_s + 0.3, p.engine_end_s + 0.8]
+    assert [p for p, _ in run(make_kind(t, seed=3), 6, child)] == [p for p, _ in run(make_kind(t, seed=3), 6, child)]
+
+
+def test_finished_after_the_scripts_trials_or_duration(tmp_path):
+    s = script(tmp_path, "call_and_response", ["x.x.x..."], extra="trials = 3")
+    kind = make_kind(s)
+    done = []
+    t = 0.0
+    while not kind.finished:
+        plan = kind.next_trial(t)
+        kind.adapt(kind.score(plan, echo(plan)))
+        done.append(plan)
+        t = plan.end_s
+    assert len(done) == 3
+    # One minute at 120 bpm, no count-in: 30 bars of 2 s fill exactly 60 s.
+    d = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=120, extra="duration_min = 1",
+               prompts="count_in_beats = 0")
+    kind = make_kind(d)
+    n, t = 0, 0.0
+    while not kind.finished:
+        t = kind.next_trial(t).end_s
+        n += 1
+    assert n == 30 and t == 60.0
+
+
+@pytest.mark.parametrize("path", SONGS, ids=[p.stem for p in SONGS])
+def test_each_shipped_script_builds_its_kind_and_plans_a_trial(path):
+    s = load_script(path)
+    kind = make_kind(s)
+    assert kind.kind == s.kind
+    plan = kind.next_trial(0.0)
+    assert plan.phase == "trial" and plan.tempo_bpm == s.tempo_bpm
+    assert plan.cues and [c.time_s for c in plan.cues] == sorted(c.time_s for c in plan.cues)
+    assert plan.child_end_s > plan.child_start_s and plan.end_s >= plan.child_end_s - 1e-9
+    assert {c.sound for c in plan.cues if c.role not in ("count_in", "lead_in", "your_turn")} == {s.instruments.cue}
+
+
+def test_kinds_not_built_yet_raise_one_clear_sentence(tmp_path):
+    s = script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4")
+    with pytest.raises(ConfigError, match="kind 'stop_and_go' cannot be run yet"):
+        make_kind(s)
+    with pytest.raises(ConfigError, match="not turn_taking"):
+        TurnTaking.from_script(script(tmp_path, "call_and_response", ["xxxx"], grid="1/4"))
