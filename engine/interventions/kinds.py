@@ -286,15 +286,20 @@ class Kind:
             self.tempo_steps += direction
 
     def harder(self) -> None:
-        """One step harder: faster and ``length_step`` notes longer (subclasses bound the length)."""
+        """One step harder: faster and ``length_step`` notes longer (within :meth:`_bound`)."""
         self._step_tempo(+1)
         if self.adaptation is not None:
             self.length_offset += self.adaptation.length_step
+        self._bound()
 
     def easier(self) -> None:
         self._step_tempo(-1)
         if self.adaptation is not None:
             self.length_offset -= self.adaptation.length_step
+        self._bound()
+
+    def _bound(self) -> None:
+        """Keep ``length_offset`` within what the kind can play (subclasses; none by default)."""
 
     def adapt(self, result: TrialResult) -> None:
         """Apply the script's rules after a scored trial (counts runs of passes and misses)."""
@@ -415,14 +420,6 @@ class CallAndResponse(Kind):
         """The call length in notes (``length_step`` > 0), within its bounds."""
         return min(self.max_notes, max(1, self.phrase_notes[0] + self.length_offset))
 
-    def harder(self) -> None:
-        super().harder()
-        self._bound()
-
-    def easier(self) -> None:
-        super().easier()
-        self._bound()
-
     def _bound(self) -> None:
         self.length_offset = self.call_notes - self.phrase_notes[0]
 
@@ -520,14 +517,6 @@ class TurnTaking(Kind):
         meter_beats, unit = script.meter
         self.bar_beats = float(meter_beats)
         self.step_beats = unit / parse_grid(script.grid)
-
-    def harder(self) -> None:
-        super().harder()
-        self._bound()
-
-    def easier(self) -> None:
-        super().easier()
-        self._bound()
 
     def _bound(self) -> None:
         notes = [len(p.onsets_beats) for p in self.script.phrases]
