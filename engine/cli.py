@@ -52,12 +52,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import first_sound_tracer, run_demo
     from engine.paths import data_dir
 
-    if args.scripts:
-        raise TandemError(
-            "Intervention scripts cannot be run yet (they come with the interventions); "
-            "run `tandem demo` without a script for the built-in metronome session."
-        )
     root = Path(args.out) if args.out else data_dir(args.data_dir)
+    if args.scripts:
+        from engine.scriptdemo import run_script_demo
+
+        if args.sessions < 1:
+            raise TandemError(f"--sessions must be at least 1, not {args.sessions}.")
+        everything = []
+        for k, script in enumerate(args.scripts):
+            if k and not args.json:
+                print()
+            everything += run_script_demo(
+                script, root=root, child_id=args.child, model=args.child_model, sessions=args.sessions,
+                seed=0 if args.seed is None else args.seed, pace=args.pace, blocksize=args.blocksize,
+                soundfont=args.soundfont, echo=None if args.json else print, max_trials=args.max_trials)
+        if args.json:
+            print(json.dumps(everything, indent=2))
+        return 0
     tracer = first_sound_tracer()
     for i in range(args.sessions):
         if args.sessions > 1:
@@ -208,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_devices)
 
     m = sub.add_parser("demo", help="full sessions with a simulated child, no hardware")
-    m.add_argument("scripts", nargs="*", metavar="SCRIPT", help="intervention scripts (not yet available)")
+    m.add_argument("scripts", nargs="*", metavar="SCRIPT",
+                   help="intervention scripts to run (none: the built-in metronome session)")
     m.add_argument("--child", default="C00", help="pseudonymous child id (default C00)")
     m.add_argument("--sessions", type=int, default=1, help="how many sessions to run (default 1)")
     m.add_argument("--out", metavar="DIR", help="write session folders here instead of the data directory")
@@ -218,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=None, help="random seed for the simulated child")
     m.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
     m.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
+    m.add_argument("--child-model", default="steady", metavar="NAME",
+                   help="with scripts: the simulated child's behaviour model (steady, early, drifting, impulsive, "
+                        "slow, silent, double, learning; default steady)")
+    m.add_argument("--pace", choices=("fast", "realtime"), default="fast",
+                   help="with scripts: run as fast as possible (default) or in real time (not built yet)")
+    m.add_argument("--max-trials", type=int, default=None, metavar="N",
+                   help="with scripts: stop each session after N trials")
+    m.add_argument("--json", action="store_true",
+                   help="with scripts: print per session the script, trials with their scores and each objective's status as JSON")
     m.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_demo)
 

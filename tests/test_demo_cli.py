@@ -111,8 +111,9 @@ def test_missing_soundfont_is_one_sentence(tmp_path):
 def test_unknown_profile_and_scripts_are_refused_plainly():
     r = run_cli("demo", "--profile", "nonsense")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "nonsense" in r.stderr
-    r = run_cli("demo", "content/songs/echo-drums.toml")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    # Scripts run now (tests/test_scriptdemo.py); an unknown child model for them is refused plainly.
+    r = run_cli("demo", "content/songs/echo-drums.toml", "--child-model", "nonsense")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "nonsense" in r.stderr
 
 
 def test_devices_json_without_any_device():
