@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import jack_rig
 from engine.audio.sound import Sound
 
 GOALS = {
@@ -163,23 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
 
-    from tests.rig.child import VirtualChild
-    from tests.rig.server import JackServer, reinit_portaudio
-
-    server = JackServer(args.server or f"tandem-bench-{os.getpid()}")
-    server.start()
     results: dict = {"by_blocksize": {}}
-    try:
-        reinit_portaudio()
-        echo(f"JACK server {server.name!r}: dummy driver, {server.rate} Hz, period {server.period}"
-             f"{'' if server.owned else ' (already running)'}")
-        with VirtualChild(server.name) as child:
-            for bs in (int(b) for b in args.blocksizes.split(",")):
-                echo(f"blocksize {bs}: {args.seconds:g} s, ≥ {args.cues} cues, 16 background voices …")
-                results["by_blocksize"][str(bs)] = run_blocksize(child, blocksize=bs, seconds=args.seconds,
-                                                                 cues=args.cues, echo=echo)
-    finally:
-        server.stop()
+    with jack_rig(args.server, echo) as (server, child):
+        for bs in (int(b) for b in args.blocksizes.split(",")):
+            echo(f"blocksize {bs}: {args.seconds:g} s, ≥ {args.cues} cues, 16 background voices …")
+            results["by_blocksize"][str(bs)] = run_blocksize(child, blocksize=bs, seconds=args.seconds,
+                                                             cues=args.cues, echo=echo)
     results.update(first_sound(args.first_sound_runs, echo))
     top = results["by_blocksize"].get("128") or next(iter(results["by_blocksize"].values()))
     for key in ("cue_error_frames_max", "output_latency_frames", "rig_path_frames", "cues", "xruns",

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from benchmarks.common import SHARED_DATA, jack_rig
+
 if TYPE_CHECKING:
     from tests.rig.midi_measure import HitRun
 
@@ -57,8 +59,6 @@ GOALS = {
     "lost": ("==", 0),
     "xruns": ("==", 0),
 }
-# The workplace's shared data sits beside the repository (../shared/data); TANDEM_SHARED_DATA moves it.
-SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 GROOVE_DIR = SHARED_DATA / "groove_midi"
 HIT_SPACING_FRAMES = 768  # 16 ms: the child's ear needs the 4 ms click plus 10 ms of quiet per hit
 
@@ -334,30 +334,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
 
-    from tests.rig.child import VirtualChild
-    from tests.rig.server import JackServer, reinit_portaudio
-
     transports = [t for t in args.transports.split(",") if t]
     unknown = set(transports) - set(TRANSPORTS)
     if unknown:
         ap.error(f"unknown transport(s) {sorted(unknown)}; MidiInput has {list(TRANSPORTS)}")
     t_start = time.monotonic()
-    server = JackServer(args.server or f"tandem-bench-{os.getpid()}")
-    server.start()
     results: dict = {"by_transport": {}}
-    try:
-        reinit_portaudio()
-        echo(f"JACK server {server.name!r}: dummy driver, {server.rate} Hz, period {server.period}"
-             f"{'' if server.owned else ' (already running)'}")
-        with VirtualChild(server.name) as child:
-            for transport in transports:
-                echo(f"transport {transport}:")
-                results["by_transport"][transport] = run_transport(
-                    child, transport, hits=args.hits, flood_s=args.flood_seconds, groove=args.groove,
-                    performances=args.performances, replay_s=args.replay_seconds,
-                    midi_out_messages=args.midi_out_messages, feedback_delay_ms=args.feedback_delay_ms, echo=echo)
-    finally:
-        server.stop()
+    with jack_rig(args.server, echo) as (server, child):
+        for transport in transports:
+            echo(f"transport {transport}:")
+            results["by_transport"][transport] = run_transport(
+                child, transport, hits=args.hits, flood_s=args.flood_seconds, groove=args.groove,
+                performances=args.performances, replay_s=args.replay_seconds,
+                midi_out_messages=args.midi_out_messages, feedback_delay_ms=args.feedback_delay_ms, echo=echo)
 
     by = results["by_transport"]
     primary = by.get(args.primary) or next(iter(by.values()))

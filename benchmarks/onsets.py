@@ -125,6 +125,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import SHARED_DATA, skipped
+
 RATE = 48_000
 WINDOWS_MS = (5, 10, 25, 50)
 CONDITIONS = ("clean", "noise_20db", "noise_10db", "noise_0db", "music", "soft", "fast", "leakage")
@@ -162,8 +164,6 @@ GOALS = {  # key: (path in the results, comparison, value)
 PER_CONDITION_GOALS = {"timing_error_median_ms": 1.0, "timing_error_p95_ms": 3.0,
                        "latency_median_ms": 8.0, "latency_p95_ms": 12.0}
 
-# The workplace's shared data sits beside the repository (../shared/data); TANDEM_SHARED_DATA moves it.
-SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PERCUSSION_DIR = SHARED_DATA / "percussion"
 KITS = {  # folder: (citation, licence) — see the data folder's README.md and licenses/
     "Gimme A Hand 1.0": ("Glen MacArthur, 'Gimme A Hand 1.0' (Hydrogen drum kit; Debian hydrogen-drumkits "
@@ -846,10 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (PERCUSSION_DIR / "inventory.csv").exists():
         msg = (f"onsets benchmark skipped: no percussion recordings at {PERCUSSION_DIR} "
                "(the shared data folder; TANDEM_SHARED_DATA moves it)")
-        print(msg)
-        if args.json:
-            Path(args.json).write_text(json.dumps({"skipped": msg}, indent=2) + "\n")
-        return 0
+        return skipped(msg, args.json)
     try:
         import mir_eval
     except ImportError:

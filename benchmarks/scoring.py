@@ -46,17 +46,15 @@ import csv
 import itertools
 import json
 import math
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import SHARED_DATA, skipped
 from engine.scoring.sync import match_taps, summarize
 
-# The workplace's shared data sits beside the repository (../shared/data); TANDEM_SHARED_DATA moves it.
-SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 TAPPING_DIR = SHARED_DATA / "tapping_baath_madison_2012"
 TAPPING_CSV = TAPPING_DIR / "tapping_data_baath_madison_2012.csv"
 #: Mean asynchrony (ms) per ISI (ms) as ../shared/data/README.md states it ("about").
@@ -245,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_file():
         msg = (f"scoring benchmark skipped: no Bååth & Madison (2012) tapping data at {args.data} "
                "(the shared data folder; TANDEM_SHARED_DATA moves it)")
-        print(msg)
-        if args.json:
-            Path(args.json).write_text(json.dumps({"skipped": msg}, indent=2) + "\n")
-        return 0
+        return skipped(msg, args.json)
     res = run(args.data)
     print_summary(res)
     if args.json:
