@@ -50,6 +50,7 @@ from engine.audio.leakage import LeakCanceller
 
 __all__ = ["Onset", "OnsetDetector", "merge_voiced"]
 
+SLOW_MS = 30.0  # the slow envelope's time constant: the local level, and what the floor follows
 _FLOOR_MIN = 1e-12  # the noise floor's lowest value (power, -120 dBFS)
 LEAK_DOUBT_FRAMES = 10  # the leakage guard starts this many frames' worth higher, then settles
 REARM_MS = 10.0  # the criteria must have failed this long before they can start a new onset
@@ -120,7 +121,7 @@ class OnsetDetector:
                  rise_db: float = 9.0, rise_ms: float = 5.0, back_ms: float = 8.0,
                  highpass_hz: float = 150.0, level_ms: float = 3.0,
                  leak_guard_db: float = -10.0, leak_release_ms: float = 50.0, feature_ms: float = 5.0,
-                 voice: bool = True, voice_options: dict | None = None, rise_ref_ms: float = 30.0,
+                 voice: bool = True, voice_options: dict | None = None, rise_ref_ms: float = SLOW_MS,
                  transient_hz: float | None = 3000.0) -> None:
         self.rate = int(sample_rate)
         self.min_ioi = int(round(min_ioi_ms * self.rate / 1000))
@@ -377,8 +378,9 @@ class _Bands:
         self.filters = filters  # 2nd-order sections as (b, a): lfilter costs a fifth of sosfilt per call
         self.zi = [np.zeros(2) for _ in filters]
         self.fast = _smoother(0.0005 * rate, k)
-        self.slow = _smoother(0.030 * rate, k)
-        self.ref = None if rise_ref_ms == 30.0 else _smoother(rise_ref_ms / 1000 * rate, k)  # else: slow
+        self.slow = _smoother(SLOW_MS / 1000 * rate, k)
+        # The rise is measured against the slow envelope itself unless another time constant is asked for.
+        self.ref = None if rise_ref_ms == SLOW_MS else _smoother(rise_ref_ms / 1000 * rate, k)
         self.floor = np.full(k, math.inf)
         self.up = 10 ** (6.0 / 10 / rate)  # +6 dB per second, per sample
         self.warmup = int(0.09 * rate)
