@@ -85,11 +85,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from engine.paths import data_dir
     from engine.run import run_session
+    from engine.terminalkeys import TerminalKeys
 
-    summary = run_session(args.script, root=data_dir(args.data_dir), child_id=args.child,
-                          midi_in=args.midi_in, midi_out=args.midi_out, mic=args.mic, audio=args.audio,
-                          blocksize=args.blocksize, duration_s=args.duration, tempo_scale=args.tempo_scale,
-                          transport=args.midi_transport, soundfont=args.soundfont)
+    with TerminalKeys() as keys:
+        summary = run_session(args.script, root=data_dir(args.data_dir), child_id=args.child,
+                              midi_in=args.midi_in, midi_out=args.midi_out, mic=args.mic, audio=args.audio,
+                              blocksize=args.blocksize, duration_s=args.duration, tempo_scale=args.tempo_scale,
+                              transport=args.midi_transport, soundfont=args.soundfont,
+                              controls=keys.commands if keys.active else None)
     if args.json:
         print(json.dumps(summary, indent=2))
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
@@ -234,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with scripts: the simulated child's behaviour model (steady, early, drifting, impulsive, "
                         "slow, silent, double, learning; default steady)")
     m.add_argument("--pace", choices=("fast", "realtime"), default="fast",
-                   help="with scripts: run as fast as possible (default) or in real time (not built yet)")
+                   help="with scripts: run as fast as possible (default) or in real time, to watch and listen")
     m.add_argument("--max-trials", type=int, default=None, metavar="N",
                    help="with scripts: stop each session after N trials")
     m.add_argument("--json", action="store_true",
@@ -243,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_demo)
 
     r = sub.add_parser("run", help="a live session on real devices")
-    r.add_argument("script", metavar="SCRIPT", help="a MIDI song (.mid) to play along with, or `free` for free play")
+    r.add_argument("script", metavar="SCRIPT",
+                   help="an intervention script (.toml, e.g. content/songs/echo-drums.toml), a MIDI song (.mid) "
+                        "to play along with, or `free` for free play")
     r.add_argument("--child", required=True, help="pseudonymous child id")
     r.add_argument("--midi-in", metavar="NAME", help="MIDI input (part of its name; see `tandem devices`)")
     r.add_argument("--midi-out", metavar="NAME", help="MIDI output for the song/cues (external synth or keyboard)")

@@ -1,7 +1,13 @@
 """``tandem run``: a live session on real devices.
 
-Until the intervention scripts exist (issue 6), a session is one of:
+A session is one of:
 
+- an **intervention script** (a ``.toml`` file, see ``docs/scripts.md``):
+  the script's kind plans each trial, its cues play at their frames, the
+  child's MIDI notes and microphone onsets are scored per trial, and the
+  summary judges the script's objectives (:mod:`engine.scriptsession`, the
+  same driver as ``tandem demo``). The therapist can pause, resume and stop
+  early (``controls``; the terminal's space bar and ``q``);
 - a **song** (a ``.mid`` file): the engine plays it, through the sound bank
   and/or an external synth on ``--midi-out``, while the child plays along;
 - **free play** (``free``): no cues; the child plays, the engine answers
@@ -22,6 +28,7 @@ through rtmidi, stamped on arrival (:mod:`engine.midi.live`).
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,16 +41,23 @@ from engine.audio.micinput import MicInput
 from engine.audio.soundbank import SoundBank
 from engine.errors import AudioDeviceError, ConfigError
 from engine.events import InputEvent, StatusEvent
+from engine.interventions.kinds import make_kind
+from engine.interventions.script import Script, load_script
 from engine.midi.live import MidiInput, feedback_sounds
 from engine.midi.midifile import load_midi
 from engine.midi.playback import SongPlayer, song_sounds
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
+from engine.scriptsession import ScriptSession, feedback_request, judge_objectives, script_sounds, trial_line
 
 __all__ = ["run_session", "choose_transport"]
 
-START_DELAY_S = 1.0  # from the stream starting to the song's first beat
+START_DELAY_S = 1.0  # from the stream starting to the song's (or script's) first beat
 TAIL_S = 2.0  # recorded after the song's last note
+LOOKAHEAD_S = 0.25
+"""A script's cues are scheduled this long ahead: far more than the session loop's worst wake-up
+(a few ms, plus a Python pause), so every cue reaches the mixer before its frame."""
+LOOP_S = 0.005  # the session loop's nap between steps
 
 
 def _jack_device(device) -> bool:
@@ -87,18 +101,30 @@ def run_session(
     transport: str = "auto",
     soundfont: str | None = None,
     song_through_bank: bool | None = None,
+    controls: queue.Queue | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict:
-    """Run one live session and return its summary (also written as summary.json)."""
+    """Run one live session and return its summary (also written as summary.json).
+
+    ``controls`` takes the therapist's commands while the session runs:
+    ``"pause"``, ``"resume"``, ``"toggle"`` (pause or resume) and ``"stop"``
+    (intervention scripts; a song or free play only knows ``"stop"``).
+    """
     song = None
+    iscript: Script | None = None
+    kind = None
     if script != "free":
         path = Path(script)
-        if path.suffix.lower() not in (".mid", ".midi"):
-            raise ConfigError(
-                f"{script}: intervention scripts are not available yet; `tandem run` plays a MIDI "
-                f"song (.mid) or `free` play.")
-        song = load_midi(path, tempo_scale=tempo_scale)
-    if song is None and duration_s is None and midi_in is None and not mic:
+        if path.suffix.lower() == ".toml":
+            iscript = load_script(path)
+            kind = make_kind(iscript)
+            _check_inputs(iscript, midi_in, mic)
+        elif path.suffix.lower() in (".mid", ".midi"):
+            song = load_midi(path, tempo_scale=tempo_scale)
+        else:
+            raise ConfigError(f"{script}: `tandem run` runs an intervention script (.toml), plays a MIDI "
+                              f"song (.mid) or `free` play.")
+    if song is None and iscript is None and duration_s is None and midi_in is None and not mic:
         raise ConfigError("Free play needs a MIDI input (--midi-in), the microphone (--mic) or a --duration.")
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
@@ -114,12 +140,21 @@ def run_session(
     inp: MidiInput | None = None
     listener: MicInput | None = None
     requests: set[str] = set(song_sounds(song)) if through_bank else set()
+    fb_options: dict = {}
+    if iscript is not None:
+        requests |= set(script_sounds(iscript, feedback=False))
+        fb = feedback_request(iscript, None)
+        if iscript.instruments.feedback == "none":
+            fb_options = {"feedback": False}
+        elif fb is not None:  # the script's own feedback sound for every hit
+            fb_options = {"feedback": True, "feedback_sound": fb}
+            requests.add(fb)
     try:
         if midi_in:
             # Find the pad first: its profile says which feedback sounds to render.
-            inp = MidiInput(eng, midi_in, transport=transport, on_event=pending.append)
+            inp = MidiInput(eng, midi_in, transport=transport, on_event=pending.append, **fb_options)
             inp.resolve()
-            if not inp.device_map.makes_own_sound:
+            if "feedback_sound" not in fb_options and not inp.device_map.makes_own_sound:
                 requests |= feedback_sounds(inp.device_map)
         bank = SoundBank.load(sorted(requests), sample_rate=eng.sample_rate, soundfont=soundfont,
                               cache_dir=cache_dir())
@@ -130,12 +165,13 @@ def run_session(
         echo(f"note: {w}")
     if inp is not None:
         inp.bank = bank
-    name = Path(script).stem if song is not None else "free-play"
+    name = Path(script).stem if (song is not None or iscript is not None) else "free-play"
     folder: SessionFolder | None = None  # made once the stream runs: a device that fails leaves no empty session
     out = None
     counts = {"notes": 0, "mic_onsets": 0, "voices": 0, "device_lost": 0, "device_back": 0}
     ended = "failed"  # until it ends normally or by Ctrl-C
     stats: dict = {}
+    runner: ScriptSession | None = None
     try:
         params = eng.open()
         eng.start()
@@ -160,6 +196,7 @@ def run_session(
         folder.write_header({
             "schema": 1, "engine_version": engine.__version__, "kind": "live",
             "script": str(script), "child_id": child_id,
+            "intervention": iscript.kind if iscript else None, "title": iscript.title if iscript else None,
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
             "audio_device": params.device, "sample_rate": params.sample_rate, "blocksize": params.blocksize,
             "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames,
@@ -184,6 +221,13 @@ def run_session(
             end_frame = start + int((song.duration_s + TAIL_S) * rate)
             echo(f"Playing {Path(script).name} ({song.duration_s:.0f} s, {len(song.notes)} notes)"
                  + (f" to {out.name}" if out else "") + ".")
+        if iscript is not None:
+            runner = ScriptSession(iscript, kind, eng, bank, folder.write_event, start_s=start / rate,
+                                   lookahead_s=LOOKAHEAD_S)
+            length = (f"{iscript.trials} trials" if iscript.trials is not None
+                      else f"{iscript.duration_min:g} minutes")
+            echo(f"Running {iscript.title} ({iscript.kind.replace('_', '-')}, {length}) for child {child_id}."
+                 + (" Space pauses and resumes, q stops." if controls is not None else ""))
         if duration_s is not None:
             end_frame = eng.now_frame + int(duration_s * rate)
         if listener:
@@ -193,16 +237,30 @@ def run_session(
             echo(f"Listening to {inp.port.name} ({transport}, profile '{inp.device_map.name}'"
                  + (", feedback sounds on" if inp.feedback else "") + "). Ctrl-C ends the session.")
         try:
+            asked_to_stop = False
             while end_frame is None or eng.now_frame < end_frame:
                 eng.check()
                 if player is not None:
                     for cue in player.step():
                         folder.write_event(cue)
-                _flush(pending, folder, counts, echo)
-                time.sleep(0.05)
-            ended = "completed"
+                _flush(pending, folder, counts, echo, runner)
+                if _obey(controls, runner, echo) == "stop":
+                    asked_to_stop = True
+                    break
+                if runner is not None:
+                    runner.step()
+                    _echo_trials(runner, echo)
+                    if runner.done:
+                        break
+                time.sleep(LOOP_S if runner is not None else 0.05)
+            if runner is not None and runner.state in ("running", "paused"):  # --duration ran out first
+                runner.stop("duration reached")
+            finished = runner.state == "completed" if runner is not None else True
+            ended = "completed" if finished and not asked_to_stop else "stopped"
         except KeyboardInterrupt:
             ended = "stopped"
+            if runner is not None:
+                runner.stop("stopped early (Ctrl-C)")
     finally:
         for part in (inp, listener, out):
             if part is not None:
@@ -214,19 +272,20 @@ def run_session(
         stats["midi_out_sent"] = out.sent_count if out else 0  # read before the engine's memory goes
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
-            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out)
+            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner)
     heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
-    echo(f"Session {ended}: {counts['notes']} notes played by the child{heard}, {stats['xruns']} xruns"
+    trials = f"{runner.trials_done} trials scored, " if runner is not None else ""
+    echo(f"Session {ended}: {trials}{counts['notes']} notes played by the child{heard}, {stats['xruns']} xruns"
          + (f", device lost {counts['device_lost']}× and back {counts['device_back']}×" if counts["device_lost"] else "")
          + f". Session folder: {folder.path}")
     return summary
 
 
 def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: dict, child_id: str,
-            script: str, ended: str, inp, out) -> dict:
+            script: str, ended: str, inp, out, runner: ScriptSession | None = None) -> dict:
     """The last events, the stream's counters and the summary; the folder is closed whatever happens."""
     try:
-        _flush(pending, folder, counts, echo)
+        _flush(pending, folder, counts, echo, None)  # after the session: not the trials' any more
         folder.write_event(StatusEvent(frame=stats["frames"], what="stream_stats", detail=stats))
         summary = {
             "child_id": child_id, "script": str(script), "status": ended,
@@ -236,16 +295,22 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
             "midi_out_sent": stats["midi_out_sent"],
             "stream": stats, "files": {"events": folder.events_path.name},
         }
+        if runner is not None:
+            summary.update(_script_summary(runner))
+            for o in summary["objectives"]:
+                echo(f"  {o['id']}: {o['status']}. {o['sentence']}")
         folder.write_json("summary.json", summary)
     finally:
         folder.close()
     return summary
 
 
-def _flush(pending: deque, folder: SessionFolder, counts: dict, echo) -> None:
+def _flush(pending: deque, folder: SessionFolder, counts: dict, echo, runner: ScriptSession | None) -> None:
     while pending:
         event = pending.popleft()
         folder.write_event(event)
+        if runner is not None and isinstance(event, InputEvent):
+            runner.child_event(event)
         if isinstance(event, InputEvent) and event.source == "midi":
             counts["notes"] += 1
         elif isinstance(event, InputEvent) and event.source == "mic" and event.key in ("onset", "voice"):
@@ -256,3 +321,61 @@ def _flush(pending: deque, folder: SessionFolder, counts: dict, echo) -> None:
             echo(f"note: the MIDI device {port} was unplugged; the session goes on and it will be "
                  f"used again when it is back." if event.what == "device_lost"
                  else f"note: the MIDI device {port} is back.")
+
+
+def _check_inputs(script: Script, midi_in: str | None, mic: bool) -> None:
+    """The devices the script listens to are given (one sentence if not)."""
+    source = script.inputs.source
+    if source == "midi" and not midi_in:
+        raise ConfigError(f"{script.path}: this script listens to a MIDI pad or keyboard; give --midi-in NAME "
+                          f"(see `tandem devices`).")
+    if source == "mic" and not mic:
+        raise ConfigError(f"{script.path}: this script listens to the microphone; add --mic.")
+    if source == "both" and not (midi_in or mic):
+        raise ConfigError(f"{script.path}: this script listens to a MIDI pad or the microphone; give --midi-in "
+                          f"NAME, --mic, or both.")
+
+
+def _obey(controls: queue.Queue | None, runner: ScriptSession | None, echo) -> str | None:
+    """Apply the therapist's commands waiting in ``controls``; returns "stop" when asked to stop."""
+    while controls is not None:
+        try:
+            command = controls.get_nowait()
+        except queue.Empty:
+            return None
+        if command == "stop":
+            if runner is not None:
+                runner.stop("stopped by the therapist")
+            echo("Stopping: the trials scored so far are kept.")
+            return "stop"
+        if runner is None:
+            continue
+        if command == "toggle":
+            command = "resume" if runner.state == "paused" else "pause"
+        if command == "pause" and runner.pause():
+            echo(f"Paused after {runner.trials_done} trials; the trial that was playing will be played again. "
+                 f"Space resumes.")
+        elif command == "resume" and runner.resume():
+            echo("Resumed.")
+    return None
+
+
+def _echo_trials(runner: ScriptSession, echo) -> None:
+    """Print each newly scored trial once."""
+    shown = getattr(runner, "_shown", 0)
+    for i in range(shown, runner.trials_done):
+        r = runner.results[i]
+        echo("  " + trial_line(runner.script.kind, {"n": i + 1, "tempo_bpm": r.plan.tempo_bpm,
+                                                     "scores": r.scores, "correct": r.correct}))
+    runner._shown = runner.trials_done
+
+
+def _script_summary(runner: ScriptSession) -> dict:
+    """The script part of a live session's summary: trials with their scores, objectives."""
+    script = runner.script
+    return {
+        "title": script.title, "kind": script.kind, "trials_abandoned": runner.abandoned,
+        "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores, "correct": r.correct}
+                   for i, r in enumerate(runner.results)],
+        "objectives": judge_objectives(script, runner.results),
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.cli import main
@@ -15,11 +17,33 @@ def _one_sentence(capsys) -> str:
     return err
 
 
-def test_a_script_that_is_not_a_song_is_refused(tmp_path, capsys):
-    script = tmp_path / "call-and-response.toml"
-    script.write_text('title = "x"\n')
-    assert main(["--data-dir", str(tmp_path), "run", str(script), "--child", "C1"]) == 2
-    assert "not available yet" in _one_sentence(capsys)
+def test_a_file_that_is_neither_script_nor_song_is_refused(tmp_path, capsys):
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    assert main(["--data-dir", str(tmp_path), "run", str(other), "--child", "C1"]) == 2
+    assert "(.toml)" in _one_sentence(capsys)
+
+
+def test_a_bad_script_is_refused_before_any_device_opens(tmp_path, capsys):
+    script = tmp_path / "echo.toml"
+    text = Path("content/songs/echo-drums.toml").read_text().replace("tempo_bpm = 90", "tempo_bpm = 0")
+    script.write_text(text)
+    assert main(["--data-dir", str(tmp_path), "run", str(script), "--child", "C1", "--mic"]) == 2
+    err = _one_sentence(capsys)
+    line = text.splitlines().index("tempo_bpm = 0") + 1
+    assert f"echo.toml:{line}: tempo_bpm is 0" in err
+    assert not (tmp_path / "sessions").exists()
+
+
+@pytest.mark.parametrize(("song", "flags", "needed"), [
+    ("steady-beat-march", ["--mic"], "--midi-in"),  # listens to MIDI only
+    ("echo-drums", [], "--mic"),  # MIDI or microphone: neither given
+])
+def test_a_script_names_the_input_it_needs(tmp_path, capsys, song, flags, needed):
+    code = main(["--data-dir", str(tmp_path), "run", f"content/songs/{song}.toml", "--child", "C1", *flags])
+    assert code == 2
+    assert needed in _one_sentence(capsys)
+    assert not (tmp_path / "sessions").exists()
 
 
 def test_a_corrupt_midi_file_is_refused(tmp_path, capsys):

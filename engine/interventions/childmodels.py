@@ -89,7 +89,7 @@ import numpy as np
 from engine.errors import ConfigError
 from engine.simchild import PROFILES, ChildProfile, SimulatedChild, norms_at
 
-__all__ = ["MODELS", "ChildModel", "ModelParams", "SimEvent", "make_model"]
+__all__ = ["MODELS", "ChildModel", "ModelParams", "SimEvent", "events_for", "make_model"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,3 +443,26 @@ def make_model(name: str, *, seed: int | None = None, trial_index: int = 0) -> C
     if name not in MODELS:
         raise ConfigError(f"Unknown child model {name!r}; choose one of: {', '.join(MODELS)}.")
     return ChildModel(MODELS[name], seed=seed, trial_index=trial_index)
+
+
+def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[SimEvent]:
+    """What ``model`` plays in one trial plan (an :class:`engine.interventions.kinds.TrialPlan`).
+
+    Call-and-response → :meth:`ChildModel.respond` (the call's cue times and
+    pitches, the call's end); turn-taking → :meth:`ChildModel.take_turn`;
+    rhythmic cueing → :meth:`ChildModel.tap_along` over every beat cue of the
+    session so far (``beat_history``, extended here; count-in included),
+    keeping the taps in this bar's window: the model taps a run, not bar by bar.
+    """
+    if plan.kind == "call_and_response":
+        pitches = list(plan.pattern.pitches) if plan.pattern and plan.pattern.pitches else None
+        return model.respond(plan.cue_times("call"), pitches, plan.engine_end_s)
+    if plan.kind == "turn_taking":
+        return model.take_turn(plan.engine_start_s, plan.engine_end_s)
+    if plan.kind == "rhythmic_cueing":
+        beat_history.extend(plan.cue_times("count_in", "downbeat", "beat"))
+        if plan.phase == "free_play":
+            return []
+        lo, hi = plan.child_start_s, plan.child_end_s
+        return [e for e in model.tap_along(beat_history) if lo <= e.time_s < hi]
+    raise ConfigError(f"The simulated child cannot play the kind '{plan.kind}' yet.")

@@ -72,6 +72,9 @@ class MidiInput(DeviceService):
         Feedback sounds by request (a :class:`SoundBank`). No feedback without.
     feedback : bool, optional
         Play feedback sounds; by default when the device makes no sound itself.
+    feedback_sound : str, optional
+        One sound request played for every note-on, whatever the device map
+        says (an intervention script's feedback instrument); must be in ``bank``.
     feedback_delay_ms : float, optional
         Fixed delay from the physical hit to the feedback sound's first frame.
         By default one block on the ``jack`` transport (the audio process
@@ -97,6 +100,7 @@ class MidiInput(DeviceService):
         device_map: DeviceMap | None = None,
         bank=None,
         feedback: bool | None = None,
+        feedback_sound: str | None = None,
         feedback_delay_ms: float | None = None,
         latency_ms: float = 0.0,
         on_event: Callable[[Event], None] | None = None,
@@ -112,6 +116,7 @@ class MidiInput(DeviceService):
         self._map = device_map
         self.bank = bank
         self._feedback = feedback
+        self.feedback_sound = feedback_sound
         rate = engine.sample_rate
         if feedback_delay_ms is None:  # the shortest delay that is the same for every hit
             self.feedback_delay_frames = (engine.blocksize if transport == "jack"
@@ -171,7 +176,8 @@ class MidiInput(DeviceService):
         self.port.open()
         self.device_map  # noqa: B018 - fix the profile by the real port name
         if self.feedback:
-            for request in sorted(feedback_sounds(self.device_map)):
+            requests = {self.feedback_sound} if self.feedback_sound else feedback_sounds(self.device_map)
+            for request in sorted(requests):
                 if request in self.bank:
                     self.engine.preload(self.bank[request])
         self._scanner = _open_client("input", self.api, "tandem-scan")
@@ -251,12 +257,14 @@ class MidiInput(DeviceService):
             if msg.kind != "on":
                 continue
             self.notes += 1
-            if role is not None and self.feedback and self.transport == "rtmidi":
-                sound = self.bank[role.sound] if role.sound in self.bank else None
+            name = self.feedback_sound or (role.sound if role is not None else None)
+            if name is not None and self.feedback and self.transport == "rtmidi":
+                sound = self.bank[name] if name in self.bank else None
                 if sound is None:
                     self.feedback_missing += 1
                     continue
-                self.engine.play(sound, event.frame + self.feedback_delay_frames, gain=role.gain)
+                gain = role.gain if role is not None else self.device_map.gain(msg.velocity)
+                self.engine.play(sound, event.frame + self.feedback_delay_frames, gain=gain)
                 self.feedback_played += 1
 
     def _check_device(self) -> None:
@@ -297,8 +305,9 @@ class MidiInput(DeviceService):
             dm = self.device_map
             for note in range(128):
                 role = dm.lookup(note, 127)
-                if role is not None and role.sound in self.bank:
-                    offset, length = self.engine.preload(self.bank[role.sound])
+                name = self.feedback_sound or (role.sound if role is not None else None)
+                if name is not None and name in self.bank:
+                    offset, length = self.engine.preload(self.bank[name])
                     state.fb_sound[note] = (offset, length)
                 else:
                     state.fb_sound[note] = (0, 0)

@@ -1,0 +1,455 @@
+"""One session of an intervention script on a running stream: plans, cues, the child's events, scores.
+
+Shared by ``tandem demo SCRIPT`` (offline backend, a simulated child) and
+``tandem run SCRIPT`` (real devices): the caller owns the stream, the
+devices and the session folder; it hands every child event it logged to
+:meth:`ScriptSession.child_event` and calls :meth:`ScriptSession.step`
+often (every block in the demo, every few milliseconds live). ``step``
+does, in order:
+
+1. **Score** each open trial whose listening window has closed: at the
+   plan's ``child_end_s``, or earlier when the kind says the child is done
+   (``kind.close_s``: a turn that ended on a silence). Only the child's
+   events up to that moment are scored; the kind then adapts.
+2. **Plan** the next trial once the stream is within the look-ahead of its
+   start, and only after every trial whose window closes before that start
+   has been scored (so adaptation takes effect on the very next trial).
+3. **Schedule** every cue due within the look-ahead at its frame: a cue is
+   *heard* at its plan time, so it is played at that frame minus the
+   sound's attack and the output latency. The mixer starts it on that exact
+   frame whatever the loop's jitter; the look-ahead only has to cover how
+   late ``step`` can run.
+
+Plan times are seconds on the stream clock (frame / rate), as are the
+child's events (their stamped ``frame`` / rate), so planning, playing and
+scoring share one clock.
+
+**Pause, resume, stop.** :meth:`pause` cancels every cue not yet finished
+(nothing is left sounding), logs the open trials as ``abandoned`` (they are
+not scored and do not count), and holds the session; :meth:`resume` plans
+the next trial a look-ahead from now. :meth:`stop` ends the session early
+the same way. The number of trials a script asks for counts scored trials,
+so a paused trial is played again; a session of ``duration_min`` counts the
+minutes it was running, not paused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.audio.engine import AudioEngine
+from engine.audio.soundbank import SoundBank
+from engine.errors import ConfigError
+from engine.events import CueEvent, InputEvent, StatusEvent
+from engine.interventions.kinds import Kind, TrialPlan, TrialResult
+from engine.interventions.script import Script
+from engine.scoring.objectives import SessionResult, evaluate_session, objective_status
+
+__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "bank_name", "feedback_request", "judge_objectives",
+           "script_sounds", "trial_line"]
+
+CUE_GAIN = 0.8
+CUE_PAN = -0.3  # the engine's music a little left, the child's feedback a little right
+DEFAULT_NOTE = 60  # a pitched instrument asked to play a note it was not given (e.g. an unpitched echo)
+YOUR_TURN_TONE = "A5"
+#: Notes loaded for a pitched turn-taking cue when the script names no keys: C3..C6, the
+#: range of a small keyboard, which the engine's echo of the child's turn may need.
+ECHO_PITCHES = range(48, 85)
+EPS_S = 1e-9
+
+
+def bank_name(sound: str, note: int | None) -> str:
+    """The sound-bank request for a cue's (sound, note).
+
+    ``program:N`` and ``tone`` take the note (``DEFAULT_NOTE`` without one);
+    every other sound is a request as it is.
+
+    Raises
+    ------
+    ConfigError
+        For ``midi_out``, which the sound bank cannot play.
+    """
+    if sound == "midi_out":
+        raise ConfigError("This script plays its cues on an external MIDI instrument (midi_out), which "
+                          "Tandem cannot drive yet: use a sound-bank instrument such as program:0 or "
+                          "drum:hi_bongo.")
+    if sound.startswith("program:") and sound.count(":") == 1:
+        return f"{sound}:{DEFAULT_NOTE if note is None else note}"
+    if sound == "tone":
+        return f"tone:{YOUR_TURN_TONE if note is None else note}"
+    return sound
+
+
+@dataclass
+class _Open:
+    """A planned trial whose window has not closed yet."""
+
+    plan: TrialPlan
+    truth: list[dict] = field(default_factory=list)
+
+
+class ScriptSession:
+    """Drives one script's trials on a running engine (see the module docstring).
+
+    Parameters
+    ----------
+    script, kind
+        The checked script and the kind built from it.
+    engine : AudioEngine
+        Started; its ``now_frame`` is the session's clock.
+    bank : SoundBank
+        Holds every sound the script's cues can ask for (:func:`script_sounds`).
+    write : callable
+        Writes one event or record to the session log (``SessionFolder.write_event``).
+    start_s : float
+        When the first plan starts, seconds on the stream clock.
+    lookahead_s : float
+        How far ahead cues are scheduled and plans made.
+    max_trials : int, optional
+        Stop after this many scored trials (tests, quick looks).
+    on_plan : callable, optional
+        Called with each new plan; returns ground-truth records to log with
+        the trial (the demo's simulated child plans its events here).
+    """
+
+    def __init__(self, script: Script, kind: Kind, engine: AudioEngine, bank: SoundBank,
+                 write: Callable[[Any], None], *, start_s: float, lookahead_s: float,
+                 max_trials: int | None = None,
+                 on_plan: Callable[[TrialPlan], list[dict] | None] | None = None) -> None:
+        self.script = script
+        self.kind = kind
+        self.engine = engine
+        self.bank = bank
+        self.write = write
+        self.rate = engine.sample_rate
+        self.lookahead_s = lookahead_s
+        self.max_trials = max_trials
+        self.on_plan = on_plan
+        self.latency = engine.output_latency_frames
+        self.events: list[tuple[float, int | None]] = []  # the child's accepted events (time_s, note)
+        self.results: list[TrialResult] = []
+        self.abandoned = 0
+        self.state = "running"  # running, paused, stopped, completed
+        self._open: list[_Open] = []
+        self._cues: list[tuple[int, Any]] = []  # (play frame, kinds.Cue), by frame
+        self._voices: list[tuple[int, int, int]] = []  # (start frame, end frame, voice id) of cues playing or due
+        self._next_start = start_s
+        self._planned = 0
+        self._active_s = 0.0  # running time (not paused) before the current running spell
+        self._spell_start_s = start_s
+        self._check_sounds()
+
+    # -- the child's events -----------------------------------------------
+
+    def accepts(self, event: InputEvent) -> bool:
+        """Whether an input event is the child playing into this script's inputs.
+
+        MIDI note-ons count when the script listens to MIDI and, if it names
+        pads or keys, the note is one of them; microphone onsets and voiced
+        onsets count when it listens to the microphone. Note-offs,
+        ``voice-end`` and therapist keys never count.
+        """
+        inputs = self.script.inputs
+        if event.source in ("midi", "sim"):
+            if event.source == "midi" and inputs.source not in ("midi", "both"):
+                return False
+            allowed = set(inputs.pads) | set(inputs.keys)
+            return event.source == "sim" or not allowed or event.note in allowed
+        if event.source == "mic":
+            return inputs.source in ("mic", "both") and event.key in ("onset", "voice")
+        return False
+
+    def child_event(self, event: InputEvent) -> bool:
+        """Take one logged input event; returns whether it counts as the child playing (see :meth:`accepts`)."""
+        if not self.accepts(event):
+            return False
+        t = event.frame / self.rate
+        note = None if event.note < 0 else int(event.note)
+        if self.events and self.events[-1][0] == t:  # a voice confirming the onset it began with
+            return False
+        self.events.append((t, note))
+        if len(self.events) >= 2 and self.events[-2][0] > t:  # rtmidi and mic threads may interleave
+            self.events.sort(key=lambda e: e[0])
+        return True
+
+    # -- progress -----------------------------------------------------------
+
+    @property
+    def now_s(self) -> float:
+        return self.engine.now_frame / self.rate
+
+    @property
+    def trials_done(self) -> int:
+        return len(self.results)
+
+    @property
+    def running_s(self) -> float:
+        """Seconds the session has been running (not paused) since its first plan."""
+        extra = max(0.0, self.now_s - self._spell_start_s) if self.state == "running" else 0.0
+        return self._active_s + extra
+
+    @property
+    def enough(self) -> bool:
+        """The script's trials are scored, or its minutes are filled (or ``max_trials`` reached)."""
+        if self.max_trials is not None and self.trials_done >= self.max_trials:
+            return True
+        if self.script.trials is not None:
+            return self.trials_done >= self.script.trials
+        if self.script.duration_min is not None:
+            return self.running_s >= self.script.duration_min * 60.0
+        return False
+
+    @property
+    def done(self) -> bool:
+        """Nothing more to plan, score or play."""
+        if self.state in ("stopped", "completed"):
+            return True
+        if self.state == "paused":
+            return False
+        return self.enough and not self._open and not self._cues
+
+    def _can_plan(self) -> bool:
+        if self.state != "running" or self.enough:
+            return False
+        if self.max_trials is not None and self._planned_trials() >= self.max_trials:
+            return False
+        if self.script.trials is not None and self._planned_trials() >= self.script.trials:
+            return False
+        # Plans whose window closes before the next start are scored first (their result adapts the kind).
+        return not any(o.plan.child_end_s <= self._next_start + EPS_S for o in self._open)
+
+    def _planned_trials(self) -> int:
+        return self.trials_done + sum(o.plan.phase == "trial" for o in self._open)
+
+    def step(self) -> None:
+        """Score what has closed, plan what is due, schedule the cues within the look-ahead."""
+        if self.state != "running":
+            return
+        now = self.engine.now_frame
+        self._score_due(now)
+        while self._can_plan() and (not self._open or (now / self.rate + self.lookahead_s) >= self._next_start):
+            self._plan_next(now)
+        look = round(self.lookahead_s * self.rate)
+        while self._cues and self._cues[0][0] < now + look:
+            frame, cue = self._cues.pop(0)
+            snd = self._sound(cue)
+            vid = self.engine.play(snd, frame, gain=CUE_GAIN, pan=CUE_PAN)
+            if vid:
+                self._voices.append((frame, frame + snd.frames, vid))
+            self.write(CueEvent(frame=frame, sound=snd.name, heard_frame=frame + snd.attack_frames + self.latency,
+                                gain=CUE_GAIN, pan=CUE_PAN, role=cue.role, index=cue.index))
+            if not vid:
+                self.write(StatusEvent(frame=now, what="cue_dropped", detail={"role": cue.role,
+                                                                               "reason": "mixer queue full"}))
+        self._voices = [v for v in self._voices if v[1] > now]
+        if self.enough and not self._open and not self._cues:
+            self.state = "completed"
+
+    def _sound(self, cue: Any):
+        name = bank_name(cue.sound, cue.note)
+        return self.bank[name] if name in self.bank else None  # noqa: SIM401 - a SoundBank, not a dict
+
+    def _plan_next(self, now: int) -> None:
+        start = max(self._next_start, now / self.rate + self.lookahead_s)
+        plan = self.kind.next_trial(start)
+        for cue in plan.cues:
+            snd = self._sound(cue)
+            if snd is None:
+                self.write(StatusEvent(frame=now, what="cue_missing", detail={
+                    "role": cue.role, "sound": bank_name(cue.sound, cue.note), "reason": "not loaded"}))
+                continue
+            self._cues.append((round(cue.time_s * self.rate) - snd.attack_frames - self.latency, cue))
+        self._cues.sort(key=lambda fc: fc[0])
+        truth = self.on_plan(plan) if self.on_plan is not None else None
+        self.write({"type": "plan", "frame": now, "index": plan.index, "phase": plan.phase,
+                    "start_s": plan.start_s, "end_s": plan.end_s, "tempo_bpm": plan.tempo_bpm,
+                    "child_start_s": plan.child_start_s, "child_end_s": plan.child_end_s,
+                    "engine_start_s": plan.engine_start_s, "engine_end_s": plan.engine_end_s,
+                    "params": plan.params})
+        self._open.append(_Open(plan, list(truth or [])))
+        self._next_start = plan.end_s
+        self._planned += 1
+
+    def _close_s(self, plan: TrialPlan, now_s: float) -> float:
+        close = getattr(self.kind, "close_s", None)
+        if close is None:
+            return plan.child_end_s
+        heard = [e for e in self.events if e[0] <= now_s]
+        return min(plan.child_end_s, close(plan, heard, now_s))
+
+    def _score_due(self, now: int) -> None:
+        now_s = now / self.rate
+        while self._open:
+            pending = self._open[0]
+            plan = pending.plan
+            closes = self._close_s(plan, now_s)
+            if now < round(closes * self.rate) + 1:
+                break
+            self._open.pop(0)
+            events = [e for e in self.events if e[0] <= closes + EPS_S]
+            result = self.kind.score(plan, events)
+            self.kind.adapt(result)
+            if plan.phase == "trial":
+                self.results.append(result)
+            if closes < plan.child_end_s - EPS_S and not self._open:
+                # The child's turn is over before the window's end: the next trial may start now.
+                self._next_start = closes
+            self.write({"type": "trial", "frame": now, "index": plan.index, "n": self.trials_done,
+                        "phase": plan.phase, "start_s": plan.start_s, "tempo_bpm": plan.tempo_bpm,
+                        "close_s": closes, "scores": result.scores, "correct": result.correct,
+                        "child_truth": pending.truth})
+
+    # -- the therapist's controls ---------------------------------------------
+
+    def _silence(self, reason: str) -> None:
+        now = self.engine.now_frame
+        live = [v for v in self._voices if v[1] > now]
+        for _, _, vid in live:
+            self.engine.cancel(vid)  # fades out a sounding cue, drops one not started
+        self._voices.clear()
+        if live:
+            self.write(StatusEvent(frame=now, what="cues_cancelled", detail={
+                "not_started": sum(start >= now for start, _, _ in live),
+                "sounding": sum(start < now for start, _, _ in live), "reason": reason}))
+        self._cues.clear()
+        for o in self._open:
+            self.abandoned += o.plan.phase == "trial"
+            self.write({"type": "trial_abandoned", "frame": now, "index": o.plan.index, "phase": o.plan.phase,
+                        "start_s": o.plan.start_s, "reason": reason})
+        self._open.clear()
+
+    def pause(self) -> bool:
+        """Hold the session: silence its cues and abandon the open trials. False if not running."""
+        if self.state != "running":
+            return False
+        self._active_s = self.running_s
+        self._silence("paused")
+        self.state = "paused"
+        self.write(StatusEvent(frame=self.engine.now_frame, what="paused", detail={"trials_done": self.trials_done}))
+        return True
+
+    def resume(self) -> bool:
+        """Go on after :meth:`pause`: the next trial starts a look-ahead from now. False if not paused."""
+        if self.state != "paused":
+            return False
+        self.state = "running"
+        self._spell_start_s = self.now_s
+        self._next_start = self.now_s + self.lookahead_s
+        self.write(StatusEvent(frame=self.engine.now_frame, what="resumed", detail={"trials_done": self.trials_done}))
+        return True
+
+    def stop(self, reason: str = "stopped") -> None:
+        """End the session now: silence, abandon the open trials, log why."""
+        if self.state in ("stopped", "completed"):
+            return
+        if self.state == "running":
+            self._active_s = self.running_s
+        self._silence(reason)
+        self.state = "stopped"
+        self.write(StatusEvent(frame=self.engine.now_frame, what="session_stopped",
+                               detail={"reason": reason, "trials_done": self.trials_done}))
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _check_sounds(self) -> None:
+        """Fail before the first sound if a cue the script can play was not loaded."""
+        missing = [n for n in script_sounds(self.script, feedback=False) if n not in self.bank]
+        if missing:
+            raise ConfigError(f"{self.script.path}: the sounds {', '.join(missing)} were not loaded; "
+                              f"the sounds loaded are {', '.join(self.bank.names)}.")
+
+
+def feedback_request(script: Script, device_sound: str | None) -> str | None:
+    """The sound-bank request for the script's feedback instrument.
+
+    ``device`` takes ``device_sound`` (the input device's own mapped sound;
+    None: none), ``none`` none.
+    """
+    fb = script.instruments.feedback
+    if fb == "none":
+        return None
+    if fb == "device":
+        return device_sound
+    return bank_name(fb, None)
+
+
+def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | None = None) -> list[str]:
+    """Every sound the script's trials can ask for, as sound-bank requests (loaded before the session)."""
+    from engine.interventions.kinds import COUNT_IN_SOUNDS, LEAD_IN_SOUND, _pitched
+
+    cue = script.instruments.cue
+    names = [*COUNT_IN_SOUNDS]
+    pitches = {p for ph in script.phrases for p in ph.pitches}
+    if _pitched(cue):
+        if script.kind == "turn_taking":  # the engine echoes the child's own notes
+            pitches |= set(script.inputs.keys) or set(ECHO_PITCHES)
+        names += [bank_name(cue, p) for p in sorted(pitches | {DEFAULT_NOTE})]
+    else:
+        names.append(bank_name(cue, None))
+    lead_sound = cue if _pitched(cue) else LEAD_IN_SOUND
+    names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
+    if script.prompts.your_turn_sound != "none":
+        names.append(bank_name(script.prompts.your_turn_sound, None))
+    if feedback:
+        fb = feedback_request(script, device_sound)
+        if fb is not None:
+            names.append(fb)
+    return list(dict.fromkeys(names))
+
+
+def judge_objectives(script: Script, results: list[TrialResult],
+                     history: dict[str, list[SessionResult]] | None = None) -> list[dict]:
+    """Each of the script's objectives judged on one session's scored trials.
+
+    ``history`` (objective id → earlier sessions' results, oldest first) is
+    extended with this session's, and the status is over all of them.
+    Returns per objective: ``id``, ``status``, ``sentence``, ``value`` (this
+    session's) and ``met`` (None: too few trials to judge).
+    """
+    trials = [r.trial for r in results if r.trial is not None]
+    out = []
+    for obj in script.objectives:
+        res = evaluate_session(obj, trials)
+        past = history.setdefault(obj.id, []) if history is not None else []
+        past.append(res)
+        st = objective_status(obj, past)
+        out.append({"id": obj.id, "status": st.status, "sentence": st.sentence, "value": res.value,
+                    "met": res.met})
+    return out
+
+
+# Scores shown per kind in a readable trial line: (key, label, format).
+_KEY_SCORES = {
+    "call_and_response": (("response_latency_ms", "latency", "{:.0f} ms"),
+                          ("onsets_matched", "notes matched", "{}"), ("onsets_missed", "missed", "{}"),
+                          ("ioi_error_ms", "rhythm error", "{:.0f} ms")),
+    "turn_taking": (("waited", "waited", "{}"), ("initiated", "initiated", "{}"),
+                    ("initiation_latency_ms", "latency", "{:.0f} ms"), ("turn_length_notes", "notes", "{}")),
+    "rhythmic_cueing": (("within_window_pct", "on the beat", "{:.0f} %"),
+                        ("asynchrony_mean_ms", "asynchrony", "{:+.0f} ms"), ("missed", "missed", "{}")),
+    "stop_and_go": (("played_during_go", "played with the music", "{}"), ("stopped", "stopped", "{}"),
+                    ("stop_latency_ms", "stopping latency", "{:.0f} ms")),
+    "fill_in_the_blank": (("filled", "filled the blank", "{}"),
+                          ("blank_asynchrony_ms", "timing", "{:+.0f} ms")),
+}
+
+
+def _fmt_score(value: Any, spec: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    try:
+        return spec.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def trial_line(kind: str, trial: dict) -> str:
+    """One readable line for a scored trial (``n``, ``tempo_bpm``, ``scores``, ``correct``)."""
+    shown = [f"{label} {_fmt_score(trial['scores'].get(k), spec)}" for k, label, spec in _KEY_SCORES.get(kind, ())
+             if k in trial["scores"]]
+    correct = "—" if trial["correct"] is None else ("correct" if trial["correct"] else "not correct")
+    return f"trial {trial['n']:>2} at {trial['tempo_bpm']:.0f} BPM: {', '.join(shown)}; {correct}"

@@ -1,0 +1,81 @@
+"""The therapist's keys in a terminal session (``tandem run`` without a screen).
+
+Space pauses or resumes, ``q`` (or Esc) stops. A thread reads single key
+presses from standard input in cbreak mode (no Enter needed, nothing
+echoed) and puts commands on a queue the session loop reads; the terminal's
+settings are put back when the reader stops, whatever happened. Without a
+terminal (a pipe, a test, a service) there are no keys and no thread.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import select
+import sys
+import threading
+
+__all__ = ["KEYS", "TerminalKeys"]
+
+KEYS = {" ": "toggle", "q": "stop", "\x1b": "stop"}
+"""Key → command (see :func:`engine.run.run_session`'s ``controls``)."""
+
+POLL_S = 0.1  # how often the reader looks whether it should stop
+
+
+class TerminalKeys:
+    """Reads keys into :attr:`commands` while in a ``with`` block (a no-op without a terminal)."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stdin
+        self.commands: queue.Queue[str] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._saved = None
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None
+
+    def __enter__(self) -> TerminalKeys:
+        try:
+            fd = self.stream.fileno()
+            if not os.isatty(fd):
+                return self
+            import termios
+            import tty
+
+            self._saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        except (AttributeError, OSError, ValueError, ImportError):
+            return self  # no terminal to read keys from
+        self._thread = threading.Thread(target=self._read, args=(fd,), name="terminal-keys", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        if self._saved is not None:
+            import termios
+
+            try:
+                termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
+            except (OSError, ValueError):
+                pass  # the terminal went away: nothing to restore
+
+    def _read(self, fd: int) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], POLL_S)
+            if not ready:
+                continue
+            try:
+                key = os.read(fd, 1).decode("utf-8", "replace").lower()
+            except OSError:
+                return
+            if not key:  # end of input
+                return
+            command = KEYS.get(key)
+            if command is not None:
+                self.commands.put(command)

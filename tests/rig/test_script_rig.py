@@ -1,0 +1,238 @@
+"""`tandem run SCRIPT.toml` on the JACK rig: a live intervention session with the virtual child.
+
+The virtual child hears the engine's output and answers on its MIDI pad, on
+JACK's frame clock: every sound it hears at frame ``h`` it plays back at
+``h + delay`` (one beat: tapping along; one bar: echoing a call). The
+engine's session is the real thing: PortAudio stream, JACK MIDI input,
+the script's kind planning, cues scheduled at their frames, scoring, log.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+
+import pytest
+
+from engine.run import run_session
+from tests.rig.measure import jack_system_device
+
+pytestmark = pytest.mark.rig
+
+BEAT_S = 0.5  # 120 BPM
+NOTE = 38
+
+CUEING = """\
+title = "March (rig)"
+kind = "rhythmic_cueing"
+tempo_bpm = 120
+meter = "4/4"
+grid = "1/4"
+trials = {trials}
+
+[instruments]
+cue = "drum:bass_drum_1"
+feedback = "none"
+
+[input]
+source = "midi"
+pads = [38]
+
+[[phrases]]
+rhythm = "xxxx"
+
+[prompts]
+count_in_beats = 4
+
+[[objectives]]
+id = "on-the-beat"
+metric = "within_window_pct"
+aggregate = "mean"
+comparator = ">="
+threshold = 70
+"""
+
+ECHO = """\
+title = "Echo (rig)"
+kind = "call_and_response"
+tempo_bpm = 120
+meter = "4/4"
+grid = "1/8"
+trials = 2
+
+[instruments]
+cue = "drum:hi_bongo"
+feedback = "none"
+
+[input]
+source = "midi"
+
+[[phrases]]
+rhythm = "x.x.xx.."
+
+[prompts]
+count_in_beats = 0
+"""
+
+
+class EchoingChild:
+    """Plays every onset the virtual child hears back on its pad ``delay_s`` later (frame-exact)."""
+
+    def __init__(self, child, delay_s: float) -> None:
+        self.child = child
+        self.delay = round(delay_s * child.rate)
+        self.heard: list[int] = []
+        self.sent: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> EchoingChild:
+        self.child.heard_onsets(clear=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        child = self.child
+        # `tandem run` opens its own stream: once its output exists, the child's ear listens to it.
+        deadline = time.monotonic() + 10
+        while not (outs := child.port_names(r"PortAudio.*:out_")) and time.monotonic() < deadline:
+            if self._stop.wait(0.01):
+                return
+        if not outs:
+            return
+        child.connect(min(outs), child.ear_port)  # out_0: the left channel
+        while not self._stop.wait(0.01):
+            heard = child.heard_onsets(clear=True)
+            if not heard:
+                continue
+            self.heard += heard
+            taps = [h + self.delay for h in heard]
+            self.sent += taps
+            child.send_midi_many([(f, bytes([0x99, NOTE, 96])) for f in taps]
+                                 + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
+
+
+def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3):
+    """One session; once more if the machine dropped out (an xrun makes frame checks moot)."""
+    path = tmp_path / "script.toml"
+    path.write_text(script_text)
+    for attempt in range(attempts):
+        lines_out: list[str] = []
+
+        def echo(line: str, lines_out=lines_out) -> None:
+            lines_out.append(line)
+            if on_line is not None:
+                on_line(line)
+
+        root = tmp_path / f"try{attempt}"
+        with EchoingChild(child, delay_s) as player:
+            summary = run_session(str(path), root=root, child_id="R9", midi_in="virtual-child",
+                                  audio=jack_system_device(), transport="jack", controls=controls, echo=echo)
+        folder = next((root / "sessions" / "R9").iterdir())
+        log = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+        if summary["stream"]["xruns"] - summary["stream"]["xruns_during_setup"] == 0:
+            return summary, log, player, lines_out
+        if controls is not None:
+            while not controls.empty():
+                controls.get_nowait()
+    pytest.fail(f"xruns in {attempts} attempts: the machine is too busy for a frame-exact check")
+
+
+def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path):
+    summary, log, _, _ = _run(virtual_child, tmp_path, CUEING.format(trials=3), BEAT_S)
+    assert summary["status"] == "completed"
+    assert [t["n"] for t in summary["trials"]] == [1, 2, 3]
+    for t in summary["trials"]:
+        # The child taps one beat after each sound it heard: on every beat of every bar.
+        assert t["scores"]["matched"] == 4 and t["scores"]["missed"] == 0, t
+        assert t["scores"]["within_window_pct"] == 100.0 and t["correct"] is True
+    assert summary["objectives"][0]["met"] is True
+    # Its taps keep their offset from the beat to within the ear's onset detection (a few samples
+    # that differ between a click and a drum) and one JACK period: frames, not milliseconds.
+    rate = log[0]["sample_rate"]
+    beats = [c["heard_frame"] for c in log if c["type"] == "cue" and c["role"] in ("beat", "downbeat")]
+    taps = [e["frame"] for e in log if e["type"] == "input" and e["source"] == "midi"]
+    offsets = [min((t - b for t in taps), key=abs) for b in beats]
+    assert max(offsets) - min(offsets) <= 2 * log[0]["blocksize"], offsets
+    assert all(abs(o) < 0.08 * rate for o in offsets)
+    # Every MIDI note the child played in the session is logged as one input.
+    assert len(taps) == summary["notes"] >= 12
+
+
+def test_a_child_echoing_the_call_is_scored_correct(virtual_child, tmp_path):
+    summary, log, _, _ = _run(virtual_child, tmp_path, ECHO, 4 * BEAT_S)
+    assert summary["status"] == "completed"
+    assert len(summary["trials"]) == 2
+    for t in summary["trials"]:
+        s = t["scores"]
+        assert s["response_present"] is True and s["onsets_matched"] == 4 and s["onsets_missed"] == 0, s
+        assert t["correct"] is True
+    calls = [c for c in log if c["type"] == "cue" and c["role"] == "call"]
+    assert len(calls) == 8
+
+
+def test_pause_silences_the_session_and_resume_plays_the_trial_again(virtual_child, tmp_path):
+    child = virtual_child
+    controls: queue.Queue = queue.Queue()
+    marks: dict[str, int] = {}
+
+    def on_line(line: str) -> None:
+        # Pause as soon as the first bar is scored; resume two seconds later.
+        if line.strip().startswith("trial  1") and "pause" not in marks:
+            marks["pause"] = child.frame_time()
+            controls.put("pause")
+
+            def resume():
+                marks["resume"] = child.frame_time()
+                controls.put("resume")
+
+            threading.Timer(2.0, resume).start()
+
+    summary, log, player, lines = _run(child, tmp_path, CUEING.format(trials=3), BEAT_S,
+                                       controls=controls, on_line=on_line)
+    assert summary["status"] == "completed"
+    assert any(line.startswith("Paused after 1 trials") for line in lines)
+    whats = [e.get("what") for e in log if e["type"] == "status"]
+    assert whats.count("paused") == 1 and whats.count("resumed") == 1
+    abandoned = [e for e in log if e["type"] == "trial_abandoned"]
+    assert abandoned and all(e["reason"] == "paused" for e in abandoned)
+    assert summary["trials_abandoned"] == len(abandoned)
+    # The script's 3 trials are all scored: the one the pause cut off was played again.
+    assert [t["n"] for t in summary["trials"]] == [1, 2, 3]
+    # Nothing sounded while paused: the child heard no new sound from shortly after the pause
+    # (the session loop acts within a few ms; a sounding drum fades) until the resume.
+    rate = child.rate
+    quiet = [h for h in player.heard if marks["pause"] + 0.2 * rate < h < marks["resume"]]
+    assert not quiet, (quiet, marks)
+    paused = next(e["frame"] for e in log if e["type"] == "status" and e["what"] == "paused")
+    resumed = next(e["frame"] for e in log if e["type"] == "status" and e["what"] == "resumed")
+    cancelled = next(e for e in log if e["type"] == "status" and e["what"] == "cues_cancelled")
+    due = [c for c in log if c["type"] == "cue" and paused < c["frame"] and c["frame"] < resumed]
+    assert len(due) == cancelled["detail"]["not_started"]
+
+
+def test_stopping_early_keeps_the_scored_trials_and_leaves_nothing_sounding(virtual_child, tmp_path):
+    child = virtual_child
+    controls: queue.Queue = queue.Queue()
+    marks: dict[str, int] = {}
+
+    def on_line(line: str) -> None:
+        if line.strip().startswith("trial  2") and "stop" not in marks:
+            marks["stop"] = child.frame_time()
+            controls.put("stop")
+
+    summary, log, player, _ = _run(child, tmp_path, CUEING.format(trials=8), BEAT_S,
+                                       controls=controls, on_line=on_line)
+    assert summary["status"] == "stopped"
+    assert [t["n"] for t in summary["trials"]] == [1, 2]
+    stop = next(e for e in log if e["type"] == "status" and e["what"] == "session_stopped")
+    assert stop["detail"] == {"reason": "stopped by the therapist", "trials_done": 2}
+    # The child heard nothing new after the stop (allowing the loop's reaction and a fade).
+    after = [h for h in player.heard if h > marks["stop"] + 0.2 * child.rate]
+    assert not after, (after, marks)
