@@ -48,9 +48,15 @@ from engine.midi.midifile import load_midi
 from engine.midi.playback import SongPlayer, song_sounds
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
-from engine.scriptsession import ScriptSession, feedback_request, judge_objectives, script_sounds, trial_line
+from engine.scriptsession import (
+    ScriptSession,
+    feedback_request,
+    judge_objectives,
+    script_sounds,
+    trial_line,
+)
 
-__all__ = ["run_session", "choose_transport"]
+__all__ = ["choose_transport", "run_session"]
 
 START_DELAY_S = 1.0  # from the stream starting to the song's (or script's) first beat
 TAIL_S = 2.0  # recorded after the song's last note
@@ -119,6 +125,9 @@ def run_session(
             iscript = load_script(path)
             kind = make_kind(iscript)
             _check_inputs(iscript, midi_in, mic)
+            if "midi_out" in (iscript.instruments.cue, iscript.prompts.your_turn_sound) and not midi_out:
+                raise ConfigError(f"{path}: this script plays its cues on an external MIDI instrument "
+                                  f"(midi_out); give --midi-out NAME (see `tandem devices`).")
         elif path.suffix.lower() in (".mid", ".midi"):
             song = load_midi(path, tempo_scale=tempo_scale)
         else:
@@ -223,7 +232,7 @@ def run_session(
                  + (f" to {out.name}" if out else "") + ".")
         if iscript is not None:
             runner = ScriptSession(iscript, kind, eng, bank, folder.write_event, start_s=start / rate,
-                                   lookahead_s=LOOKAHEAD_S)
+                                   lookahead_s=LOOKAHEAD_S, midi_out=out)
             length = (f"{iscript.trials} trials" if iscript.trials is not None
                       else f"{iscript.duration_min:g} minutes")
             echo(f"Running {iscript.title} ({iscript.kind.replace('_', '-')}, {length}) for child {child_id}."

@@ -207,6 +207,10 @@ def run_script_demo(
     make_model(model)  # an unknown model is one sentence before anything runs
     script = load_script(script_path)
     make_kind(script)  # a kind that cannot run yet, likewise
+    if "midi_out" in (script.instruments.cue, script.prompts.your_turn_sound):
+        raise ConfigError(f"{script.path}: this script plays its cues on an external MIDI instrument (midi_out), "
+                          f"and `tandem demo` has no MIDI output; try it with a sound-bank instrument such as "
+                          f"program:0 or drum:hi_bongo, or run it with `tandem run --midi-out NAME`.")
     bank = SoundBank.load(script_sounds(script, device_sound=DEVICE_FEEDBACK), sample_rate=sample_rate,
                           soundfont=soundfont,
                           cache_dir=cache_dir())

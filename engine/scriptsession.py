@@ -24,6 +24,13 @@ Plan times are seconds on the stream clock (frame / rate), as are the
 child's events (their stamped ``frame`` / rate), so planning, playing and
 scoring share one clock.
 
+**An external instrument.** Cues whose instrument is ``midi_out`` go to
+the session's MIDI output (a keyboard or synth) at the same frames, as
+note-on/note-off pairs: melodies on channel 1 with their pitches, rhythms
+on the General MIDI drum channel as ``MIDI_OUT_DRUM``. Their heard time is
+the synth's own latency after that, which Tandem cannot know until
+calibration (issue 8) measures it.
+
 **Pause, resume, stop.** :meth:`pause` cancels every cue not yet finished
 (nothing is left sounding), logs the open trials as ``abandoned`` (they are
 not scored and do not count), and holds the session; :meth:`resume` plans
@@ -58,6 +65,11 @@ YOUR_TURN_TONE = "A5"
 #: range of a small keyboard, which the engine's echo of the child's turn may need.
 ECHO_PITCHES = range(48, 85)
 EPS_S = 1e-9
+MIDI_OUT_CHANNEL = 0
+MIDI_OUT_DRUM_CHANNEL = 9  # General MIDI percussion (channel 10)
+MIDI_OUT_DRUM = 76  # hi wood block: short and clear on every GM drum kit
+MIDI_OUT_VELOCITY = 100
+MIDI_OUT_NOTE_S = 0.2  # a cue note's length on the external instrument (shorter for fast notes)
 
 
 def bank_name(sound: str, note: int | None) -> str:
@@ -72,9 +84,8 @@ def bank_name(sound: str, note: int | None) -> str:
         For ``midi_out``, which the sound bank cannot play.
     """
     if sound == "midi_out":
-        raise ConfigError("This script plays its cues on an external MIDI instrument (midi_out), which "
-                          "Tandem cannot drive yet: use a sound-bank instrument such as program:0 or "
-                          "drum:hi_bongo.")
+        raise ConfigError("The sound bank cannot play a midi_out sound: it goes to the session's MIDI "
+                          "output (--midi-out).")
     if sound.startswith("program:") and sound.count(":") == 1:
         return f"{sound}:{DEFAULT_NOTE if note is None else note}"
     if sound == "tone":
@@ -112,12 +123,15 @@ class ScriptSession:
     on_plan : callable, optional
         Called with each new plan; returns ground-truth records to log with
         the trial (the demo's simulated child plans its events here).
+    midi_out : ScheduledOutput, optional
+        Started; plays the cues whose instrument is ``midi_out``.
     """
 
     def __init__(self, script: Script, kind: Kind, engine: AudioEngine, bank: SoundBank,
                  write: Callable[[Any], None], *, start_s: float, lookahead_s: float,
                  max_trials: int | None = None,
-                 on_plan: Callable[[TrialPlan], list[dict] | None] | None = None) -> None:
+                 on_plan: Callable[[TrialPlan], list[dict] | None] | None = None,
+                 midi_out: Any = None) -> None:
         self.script = script
         self.kind = kind
         self.engine = engine
@@ -127,6 +141,10 @@ class ScriptSession:
         self.lookahead_s = lookahead_s
         self.max_trials = max_trials
         self.on_plan = on_plan
+        self.midi_out = midi_out
+        if script.instruments.cue == "midi_out" and midi_out is None:
+            raise ConfigError(f"{script.path}: this script plays its cues on an external MIDI instrument "
+                              f"(cue = \"midi_out\"); give --midi-out NAME (see `tandem devices`).")
         self.latency = engine.output_latency_frames
         self.events: list[tuple[float, int | None]] = []  # the child's accepted events (time_s, note)
         self.results: list[TrialResult] = []
@@ -137,6 +155,7 @@ class ScriptSession:
         self._voices: list[tuple[int, int, int]] = []  # (start frame, end frame, voice id) of cues playing or due
         self._next_start = start_s
         self._planned = 0
+        self._midi_sent = False
         self._active_s = 0.0  # running time (not paused) before the current running spell
         self._spell_start_s = start_s
         self._check_sounds()
@@ -234,6 +253,9 @@ class ScriptSession:
         look = round(self.lookahead_s * self.rate)
         while self._cues and self._cues[0][0] < now + look:
             frame, cue = self._cues.pop(0)
+            if cue.sound == "midi_out":
+                self._send_midi(frame, cue)
+                continue
             snd = self._sound(cue)
             vid = self.engine.play(snd, frame, gain=CUE_GAIN, pan=CUE_PAN)
             if vid:
@@ -247,6 +269,18 @@ class ScriptSession:
         if self.enough and not self._open and not self._cues:
             self.state = "completed"
 
+    def _send_midi(self, frame: int, cue: Any) -> None:
+        """One cue as a note on the external instrument (see the module docstring)."""
+        drum = cue.note is None
+        channel = MIDI_OUT_DRUM_CHANNEL if drum else MIDI_OUT_CHANNEL
+        note = MIDI_OUT_DRUM if drum else int(cue.note)
+        beat_frames = round(60.0 / self.kind.tempo_bpm * self.rate)
+        length = min(round(MIDI_OUT_NOTE_S * self.rate), beat_frames // 2)
+        self.midi_out.note(frame, note, velocity=MIDI_OUT_VELOCITY, channel=channel, duration_frames=length)
+        self._midi_sent = True
+        self.write(CueEvent(frame=frame, sound=f"midi_out:{channel + 1}:{note}", heard_frame=frame + self.latency,
+                            gain=MIDI_OUT_VELOCITY / 127, pan=0.0, role=cue.role, index=cue.index))
+
     def _sound(self, cue: Any):
         name = bank_name(cue.sound, cue.note)
         return self.bank[name] if name in self.bank else None  # noqa: SIM401 - a SoundBank, not a dict
@@ -255,6 +289,9 @@ class ScriptSession:
         start = max(self._next_start, now / self.rate + self.lookahead_s)
         plan = self.kind.next_trial(start)
         for cue in plan.cues:
+            if cue.sound == "midi_out":
+                self._cues.append((round(cue.time_s * self.rate) - self.latency, cue))
+                continue
             snd = self._sound(cue)
             if snd is None:
                 self.write(StatusEvent(frame=now, what="cue_missing", detail={
@@ -309,6 +346,8 @@ class ScriptSession:
         for _, _, vid in live:
             self.engine.cancel(vid)  # fades out a sounding cue, drops one not started
         self._voices.clear()
+        if self.midi_out is not None and self._midi_sent:
+            self.midi_out.clear()  # drop the cue notes not yet sent, turn off those sounding
         if live:
             self.write(StatusEvent(frame=now, what="cues_cancelled", detail={
                 "not_started": sum(start >= now for start, _, _ in live),
@@ -382,15 +421,18 @@ def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | 
     cue = script.instruments.cue
     names = [*COUNT_IN_SOUNDS]
     pitches = {p for ph in script.phrases for p in ph.pitches}
-    if _pitched(cue):
+    if cue == "midi_out":
+        pass  # played by the external instrument, not the sound bank
+    elif _pitched(cue):
         if script.kind == "turn_taking":  # the engine echoes the child's own notes
             pitches |= set(script.inputs.keys) or set(ECHO_PITCHES)
         names += [bank_name(cue, p) for p in sorted(pitches | {DEFAULT_NOTE})]
     else:
         names.append(bank_name(cue, None))
     lead_sound = cue if _pitched(cue) else LEAD_IN_SOUND
-    names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
-    if script.prompts.your_turn_sound != "none":
+    if lead_sound != "midi_out":
+        names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
+    if script.prompts.your_turn_sound not in ("none", "midi_out"):
         names.append(bank_name(script.prompts.your_turn_sound, None))
     if feedback:
         fb = feedback_request(script, device_sound)

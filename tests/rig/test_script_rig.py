@@ -118,7 +118,8 @@ class EchoingChild:
                                  + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
 
 
-def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3):
+def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3,
+         **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot)."""
     path = tmp_path / "script.toml"
     path.write_text(script_text)
@@ -131,9 +132,11 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
                 on_line(line)
 
         root = tmp_path / f"try{attempt}"
+        child.heard_midi(clear=True)
         with EchoingChild(child, delay_s) as player:
             summary = run_session(str(path), root=root, child_id="R9", midi_in="virtual-child",
-                                  audio=jack_system_device(), transport="jack", controls=controls, echo=echo)
+                                  audio=jack_system_device(), transport="jack", controls=controls, echo=echo,
+                                  **options)
         folder = next((root / "sessions" / "R9").iterdir())
         log = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
         if summary["stream"]["xruns"] - summary["stream"]["xruns_during_setup"] == 0:
@@ -236,3 +239,19 @@ def test_stopping_early_keeps_the_scored_trials_and_leaves_nothing_sounding(virt
     # The child heard nothing new after the stop (allowing the loop's reaction and a fade).
     after = [h for h in player.heard if h > marks["stop"] + 0.2 * child.rate]
     assert not after, (after, marks)
+
+
+def test_cues_on_an_external_instrument_arrive_at_their_frames(virtual_child, tmp_path):
+    """cue = "midi_out": the calls go to the MIDI output (here the child's MIDI ear), frame-exact on JACK."""
+    child = virtual_child
+    script = ECHO.replace('cue = "drum:hi_bongo"', 'cue = "midi_out"').replace("trials = 2", "trials = 1")
+    summary, log, _, _ = _run(child, tmp_path, script, 4 * BEAT_S, midi_out="virtual-child:midi_ear")
+    assert summary["status"] == "completed"
+    calls = [c for c in log if c["type"] == "cue" and c["role"] == "call"]
+    assert [c["sound"] for c in calls] == ["midi_out:10:76"] * 4
+    heard = child.heard_midi()
+    ons = [(f, d) for f, d in heard if d[0] & 0xF0 == 0x90 and d[2] > 0]
+    assert [d for _, d in ons] == [bytes([0x99, 76, 100])] * 4
+    offs = [d for _, d in heard if d[0] & 0xF0 == 0x80 or (d[0] & 0xF0 == 0x90 and d[2] == 0)]
+    assert len(offs) >= 4  # every cue note is turned off
+    assert [b[0] - a[0] for a, b in zip(ons, ons[1:])] == [b["frame"] - a["frame"] for a, b in zip(calls, calls[1:])]
