@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from engine.run import run_session
@@ -78,10 +79,15 @@ count_in_beats = 0
 
 
 class EchoingChild:
-    """Plays every onset the virtual child hears back on its pad ``delay_s`` later (frame-exact)."""
+    """Plays every onset the virtual child hears back ``delay_s`` later (frame-exact).
 
-    def __init__(self, child, delay_s: float) -> None:
+    On its MIDI pad, or with ``mic=True`` as a tap (a short noise burst) into the engine's input.
+    """
+
+    def __init__(self, child, delay_s: float, *, mic: bool = False) -> None:
         self.child = child
+        self.mic = mic
+        self.rng = np.random.default_rng(7)
         self.delay = round(delay_s * child.rate)
         self.heard: list[int] = []
         self.sent: list[int] = []
@@ -107,6 +113,11 @@ class EchoingChild:
         if not outs:
             return
         child.connect(min(outs), child.ear_port)  # out_0: the left channel
+        if self.mic:
+            ins = child.port_names(r"PortAudio.*:in_")
+            if not ins:
+                return
+            child.connect(child.hand_port, min(ins))
         while not self._stop.wait(0.01):
             heard = child.heard_onsets(clear=True)
             if not heard:
@@ -114,12 +125,18 @@ class EchoingChild:
             self.heard += heard
             taps = [h + self.delay for h in heard]
             self.sent += taps
-            child.send_midi_many([(f, bytes([0x99, NOTE, 96])) for f in taps]
-                                 + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
+            if self.mic:
+                n = 1200  # 25 ms of decaying noise: a clap or a tap on a table
+                for f in taps:
+                    burst = 0.3 * self.rng.standard_normal(n) * np.exp(-np.arange(n) / 240)
+                    child.play_audio(f, burst.astype(np.float32))
+            else:
+                child.send_midi_many([(f, bytes([0x99, NOTE, 96])) for f in taps]
+                                     + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3,
-         **options):
+         mic: bool = False, **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot)."""
     path = tmp_path / "script.toml"
     path.write_text(script_text)
@@ -133,8 +150,9 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
 
         root = tmp_path / f"try{attempt}"
         child.heard_midi(clear=True)
-        with EchoingChild(child, delay_s) as player:
-            summary = run_session(str(path), root=root, child_id="R9", midi_in="virtual-child",
+        with EchoingChild(child, delay_s, mic=mic) as player:
+            summary = run_session(str(path), root=root, child_id="R9", mic=mic,
+                                  midi_in=None if mic else "virtual-child",
                                   audio=jack_system_device(), transport="jack", controls=controls, echo=echo,
                                   **options)
         folder = next((root / "sessions" / "R9").iterdir())
@@ -255,3 +273,14 @@ def test_cues_on_an_external_instrument_arrive_at_their_frames(virtual_child, tm
     offs = [d for _, d in heard if d[0] & 0xF0 == 0x80 or (d[0] & 0xF0 == 0x90 and d[2] == 0)]
     assert len(offs) >= 4  # every cue note is turned off
     assert [b[0] - a[0] for a, b in zip(ons, ons[1:])] == [b["frame"] - a["frame"] for a, b in zip(calls, calls[1:])]
+
+
+def test_a_child_clapping_into_the_microphone_is_on_every_beat(virtual_child, tmp_path):
+    """source = "mic": the same session with claps the engine's microphone hears (no MIDI at all)."""
+    script = CUEING.format(trials=2).replace('source = "midi"\npads = [38]', 'source = "mic"')
+    summary, log, player, _ = _run(virtual_child, tmp_path, script, BEAT_S, mic=True)
+    assert summary["status"] == "completed" and summary["notes"] == 0
+    for t in summary["trials"]:
+        assert t["scores"]["matched"] == 4 and t["scores"]["within_window_pct"] == 100.0, t
+    onsets = [e for e in log if e["type"] == "input" and e["source"] == "mic" and e["key"] == "onset"]
+    assert len(onsets) == summary["mic_onsets"] == len([f for f in player.sent if f <= player.heard[-1]]) >= 8
