@@ -381,3 +381,16 @@ def test_a_copy_is_correct_and_a_stretched_copy_with_tempo_invariance(trial, gap
     stretched = end + gap * TICK_S + (call - call[0]) * (factor / 100.0)
     r = score_imitation(call, stretched, tempo_invariant=True)
     assert r.correct and r.rhythm_similarity == pytest.approx(1.0)
+
+
+def test_onsets_played_over_the_call_are_counted_apart_from_the_response():
+    # Call at 0, 0.5, 1.0 s ending at 1.5 s; early_s 0.25 s lets a response start at 1.25 s.
+    # The child plays at 0.6 and 1.1 s (over the call), then 1.3, 1.8, 2.3 s.
+    r = score_imitation([0.0, 0.5, 1.0], [0.6, 1.1, 1.3, 1.8, 2.3], call_end_s=1.5, early_s=0.25)
+    assert r.onsets_during_call == 2 and r.n_response == 3
+    assert r.response_latency_ms == pytest.approx(-200.0)
+    # A child who waits has none, and one who never plays has none.
+    assert score_imitation([0.0, 0.5, 1.0], [1.6, 2.1, 2.6], call_end_s=1.5).onsets_during_call == 0
+    assert score_imitation([0.0, 0.5, 1.0], [], call_end_s=1.5).onsets_during_call == 0
+    # Onsets before the call began are not the child playing over it.
+    assert score_imitation([1.0, 1.5], [0.2, 2.5, 3.0], call_end_s=2.0).onsets_during_call == 0

@@ -46,6 +46,12 @@ class ImitationResult:
     n_response : int
         Onsets counted as the response: those at or after
         ``call_end_s − early_s`` (earlier ones were played during the call).
+    onsets_during_call : int
+        Onsets from the call's first onset to ``call_end_s − early_s``: the
+        child playing over the call (not waiting for it), which the response
+        scores never count. A child who starts the echo before the call is
+        over has these, and its response latency is that of the first onset
+        it played after them.
     call_end_s : float
         End of the call used for the latency, seconds (given, or the default
         rule of :func:`score_imitation`).
@@ -99,6 +105,7 @@ class ImitationResult:
 
     n_call: int
     n_response: int
+    onsets_during_call: int
     call_end_s: float
     response_present: bool
     response_latency_ms: float | None
@@ -277,6 +284,7 @@ def score_imitation(
 
     keep = resp_all >= end_s - early_s
     resp = resp_all[keep]
+    during = int(np.count_nonzero((resp_all >= call[0]) & ~keep))
     n_call, n_resp = int(call.size), int(resp.size)
     present = n_resp > 0 and resp[0] <= end_s + window_s
 
@@ -287,7 +295,7 @@ def score_imitation(
         else:
             reason = "The child did not respond after the call."
         return ImitationResult(
-            n_call=n_call, n_response=n_resp, call_end_s=end_s, response_present=False,
+            n_call=n_call, n_response=n_resp, onsets_during_call=during, call_end_s=end_s, response_present=False,
             response_latency_ms=None, onsets_matched=0, onsets_missed=n_call,
             onsets_extra=0, tempo_ratio=None, ioi_error_ms=None, ioi_error_rel=None,
             rhythm_similarity=None, pitch_match=None, contour_match=None,
@@ -375,6 +383,7 @@ def score_imitation(
     return ImitationResult(
         n_call=n_call,
         n_response=n_resp,
+        onsets_during_call=during,
         call_end_s=end_s,
         response_present=True,
         response_latency_ms=latency_ms,
