@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.interventions.childmodels import MODELS, SimEvent, make_model
+from engine.interventions.childmodels import (
+    MODELS,
+    STOP_REACTION_S,
+    SimEvent,
+    make_model,
+)
+from engine.scoring.blanks import score_blank
 from engine.scoring.imitation import score_imitation
+from engine.scoring.inhibition import score_stop
 from engine.scoring.sync import match_taps, summarize
 from engine.scoring.turns import score_turn
 from engine.simchild import norms_at
@@ -309,3 +316,142 @@ def test_respond_defaults_to_the_scorers_call_end():
     assert r.call_end_s == pytest.approx(CALL[-1] + (CALL[-1] - CALL[-2]))
     assert r.response_latency_ms == pytest.approx(events[0].truth["latency_s"] * 1000.0)
     assert all(e.note is None for e in events)
+
+
+# -- stop-and-go and fill-in-the-blank -----------------------------------------
+
+GO = [20.0 + 0.6 * k for k in range(8)]  # two bars at 100 BPM
+STOP, STOP_END = 24.8, 28.8
+STOPPED_NOTES = [24.8 + 0.6 * k for k in range(7)]
+BLANK, BEAT = 40.0, 0.6
+PHRASE = [37.6, 38.2, 38.8, 39.4]  # the engine's notes before the blank
+
+
+def stop_go(name: str, seed: int, cued: bool = True, **kw):
+    events = make_model(name, seed=seed, **kw).play_stop_go(GO, STOP, STOP_END, stopped_notes_s=STOPPED_NOTES,
+                                                             cued=cued)
+    return events, score_stop(GO[0] - 0.3, STOP, STOP_END, times(events))
+
+
+def fill(name: str, seed: int, **kw):
+    events = make_model(name, seed=seed, **kw).fill_blank(BLANK, BEAT, phrase_s=PHRASE)
+    return events, score_blank(BLANK, times(events), beat_s=BEAT)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_new_situations_are_deterministic_and_well_formed(name):
+    for call in (lambda s: stop_go(name, s)[0], lambda s: fill(name, s)[0]):
+        assert call(5) == call(5)
+        if name != "silent":
+            assert call(5) != call(6)
+        events = call(1)
+        t = times(events)
+        assert t == sorted(t) and len(set(t)) == len(t) and all(1 <= e.velocity <= 127 for e in events)
+        assert all(e.truth["situation"] in ("stop_go", "fill_blank") for e in events)
+        assert all(t < STOP_END for t in times(stop_go(name, 1)[0]))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_steady_plays_along_and_stops_within_its_reaction_time(seed):
+    events, r = stop_go("steady", seed)
+    # The 8 go notes and the note the music would have played at the stop (already prepared),
+    # which may land a moment before the stop: 8 or 9 go onsets.
+    assert len(events) == 9 and r.go_onsets in (8, 9)
+    assert r.correct and r.stopped and r.played_during_go
+    kept = events[0].truth["kept_going_s"]
+    assert STOP_REACTION_S[0] <= kept <= STOP_REACTION_S[1]
+    assert all(e.time_s < STOP + kept for e in events)
+    assert r.stop_latency_ms < 300.0
+    # Without a count-in it needs the first note to hear the music start.
+    assert len(stop_go("steady", seed, cued=False)[0]) == 8
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_impulsive_keeps_going_into_the_stop(seed):
+    events, r = stop_go("impulsive", seed)
+    overrun = events[-1].truth["kept_going_s"]
+    assert 0.5 <= overrun <= 1.5 and events[-1].truth["kind"] == "last"
+    assert not r.stopped and not r.correct and r.played_during_go and r.onsets_during_stop >= 1
+    assert r.stop_latency_ms == pytest.approx(overrun * 1000.0)
+    assert [e.truth["phase"] for e in events if e.time_s >= STOP] and all(
+        e.truth["phase"] == ("go" if e.time_s < STOP else "stop") for e in events)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_slow_joins_late_and_stops_late(seed):
+    events, r = stop_go("slow", seed)
+    assert events[0].time_s >= GO[0] + 1.5 - 0.1 and r.go_onsets < 8
+    assert not r.stopped and r.stop_latency_ms >= 1500.0 - 1e-6
+
+
+def test_silent_plays_nothing_and_scoring_copes():
+    events, r = stop_go("silent", 0)
+    assert events == [] and r.stopped and not r.played_during_go and not r.correct and r.stop_latency_ms is None
+    events, b = fill("silent", 0)
+    assert events == [] and not b.filled and b.extra_onsets == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_double_stops_with_every_hit_twice(seed):
+    events, r = stop_go("double", seed)
+    assert r.stopped and r.correct and len(events) == 18 and r.go_onsets in (16, 17, 18)
+    assert sum(e.truth["kind"] == "double" for e in events) == len(events) // 2
+
+
+def test_early_plays_ahead_and_drifting_falls_behind():
+    offsets = [stop_go("early", seed)[0][0].time_s - GO[0] for seed in range(40)]
+    assert np.mean(offsets) == pytest.approx(norms_at(600.0).mean_asynchrony_ms / 1000.0, abs=0.015)
+    for seed in SEEDS:
+        early = stop_go("early", seed)[0]
+        assert early[0].time_s - GO[0] == pytest.approx(early[0].truth["start_offset_s"]) and stop_go("early", seed)[1].stopped
+        drifting = [e for e in stop_go("drifting", seed)[0] if e.time_s < STOP]
+        lags = [e.time_s - GO[k] for k, e in enumerate(drifting)]
+        assert lags[-1] > lags[1] + 0.1  # 1.5 % per beat adds up to ~0.3 s over 8 beats
+        assert stop_go("drifting", seed)[1].stopped
+
+
+def test_learning_stops_once_it_has_learned():
+    first = [stop_go("learning", seed, trial_index=0)[1].stopped for seed in SEEDS]
+    later = [stop_go("learning", seed, trial_index=12)[1].stopped for seed in SEEDS]
+    assert not any(first) and all(later)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_steady_early_double_and_impulsive_fill_the_blank(seed):
+    events, r = fill("steady", seed)
+    assert r.filled and r.extra_onsets == 0 and abs(r.blank_asynchrony_ms) < 100
+    assert events[0].truth["intended_offset_ms"] == 0.0
+    events, r = fill("early", seed)
+    assert r.filled and r.blank_asynchrony_ms == pytest.approx(events[0].truth["intended_offset_ms"])
+    _, r = fill("double", seed)
+    assert r.filled and r.extra_onsets == 1
+    events, r = fill("impulsive", seed)
+    fills = [e for e in events if e.truth["kind"] == "fill"]
+    assert r.filled and -150.0 <= fills[0].truth["intended_offset_ms"] <= 0.0
+    assert 2 <= r.extra_onsets <= 4 == len(PHRASE)
+
+
+def test_early_fills_early_on_average():
+    asyncs = [fill("early", seed)[1].blank_asynchrony_ms for seed in range(40)]
+    assert np.mean(asyncs) == pytest.approx(norms_at(BEAT * 1000).mean_asynchrony_ms, abs=15.0)
+
+
+def test_slow_fills_late_and_sometimes_misses():
+    results = [fill("slow", seed) for seed in range(40)]
+    late = [ev[0].truth["intended_offset_ms"] for ev, _ in results]
+    assert all(0.2 * BEAT * 1000 <= x <= 0.8 * BEAT * 1000 for x in late)
+    filled = [r.filled for _, r in results]
+    assert 5 < sum(filled) < 35  # about half: late by more than half a beat in 0.3 / 0.6 of draws
+
+
+def test_drifting_fills_late_by_its_drift():
+    events, r = fill("drifting", 0)
+    beats = round((BLANK - PHRASE[0]) / BEAT)  # 4 beats from the phrase's first note
+    expected = BEAT * sum(1.015 ** k - 1 for k in range(1, beats + 1)) * 1000.0
+    assert events[0].truth["intended_offset_ms"] == pytest.approx(expected) and r.filled
+
+
+def test_learning_fills_later_at_first_than_after_practice():
+    first = [fill("learning", seed, trial_index=0)[1].filled for seed in range(20)]
+    later = [fill("learning", seed, trial_index=12)[1].filled for seed in range(20)]
+    assert sum(first) < 15 and all(later)

@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
+from engine.interventions.childmodels import events_for, make_model
 from engine.interventions.kinds import (
     CallAndResponse,
     RhythmicCueing,
+    StopAndGo,
     TurnTaking,
     make_kind,
 )
 from engine.interventions.script import load_script
+from engine.scoring.objectives import evaluate_session
 
 SONGS = sorted((Path(__file__).resolve().parent.parent / "content" / "songs").glob("*.toml"))
 
@@ -334,9 +337,246 @@ def test_each_shipped_script_builds_its_kind_and_plans_a_trial(path):
     assert {c.sound for c in plan.cues if c.role not in ("count_in", "lead_in", "your_turn")} == {s.instruments.cue}
 
 
-def test_kinds_not_built_yet_raise_one_clear_sentence(tmp_path):
+def test_every_kind_is_built_and_a_class_refuses_another_kind(tmp_path):
     s = script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4")
-    with pytest.raises(ConfigError, match="kind 'stop_and_go' cannot be run yet"):
-        make_kind(s)
+    assert isinstance(make_kind(s), StopAndGo)
     with pytest.raises(ConfigError, match="not turn_taking"):
         TurnTaking.from_script(script(tmp_path, "call_and_response", ["xxxx"], grid="1/4"))
+
+
+# -- the kinds' own tables -----------------------------------------------------
+
+
+def test_make_kind_reads_the_scripts_kind_table_and_keywords_override(tmp_path):
+    turns = "[turns]\ngap_s = 1.0\nmax_s = 4\ninitiate_within_s = 2\ngrace_s = 0.1\nanswers = [\"next\"]"
+    t = script(tmp_path, "turn_taking", ["x.x.x.x."], objectives=turns)
+    kind = make_kind(t)
+    assert (kind.turn_gap_s, kind.max_turn_s, kind.initiate_window_s, kind.grace_s, kind.answers) == (
+        1.0, 4.0, 2.0, 0.1, ("next",))
+    assert make_kind(t, turn_gap_s=2.5).turn_gap_s == 2.5
+    c = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4",
+               objectives="[cueing]\nfree_play_s = 12\nwindow_ms = 60\nentrain_pct = 80")
+    cue = make_kind(c)
+    assert (cue.free_play, cue.free_play_s, cue.window_ms, cue.criterion_pct) == (True, 12.0, 60.0, 80.0)
+    assert cue.next_trial(0.0).phase == "free_play"
+    off = make_kind(script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", objectives="[cueing]\nfree_play_s = 0"))
+    assert off.free_play is False and off.next_trial(0.0).phase == "trial"
+    r = script(tmp_path, "call_and_response", ["x.x.x..."],
+               objectives="[response]\nwindow_s = 5\nrequire_pitch = false\ntempo_invariant = true")
+    echo_kind = make_kind(r)
+    assert (echo_kind.window_s, echo_kind.require_pitch, echo_kind.tempo_invariant) == (5.0, False, True)
+    # The window follows: call end + window_s + the call's span + one beat.
+    plan = echo_kind.next_trial(0.0)
+    assert plan.child_end_s == pytest.approx(plan.engine_end_s + 5.0 + 3 * 60 / 90)
+
+
+# -- turn-taking: closing the child's window early -----------------------------
+
+
+@pytest.fixture
+def turns(tmp_path):
+    """A turn-taking kind at 120 BPM without a count-in: the engine plays 10-12 s, the child's window ends at 18 s."""
+    s = script(tmp_path, "turn_taking", ["x.x.x.x."], tempo=120, prompts="count_in_beats = 0",
+               objectives="[turns]\ngap_s = 1.0\nmax_s = 4\ninitiate_within_s = 2")
+    kind = make_kind(s)
+    plan = kind.next_trial(10.0)
+    assert (plan.engine_start_s, plan.engine_end_s, plan.child_end_s) == (10.0, 12.0, 18.0)
+    return kind, plan
+
+
+def test_close_when_the_child_does_not_start(turns):
+    kind, plan = turns
+    assert kind.close_s(plan, [], 13.9) == 18.0  # not known yet
+    assert kind.close_s(plan, [], 14.0) == 14.0  # the hand-over + initiate_within_s
+    assert kind.close_s(plan, [11.0], 15.0) == 14.0  # playing over the engine is not starting a turn
+
+
+def test_close_after_the_childs_silence_of_gap_s(turns):
+    kind, plan = turns
+    child = [12.5, 13.0, 13.5]
+    assert kind.close_s(plan, child, 14.0) == 18.0  # silent for 0.5 s only
+    assert kind.close_s(plan, child, 14.5) == 14.5  # the last note + gap_s
+    assert kind.close_s(plan, [*child, 15.0], 16.0) == 14.5  # a note after the gap is not the turn
+    assert kind.close_s(plan, [*child, 14.4], 15.0) == 18.0  # 14.4 continues the turn: until 15.4
+    assert kind.close_s(plan, [*child, 14.4], 15.4) == pytest.approx(15.4)
+
+
+def test_close_at_the_longest_turn(turns):
+    kind, plan = turns
+    child = [12.5 + 0.5 * k for k in range(11)]  # 12.5 ... 17.5, never a gap
+    assert kind.close_s(plan, child, 16.4) == 18.0
+    assert kind.close_s(plan, child, 16.6) == 16.5  # first note + max_s
+
+
+@pytest.mark.parametrize("child", [[], [11.0], [12.5, 13.0, 13.5, 15.0], [12.5, 13.0, 14.4, 16.0],
+                                   [12.5 + 0.5 * k for k in range(11)], [11.0, 11.9, 12.3, 17.9]])
+def test_scores_up_to_close_are_the_scores_of_the_whole_window(turns, child):
+    kind, plan = turns
+    now = 10.0
+    while kind.close_s(plan, [t for t in child if t <= now], now) > now:
+        now += 0.05
+    close = kind.close_s(plan, [t for t in child if t <= now], now)
+    cut = kind.score(plan, [t for t in child if t <= close])
+    full = kind.score(plan, child)
+    assert cut.scores == full.scores and cut.correct == full.correct
+
+
+def test_other_kinds_close_at_the_end_of_the_childs_window(tmp_path):
+    for kind_name, phrase in (("call_and_response", "x.x.x..."), ("rhythmic_cueing", "x.x.x.x."),
+                              ("stop_and_go", "x.x.x.x."), ("fill_in_the_blank", "C4 D4 E4")):
+        kind = make_kind(script(tmp_path, kind_name, [phrase]))
+        plan = kind.next_trial(0.0)
+        assert kind.close_s(plan, [plan.child_start_s + 0.1], plan.child_end_s + 5) == plan.child_end_s
+
+
+# -- stop and go -----------------------------------------------------------------
+
+STOP_TABLE = "[stop_and_go]\ngo_bars = [2, 3]\nstop_s = 2"
+
+
+def test_stop_and_go_plans_go_and_stop_spans_exactly(tmp_path):
+    s = script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4", tempo=120, objectives=STOP_TABLE)
+    kind = make_kind(s)
+    p0 = kind.next_trial(1.0)
+    assert p0.cue_times("count_in") == [1.0, 1.5, 2.0, 2.5]
+    assert p0.cue_times("go") == [3.0 + 0.5 * k for k in range(8)]  # 2 bars of 4 beats
+    assert p0.params["stop_at_s"] == 7.0 and p0.params["stop_end_s"] == 9.0 == p0.end_s == p0.child_end_s
+    assert p0.child_start_s == 2.75  # half a beat before the first go note
+    assert p0.params["stopped_notes_s"] == [7.0, 7.5, 8.0, 8.5]
+    assert {c.sound for c in p0.cues if c.role == "go"} == {"drum:hi_bongo"}
+    p1 = kind.next_trial(p0.end_s)
+    assert p1.cue_times("count_in") == [] and p1.params["go_bars"] == 3  # without a seed: 2, 3, 2, 3, ...
+    assert p1.cue_times("go") == [9.0 + 0.5 * k for k in range(12)] and p1.params["stop_at_s"] == 15.0
+    assert kind.next_trial(p1.end_s).params["go_bars"] == 2
+
+
+def test_the_music_stops_where_its_next_note_would_have_sounded(tmp_path):
+    s = script(tmp_path, "stop_and_go", [".x.x.x.x"], tempo=120, prompts="count_in_beats = 0",
+               objectives="[stop_and_go]\ngo_bars = 1\nstop_s = 3")
+    plan = make_kind(s).next_trial(0.0)
+    assert plan.cue_times("go") == [0.25, 0.75, 1.25, 1.75]
+    assert plan.params["stop_at_s"] == 2.25 and plan.end_s == 5.25
+
+
+def test_stop_and_go_with_a_seed_draws_within_the_ranges_and_repeats(tmp_path):
+    s = script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4", tempo=120,
+               objectives="[stop_and_go]\ngo_bars = [1, 6]\nstop_s = [2, 5]")
+    plans = [p for p, _ in run(make_kind(s, seed=4), 12, lambda p: [])]
+    assert all(1 <= p.params["go_bars"] <= 6 and 2.0 <= p.params["stop_span_s"] <= 5.0 for p in plans)
+    assert len({p.params["go_bars"] for p in plans}) > 1 and len({p.params["stop_span_s"] for p in plans}) > 1
+    assert plans == [p for p, _ in run(make_kind(s, seed=4), 12, lambda p: [])]
+
+
+def along(plan, after_stop=()):
+    """Hits on every go note, plus hits ``after_stop`` seconds after the music stopped."""
+    return plan.cue_times("go") + [plan.params["stop_at_s"] + d for d in after_stop]
+
+
+def test_stop_and_go_scores_through_the_kind(tmp_path):
+    kind = make_kind(script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4", tempo=120, objectives=STOP_TABLE))
+    plan = kind.next_trial(1.0)
+    good = kind.score(plan, along(plan, [0.1]))
+    assert good.correct and good.scores["stopped"] and good.scores["go_onsets"] == 8
+    assert good.scores["stop_latency_ms"] == pytest.approx(100.0)
+    late = kind.score(plan, along(plan, [0.5, 1.0]))
+    assert not late.correct and late.scores["onsets_during_stop"] == 2
+    assert late.scores["stop_latency_ms"] == pytest.approx(1000.0)
+    assert late.trial.scores == late.scores
+    # Events of the next trial (from the stop's end) are not this trial's.
+    assert kind.score(plan, [*along(plan), plan.end_s, plan.end_s + 0.5]).correct
+
+
+def test_stop_and_go_harder_is_faster_with_shorter_less_predictable_go_spans(tmp_path):
+    adapt = "up_after = 2\ndown_after = 1\ntempo_step_pct = 10\nmin_tempo_bpm = 60\nmax_tempo_bpm = 200"
+    s = script(tmp_path, "stop_and_go", ["xxxx"], grid="1/4", tempo=100, adapt=adapt, objectives=STOP_TABLE)
+    kind = make_kind(s)
+    outcomes = [True, True, True, True, False, False, False]
+    seen = []
+    t = 0.0
+    for ok in outcomes:
+        plan = kind.next_trial(t)
+        seen.append((plan.tempo_bpm, tuple(plan.params["go_range_bars"])))
+        kind.adapt(kind.score(plan, along(plan, () if ok else [1.0])))
+        t = plan.end_s
+    seen.append((kind.tempo_bpm, kind.go_range))
+    assert seen == [(100.0, (2, 3)), (100.0, (2, 3)),
+                    (pytest.approx(110.0), (1, 3)), (pytest.approx(110.0), (1, 3)),
+                    (pytest.approx(121.0), (1, 3)),  # the range stops at 1 bar; the tempo still steps
+                    (pytest.approx(110.0), (2, 3)),  # easier: the bar taken off comes back ...
+                    (100.0, (2, 3)),                 # ... and the range never goes beyond the script's
+                    (pytest.approx(100 / 1.1), (2, 3))]
+
+
+# -- fill in the blank -------------------------------------------------------------
+
+
+def fill_script(tmp_path, melody="C4 D4 E4 F4:2", blank="blank = 3", table=""):
+    text = (f'title = "f"\nkind = "fill_in_the_blank"\ntempo_bpm = 120\ntrials = 4\n[instruments]\n'
+            f'cue = "program:0"\n[input]\nsource = "both"\n[[phrases]]\nmelody = "{melody}"\n{blank}\n'
+            f'[[phrases]]\nrhythm = "x.x.x.x."\n{table}\n')
+    path = tmp_path / "fill.toml"
+    path.write_text(text)
+    return load_script(path)
+
+
+def test_fill_in_the_blank_leaves_out_the_blank_note(tmp_path):
+    s = fill_script(tmp_path)
+    assert [p.blank for p in s.phrases] == [2, 3]  # 0-based; the rhythm's default is its last hit
+    kind = make_kind(s)
+    p0 = kind.next_trial(1.0)
+    assert p0.cue_times("count_in") == [1.0, 1.5, 2.0, 2.5]
+    assert [(c.time_s, c.note) for c in p0.cues if c.role == "phrase"] == [(3.0, 60), (3.5, 62), (4.5, 65)]
+    assert p0.params["blank_s"] == 4.0 and p0.params["blank"] == 3 and p0.params["blank_pitch"] == 64
+    assert (p0.child_start_s, p0.child_end_s, p0.end_s) == (2.75, 5.5, 5.5)  # the phrase ends after F4:2
+    assert p0.params["window_ms"] == 250.0
+    p1 = kind.next_trial(p0.end_s)
+    assert p1.cue_times("count_in") == [5.5, 6.0, 6.5, 7.0]  # a count-in before every phrase
+    assert p1.cue_times("phrase") == [7.5, 8.0, 8.5] and p1.params["blank_s"] == 9.0
+    assert p1.child_end_s == 9.5
+
+
+def test_fill_in_the_blank_scores_and_adapts_the_tempo(tmp_path):
+    s = fill_script(tmp_path, table="[fill_in_the_blank]\nwindow_beats = 0.25")
+    kind = make_kind(s)
+    plan = kind.next_trial(1.0)
+    filled = kind.score(plan, [(3.0, 60), (4.1, 64)])
+    assert filled.correct and filled.scores["blank_asynchrony_ms"] == pytest.approx(100.0)
+    assert filled.scores["extra_onsets"] == 1 and filled.scores["window_ms"] == 125.0
+    missed = kind.score(plan, [4.2])  # 200 ms late: outside a quarter-beat window at 120 BPM
+    assert not missed.correct and missed.scores["blank_asynchrony_ms"] is None
+    adapt = "\n[adapt]\nup_after = 1\ndown_after = 1\ntempo_step_pct = 10\nmax_tempo_bpm = 200"
+    kind = make_kind(fill_script(tmp_path, table=adapt))
+    tempos, t = [], 0.0
+    for ok in (True, True, False):
+        plan = kind.next_trial(t)
+        tempos.append(plan.tempo_bpm)
+        kind.adapt(kind.score(plan, [plan.params["blank_s"]] if ok else []))
+        t = plan.end_s
+    assert tempos == [120.0, pytest.approx(132.0), pytest.approx(145.2)] and kind.tempo_bpm == pytest.approx(132.0)
+
+
+# -- a motor objective over a whole simulated session ---------------------------------
+
+
+def test_a_steady_child_meets_the_motor_objective_that_a_drifting_child_misses(tmp_path):
+    objective = ('[[objectives]]\nid = "beat"\nmetric = "within_window_pct"\naggregate = "mean"\n'
+                 'comparator = ">="\nthreshold = 70')
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=100, extra="trials = 8",
+               objectives=objective)
+    met = {}
+    for name in ("steady", "drifting"):
+        for seed in range(3):
+            kind = make_kind(s, seed=seed)
+            history: list[float] = []
+            trials, t = [], 0.0
+            while not kind.finished:
+                plan = kind.next_trial(t)
+                events = events_for(plan, make_model(name, seed=seed, trial_index=plan.index), history)
+                result = kind.score(plan, [(e.time_s, e.note) for e in events])
+                kind.adapt(result)
+                trials.append(result.trial)
+                t = plan.end_s
+            met[name, seed] = evaluate_session(s.objectives[0], trials)
+    assert all(met["steady", k].met is True for k in range(3)), met
+    assert all(met["drifting", k].met is False for k in range(3)), met
+    assert all(met["steady", k].value >= 90 and met["drifting", k].value <= 40 for k in range(3)), met

@@ -11,7 +11,15 @@ import pytest
 from engine.cli import main
 from engine.interventions.notation import NotationError, parse_melody, parse_rhythm
 from engine.interventions.schema import script_schema
-from engine.interventions.script import FIELDS, KINDS, METRICS, ScriptError, load_script
+from engine.interventions.script import (
+    FIELDS,
+    KIND_METRICS,
+    KIND_TABLES,
+    KINDS,
+    METRICS,
+    ScriptError,
+    load_script,
+)
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 
@@ -192,7 +200,11 @@ lead_in = "G4:1/2 C5"
 
 
 def test_metrics_come_from_the_scoring_results():
-    assert set(METRICS) == {"sync", "imitation", "turns", "continuation"}
+    assert set(METRICS) == {"sync", "imitation", "turns", "continuation", "inhibition", "blank"}
+    assert METRICS["inhibition"] == ("correct", "stopped", "played_during_go", "go_onsets", "onsets_during_stop",
+                                     "stop_latency_ms")  # grace_ms is a setting
+    assert METRICS["blank"] == ("correct", "filled", "blank_asynchrony_ms", "extra_onsets")
+    assert set(KIND_METRICS) == set(KINDS) and set(KIND_TABLES.values()) == set(KINDS)
     assert "within_window_pct" in METRICS["sync"] and "correct" in METRICS["imitation"]
     assert "waited" in METRICS["turns"] and "iti_cv" in METRICS["continuation"]
     assert "reason" not in METRICS["sync"] and "failed" not in METRICS["imitation"]
@@ -293,7 +305,7 @@ def test_schema_matches_the_loader():
     props = schema["properties"]
     assert list(props) == list(FIELDS["script"])
     assert props["kind"]["enum"] == list(KINDS)
-    for table in ("instruments", "input", "adapt", "prompts"):
+    for table in ("instruments", "input", "adapt", "prompts", *KIND_TABLES):
         assert list(props[table]["properties"]) == list(FIELDS[table]), table
     assert list(props["phrases"]["items"]["properties"]) == list(FIELDS["phrases"])
     assert list(props["objectives"]["items"]["properties"]) == list(FIELDS["objectives"])
@@ -308,6 +320,107 @@ def test_docs_explain_every_field():
             assert f"`{name}`" in prose or f"[{name}]" in prose, (table, name)
     for kind in KINDS:
         assert f"`{kind}`" in prose
+
+
+# --------------------------------------------------------------------------
+# The kinds' own tables, the blank, objectives the kind measures
+
+KIND_BASE = """\
+title = "t"
+kind = "{kind}"
+tempo_bpm = 100
+trials = 5
+[instruments]
+cue = "drum:hi_bongo"
+[input]
+source = "both"
+[[phrases]]
+rhythm = "x.x.x.x."
+{table}
+"""
+
+OBJ = '[[objectives]]\nid = "b"\nmetric = "{metric}"\naggregate = "mean"\ncomparator = ">="\nthreshold = 70'
+
+KIND_CASES = [
+    # (kind, text from line 11, expected line, field, words)
+    ("turn_taking", "[turns]\ngap_s = 0", 12, "turns.gap_s", "is 0, but it must be a number from 0.3 to 10 seconds"),
+    ("turn_taking", "[turns]\ngap = 1", 12, "turns.gap", "is not a field of [turns] (did you mean 'gap_s'?)"),
+    ("turn_taking", "[turns]\nmax_s = 100", 12, "turns.max_s", "from 1 to 60 seconds"),
+    ("turn_taking", '[turns]\nanswers = ["echo", "repeat"]', 12, "turns.answers",
+     "has 'repeat', but the answers are echo, variation, next"),
+    ("turn_taking", "[turns]\nanswers = []", 12, "turns.answers", "must be a list of echo, variation, next"),
+    ("turn_taking", '[turns]\nanswers = ["echo", "echo"]', 12, "turns.answers", "names an answer twice"),
+    ("rhythmic_cueing", "[cueing]\nfree_play_s = 5", 12, "cueing.free_play_s",
+     "must be 0 (no free play) or at least 8 seconds"),
+    ("rhythmic_cueing", "[cueing]\nwindow_ms = 500", 12, "cueing.window_ms", "is 500, but it must be a number from 20"),
+    ("rhythmic_cueing", '[cueing]\nentrain_pct = "high"', 12, "cueing.entrain_pct", "not the text 'high'"),
+    ("call_and_response", "[response]\nrequire_pitch = 1", 12, "response.require_pitch", "must be true or false"),
+    ("call_and_response", "[response]\nwindow_s = 0.1", 12, "response.window_s", "from 0.5 to 30 seconds"),
+    ("stop_and_go", "[stop_and_go]\ngo_bars = [4, 2]", 12, "stop_and_go.go_bars", "must have its low end first"),
+    ("stop_and_go", "[stop_and_go]\ngo_bars = 2.5", 12, "stop_and_go.go_bars",
+     "must be a whole number or a [low, high] range of whole numbers from 1 to 32 bars"),
+    ("stop_and_go", "[stop_and_go]\ngo_bars = [1, 2, 3]", 12, "stop_and_go.go_bars", "not a list"),
+    ("stop_and_go", "[stop_and_go]\nstop_s = 0.5", 12, "stop_and_go.stop_s", "is 0.5, but it must be"),
+    ("stop_and_go", "[stop_and_go]\nstop_s = 1\ngrace_ms = 1000", 12, "stop_and_go.stop_s",
+     "must be longer than the grace (1000 ms)"),
+    ("stop_and_go", "[stop_and_go]\ngrace_ms = -5", 12, "stop_and_go.grace_ms", "from 0 to 1000 ms"),
+    ("fill_in_the_blank", "[fill_in_the_blank]\nwindow_beats = 0", 12, "fill_in_the_blank.window_beats",
+     "must be a number above 0 and at most 0.5 beats"),
+    ("call_and_response", "[turns]\ngap_s = 1", 11, "[turns]",
+     "applies only to turn_taking scripts, but this is a call_and_response script (its table is [response])"),
+    ("fill_in_the_blank", "[stop_and_go]\nstop_s = 2", 11, "[stop_and_go]", "applies only to stop_and_go scripts"),
+    ("fill_in_the_blank", "blank = 9", 11, "phrases[1].blank",
+     "is 9, but it must be a whole number from 1 to 4 (which note of the 4 the child plays"),
+    ("fill_in_the_blank", 'blank = "last"', 11, "phrases[1].blank", "must be a whole number from 1 to 4"),
+    ("call_and_response", "blank = 2", 11, "phrases[1].blank", "applies only to fill_in_the_blank scripts"),
+    ("call_and_response", OBJ.format(metric="within_window_pct"), 13, "objectives[1].metric",
+     "'within_window_pct' is not measured in a call_and_response script; its metrics are "),
+    ("stop_and_go", OBJ.format(metric="filled"), 13, "objectives[1].metric",
+     "is not measured in a stop_and_go script; its metrics are correct, stopped, played_during_go"),
+    ("rhythmic_cueing", OBJ.format(metric="drift_pct_per_interval"), 13, "objectives[1].metric",
+     "is not measured in a rhythmic_cueing script"),
+]
+
+
+@pytest.mark.parametrize(("kind", "table", "at", "field", "words"), KIND_CASES)
+def test_malformed_kind_fields_give_one_sentence(tmp_path, kind, table, at, field, words):
+    problems = _problems(tmp_path, KIND_BASE.format(kind=kind, table=table))
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{tmp_path / 'echo.toml'}:{at}: {field} "), problems[0]
+    assert words in problems[0] and problems[0].endswith(".") and "\n" not in problems[0]
+
+
+def test_a_fill_phrase_needs_two_notes(tmp_path):
+    text = KIND_BASE.format(kind="fill_in_the_blank", table="").replace('"x.x.x.x."', '"x......."')
+    (problem,) = _problems(tmp_path, text)
+    assert ":10: phrases[1].rhythm has one note, but a fill_in_the_blank phrase needs at least two" in problem
+
+
+def test_kind_tables_load_as_the_kinds_options(tmp_path):
+    def load(kind, table):
+        return load_script(_write(tmp_path, KIND_BASE.format(kind=kind, table=table)))
+
+    turns = load("turn_taking", '[turns]\ngap_s = 2\nmax_s = 8\ninitiate_within_s = 4\ngrace_s = 0\n'
+                                'answers = ["next", "echo"]')
+    assert turns.options == {"turn_gap_s": 2.0, "max_turn_s": 8.0, "initiate_window_s": 4.0, "grace_s": 0.0,
+                             "answers": ("next", "echo")}
+    assert load("rhythmic_cueing", "[cueing]\nfree_play_s = 20\nentrain_pct = 75").options == {
+        "free_play": True, "free_play_s": 20.0, "criterion_pct": 75.0}
+    assert load("rhythmic_cueing", "[cueing]\nfree_play_s = 0").options == {"free_play": False}
+    assert load("stop_and_go", "[stop_and_go]\ngo_bars = 3\nstop_s = [2, 4.5]").options == {
+        "go_bars": (3, 3), "stop_s": (2.0, 4.5)}
+    fill = load("fill_in_the_blank", "blank = 2\n[fill_in_the_blank]\nwindow_beats = 0.25")
+    assert fill.options == {"window_beats": 0.25} and fill.phrases[0].blank == 1
+    assert load("fill_in_the_blank", "").phrases[0].blank == 3  # the last note by default
+    assert load("call_and_response", "").options == {} and load("call_and_response", "").phrases[0].blank is None
+
+
+def test_shipped_new_kind_songs():
+    sg = load_script(SONGS / "stop-and-go.toml")
+    assert sg.kind == "stop_and_go" and sg.options == {"go_bars": (2, 4), "stop_s": (2.0, 4.0), "grace_ms": 400.0}
+    fb = load_script(SONGS / "fill-in-the-blank.toml")
+    assert fb.kind == "fill_in_the_blank" and fb.inputs.source == "both" and fb.instruments.cue == "program:0"
+    assert [p.blank for p in fb.phrases] == [6, 6] and all(len(p.onsets_beats) == 7 for p in fb.phrases)
 
 
 # --------------------------------------------------------------------------

@@ -1,11 +1,15 @@
-"""Behaviour models of a child, with known ground truth, for the three kinds.
+"""Behaviour models of a child, with known ground truth, for the five kinds.
 
-A model answers the three situations an intervention creates:
+A model answers the five situations an intervention creates:
 
 * :meth:`ChildModel.tap_along` — rhythmic cueing: tap with the beat;
 * :meth:`ChildModel.respond` — call-and-response: echo the engine's call;
 * :meth:`ChildModel.take_turn` — turn-taking: what the child does during the
-  engine's turn and after the hand-over.
+  engine's turn and after the hand-over;
+* :meth:`ChildModel.play_stop_go` — stop-and-go: play along while the music
+  plays, freeze when it stops;
+* :meth:`ChildModel.fill_blank` — fill-in-the-blank: sing or play the note
+  the music leaves out.
 
 Each returns :class:`SimEvent` records (time in seconds on the engine clock,
 MIDI velocity, an optional MIDI note) in time order. Every event carries a
@@ -71,6 +75,25 @@ assumption chosen to make the behaviour plain, not fitted to child data.
     trial 10; assumption) scales its tapping SD (``typical`` profile's
     1.75 × adult), its echo interval noise (25 % at trial 0) and the mean
     number of taps it plays over the engine's turn (2 at trial 0).
+
+**Stop-and-go and fill-in-the-blank** (all assumptions, chosen to make
+the behaviour plain). Every model plays along with the go notes with its
+start offset, drift and interval noise (as its echoes). A model *stops*
+when it cancels every tap planned later than its reaction time after the
+stop, 0.15–0.3 s (uniform, :data:`STOP_REACTION_S`: at and below the
+250–300 ms stop-signal reaction times of school-age children, Williams et
+al. 1999); a tap already prepared for the next beat still comes, as in
+people. ``steady``, ``early``, ``drifting`` and ``double`` stop;
+``impulsive`` keeps playing 0.5–1.5 s into the stop and ends with a last
+hit there; ``slow`` joins 1.5–3 s after the music starts and keeps going
+1.5–3 s into the stop; ``learning`` keeps going 0.5–1.5 s times its error
+factor (not stopping at first, stopping after a few trials); ``silent``
+plays nothing. At a blank, ``steady`` and ``double`` sing on time with the
+steady SD, ``early`` at the norm mean asynchrony, ``drifting`` late by its
+accumulated drift, ``impulsive`` 0–0.15 s early while singing along with
+2–4 of the engine's notes, ``slow`` 0.2–0.8 beats late (outside a
+half-beat window about half the time), ``learning`` 0.3–0.9 beats late times
+its error factor.
 
 Velocities follow the tapping profile (95 ± 8 for ``steady``; assumption,
 as in ``engine.simchild``).
@@ -154,6 +177,13 @@ class ModelParams:
         Interval between them, seconds (before drift and noise).
     learning_tau : float or None
         Trials over which the error factor decays (None: no learning).
+    stop_overrun_s : tuple of float or None
+        Range of how long the child keeps playing after the music stops
+        (stop-and-go; times the learning factor); None: it stops within its
+        reaction time, :data:`STOP_REACTION_S`.
+    fill_late_beats : tuple of float or None
+        Range of how late the child fills a blank, in beats (times the
+        learning factor); None: on time, with the tapping noise.
     """
 
     name: str
@@ -171,6 +201,8 @@ class ModelParams:
     turn_notes: int = 4
     turn_ioi_s: float = 0.5
     learning_tau: float | None = None
+    stop_overrun_s: tuple[float, float] | None = None
+    fill_late_beats: tuple[float, float] | None = None
 
 
 _STEADY_PROFILE = ChildProfile(
@@ -179,6 +211,12 @@ _STEADY_PROFILE = ChildProfile(
     startup_late_ms=0.0, velocity_mean=95.0, velocity_sd=8.0,
 )
 _TURN_LATENCY_S = (0.3, 0.8)
+#: Stop-and-go: a child who stops cancels every tap planned later than this after the music stops
+#: (uniform, seconds; assumption, at and below the 250-300 ms stop-signal reaction times of
+#: school-age children, Williams et al. 1999), so a tap already prepared for the next beat still comes.
+STOP_REACTION_S = (0.15, 0.3)
+#: Fill-in-the-blank: how early the impulsive child comes in (uniform, seconds before the blank; assumption).
+_FILL_JUMP_S = (0.0, 0.15)
 
 MODELS: dict[str, ModelParams] = {
     p.name: p
@@ -191,15 +229,16 @@ MODELS: dict[str, ModelParams] = {
                     None, drift_pct_per_beat=1.5),
         ModelParams("impulsive", "Rushes, plays over the engine, jumps in before the call ends.",
                     PROFILES["sensory-seeking"], jump_in_s=(0.4, 0.8), interruptions=(2, 4),
-                    latency_s=(0.0, 0.15)),
+                    latency_s=(0.0, 0.15), stop_overrun_s=(0.5, 1.5)),
         ModelParams("slow", "Answers late: 1.5–3 s after the call or the hand-over.",
-                    _STEADY_PROFILE, latency_s=(1.5, 3.0)),
+                    _STEADY_PROFILE, latency_s=(1.5, 3.0), stop_overrun_s=(1.5, 3.0), fill_late_beats=(0.2, 0.8)),
         ModelParams("silent", "Never responds.", None, silent=True),
         ModelParams("double", "Every hit comes twice, 20–40 ms apart (tremor).",
                     _STEADY_PROFILE, double_gap_ms=(20.0, 40.0)),
         ModelParams("learning", "Its errors shrink from trial to trial.",
                     dataclasses.replace(PROFILES["typical"], miss_prob=0.0),
-                    ioi_noise_rel=0.25, interruption_mean=2.0, learning_tau=3.0),
+                    ioi_noise_rel=0.25, interruption_mean=2.0, learning_tau=3.0,
+                    stop_overrun_s=(0.5, 1.5), fill_late_beats=(0.3, 0.9)),
     )
 }
 """The behaviour models by name."""
@@ -428,6 +467,110 @@ class ChildModel:
         return _sorted(self._with_doubles(interrupting) + own)
 
 
+    def play_stop_go(self, go_s: Sequence[float], stop_s: float, stop_end_s: float, *,
+                     stopped_notes_s: Sequence[float] | None = None, cued: bool = False) -> list[SimEvent]:
+        """Play along with the music's notes ``go_s``, then (try to) freeze when it stops at ``stop_s``.
+
+        The child aims at every go note, from the second one (it needs to
+        hear the music start) or from the first when ``cued`` (a count-in
+        gave the tempo); ``slow`` joins ``latency_s`` after the first note.
+        Its taps follow the notes with the model's start offset, drift and
+        noise (as its echoes). At the stop it keeps aiming at the notes the
+        music would have played (``stopped_notes_s``; default the go notes'
+        last interval continued): a model without ``stop_overrun_s`` makes
+        those planned before its reaction time (:data:`STOP_REACTION_S`)
+        and no more; one with it keeps going for the overrun and plays a
+        last hit at its end (``stop_s + overrun``). Nothing at or after ``stop_end_s``.
+
+        Truth keys: ``situation`` ("stop_go"), ``phase`` ("go" before the
+        stop, "stop" after it), ``kept_going_s`` (the reaction time or the
+        overrun: taps planned before ``stop_s`` + this are made),
+        ``overrun`` (True for a model that keeps going), ``start_offset_s``
+        (the first tap's intended offset from its note), ``index``, ``kind``
+        ("main", "last" for the overrun's last hit, "double"), ``intended_ioi_s``, ``error_factor``.
+        """
+        go = sorted(float(t) for t in go_s)
+        p = self.params
+        if p.silent or not go:
+            return []
+        stop, end = float(stop_s), float(stop_end_s)
+        if stopped_notes_s is None:
+            ioi = go[-1] - go[-2] if len(go) > 1 else 0.5
+            stopped_notes_s = [t for t in (go[-1] + k * ioi for k in range(1, 1000)) if t < end]
+        aims = go + sorted(float(t) for t in stopped_notes_s if stop <= t < end)
+        first = 0 if cued else 1
+        if p.name == "slow":
+            join = go[0] + float(self._rng.uniform(*p.latency_s))
+            first = max(first, next((k for k, t in enumerate(aims) if t >= join), len(aims)))
+        aims = aims[first:]
+        if p.stop_overrun_s is not None:
+            kept = float(self._rng.uniform(*p.stop_overrun_s)) * self.error_factor
+        else:
+            kept = float(self._rng.uniform(*STOP_REACTION_S))
+        cutoff = min(stop + kept, end)
+        if not aims:
+            return []
+        offset = 0.0
+        if p.early_like_norms:
+            offset = self._start_latency_s(aims[1] - aims[0] if len(aims) > 1 else 0.5)
+        truth = {"situation": "stop_go", "kept_going_s": kept, "overrun": p.stop_overrun_s is not None,
+                 "start_offset_s": offset, "error_factor": self.error_factor}
+        events = self._phrase(aims[0] + offset, np.diff(aims).tolist(), [None] * len(aims), truth)
+        events = [e for e in events if e.time_s < cutoff]
+        if p.stop_overrun_s is not None and stop + kept < end:
+            events.append(SimEvent(stop + kept, self._velocity(), None,
+                                   {**truth, "index": len(aims), "kind": "last", "intended_ioi_s": None}))
+        return _sorted([dataclasses.replace(e, truth={**e.truth, "phase": "go" if e.time_s < stop else "stop"})
+                        for e in events])
+
+    def fill_blank(self, blank_s: float, beat_s: float, *, phrase_s: Sequence[float] = ()) -> list[SimEvent]:
+        """Sing or play the note the music leaves out at ``blank_s`` (a beat is ``beat_s`` seconds).
+
+        ``phrase_s`` are the engine's notes around the blank. ``steady`` and
+        ``double`` fill on time with the steady tapping SD (``double`` adds
+        its second hit); ``early`` at the norm mean asynchrony with the norm
+        SD; ``drifting`` late by what its 1.5 %-per-beat slowing adds up to
+        from the phrase's first note (``phrase_s[0]``); ``impulsive`` comes in
+        0–0.15 s early and sings along with 2–4 of the engine's notes
+        (``interruptions``); ``slow`` late by ``fill_late_beats`` (0.2–0.8
+        beats: past a half-beat window half the time); ``learning`` late by
+        0.3–0.9 beats times its error factor (it misses at first, not later);
+        ``silent`` nothing.
+
+        Truth keys: ``situation`` ("fill_blank"), ``kind`` ("fill", "extra"
+        for a sung-along note, "double"), ``intended_offset_ms`` (the fill's
+        intended time − ``blank_s``; None for extras), ``error_factor``.
+        """
+        p = self.params
+        if p.silent:
+            return []
+        blank, beat = float(blank_s), float(beat_s)
+        sd_s = _STEADY_PROFILE.sd_scale * norms_at(beat * 1000.0).within_trial_sd_ms / 1000.0
+        if p.fill_late_beats is not None:
+            intended = float(self._rng.uniform(*p.fill_late_beats)) * beat * self.error_factor
+        elif p.early_like_norms:
+            intended = self._start_latency_s(beat)
+        elif p.jump_in_s is not None:
+            intended = -float(self._rng.uniform(*_FILL_JUMP_S))
+        else:
+            intended = 0.0
+        if p.drift_pct_per_beat and phrase_s:
+            beats = max(0, round((blank - float(phrase_s[0])) / beat))
+            rate = 1.0 + p.drift_pct_per_beat / 100.0
+            intended += beat * sum(rate ** k - 1.0 for k in range(1, beats + 1))
+        noise = 0.0 if p.early_like_norms else sd_s * float(self._rng.normal())
+        truth = {"situation": "fill_blank", "error_factor": self.error_factor}
+        events = [SimEvent(blank + intended + noise, self._velocity(), None,
+                           {**truth, "kind": "fill", "intended_offset_ms": intended * 1000.0})]
+        before = [float(t) for t in phrase_s if float(t) < blank]
+        if p.interruptions[1] > 0 and before:
+            n = min(len(before), int(self._rng.integers(p.interruptions[0], p.interruptions[1] + 1)))
+            for t in np.sort(self._rng.choice(before, size=n, replace=False)).tolist():
+                events.append(SimEvent(t + sd_s * float(self._rng.normal()), self._velocity(), None,
+                                       {**truth, "kind": "extra", "intended_offset_ms": None}))
+        return self._with_doubles(_sorted(events))
+
+
 def _sorted(events: list[SimEvent]) -> list[SimEvent]:
     return sorted(events, key=lambda e: e.time_s)
 
@@ -452,7 +595,11 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
     pitches, the call's end); turn-taking → :meth:`ChildModel.take_turn`;
     rhythmic cueing → :meth:`ChildModel.tap_along` over every beat cue of the
     session so far (``beat_history``, extended here; count-in included),
-    keeping the taps in this bar's window: the model taps a run, not bar by bar.
+    keeping the taps in this bar's window: the model taps a run, not bar by bar;
+    stop-and-go → :meth:`ChildModel.play_stop_go` (the go cues, the stop, the
+    notes the music would have played; ``cued`` when a count-in or lead-in
+    came first); fill-in-the-blank → :meth:`ChildModel.fill_blank` (the
+    blank's time, the beat, the phrase's notes).
     """
     if plan.kind == "call_and_response":
         pitches = list(plan.pattern.pitches) if plan.pattern and plan.pattern.pitches else None
@@ -465,4 +612,10 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
             return []
         lo, hi = plan.child_start_s, plan.child_end_s
         return [e for e in model.tap_along(beat_history) if lo <= e.time_s < hi]
+    if plan.kind == "stop_and_go":
+        return model.play_stop_go(plan.cue_times("go"), plan.params["stop_at_s"], plan.params["stop_end_s"],
+                                  stopped_notes_s=plan.params["stopped_notes_s"],
+                                  cued=bool(plan.cue_times("count_in", "lead_in")))
+    if plan.kind == "fill_in_the_blank":
+        return model.fill_blank(plan.params["blank_s"], 60.0 / plan.tempo_bpm, phrase_s=plan.cue_times("phrase"))
     raise ConfigError(f"The simulated child cannot play the kind '{plan.kind}' yet.")

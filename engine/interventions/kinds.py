@@ -5,14 +5,18 @@ It never touches audio, MIDI or a clock: the runtime asks it for the next
 trial's plan, plays the plan's cues, collects the child's events in the plan's
 windows and hands them back to be scored; then it lets the kind adapt::
 
-    kind = make_kind(script)
+    kind = make_kind(script)                 # with the script's kind table ([turns], [cueing], ...)
     t = start_s
     while not kind.finished:
         plan = kind.next_trial(t)            # cues to schedule, windows to listen in
-        ...                                  # play plan.cues, collect the child's events
-        result = kind.score(plan, events)    # engine.scoring metrics + an objectives Trial
+        ...                                  # play plan.cues; collect the child's events until
+                                             # now_s >= close = kind.close_s(plan, events, now_s)
+        result = kind.score(plan, events)    # the events up to close: metrics + an objectives Trial
         kind.adapt(result)                   # the script's [adapt] rules
-        t = plan.end_s
+        t = plan.end_s                       # (or close, when it came before plan.child_end_s)
+
+The kinds: :class:`CallAndResponse`, :class:`TurnTaking`,
+:class:`RhythmicCueing`, :class:`StopAndGo`, :class:`FillInTheBlank`.
 
 **Logical time.** Every time in a plan is ``anchor_s + b * 60 / tempo_bpm``
 where ``b`` is a position in beats counted from the anchor (the plan's start,
@@ -51,8 +55,11 @@ from typing import Any, ClassVar
 
 from engine.errors import ConfigError
 from engine.interventions.notation import parse_grid
+from engine.interventions.script import ANSWERS as SCRIPT_ANSWERS
 from engine.interventions.script import Script
+from engine.scoring.blanks import DEFAULT_WINDOW_BEATS, BlankResult, score_blank
 from engine.scoring.imitation import ImitationResult, score_imitation
+from engine.scoring.inhibition import STOP_GRACE_MS, StopResult, score_stop
 from engine.scoring.objectives import Trial
 from engine.scoring.sync import match_taps, summarize
 from engine.scoring.turns import TurnResult, score_turn
@@ -60,9 +67,11 @@ from engine.scoring.turns import TurnResult, score_turn
 __all__ = [
     "CallAndResponse",
     "Cue",
+    "FillInTheBlank",
     "Kind",
     "Pattern",
     "RhythmicCueing",
+    "StopAndGo",
     "TrialPlan",
     "TrialResult",
     "TurnTaking",
@@ -264,8 +273,19 @@ class Kind:
 
     @classmethod
     def from_script(cls, script: Script, *, seed: int | None = None, **options: Any) -> Kind:
-        """Build the kind from a checked script (options: keyword settings of the subclass)."""
-        return cls(script, seed=seed, **options)
+        """Build the kind from a checked script: its kind table's settings (:attr:`Script.options`),
+        overridden by ``options`` (keyword settings of the subclass, e.g. for tests)."""
+        return cls(script, seed=seed, **{**script.options, **options})
+
+    def close_s(self, plan: TrialPlan, child_events: Iterable[Any], now_s: float) -> float:
+        """When the child's window of ``plan`` can close, given the events heard up to ``now_s``.
+
+        A runtime scores the trial once ``now_s`` reaches this time, passing
+        only the events up to it, and starts the next plan there; the scores
+        are the same as with the whole window. The base: ``plan.child_end_s``
+        (kinds whose window can end early override it).
+        """
+        return plan.child_end_s
 
     # -- tempo and difficulty -------------------------------------------------
 
@@ -401,6 +421,9 @@ class CallAndResponse(Kind):
 
     Melodies are scored with pitches when every response note has one, and
     then the right pitches are part of "correct" (``require_pitch``).
+
+    The script's ``[response]`` table sets ``window_s`` (3 s),
+    ``require_pitch`` (true) and ``tempo_invariant`` (false).
     """
 
     kind = "call_and_response"
@@ -485,32 +508,38 @@ class TurnTaking(Kind):
     sound, and the visual prompt), and listens from the start of its turn
     until ``initiate_window_s + max_turn_s`` after the hand-over. The child's
     turn ends at a silence of ``turn_gap_s`` or after ``max_turn_s`` (the
-    script format has no fields for these yet: the defaults are 3 s, 1.5 s
-    and 10 s, keyword options of the constructor). A runtime ends the plan
-    early once the child's turn is over (:attr:`TrialResult.detail`'s ``turn_end_s``).
+    script's ``[turns]`` table: ``initiate_within_s`` 3 s, ``gap_s`` 1.5 s,
+    ``max_s`` 10 s, ``grace_s`` 0.2 s by default). A runtime closes the
+    window early once the child's turn is over, or once the child has not
+    started within ``initiate_window_s`` (:meth:`close_s`).
 
     **The engine's answer.** If the child played a turn, the engine's next
     turn answers it: ``echo`` (the child's onsets quantised to the script's
     grid at the current tempo, at most 16 notes, the child's pitches on a
     keyboard), ``variation`` (the same intervals in reverse order) or
-    ``next`` (the song's next phrase), taking the modes in that order turn
-    by turn (with a seed, at random). If the child did not play, the engine
+    ``next`` (the song's next phrase), taking the modes of ``answers``
+    (``[turns] answers``, default all three) in that order turn by turn
+    (with a seed, at random). If the child did not play, the engine
     plays the next phrase. Passing a trial means ``waited`` and ``initiated``;
     harder = faster and ``length_step`` more notes in the engine's phrase turns
     (a longer wait), easier the reverse.
     """
 
     kind = "turn_taking"
-    ANSWERS: ClassVar[tuple[str, ...]] = ("echo", "variation", "next")
+    ANSWERS: ClassVar[tuple[str, ...]] = SCRIPT_ANSWERS
     MAX_ECHO_NOTES: ClassVar[int] = 16
 
     def __init__(self, script: Script, *, seed: int | None = None, initiate_window_s: float = 3.0,
-                 turn_gap_s: float = 1.5, max_turn_s: float = 10.0, grace_s: float = 0.2) -> None:
+                 turn_gap_s: float = 1.5, max_turn_s: float = 10.0, grace_s: float = 0.2,
+                 answers: Sequence[str] = ANSWERS) -> None:
         super().__init__(script, seed=seed)
         self.initiate_window_s = initiate_window_s
         self.turn_gap_s = turn_gap_s
         self.max_turn_s = max_turn_s
         self.grace_s = grace_s
+        if not answers or any(a not in self.ANSWERS for a in answers):
+            raise ConfigError(f"The answers must be some of {', '.join(self.ANSWERS)}, not {list(answers)}.")
+        self.answers = tuple(answers)
         self.next_phrase = 0
         self.answers_given = 0
         self.pending: tuple[str, Pattern] | None = None
@@ -524,8 +553,8 @@ class TurnTaking(Kind):
 
     def _answer_mode(self) -> str:
         if self.rng:
-            return self.rng.choice(self.ANSWERS)
-        return self.ANSWERS[self.answers_given % len(self.ANSWERS)]
+            return self.rng.choice(self.answers)
+        return self.answers[self.answers_given % len(self.answers)]
 
     def next_trial(self, start_s: float) -> TrialPlan:
         tempo = self.tempo_bpm
@@ -570,12 +599,43 @@ class TurnTaking(Kind):
         length = math.floor(onsets[-1] / self.bar_beats + 1) * self.bar_beats
         return Pattern("echo", tuple(onsets), tuple(pitches) if keep else (), length)
 
+    def _grace(self, plan: TrialPlan) -> float:
+        return min(self.grace_s, 0.25 * (plan.engine_end_s - plan.engine_start_s))
+
+    def close_s(self, plan: TrialPlan, child_events: Iterable[Any], now_s: float) -> float:
+        """The end of the child's turn once it is known by ``now_s``, else ``plan.child_end_s``.
+
+        The child started (an onset from the hand-over's grace to
+        ``initiate_window_s`` after it) and then was silent for ``turn_gap_s``
+        → the last onset + ``turn_gap_s``; or its turn reached ``max_turn_s``
+        → its first onset + ``max_turn_s``. The child did not start by the
+        hand-over + ``initiate_window_s`` → that time. Scoring the events up
+        to the returned time gives the scores of the whole window: these are
+        the rules of :func:`~engine.scoring.turns.score_turn`.
+        """
+        times, _ = _child(child_events)
+        times = [t for t in times if plan.engine_start_s <= t <= min(now_s, plan.child_end_s)]
+        hand = plan.engine_end_s
+        deadline = hand + self.initiate_window_s
+        after = [t for t in times if hand - self._grace(plan) <= t <= deadline]
+        if not after:
+            return min(deadline, plan.child_end_s) if now_s >= deadline else plan.child_end_s
+        first = last = after[0]
+        cap = first + self.max_turn_s
+        for t in times:
+            if t <= first:
+                continue
+            if t - last > self.turn_gap_s or t >= cap:
+                break
+            last = t
+        end = min(last + self.turn_gap_s, cap, plan.child_end_s)
+        return end if now_s >= end else plan.child_end_s
+
     def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
         times, notes = _child(child_events)
         times, notes = _in(times, notes, plan.engine_start_s, plan.child_end_s)
-        turn = plan.engine_end_s - plan.engine_start_s
         result: TurnResult = score_turn(
-            plan.engine_start_s, plan.engine_end_s, times, grace_s=min(self.grace_s, 0.25 * turn),
+            plan.engine_start_s, plan.engine_end_s, times, grace_s=self._grace(plan),
             initiate_window_s=self.initiate_window_s, turn_gap_s=self.turn_gap_s, max_turn_s=self.max_turn_s,
         )
         answer = None
@@ -610,9 +670,9 @@ class TurnTaking(Kind):
 class RhythmicCueing(Kind):
     """A steady beat to tap or step with (RAS/TIMP), scored per bar with :mod:`engine.scoring.sync`.
 
-    **Free play** (``free_play=True``, a keyword option: the script format
-    has no field for it yet): the first plan has no beat, only a window of
-    ``free_play_s`` seconds; the child's own tempo is 60 / the median
+    **Free play** (the script's ``[cueing] free_play_s`` above 0; keyword
+    options ``free_play=True`` and ``free_play_s``): the first plan has no
+    beat, only a window of ``free_play_s`` seconds; the child's own tempo is 60 / the median
     inter-tap interval of at least ``min_free_taps`` (8) taps, kept within the
     script's tempo bounds. Cueing then starts there (with fewer taps, at the
     script's tempo). Free play is a phase, not a trial.
@@ -621,9 +681,10 @@ class RhythmicCueing(Kind):
     played back to back; the count-in (and lead-in) comes before the first
     bar only. Beats are ``anchor + k * 60 / tempo`` from the start of the run
     at that tempo, so consecutive bars never accumulate rounding. A bar is
-    *entrained* when its share of beats hit within ±``window_ms`` (80) is at
-    least ``criterion_pct`` (the threshold of the script's
-    ``within_window_pct`` objective, else 70); ``up_after`` entrained bars
+    *entrained* when its share of beats hit within ±``window_ms`` (``[cueing]
+    window_ms``, 80) is at least ``criterion_pct`` (``[cueing] entrain_pct``,
+    else the threshold of the script's ``within_window_pct`` objective, else
+    70); ``up_after`` entrained bars
     in a row (that many bars' beats) step the tempo up by ``tempo_step_pct``,
     ``down_after`` bars not entrained step it down. A bar that cannot be
     scored (too few taps) counts as not entrained.
@@ -740,20 +801,236 @@ class RhythmicCueing(Kind):
         super().adapt(result)
 
 
+def _span(value: Any) -> tuple[Any, Any]:
+    """A number or a (low, high) pair as (low, high)."""
+    if isinstance(value, (tuple, list)):
+        return value[0], value[-1]
+    return value, value
+
+
+class StopAndGo(Kind):
+    """Play while the music plays, freeze when it stops (impulse control); scored with
+    :func:`~engine.scoring.inhibition.score_stop`.
+
+    Each trial is a **go** span and a **stop** span. Go: the script's
+    phrase (round robin over the phrases; with a seed, a random one) is
+    played over and over for ``go_bars`` bars (cues of role ``go``), the
+    count-in and lead-in before the first trial only. The music stops where
+    its next note would have sounded (``params["stop_at_s"]``: a phrase
+    that starts on the beat stops at the end of its last bar); the child
+    must freeze for ``stop_s`` seconds; the next trial's music starts at the
+    end of the stop (the plan's end).
+
+    ``go_bars`` (``[stop_and_go] go_bars``, default 2 to 4 bars) is drawn
+    at random from its range with a seed; without one it steps through the
+    range in order (2, 3, 4, 2, ...), so a session is the same every time.
+    ``stop_s`` (default 3 s; a range is drawn likewise, its middle without a
+    seed). The child's window runs from half a beat before the first go
+    note to the end of the stop; ``grace_ms`` (400) after the stop is
+    forgiven reaction time (see :mod:`engine.scoring.inhibition`).
+
+    Passing a trial means ``stopped`` and ``played_during_go``. **Harder** =
+    one tempo step faster (``tempo_step_pct``) and the go span's lower bound
+    one bar shorter (down to 1 bar): go spans get shorter and less
+    predictable, since the range widens; **easier** = one step slower and
+    the lower bound one bar back towards the script's (never beyond it).
+    ``length_step`` does not apply.
+    """
+
+    kind = "stop_and_go"
+    DEFAULT_GO_BARS: ClassVar[tuple[int, int]] = (2, 4)
+    DEFAULT_STOP_S: ClassVar[float] = 3.0
+    MIN_GO_BARS: ClassVar[int] = 1
+
+    def __init__(self, script: Script, *, seed: int | None = None, go_bars: Any = DEFAULT_GO_BARS,
+                 stop_s: Any = DEFAULT_STOP_S, grace_ms: float = STOP_GRACE_MS) -> None:
+        super().__init__(script, seed=seed)
+        lo, hi = (int(v) for v in _span(go_bars))
+        s_lo, s_hi = (float(v) for v in _span(stop_s))
+        if not self.MIN_GO_BARS <= lo <= hi or not 0 < s_lo <= s_hi:
+            raise ConfigError(f"go_bars must be a range of at least {self.MIN_GO_BARS} bar and stop_s a range "
+                              f"of positive seconds, not {go_bars!r} and {stop_s!r}.")
+        if not grace_ms / 1000.0 < s_lo:
+            raise ConfigError(f"The grace ({grace_ms:g} ms) must be shorter than the shortest stop ({s_lo:g} s).")
+        self.go_bars = (lo, hi)
+        self.stop_range_s = (s_lo, s_hi)
+        self.grace_ms = float(grace_ms)
+        self.shorten = 0  # bars taken off the go span's lower bound by adaptation
+        self.spans_drawn = 0
+        self.bar_beats = float(script.meter[0])
+
+    @property
+    def go_range(self) -> tuple[int, int]:
+        """The go span's range in bars now (the script's, its lower bound shortened by adaptation)."""
+        lo, hi = self.go_bars
+        return max(self.MIN_GO_BARS, lo - self.shorten), hi
+
+    def harder(self) -> None:
+        self._step_tempo(+1)
+        if self.go_range[0] > self.MIN_GO_BARS:
+            self.shorten += 1
+
+    def easier(self) -> None:
+        self._step_tempo(-1)
+        self.shorten = max(0, self.shorten - 1)
+
+    def _draw(self) -> tuple[int, float]:
+        lo, hi = self.go_range
+        s_lo, s_hi = self.stop_range_s
+        if self.rng:
+            bars = self.rng.randint(lo, hi)
+            stop = self.rng.uniform(s_lo, s_hi) if s_hi > s_lo else s_lo
+        else:
+            bars = lo + self.spans_drawn % (hi - lo + 1)
+            stop = 0.5 * (s_lo + s_hi)
+        self.spans_drawn += 1
+        return bars, stop
+
+    def next_trial(self, start_s: float) -> TrialPlan:
+        tempo = self.tempo_bpm
+        spb = 60.0 / tempo
+        n = len(self.script.phrases)
+        phrase = self._phrase(self.rng.randrange(n) if self.rng else self.trials_planned % n)
+        bars, stop_span = self._draw()
+        go_beats = bars * self.bar_beats
+        # The phrase over and over: its onsets in the go span (at least one), and the first one after it.
+        repeated = ((k // phrase.notes) * phrase.length_beats + phrase.onsets_beats[k % phrase.notes]
+                    for k in itertools.count())
+        onsets: list[float] = []
+        pitches: list[int] = []
+        for k, b in enumerate(repeated):
+            if b >= go_beats and onsets:
+                stop_beat = b
+                break
+            onsets.append(b)
+            if phrase.pitches:
+                pitches.append(phrase.pitches[k % phrase.notes])
+        pattern = Pattern(f"{phrase.name} ({bars} bars)", tuple(onsets), tuple(pitches), go_beats)
+        cues, pre = self._prelude(start_s, spb, count_in=self.plans_made == 0)
+        cues += self._pattern_cues(pattern, start_s, pre, spb, "go")
+        first_go = start_s + (pre + onsets[0]) * spb
+        stop_at = start_s + (pre + stop_beat) * spb
+        stop_end = stop_at + stop_span
+        child_start = max(start_s, first_go - 0.5 * spb)
+        # The notes the music would have played in the stop (for a simulated child that keeps going).
+        would_be = []
+        for k in itertools.count(len(onsets)):
+            t = start_s + (pre + (k // phrase.notes) * phrase.length_beats
+                           + phrase.onsets_beats[k % phrase.notes]) * spb
+            if t >= stop_end:
+                break
+            would_be.append(t)
+        return self._record(TrialPlan(
+            index=self.trials_planned, kind=self.kind, phase="trial", start_s=start_s, end_s=stop_end,
+            tempo_bpm=tempo, pattern=pattern, cues=tuple(cues), engine_start_s=first_go,
+            engine_end_s=start_s + (pre + go_beats) * spb, child_start_s=child_start, child_end_s=stop_end,
+            params={"pattern": phrase.name, "go_bars": bars, "go_range_bars": list(self.go_range),
+                    "stop_at_s": stop_at, "stop_end_s": stop_end, "stop_span_s": stop_span,
+                    "stopped_notes_s": would_be, "grace_ms": self.grace_ms, "tempo_bpm": tempo,
+                    "tempo_steps": self.tempo_steps},
+        ))
+
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+        times, notes = _child(child_events)
+        times, _ = _in(times, notes, plan.child_start_s, plan.child_end_s, closed=False)
+        result: StopResult = score_stop(plan.child_start_s, plan.params["stop_at_s"], plan.child_end_s, times,
+                                        grace_ms=self.grace_ms)
+        scores = result.to_dict()
+        return TrialResult(plan, scores, result.correct, Trial(scores, prompt=prompt), result)
+
+
+class FillInTheBlank(Kind):
+    """The engine plays a phrase with one note left out; the child sings or plays it; scored with
+    :func:`~engine.scoring.blanks.score_blank`.
+
+    Each trial: count-in (every trial; the lead-in before the first), then
+    one phrase (round robin; with a seed, a random one) with its blank note
+    (``[[phrases]] blank``, default the last) left out: cues of role
+    ``phrase`` for the other notes, no sound at the blank (the silence is
+    the prompt; ``your_turn_visual`` is in the params for a screen). The
+    blank's time is ``params["blank_s"]``. The child's window runs from half
+    a beat before the phrase's first note to the end of the phrase (or the
+    end of the fill window, if that is later); the fill window is
+    ±``window_beats`` (``[fill_in_the_blank] window_beats``, default half a
+    beat) around the blank. Every other onset in the child's window is an
+    extra (a child who sings along has extras, and still fills the blank).
+
+    Passing a trial means ``filled``. **Harder** = one tempo step faster,
+    **easier** one slower; ``length_step`` does not apply.
+    """
+
+    kind = "fill_in_the_blank"
+    count_in_every_trial = True
+
+    def __init__(self, script: Script, *, seed: int | None = None,
+                 window_beats: float = DEFAULT_WINDOW_BEATS) -> None:
+        super().__init__(script, seed=seed)
+        if not 0 < window_beats <= DEFAULT_WINDOW_BEATS:
+            raise ConfigError(f"window_beats must be above 0 and at most {DEFAULT_WINDOW_BEATS:g}, "
+                              f"not {window_beats!r}.")
+        self.window_beats = float(window_beats)
+
+    def harder(self) -> None:
+        self._step_tempo(+1)
+
+    def easier(self) -> None:
+        self._step_tempo(-1)
+
+    def next_trial(self, start_s: float) -> TrialPlan:
+        tempo = self.tempo_bpm
+        spb = 60.0 / tempo
+        n = len(self.script.phrases)
+        i = self.rng.randrange(n) if self.rng else self.trials_planned % n
+        written = self.script.phrases[i]
+        blank = written.blank if written.blank is not None else len(written.onsets_beats) - 1
+        pattern = self._phrase(i)
+        cues, pre = self._prelude(start_s, spb, count_in=True)
+        sound = self.script.instruments.cue
+        for j, b in enumerate(pattern.onsets_beats):
+            if j != blank:
+                cues.append(Cue(start_s + (pre + b) * spb, "phrase", sound,
+                                pattern.pitches[j] if pattern.pitches else None, j))
+        first = start_s + (pre + pattern.onsets_beats[0]) * spb
+        blank_s = start_s + (pre + pattern.onsets_beats[blank]) * spb
+        phrase_end = start_s + (pre + pattern.length_beats) * spb
+        window_s = self.window_beats * spb
+        child_start = max(start_s, first - 0.5 * spb)
+        child_end = max(phrase_end, blank_s + window_s)
+        return self._record(TrialPlan(
+            index=self.trials_planned, kind=self.kind, phase="trial", start_s=start_s, end_s=child_end,
+            tempo_bpm=tempo, pattern=pattern, cues=tuple(cues), engine_start_s=first, engine_end_s=phrase_end,
+            child_start_s=child_start, child_end_s=child_end,
+            params={"pattern": pattern.name, "blank": blank + 1, "blank_s": blank_s,
+                    "blank_pitch": pattern.pitches[blank] if pattern.pitches else None,
+                    "window_ms": window_s * 1000.0, "tempo_bpm": tempo, "tempo_steps": self.tempo_steps,
+                    "your_turn_visual": self.script.prompts.your_turn_visual},
+        ))
+
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+        times, notes = _child(child_events)
+        times, _ = _in(times, notes, plan.child_start_s, plan.child_end_s)
+        result: BlankResult = score_blank(plan.params["blank_s"], times, window_ms=plan.params["window_ms"])
+        scores = result.to_dict()
+        return TrialResult(plan, scores, result.correct, Trial(scores, prompt=prompt), result)
+
+
 KIND_CLASSES: dict[str, type[Kind]] = {
     "call_and_response": CallAndResponse,
     "turn_taking": TurnTaking,
     "rhythmic_cueing": RhythmicCueing,
+    "stop_and_go": StopAndGo,
+    "fill_in_the_blank": FillInTheBlank,
 }
 
 
 def make_kind(script: Script, *, seed: int | None = None, **options: Any) -> Kind:
-    """The kind a script names, built from it.
+    """The kind a script names, built from it (its kind table's settings, then ``options``).
 
     Raises
     ------
     ConfigError
-        For a kind that is not built yet (stop_and_go, fill_in_the_blank), as one sentence.
+        For a kind that is not built yet, as one sentence (every kind of
+        :data:`~engine.interventions.script.KINDS` is built now).
     """
     cls = KIND_CLASSES.get(script.kind)
     if cls is None:

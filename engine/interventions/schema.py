@@ -14,7 +14,12 @@ from typing import Any
 from engine.audio.soundbank import GM_PERCUSSION
 from engine.interventions.notation import GRIDS
 from engine.interventions.script import (
+    ANSWERS,
+    BLANK_WINDOW_BEATS,
+    CUEING_WINDOW_MS,
     FIELDS,
+    FREE_PLAY_S,
+    GO_BARS,
     KINDS,
     MAX_COUNT_IN,
     MAX_DURATION_MIN,
@@ -23,8 +28,17 @@ from engine.interventions.script import (
     MAX_TRIALS,
     METRICS,
     MIN_TEMPO_BPM,
+    RESPONSE_WINDOW_S,
     SOURCES,
+    STOP_GRACE_RANGE_MS,
+    STOP_S,
+    TURN_GAP_S,
+    TURN_GRACE_S,
+    TURN_INITIATE_S,
+    TURN_MAX_S,
 )
+from engine.scoring.blanks import DEFAULT_WINDOW_BEATS
+from engine.scoring.inhibition import STOP_GRACE_MS
 from engine.scoring.objectives import AGGREGATES, COMPARATORS, CRITERIA, PROMPT_LEVELS
 
 __all__ = ["script_schema"]
@@ -73,7 +87,50 @@ def script_schema() -> dict[str, Any]:
         "beats": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
         "grid": {"type": "string", "enum": [f"1/{g}" for g in GRIDS]},
     }, [], "One phrase or pattern: exactly one of rhythm, melody or beats.")
+    phrase["properties"]["blank"] = {"type": "integer", "minimum": 1,
+                                     "description": "fill_in_the_blank only: the note left out for the child "
+                                                    "(1-based; default the last)"}
     phrase["oneOf"] = [{"required": [k]} for k in ("rhythm", "melody", "beats")]
+
+    def num(bounds: tuple[float, float], default: Any = None, *, integer: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "integer" if integer else "number", "minimum": bounds[0], "maximum": bounds[1]}
+        if default is not None:
+            out["default"] = default
+        return out
+
+    def num_or_range(bounds: tuple[float, float], default: Any, *, integer: bool = False) -> dict[str, Any]:
+        one = num(bounds, integer=integer)
+        return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1, "maxItems": 2}], "default": default}
+
+    kind_tables = {
+        "response": _obj("response", {
+            "window_s": num(RESPONSE_WINDOW_S, 3.0),
+            "require_pitch": {"type": "boolean", "default": True},
+            "tempo_invariant": {"type": "boolean", "default": False},
+        }, [], "call_and_response only: the echo's window and how it is judged."),
+        "turns": _obj("turns", {
+            "gap_s": num(TURN_GAP_S, 1.5),
+            "max_s": num(TURN_MAX_S, 10.0),
+            "initiate_within_s": num(TURN_INITIATE_S, 3.0),
+            "grace_s": num(TURN_GRACE_S, 0.2),
+            "answers": {"type": "array", "items": {"enum": list(ANSWERS)}, "minItems": 1, "uniqueItems": True,
+                        "default": list(ANSWERS)},
+        }, [], "turn_taking only: when the child's turn ends and how the engine answers."),
+        "cueing": _obj("cueing", {
+            "free_play_s": {"anyOf": [{"const": 0}, num(FREE_PLAY_S)], "default": 0},
+            "window_ms": num(CUEING_WINDOW_MS, 80.0),
+            "entrain_pct": num((0, 100)),
+        }, [], "rhythmic_cueing only: free play, the timing window, the entrainment criterion."),
+        "stop_and_go": _obj("stop_and_go", {
+            "go_bars": num_or_range(GO_BARS, [2, 4], integer=True),
+            "stop_s": num_or_range(STOP_S, 3.0),
+            "grace_ms": num(STOP_GRACE_RANGE_MS, STOP_GRACE_MS),
+        }, [], "stop_and_go only: how long the music plays and stops."),
+        "fill_in_the_blank": _obj("fill_in_the_blank", {
+            "window_beats": {"type": "number", "exclusiveMinimum": BLANK_WINDOW_BEATS[0],
+                             "maximum": BLANK_WINDOW_BEATS[1], "default": DEFAULT_WINDOW_BEATS},
+        }, [], "fill_in_the_blank only: the window around the blank."),
+    }
     schema = _obj("script", {
         "title": {"type": "string", "minLength": 1},
         "kind": {"type": "string", "enum": list(KINDS)},
@@ -110,6 +167,7 @@ def script_schema() -> dict[str, Any]:
             "lead_in": melody,
         }, [], "Help before each turn."),
         "objectives": {"type": "array", "items": objective},
+        **kind_tables,
     }, ["title", "kind", "tempo_bpm", "instruments", "input", "phrases"],
         "A Tandem intervention script (TOML); see docs/scripts.md.")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -46,7 +46,7 @@ import math
 import numbers
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,10 @@ from engine.interventions.notation import (
     parse_meter,
     parse_rhythm,
 )
+from engine.scoring.blanks import BlankResult
 from engine.scoring.continuation import ContinuationResult
 from engine.scoring.imitation import ImitationResult
+from engine.scoring.inhibition import STOP_GRACE_MS, StopResult
 from engine.scoring.objectives import Objective
 from engine.scoring.sync import SyncSummary
 from engine.scoring.turns import TurnResult
@@ -68,6 +70,8 @@ from engine.scoring.turns import TurnResult
 __all__ = [
     "FIELDS",
     "KINDS",
+    "KIND_METRICS",
+    "KIND_TABLES",
     "METRICS",
     "SOURCES",
     "Adaptation",
@@ -94,6 +98,34 @@ MAX_COUNT_IN = 16
 MAX_TEMPO_STEP_PCT = 20.0
 SAMPLE_SUFFIXES = (".wav", ".flac")
 
+# Ranges of the per-kind tables' fields (low, high). They bound typos, not clinical choices.
+#: [response] window_s: seconds after the call for the echo to start.
+RESPONSE_WINDOW_S = (0.5, 30.0)
+#: [turns] gap_s: a silence this long ends the child's turn.
+TURN_GAP_S = (0.3, 10.0)
+#: [turns] max_s: the longest child turn.
+TURN_MAX_S = (1.0, 60.0)
+#: [turns] initiate_within_s: how long after the hand-over the child may start.
+TURN_INITIATE_S = (0.5, 30.0)
+#: [turns] grace_s: forgiven at each end of the engine's turn.
+TURN_GRACE_S = (0.0, 1.0)
+#: The engine's musical answers to a child's turn, in the order they are taken.
+ANSWERS = ("echo", "variation", "next")
+#: [cueing] free_play_s: 0 (no free play) or this long. At least 8 s: the child's tempo needs
+#: 8 taps, and 8 s holds 8 taps at 60 BPM, the slow end of children's self-paced tapping (assumption).
+FREE_PLAY_S = (8.0, 300.0)
+#: [cueing] window_ms: a beat is hit when a tap is within this many ms of it.
+CUEING_WINDOW_MS = (20.0, 250.0)
+#: [stop_and_go] go_bars: bars of music before each stop (a whole number or a [low, high] range).
+GO_BARS = (1, 32)
+#: [stop_and_go] stop_s: seconds of silence (a number or a [low, high] range).
+STOP_S = (1.0, 30.0)
+#: [stop_and_go] grace_ms: forgiven reaction time after the stop.
+STOP_GRACE_RANGE_MS = (0.0, 1000.0)
+#: [fill_in_the_blank] window_beats: the fill window is +- this many beats around the blank
+#: (above 0; at most half a beat, past which an onset is nearer to a neighbouring note).
+BLANK_WINDOW_BEATS = (0.0, 0.5)
+
 
 def _metric_names(result_class: type) -> tuple[str, ...]:
     """Score keys of a result dataclass: its numeric and true/false fields.
@@ -102,34 +134,61 @@ def _metric_names(result_class: type) -> tuple[str, ...]:
     and settings echoed back (``window_ms``) are not metrics.
     """
     return tuple(f.name for f in dataclasses.fields(result_class)
-                 if "str" not in str(f.type) and not f.name.endswith("_s") and f.name != "window_ms")
+                 if "str" not in str(f.type) and not f.name.endswith("_s") and f.name not in _SETTINGS)
 
+
+_SETTINGS = ("window_ms", "grace_ms")
 
 METRICS: dict[str, tuple[str, ...]] = {
     "sync": _metric_names(SyncSummary),
     "imitation": _metric_names(ImitationResult),
     "turns": _metric_names(TurnResult),
     "continuation": _metric_names(ContinuationResult),
+    "inhibition": _metric_names(StopResult),
+    "blank": _metric_names(BlankResult),
 }
 """Metric keys an objective may name, by family of scores (from engine.scoring's results)."""
+
+KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "call_and_response": ("imitation",),
+    "turn_taking": ("turns",),
+    "rhythmic_cueing": ("sync",),
+    "stop_and_go": ("inhibition",),
+    "fill_in_the_blank": ("blank",),
+}
+"""The metric families each kind's trials produce (an objective must name one of their metrics)."""
+
+KIND_TABLES: dict[str, str] = {
+    "response": "call_and_response",
+    "turns": "turn_taking",
+    "cueing": "rhythmic_cueing",
+    "stop_and_go": "stop_and_go",
+    "fill_in_the_blank": "fill_in_the_blank",
+}
+"""The optional per-kind tables and the kind each belongs to."""
 
 _ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "script": ("title", "kind", "description", "tempo_bpm", "meter", "grid", "trials", "duration_min",
-               "instruments", "input", "phrases", "adapt", "prompts", "objectives"),
+               "instruments", "input", "phrases", "adapt", "prompts", "objectives", *KIND_TABLES),
     "instruments": ("cue", "feedback"),
     "input": ("source", "pads", "keys"),
-    "phrases": ("name", "rhythm", "melody", "beats", "grid"),
+    "phrases": ("name", "rhythm", "melody", "beats", "grid", "blank"),
     "adapt": ("up_after", "down_after", "tempo_step_pct", "length_step", "min_tempo_bpm", "max_tempo_bpm"),
     "prompts": ("count_in_beats", "your_turn_visual", "your_turn_sound", "lead_in"),
     "objectives": tuple(f.name for f in dataclasses.fields(Objective)) + ("max_prompt",),
+    "response": ("window_s", "require_pitch", "tempo_invariant"),
+    "turns": ("gap_s", "max_s", "initiate_within_s", "grace_s", "answers"),
+    "cueing": ("free_play_s", "window_ms", "entrain_pct"),
+    "stop_and_go": ("go_bars", "stop_s", "grace_ms"),
+    "fill_in_the_blank": ("window_beats",),
 }
 """The fields each table of a script may have (``script``: the top level)."""
 
 _TABLE_NAMES = {"script": "a script", "instruments": "[instruments]", "input": "[input]",
                 "phrases": "a [[phrases]] entry", "adapt": "[adapt]", "prompts": "[prompts]",
-                "objectives": "an [[objectives]] entry"}
+                "objectives": "an [[objectives]] entry", **{t: f"[{t}]" for t in KIND_TABLES}}
 
 
 class ScriptError(ConfigError):
@@ -183,6 +242,10 @@ class Phrase:
     length_beats : float
         Length in beats (whole bars for rhythms; the notes' sum for melodies;
         up to the beat after the last onset for beat lists).
+    blank : int or None
+        Fill-in-the-blank phrases only: the 0-based index of the note the
+        engine leaves out for the child (written 1-based as ``blank = N``;
+        default the last note). None for other kinds.
     """
 
     name: str
@@ -191,6 +254,7 @@ class Phrase:
     onsets_beats: tuple[float, ...]
     pitches: tuple[int, ...] = ()
     length_beats: float = 0.0
+    blank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +302,9 @@ class Script:
     prompts: Prompts = Prompts()
     objectives: tuple[Objective, ...] = ()
     description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The kind's settings from its table (``[turns]``, ``[cueing]``, ...) as keyword options of its
+    class in :mod:`engine.interventions.kinds` (e.g. ``[turns] gap_s`` → ``turn_gap_s``); only the fields given."""
 
 
 # --------------------------------------------------------------------------
@@ -325,6 +392,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_BAD = object()  # what a failed check gives back inside the checker
+
+
 class _Problem(Exception):
     """Raised inside the checker for one problem of one field (collected, not shown)."""
 
@@ -407,6 +477,27 @@ class _Checker:
         if required and not value:
             raise self.fail("", None, key, key, f"are empty; add at least one [[{key}]] entry")
         return value
+
+    def flag(self, data: dict, key: str, where: tuple, field: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(*where, key, field, f"must be true or false, not {_describe(value)}")
+        return value
+
+    def span(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
+             whole: bool) -> tuple[Any, Any]:
+        """A number or a ``[low, high]`` range within ``lo..hi``, as (low, high); the key must be present."""
+        value = data[key]
+        one, many = ("a whole number", "whole numbers") if whole else ("a number", "numbers")
+        allowed = f"{one} or a [low, high] range of {many} from {lo:g} to {hi:g}{unit}"
+        items = value if isinstance(value, list) else [value]
+        if not 1 <= len(items) <= 2 or not all(_is_int(v) if whole else _is_number(v) for v in items):
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+        if any(v < lo or v > hi for v in items):
+            raise self.fail(*where, key, field, f"is {value}, but it must be {allowed}")
+        if items[0] > items[-1]:
+            raise self.fail(*where, key, field, f"is {value}, but a range must have its low end first")
+        return items[0], items[-1]
 
     def attempt(self, fn, *args, default=None):
         try:
@@ -527,17 +618,18 @@ class _Checker:
 
         instruments = self.attempt(self.instruments, data)
         inputs = self.attempt(self.inputs, data)
-        phrases = self.attempt(self.phrases, data, meter_text if meter else None, grid)
+        phrases = self.attempt(self.phrases, data, meter_text if meter else None, grid, kind)
         adaptation = self.attempt(self.adaptation, data, tempo)
         prompts = self.attempt(self.prompts, data)
-        objectives = self.attempt(self.objectives, data)
+        objectives = self.attempt(self.objectives, data, kind)
+        options = self.kind_options(data, kind)
 
         if self.problems:
             raise ScriptError(self.problems)
         return Script(path=self.path, title=title, kind=kind, tempo_bpm=float(tempo), meter=meter, grid=grid,
                       instruments=instruments, inputs=inputs, phrases=phrases, trials=trials,
                       duration_min=None if duration is None else float(duration), adaptation=adaptation,
-                      prompts=prompts, objectives=objectives, description=description)
+                      prompts=prompts, objectives=objectives, description=description, options=options)
 
     def instruments(self, data: dict) -> Instruments | None:
         table = self.table(data, "instruments", "instruments", required=True)
@@ -568,14 +660,16 @@ class _Checker:
         keys = self.notes(table, "keys", where, "input.keys", drums=False)
         return Inputs(source=source, pads=pads, keys=keys)
 
-    def phrases(self, data: dict, meter: str | None, grid: str | None) -> tuple[Phrase, ...] | None:
+    def phrases(self, data: dict, meter: str | None, grid: str | None,
+                kind: str | None) -> tuple[Phrase, ...] | None:
         out = []
         for i, entry in enumerate(self.entries(data, "phrases", required=True)):
             where = ("phrases", i)
             prefix = f"phrases[{i + 1}]."
             self.unknown(entry, "phrases", *where, prefix)
             try:
-                out.append(self.phrase(entry, i, where, prefix, meter, grid))
+                phrase = self.phrase(entry, i, where, prefix, meter, grid)
+                out.append(self.blank(entry, phrase, kind, where, prefix))
             except _Problem:
                 pass
         return tuple(out) if len(out) == len(data["phrases"]) else None
@@ -625,6 +719,128 @@ class _Checker:
             starts.append(t)
             t += beats
         return Phrase(name, notation, value, tuple(starts), tuple(n for n, _ in notes), t)
+
+    def blank(self, entry: dict, phrase: Phrase, kind: str | None, where: tuple, prefix: str) -> Phrase:
+        """The phrase with its blank (fill-in-the-blank scripts: ``blank = N``, default the last note)."""
+        if kind != "fill_in_the_blank":
+            if "blank" in entry and kind is not None:
+                raise self.fail(*where, "blank", prefix + "blank", "applies only to fill_in_the_blank scripts; "
+                                "remove it")
+            return phrase
+        n = len(phrase.onsets_beats)
+        if n < 2:
+            raise self.fail(*where, phrase.notation, prefix + phrase.notation, "has one note, but a "
+                            "fill_in_the_blank phrase needs at least two (the engine plays the others)")
+        index = self.number(entry, "blank", where, prefix + "blank", 1, n,
+                            f" (which note of the {n} the child plays, counted from 1)", n, True)
+        return dataclasses.replace(phrase, blank=index - 1)
+
+    # -- the kinds' own tables ---------------------------------------------
+
+    def kind_options(self, data: dict, kind: str | None) -> dict[str, Any]:
+        """The kind's table as keyword options of its class; a table of another kind is one problem."""
+        options: dict[str, Any] = {}
+        for name, owner in KIND_TABLES.items():
+            if name not in data:
+                continue
+            where = (name, None)
+            if kind is not None and owner != kind:
+                own = next((t for t, k in KIND_TABLES.items() if k == kind), None)
+                self.report(*where, None, f"[{name}]", f"applies only to {owner} scripts, but this is a {kind} "
+                            f"script (its table is [{own}])")
+                continue
+            table = self.attempt(self.table, data, name, name, False)
+            if table is None or kind is None:
+                continue
+            self.unknown(table, name, *where, f"{name}.")
+            options.update(getattr(self, f"_{name}")(table, where))
+        return options
+
+    def _given(self, table: dict, where: tuple, name: str, checks: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+        """Run ``checks`` (field → (option name, check)) on the fields given; the options of those that pass."""
+        out = {}
+        for key, (option, check) in checks.items():
+            if key in table:
+                value = self.attempt(check, table, key, where, f"{name}.{key}", default=_BAD)
+                if value is not _BAD:
+                    out[option] = value
+        return out
+
+    def _response(self, table: dict, where: tuple) -> dict[str, Any]:
+        lo, hi = RESPONSE_WINDOW_S
+        return self._given(table, where, "response", {
+            "window_s": ("window_s", lambda t, k, w, f: float(self.number(t, k, w, f, lo, hi, " seconds"))),
+            "require_pitch": ("require_pitch", lambda t, k, w, f: self.flag(t, k, w, f, True)),
+            "tempo_invariant": ("tempo_invariant", lambda t, k, w, f: self.flag(t, k, w, f, False)),
+        })
+
+    def _turns(self, table: dict, where: tuple) -> dict[str, Any]:
+        def seconds(bounds: tuple[float, float]):
+            return lambda t, k, w, f: float(self.number(t, k, w, f, bounds[0], bounds[1], " seconds"))
+
+        def answers(t: dict, k: str, w: tuple, f: str) -> tuple[str, ...]:
+            value = t[k]
+            ok = isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+            if not ok:
+                raise self.fail(*w, k, f, f"must be a list of {', '.join(ANSWERS)}, e.g. [\"echo\", \"next\"], "
+                                f"not {_describe(value)}")
+            wrong = [v for v in value if v not in ANSWERS]
+            if wrong:
+                raise self.fail(*w, k, f, f"has '{wrong[0]}', but the answers are {', '.join(ANSWERS)}")
+            if len(set(value)) != len(value):
+                raise self.fail(*w, k, f, "names an answer twice; list each once")
+            return tuple(value)
+
+        return self._given(table, where, "turns", {
+            "gap_s": ("turn_gap_s", seconds(TURN_GAP_S)),
+            "max_s": ("max_turn_s", seconds(TURN_MAX_S)),
+            "initiate_within_s": ("initiate_window_s", seconds(TURN_INITIATE_S)),
+            "grace_s": ("grace_s", seconds(TURN_GRACE_S)),
+            "answers": ("answers", answers),
+        })
+
+    def _cueing(self, table: dict, where: tuple) -> dict[str, Any]:
+        def free_play(t: dict, k: str, w: tuple, f: str) -> float:
+            lo, hi = FREE_PLAY_S
+            value = self.number(t, k, w, f, 0, hi, " seconds")
+            if 0 < value < lo:
+                raise self.fail(*w, k, f, f"is {value:g}, but it must be 0 (no free play) or at least {lo:g} "
+                                "seconds (time for the 8 taps that find the child's tempo)")
+            return float(value)
+
+        out = self._given(table, where, "cueing", {
+            "free_play_s": ("free_play_s", free_play),
+            "window_ms": ("window_ms", lambda t, k, w, f: float(self.number(
+                t, k, w, f, CUEING_WINDOW_MS[0], CUEING_WINDOW_MS[1], " ms"))),
+            "entrain_pct": ("criterion_pct", lambda t, k, w, f: float(self.number(t, k, w, f, 0, 100, " percent"))),
+        })
+        if "free_play_s" in out:
+            out["free_play"] = out["free_play_s"] > 0
+            if not out["free_play"]:
+                del out["free_play_s"]
+        return out
+
+    def _stop_and_go(self, table: dict, where: tuple) -> dict[str, Any]:
+        out = self._given(table, where, "stop_and_go", {
+            "go_bars": ("go_bars", lambda t, k, w, f: self.span(t, k, w, f, GO_BARS[0], GO_BARS[1], " bars", True)),
+            "stop_s": ("stop_s", lambda t, k, w, f: tuple(float(v) for v in self.span(
+                t, k, w, f, STOP_S[0], STOP_S[1], " seconds", False))),
+            "grace_ms": ("grace_ms", lambda t, k, w, f: float(self.number(
+                t, k, w, f, STOP_GRACE_RANGE_MS[0], STOP_GRACE_RANGE_MS[1], " ms"))),
+        })
+        grace = out.get("grace_ms", STOP_GRACE_MS)
+        if "stop_s" in out and grace / 1000.0 >= out["stop_s"][0]:
+            self.report(*where, "stop_s", "stop_and_go.stop_s", f"leaves no stop to score: the shortest stop "
+                        f"({out['stop_s'][0]:g} s) must be longer than the grace ({grace:g} ms)")
+            del out["stop_s"]
+        return out
+
+    def _fill_in_the_blank(self, table: dict, where: tuple) -> dict[str, Any]:
+        lo, hi = BLANK_WINDOW_BEATS
+        return self._given(table, where, "fill_in_the_blank", {
+            "window_beats": ("window_beats", lambda t, k, w, f: float(self.number(
+                t, k, w, f, lo, hi, " beats either side of the blank", lo_open=True))),
+        })
 
     def adaptation(self, data: dict, tempo: float | None) -> Adaptation | None:
         table = self.table(data, "adapt", "adapt", required=False)
@@ -683,7 +899,7 @@ class _Checker:
                 raise self.fail(*where, "lead_in", "prompts.lead_in", str(exc)) from None
         return Prompts(count_in_beats=count_in, your_turn_visual=visual, your_turn_sound=sound, lead_in=lead_in)
 
-    def objectives(self, data: dict) -> tuple[Objective, ...] | None:
+    def objectives(self, data: dict, kind: str | None) -> tuple[Objective, ...] | None:
         out, ids = [], set()
         entries = self.entries(data, "objectives", required=False)
         for i, entry in enumerate(entries):
@@ -701,6 +917,12 @@ class _Checker:
                 self.report(*where, "metric", prefix + "metric",
                             f"'{metric}' is not a metric Tandem measures{hint}; the metrics are {families}")
                 continue
+            if isinstance(metric, str) and kind is not None:
+                produced = [m for fam in KIND_METRICS[kind] for m in METRICS[fam]]
+                if metric not in produced:
+                    self.report(*where, "metric", prefix + "metric",
+                                f"'{metric}' is not measured in a {kind} script; its metrics are {', '.join(produced)}")
+                    continue
             try:
                 objective = Objective.from_dict(entry)
             except (ValueError, TypeError) as exc:
