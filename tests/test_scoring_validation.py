@@ -437,3 +437,14 @@ def test_continuation_ignores_tap_order(itis, data):
     b = score_continuation([0.0, 0.5, 1.0, 1.5], taps[list(perm)]).to_dict()
     assert a == b
     assert a["scorable"] and a["iti_mean_ms"] == pytest.approx(np.mean(itis) * TICK_S * 4000)
+
+
+def test_a_tap_equally_near_a_cue_on_both_sides_goes_the_same_way_in_any_order():
+    # Found by the property test above: taps 21.484375 ms either side of the cue at
+    # 0.2197265625 s (exact in binary), with a second cue competing for the later one.
+    cues = np.array([0.2197265625, 0.4150390625, 0.9111328125])
+    taps = np.array([0.0, 0.0009765625, -0.0009765625, 0.2421875, 0.1982421875, 0.2412109375])
+    a = match_taps(cues, taps)
+    b = match_taps(cues, taps[[0, 1, 2, 3, 5, 4]])
+    assert _by_time(a) == _by_time(b)
+    assert a[0].tap_s == 0.1982421875  # the earlier of the two

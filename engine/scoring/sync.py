@@ -245,14 +245,18 @@ def match_taps(
         # that rounding in cue ± half never drops a tap the exact test keeps.
         lo = np.maximum(np.searchsorted(sorted_taps, cues - half_s, "left") - 1, 0)
         hi = np.minimum(np.searchsorted(sorted_taps, cues + half_s, "right") + 1, n_taps)
+        # Taps are handled by their place in time order, so that on a tie (two taps
+        # equally near a cue) the order they were given in cannot decide.
         rows, cols = [], []
         for k in range(n_cues):
-            js = order[lo[k]:hi[k]]
-            js = js[np.abs(taps[js] - cues[k]) <= half_s[k]]
-            rows.extend([k] * js.size)
-            cols.extend(js.tolist())
+            ps = np.arange(lo[k], hi[k])
+            ps = ps[np.abs(sorted_taps[ps] - cues[k]) <= half_s[k]]
+            rows.extend([k] * ps.size)
+            cols.extend(ps.tolist())
         if rows:
-            _assign(cues, taps, np.asarray(rows), np.asarray(cols), tap_of_cue)
+            _assign(cues, sorted_taps, np.asarray(rows), np.asarray(cols), tap_of_cue)
+            matched = tap_of_cue >= 0
+            tap_of_cue[matched] = order[tap_of_cue[matched]]
 
     matches = []
     for k in range(n_cues):
@@ -287,7 +291,7 @@ def _assign(
         ur, ri = np.unique(r, return_inverse=True)
         uc, ci = np.unique(c, return_inverse=True)
         if ur.size == 1 or uc.size == 1:
-            # No competition: the nearest candidate wins (first on a tie).
+            # No competition: the nearest candidate wins (the earlier tap on a tie).
             cost = np.abs(taps[c] - cues[r])
             best = int(np.argmin(cost))
             tap_of_cue[r[best]] = c[best]
