@@ -243,7 +243,7 @@ def test_silent_never_responds():
     r = score_imitation(CALL, [], call_end_s=CALL_END)
     assert r.response_present is False and not r.correct
     t = score_turn(*TURN, [])
-    assert t.initiated is False and t.waited is True
+    assert t.initiated is False and t.waited is None  # played nothing: nothing to say about waiting
 
 
 # -- double ---------------------------------------------------------------

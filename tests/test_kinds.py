@@ -146,7 +146,7 @@ def test_child_playing_during_engine_turn_is_not_waited(tmp_path):
     assert polite.scores["waited"] is True and polite.scores["initiated"] is True
     assert polite.scores["turn_length_notes"] == 2 and polite.correct is True
     silent = kind.score(plan, [])
-    assert silent.scores["waited"] is True and silent.scores["initiated"] is False and silent.correct is False
+    assert silent.scores["waited"] is None and silent.scores["initiated"] is False and silent.correct is False
 
 
 def test_engine_answers_the_childs_turn_then_moves_on(tmp_path):

@@ -44,7 +44,8 @@ def test_child_who_plays_during_the_engines_turn():
 
 def test_child_who_never_answers():
     r = score_turn(START, END, [])
-    assert r == TurnResult(waited=True, onsets_during_turn=0, overlap_ms=0.0, initiated=False,
+    # Silence is not waiting: a child who played nothing at all has no "waited" figure.
+    assert r == TurnResult(waited=None, onsets_during_turn=0, overlap_ms=0.0, initiated=False,
                            initiation_latency_ms=None, turn_length_notes=0, turn_end_s=None,
                            turn_capped=False)
     # Playing only after the window (17.5 > 14 + 3) is not initiating either.
@@ -204,7 +205,8 @@ def test_shifting_everything_changes_only_absolute_times(ex, shift):
 def test_invariants(ex):
     start, end, child = ex
     r = score_turn(start, end, child, **KW)
-    assert r.waited == (r.onsets_during_turn == 0) == (r.overlap_ms == 0.0)
+    assert (r.waited is not False) == (r.onsets_during_turn == 0) == (r.overlap_ms == 0.0)
+    assert (r.waited is None) == (r.onsets_during_turn == 0 and not r.initiated)
     assert 0.0 <= r.overlap_ms <= (end - start) * 1000.0
     assert r.overlap_ms <= r.onsets_during_turn * KW["note_s"] * 1000.0 + 1e-9
     assert r.initiated == (r.turn_length_notes >= 1) == (r.turn_end_s is not None)

@@ -646,7 +646,7 @@ class TurnTaking(Kind):
                                   60.0 / plan.tempo_bpm)
             answer = echo
         scores = result.to_dict()
-        correct = result.waited and result.initiated
+        correct = result.waited is True and result.initiated
         return TrialResult(plan, scores, correct, Trial(scores, prompt=prompt), result, answer)
 
     def adapt(self, result: TrialResult) -> None:

@@ -38,16 +38,20 @@ class TurnResult:
 
     Attributes
     ----------
-    waited : bool
+    waited : bool or None
         No child onset during the engine's turn outside the grace windows,
-        i.e. none in ``[start + grace_s, end − grace_s)``.
+        i.e. none in ``[start + grace_s, end − grace_s)``. None when the
+        child played nothing at all, neither during the engine's turn nor in
+        its own: silence cannot be told from waiting, so such a trial says
+        nothing about waiting (an objective on ``waited`` does not count it,
+        where True would credit a child who did not take part).
     onsets_during_turn : int
         Child onsets in that interval (interruptions).
     overlap_ms : float
         Time during the engine's turn that the child was playing over it, ms:
         the length of the union of ``[t, min(t + note_s, end))`` over the
         interrupting onsets ``t``. A lone tap counts ``note_s``; continuous
-        playing counts its whole span. 0 exactly when ``waited``.
+        playing counts its whole span. 0 exactly when ``waited`` is not False.
     initiated : bool
         A child onset in ``[end − grace_s, end + initiate_window_s]``.
     initiation_latency_ms : float or None
@@ -65,7 +69,7 @@ class TurnResult:
         True if the child's turn was cut at ``max_turn_s``.
     """
 
-    waited: bool
+    waited: bool | None
     onsets_during_turn: int
     overlap_ms: float
     initiated: bool
@@ -187,7 +191,7 @@ def score_turn(
     after = child[(child >= end - grace_s) & (child <= end + initiate_window_s)]
     if after.size == 0:
         return TurnResult(
-            waited=during.size == 0, onsets_during_turn=int(during.size),
+            waited=False if during.size else None, onsets_during_turn=int(during.size),
             overlap_ms=overlap_s * 1000.0, initiated=False, initiation_latency_ms=None,
             turn_length_notes=0, turn_end_s=None, turn_capped=False,
         )
