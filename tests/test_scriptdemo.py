@@ -212,3 +212,23 @@ def test_bad_requests_are_one_sentence(tmp_path, capsys):
         assert main(["demo", song, *args, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert word in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_realtime_pace_keeps_to_the_wall_clock_and_changes_no_score(tmp_path):
+    import time
+
+    path = tmp_path / "quick.toml"
+    path.write_text(Path("content/songs/echo-drums.toml").read_text()
+                    .replace("tempo_bpm = 90", "tempo_bpm = 110").replace("count_in_beats = 4", "count_in_beats = 0")
+                    + "\n[response]\nwindow_s = 1.0\n")
+    fast = run(path, tmp_path, max_trials=1, seed=3)[0]
+    t0 = time.monotonic()
+    real = run(path, tmp_path, max_trials=1, seed=3, pace="realtime")[0]
+    wall = time.monotonic() - t0
+    header, events = read_log(real["folder"])
+    assert header["pace"] == "realtime"
+    assert real["trials"] == fast["trials"]
+    # A lower bound only (a busy machine makes it slower, never faster): the stream took as
+    # long as the audio it made.
+    stats = next(e for e in events if e["type"] == "status" and e["what"] == "stream_stats")["detail"]
+    assert wall >= stats["frames"] / header["sample_rate"] - 0.05
