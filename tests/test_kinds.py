@@ -15,7 +15,7 @@ from engine.interventions.kinds import (
     TurnTaking,
     make_kind,
 )
-from engine.interventions.script import load_script
+from engine.interventions.script import load_cueing_song, load_script
 from engine.scoring.objectives import evaluate_session
 
 SONGS = sorted((Path(__file__).resolve().parent.parent / "content" / "songs").glob("*.toml"))
@@ -334,7 +334,12 @@ def test_each_shipped_script_builds_its_kind_and_plans_a_trial(path):
     assert plan.phase == "trial" and plan.tempo_bpm == s.tempo_bpm
     assert plan.cues and [c.time_s for c in plan.cues] == sorted(c.time_s for c in plan.cues)
     assert plan.child_end_s > plan.child_start_s and plan.end_s >= plan.child_end_s - 1e-9
-    assert {c.sound for c in plan.cues if c.role not in ("count_in", "lead_in", "your_turn")} == {s.instruments.cue}
+    sounds = {c.sound for c in plan.cues if c.role not in ("count_in", "lead_in", "your_turn")}
+    if "song" in s.options:  # a cueing song plays its own notes
+        assert {c.role for c in plan.cues} <= {"count_in", "lead_in", "song"}
+        assert sounds <= set(load_cueing_song(s.options["song"], s.tempo_bpm).sounds())
+    else:
+        assert sounds == {s.instruments.cue}
 
 
 def test_every_kind_is_built_and_a_class_refuses_another_kind(tmp_path):

@@ -206,7 +206,10 @@ def test_metrics_come_from_the_scoring_results():
     assert METRICS["blank"] == ("correct", "filled", "blank_asynchrony_ms", "extra_onsets")
     assert set(KIND_METRICS) == set(KINDS) and set(KIND_TABLES.values()) == set(KINDS)
     assert "within_window_pct" in METRICS["sync"] and "correct" in METRICS["imitation"]
-    assert "waited" in METRICS["turns"] and "iti_cv" in METRICS["continuation"]
+    assert "waited" in METRICS["turns"] and "continuation_iti_cv" in METRICS["continuation"]
+    # A continuation field that is also a synchronisation field is prefixed (both are in one trial's scores).
+    assert "drift_pct_per_interval" in METRICS["continuation"] and "iti_cv" not in METRICS["continuation"]
+    assert not set(METRICS["continuation"]) & set(METRICS["sync"])
     assert "reason" not in METRICS["sync"] and "failed" not in METRICS["imitation"]
 
 
@@ -378,7 +381,8 @@ KIND_CASES = [
     ("stop_and_go", OBJ.format(metric="filled"), 13, "objectives[1].metric",
      "is not measured in a stop_and_go script; its metrics are correct, stopped, played_during_go"),
     ("rhythmic_cueing", OBJ.format(metric="drift_pct_per_interval"), 13, "objectives[1].metric",
-     "is not measured in a rhythmic_cueing script"),
+     ("'drift_pct_per_interval' is a continuation metric, measured only in the synchronisation-continuation "
+      "variant; give [cueing] continuation_beats above 0")),
 ]
 
 

@@ -3,6 +3,8 @@
 A model answers the five situations an intervention creates:
 
 * :meth:`ChildModel.tap_along` — rhythmic cueing: tap with the beat;
+* :meth:`ChildModel.sync_continue` — synchronisation–continuation: tap with
+  the beat, then keep going at its own tempo after the cue stops;
 * :meth:`ChildModel.respond` — call-and-response: echo the engine's call;
 * :meth:`ChildModel.take_turn` — turn-taking: what the child does during the
   engine's turn and after the hand-over;
@@ -102,6 +104,7 @@ as in ``engine.simchild``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,7 +113,13 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.simchild import PROFILES, ChildProfile, SimulatedChild, norms_at
+from engine.simchild import (
+    PROFILES,
+    ChildProfile,
+    SimulatedChild,
+    noise_sds_ms,
+    norms_at,
+)
 
 __all__ = ["MODELS", "ChildModel", "ModelParams", "SimEvent", "events_for", "make_model"]
 
@@ -382,12 +391,15 @@ class ChildModel:
             events.append(SimEvent(tap.time_s, tap.velocity, None, truth))
         return self._with_doubles(events)
 
-    def _drifting_taps(self, cues: list[float]) -> list[SimEvent]:
+    def _drifting_taps(self, cues: list[float], end_s: float | None = None) -> list[SimEvent]:
+        """The drifting model's taps from the third cue on, up to ``end_s`` (default half an interval
+        after the last cue); past the last cue they go on at its own drifting tempo."""
         p = self.params
         period_s = cues[1] - cues[0]
         jitter_s = _STEADY_PROFILE.sd_scale * norms_at(period_s * 1000.0).within_trial_sd_ms / 1000.0
         rate = 1.0 + p.drift_pct_per_beat / 100.0
-        end_s = cues[-1] + 0.5 * (cues[-1] - cues[-2])
+        if end_s is None:
+            end_s = cues[-1] + 0.5 * (cues[-1] - cues[-2])
         events = []
         command_s = cues[2] if len(cues) > 2 else cues[1] + period_s  # aims at cue 2, in time
         k, iti_s = 2, None
@@ -402,6 +414,86 @@ class ChildModel:
             command_s += iti_s
             k += 1
         return events
+
+    def sync_continue(self, cue_s: Sequence[float], end_s: float, *, sync_end_s: float | None = None,
+                      virtual_cues: int = 0) -> list[SimEvent]:
+        """Tap along with the cues ``cue_s``, then keep tapping on its own after they stop, until ``end_s``.
+
+        The synchronisation–continuation paradigm (Wing & Kristofferson 1973;
+        Repp 2005). The synchronisation taps are :meth:`tap_along`'s, up to
+        ``sync_end_s`` (default half an interval after the last cue). After
+        it the child keeps going (assumptions, chosen to make the behaviour
+        plain): a model that taps with :class:`~engine.simchild.SimulatedChild`
+        keeps the last inter-cue interval ``P`` as its period and produces
+        Wing–Kristofferson intervals: an internal clock ``T_j = T_{j-1} + P
+        + c_j`` from ``T_0`` = the last cue, a tap at ``T_j + m_j``, with
+        ``c`` and ``m`` normal with the timekeeper and motor SDs of its own
+        synchronisation tapping (:func:`engine.simchild.noise_sds_ms` at
+        ``P``; ``learning`` scaled by its error factor); ``double`` adds its
+        second hits. ``drifting`` goes on with its own drifting tempo (each
+        interval 1.5 % longer than the last, as while the cues played, with
+        its jitter) from where its synchronisation taps were. ``silent``
+        plays nothing. The first ``virtual_cues`` cues are not heard sounds
+        but the child's own beat going on (see :func:`events_for`): no tap
+        is made for them.
+
+        Truth keys of the continuation taps: ``situation`` ("sync_continue"),
+        ``phase`` ("continuation"), ``kind`` ("beat", "double"), ``index``
+        (0 = the first tap after the cues), ``period_s`` (P),
+        ``intended_iti_s`` (the clock interval it aimed at, None for the
+        first), ``drift_pct_per_beat``, ``clock_sd_ms`` and ``motor_sd_ms``
+        (None for ``drifting``: jitter only, ``jitter_sd_ms``). Synchronisation
+        taps keep :meth:`tap_along`'s truth with ``phase`` "sync".
+        """
+        cues = [float(t) for t in cue_s]
+        p = self.params
+        if p.silent or len(cues) < 2:
+            return []
+        end_s = float(end_s)
+        if sync_end_s is None:
+            sync_end_s = cues[-1] + 0.5 * (cues[-1] - cues[-2])
+        lo = cues[virtual_cues] - 0.5 * (cues[1] - cues[0]) if 0 < virtual_cues < len(cues) else -math.inf
+        period_s = cues[-1] - cues[-2]
+        if p.tap_profile is None:  # drifting: its own tempo goes on
+            taps = [e for e in self._drifting_taps(cues, end_s) if lo <= e.time_s < end_s]
+            jitter_ms = _STEADY_PROFILE.sd_scale * norms_at(period_s * 1000.0).within_trial_sd_ms
+            out = []
+            j = 0
+            for e in taps:
+                if e.time_s < sync_end_s:
+                    out.append(dataclasses.replace(e, truth={**e.truth, "phase": "sync"}))
+                    continue
+                out.append(dataclasses.replace(e, truth={
+                    "situation": "sync_continue", "phase": "continuation", "kind": "beat", "index": j,
+                    "period_s": period_s, "intended_iti_s": e.truth["intended_iti_s"],
+                    "drift_pct_per_beat": p.drift_pct_per_beat, "clock_sd_ms": None, "motor_sd_ms": None,
+                    "jitter_sd_ms": jitter_ms}))
+                j += 1
+            return out
+        sync = [dataclasses.replace(e, truth={**e.truth, "phase": "sync"})
+                for e in self.tap_along(cues) if lo <= e.time_s < sync_end_s and e.truth.get("kind") != "double"]
+        profile = p.tap_profile
+        sd_scale = profile.sd_scale * (self.error_factor if p.learning_tau is not None else 1.0)
+        norm = norms_at(period_s * 1000.0)
+        clock_sd_ms, motor_sd_ms = noise_sds_ms(sd_ms=sd_scale * norm.within_trial_sd_ms,
+                                                lag1_autocorr=norm.lag1_autocorr, alpha=profile.alpha)
+        rate = 1.0 + p.drift_pct_per_beat / 100.0
+        truth = {"situation": "sync_continue", "phase": "continuation", "kind": "beat", "period_s": period_s,
+                 "drift_pct_per_beat": p.drift_pct_per_beat, "clock_sd_ms": clock_sd_ms, "motor_sd_ms": motor_sd_ms}
+        cont = []
+        clock_s = cues[-1]
+        last = sync[-1].time_s if sync else -math.inf
+        for j in itertools.count():
+            iti_s = period_s * rate ** j
+            clock_s += iti_s + clock_sd_ms / 1000.0 * float(self._rng.normal())
+            tap_s = max(clock_s + motor_sd_ms / 1000.0 * float(self._rng.normal()), last + 0.05)
+            if tap_s >= end_s:
+                break
+            if tap_s >= sync_end_s:
+                cont.append(SimEvent(tap_s, self._velocity(), None,
+                                     {**truth, "index": len(cont), "intended_iti_s": iti_s if cont else None}))
+            last = tap_s
+        return self._with_doubles(_sorted(sync + cont))
 
     def respond(self, call_s: Sequence[float], call_pitches: Sequence[int] | None = None,
                 call_end_s: float | None = None) -> list[SimEvent]:
@@ -607,10 +699,22 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
     if plan.kind == "turn_taking":
         return model.take_turn(plan.engine_start_s, plan.engine_end_s)
     if plan.kind == "rhythmic_cueing":
-        beat_history.extend(plan.cue_times("count_in", "downbeat", "beat"))
+        count_in = plan.cue_times("count_in")
+        beats = list(plan.params.get("beats_s") or plan.cue_times("downbeat", "beat"))
+        lo, hi = plan.child_start_s, plan.child_end_s
+        if plan.params.get("continuation_beats"):
+            # Synchronisation-continuation: one run per trial. After a count-in the child hears it;
+            # otherwise, if it has tapped before, it is still going from the last trial's continuation
+            # (it does not need two cues to find the beat): two beats before the first cue stand in.
+            spb = 60.0 / plan.tempo_bpm
+            virtual = [] if count_in or not beat_history else [beats[0] - 2 * spb, beats[0] - spb]
+            beat_history.extend(count_in + beats)
+            events = model.sync_continue(virtual + count_in + beats, hi, sync_end_s=plan.params["sync_end_s"],
+                                         virtual_cues=len(virtual))
+            return [e for e in events if lo <= e.time_s < hi]
+        beat_history.extend(count_in + beats)
         if plan.phase == "free_play":
             return []
-        lo, hi = plan.child_start_s, plan.child_end_s
         return [e for e in model.tap_along(beat_history) if lo <= e.time_s < hi]
     if plan.kind == "stop_and_go":
         return model.play_stop_go(plan.cue_times("go"), plan.params["stop_at_s"], plan.params["stop_end_s"],

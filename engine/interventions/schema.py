@@ -16,7 +16,9 @@ from engine.interventions.notation import GRIDS
 from engine.interventions.script import (
     ANSWERS,
     BLANK_WINDOW_BEATS,
+    CONTINUATION_BEATS,
     CUEING_WINDOW_MS,
+    DEFAULT_SYNC_BARS,
     FIELDS,
     FREE_PLAY_S,
     GO_BARS,
@@ -32,6 +34,7 @@ from engine.interventions.script import (
     SOURCES,
     STOP_GRACE_RANGE_MS,
     STOP_S,
+    SYNC_BARS,
     TURN_GAP_S,
     TURN_GRACE_S,
     TURN_INITIATE_S,
@@ -120,7 +123,14 @@ def script_schema() -> dict[str, Any]:
             "free_play_s": {"anyOf": [{"const": 0}, num(FREE_PLAY_S)], "default": 0},
             "window_ms": num(CUEING_WINDOW_MS, 80.0),
             "entrain_pct": num((0, 100)),
-        }, [], "rhythmic_cueing only: free play, the timing window, the entrainment criterion."),
+            "continuation_beats": {"anyOf": [{"const": 0}, num(CONTINUATION_BEATS, integer=True)], "default": 0,
+                                   "description": "silent beats after each synchronisation part (0: off)"},
+            "sync_bars": num(SYNC_BARS, DEFAULT_SYNC_BARS, integer=True),
+            "song": {"type": "string", "pattern": r"\.(mid|midi|MID|MIDI)$",
+                     "description": "a MIDI file with one tempo, relative to the script's folder; "
+                                    "played instead of [[phrases]]"},
+        }, [], "rhythmic_cueing only: free play, the timing window, the entrainment criterion, "
+               "synchronisation-continuation, a song."),
         "stop_and_go": _obj("stop_and_go", {
             "go_bars": num_or_range(GO_BARS, [2, 4], integer=True),
             "stop_s": num_or_range(STOP_S, 3.0),
@@ -168,10 +178,14 @@ def script_schema() -> dict[str, Any]:
         }, [], "Help before each turn."),
         "objectives": {"type": "array", "items": objective},
         **kind_tables,
-    }, ["title", "kind", "tempo_bpm", "instruments", "input", "phrases"],
+    }, ["title", "kind", "tempo_bpm", "instruments", "input"],
         "A Tandem intervention script (TOML); see docs/scripts.md.")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://tandem.invalid/schemas/script.json"
     schema["title"] = "Tandem intervention script"
     schema["oneOf"] = [{"required": ["trials"]}, {"required": ["duration_min"]}]
+    # [[phrases]] are required, except in a rhythmic_cueing script with a [cueing] song (which has none).
+    schema["if"] = {"required": ["cueing"], "properties": {"cueing": {"required": ["song"]}}}
+    schema["then"] = {"not": {"required": ["phrases"]}}
+    schema["else"] = {"required": ["phrases"]}
     return schema

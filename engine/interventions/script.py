@@ -59,8 +59,10 @@ from engine.interventions.notation import (
     parse_meter,
     parse_rhythm,
 )
+from engine.midi.midifile import load_midi
+from engine.midi.playback import note_sound
 from engine.scoring.blanks import BlankResult
-from engine.scoring.continuation import ContinuationResult
+from engine.scoring.continuation import MIN_CONTINUATION_TAPS, ContinuationResult
 from engine.scoring.imitation import ImitationResult
 from engine.scoring.inhibition import STOP_GRACE_MS, StopResult
 from engine.scoring.objectives import Objective
@@ -75,12 +77,16 @@ __all__ = [
     "METRICS",
     "SOURCES",
     "Adaptation",
+    "CueingSong",
     "Inputs",
     "Instruments",
     "Phrase",
     "Prompts",
     "Script",
     "ScriptError",
+    "SongNote",
+    "continuation_key",
+    "load_cueing_song",
     "load_script",
 ]
 
@@ -116,6 +122,14 @@ ANSWERS = ("echo", "variation", "next")
 FREE_PLAY_S = (8.0, 300.0)
 #: [cueing] window_ms: a beat is hit when a tap is within this many ms of it.
 CUEING_WINDOW_MS = (20.0, 250.0)
+#: [cueing] continuation_beats: 0 (off) or this many silent beats after the synchronisation part; at
+#: least the taps engine.scoring.continuation needs to score a continuation (5).
+CONTINUATION_BEATS = (MIN_CONTINUATION_TAPS, 64)
+#: [cueing] sync_bars: bars of the synchronisation part of a continuation trial.
+SYNC_BARS = (1, 16)
+DEFAULT_SYNC_BARS = 2
+#: [cueing] song: the file endings accepted for a song.
+SONG_SUFFIXES = (".mid", ".midi")
 #: [stop_and_go] go_bars: bars of music before each stop (a whole number or a [low, high] range).
 GO_BARS = (1, 32)
 #: [stop_and_go] stop_s: seconds of silence (a number or a [low, high] range).
@@ -138,12 +152,26 @@ def _metric_names(result_class: type) -> tuple[str, ...]:
 
 
 _SETTINGS = ("window_ms", "grace_ms")
+_SYNC_FIELDS = frozenset(f.name for f in dataclasses.fields(SyncSummary))
+
+
+def continuation_key(name: str) -> str:
+    """The score key of a continuation result's field in a trial's scores.
+
+    A synchronisation–continuation trial has both families of scores in one
+    table, so a continuation field whose name is also a synchronisation field
+    (``iti_cv``, ``tempo_ratio``, ``n_taps``, ``n_cues``, ``scorable``,
+    ``reason``) is prefixed ``continuation_``; the others keep their names
+    (``drift_pct_per_interval``, ``iti_mean_ms``, ...).
+    """
+    return f"continuation_{name}" if name in _SYNC_FIELDS else name
+
 
 METRICS: dict[str, tuple[str, ...]] = {
     "sync": _metric_names(SyncSummary),
     "imitation": _metric_names(ImitationResult),
     "turns": _metric_names(TurnResult),
-    "continuation": _metric_names(ContinuationResult),
+    "continuation": tuple(continuation_key(m) for m in _metric_names(ContinuationResult)),
     "inhibition": _metric_names(StopResult),
     "blank": _metric_names(BlankResult),
 }
@@ -156,7 +184,10 @@ KIND_METRICS: dict[str, tuple[str, ...]] = {
     "stop_and_go": ("inhibition",),
     "fill_in_the_blank": ("blank",),
 }
-"""The metric families each kind's trials produce (an objective must name one of their metrics)."""
+"""The metric families each kind's trials produce (an objective must name one of their metrics).
+
+Besides these, a ``rhythmic_cueing`` script with ``[cueing] continuation_beats`` above 0
+(the synchronisation–continuation variant) also produces the ``continuation`` family."""
 
 KIND_TABLES: dict[str, str] = {
     "response": "call_and_response",
@@ -180,7 +211,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "objectives": tuple(f.name for f in dataclasses.fields(Objective)) + ("max_prompt",),
     "response": ("window_s", "require_pitch", "tempo_invariant"),
     "turns": ("gap_s", "max_s", "initiate_within_s", "grace_s", "answers"),
-    "cueing": ("free_play_s", "window_ms", "entrain_pct"),
+    "cueing": ("free_play_s", "window_ms", "entrain_pct", "continuation_beats", "sync_bars", "song"),
     "stop_and_go": ("go_bars", "stop_s", "grace_ms"),
     "fill_in_the_blank": ("window_beats",),
 }
@@ -307,6 +338,104 @@ class Script:
     class in :mod:`engine.interventions.kinds` (e.g. ``[turns] gap_s`` → ``turn_gap_s``); only the fields given."""
 
 
+@dataclass(frozen=True)
+class SongNote:
+    """One note of a cueing song: its onset in the file's beats from the song's start, its sound-bank request."""
+
+    beat: float
+    sound: str
+    note: int
+
+
+@dataclass(frozen=True)
+class CueingSong:
+    """A MIDI file played as the beat of rhythmic cueing (``[cueing] song``); see :func:`load_cueing_song`.
+
+    Attributes
+    ----------
+    path : Path
+    file_bpm : float
+        The file's own tempo (it has one).
+    notes : tuple of SongNote
+        In time order; ``beat`` is the note's tick / ticks per beat (the
+        file's beat 0 is the first downbeat).
+    length_beats : float
+        The file's length (its last event) in beats.
+    meter : tuple of int or None
+        The file's first time signature, if it has one.
+    """
+
+    path: Path
+    file_bpm: float
+    notes: tuple[SongNote, ...]
+    length_beats: float
+    meter: tuple[int, int] | None = None
+
+    def sounds(self) -> list[str]:
+        """Every sound-bank request the song plays."""
+        return list(dict.fromkeys(n.sound for n in self.notes))
+
+
+def load_cueing_song(path: str | Path, tempo_bpm: float) -> CueingSong:
+    """Read a song for rhythmic cueing: its notes in beats, their sounds held as at ``tempo_bpm``.
+
+    The file is read with :func:`engine.midi.midifile.load_midi` scaled so that
+    its beat is ``tempo_bpm``; each note's sound is
+    :func:`engine.midi.playback.note_sound` of it (a pitched note's held
+    length is its length at ``tempo_bpm``, kept at every tempo the session
+    reaches, so the sound bank is loaded once).
+
+    Raises
+    ------
+    ConfigError
+        One sentence (without the script's file:line; the checker adds it):
+        the file is missing, not a MIDI file, has no notes, or changes tempo.
+    """
+    import mido
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"names a file that does not exist ({path}); paths are relative to the script's folder")
+    if path.suffix.lower() not in SONG_SUFFIXES:
+        raise ConfigError(f"must name a MIDI file (.mid), not {path.name}")
+    try:
+        first = load_midi(path)
+    except ConfigError:
+        try:
+            mido.MidiFile(path)
+            why = "it uses SMPTE time, not ticks per beat"
+        except EOFError:
+            why = "it ends in the middle of its data"
+        except Exception as exc:  # noqa: BLE001 - mido raises OSError, ValueError, KeyError... on bad data
+            why = str(exc).split(". ")[0].rstrip(".") or type(exc).__name__
+        raise ConfigError(f"is not a MIDI file Tandem can read ({why}); export it again as a standard MIDI "
+                          "file") from None
+    if not first.notes:
+        raise ConfigError(f"names {path.name}, which has no notes to play")
+    mid = mido.MidiFile(path)
+    tempos: list[tuple[int, int]] = []
+    meter = None
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+            elif msg.type == "time_signature" and meter is None:
+                meter = (msg.numerator, msg.denominator)
+    tempos.sort()
+    changes = [(t, us) for t, us in tempos if us != (tempos[0][1] if tempos and tempos[0][0] == 0 else 500_000)]
+    if changes:
+        raise ConfigError(f"names {path.name}, which changes tempo at beat {changes[0][0] / mid.ticks_per_beat:g}; "
+                          "a cueing song must keep one tempo (the script's tempo_bpm and [adapt] set it)")
+    file_bpm = first.tempo_bpm_initial
+    song = load_midi(path, tempo_scale=float(tempo_bpm) / file_bpm)
+    per_beat = float(tempo_bpm) / 60.0
+    notes = tuple(SongNote(round(n.start_s * per_beat, 9), note_sound(n), n.note) for n in song.notes)
+    return CueingSong(path=path, file_bpm=file_bpm, notes=notes, length_beats=round(song.duration_s * per_beat, 9),
+                      meter=meter)
+
+
 # --------------------------------------------------------------------------
 # Where keys are
 
@@ -405,6 +534,8 @@ class _Checker:
         self.path = path
         self.shown = shown
         self.problems: list[str] = []
+        self.tempo: float | None = None  # the script's tempo and meter, once read (for [cueing] song)
+        self.meter: tuple[int, int] | None = None
 
     # -- reporting ---------------------------------------------------------
 
@@ -618,11 +749,23 @@ class _Checker:
 
         instruments = self.attempt(self.instruments, data)
         inputs = self.attempt(self.inputs, data)
-        phrases = self.attempt(self.phrases, data, meter_text if meter else None, grid, kind)
+        self.tempo, self.meter = tempo, meter
+        cueing = data.get("cueing") if kind == "rhythmic_cueing" else None
+        song_given = isinstance(cueing, dict) and "song" in cueing
+        if song_given and "phrases" in data:
+            self.report("phrases", 0, None, "phrases", "are not played when [cueing] song is given (the song is "
+                        "the music); remove the [[phrases]] or the song")
+            phrases = ()
+        elif song_given:
+            phrases = ()
+        else:
+            phrases = self.attempt(self.phrases, data, meter_text if meter else None, grid, kind)
         adaptation = self.attempt(self.adaptation, data, tempo)
         prompts = self.attempt(self.prompts, data)
-        objectives = self.attempt(self.objectives, data, kind)
         options = self.kind_options(data, kind)
+        continuing = isinstance(cueing, dict) and _is_int(cueing.get("continuation_beats")) \
+            and cueing["continuation_beats"] > 0
+        objectives = self.attempt(self.objectives, data, kind, continuing)
 
         if self.problems:
             raise ScriptError(self.problems)
@@ -808,16 +951,49 @@ class _Checker:
                                 "seconds (time for the 8 taps that find the child's tempo)")
             return float(value)
 
+        def continuation(t: dict, k: str, w: tuple, f: str) -> int:
+            lo, hi = CONTINUATION_BEATS
+            value = self.number(t, k, w, f, 0, hi, " beats", whole=True)
+            if 0 < value < lo:
+                raise self.fail(*w, k, f, f"is {value}, but it must be 0 (no continuation) or from {lo} to {hi} "
+                                f"beats (the continuation is scored from at least {lo} taps)")
+            return int(value)
+
+        def song(t: dict, k: str, w: tuple, f: str) -> Path:
+            value = self.text(t, k, w, f, "a MIDI file in quotes, e.g. song = \"march.mid\" (relative to the "
+                              "script's folder)")
+            file = Path(value).expanduser()
+            if not file.is_absolute():
+                file = self.path.parent / file
+            try:
+                loaded = load_cueing_song(file, self.tempo or MIN_TEMPO_BPM)
+            except ConfigError as exc:
+                raise self.fail(*w, k, f, f"'{value}' {exc}") from None
+            if loaded.meter is not None and self.meter is not None and loaded.meter != tuple(self.meter):
+                raise self.fail(*w, k, f, f"'{value}' is in {loaded.meter[0]}/{loaded.meter[1]}, but the script's "
+                                f"meter is {self.meter[0]}/{self.meter[1]}; make them the same")
+            return file.resolve()
+
         out = self._given(table, where, "cueing", {
             "free_play_s": ("free_play_s", free_play),
             "window_ms": ("window_ms", lambda t, k, w, f: float(self.number(
                 t, k, w, f, CUEING_WINDOW_MS[0], CUEING_WINDOW_MS[1], " ms"))),
             "entrain_pct": ("criterion_pct", lambda t, k, w, f: float(self.number(t, k, w, f, 0, 100, " percent"))),
+            "continuation_beats": ("continuation_beats", continuation),
+            "sync_bars": ("sync_bars", lambda t, k, w, f: int(self.number(
+                t, k, w, f, SYNC_BARS[0], SYNC_BARS[1], " bars", whole=True))),
+            "song": ("song", song),
         })
         if "free_play_s" in out:
             out["free_play"] = out["free_play_s"] > 0
             if not out["free_play"]:
                 del out["free_play_s"]
+        if "sync_bars" in table and not table.get("continuation_beats"):
+            self.report(*where, "sync_bars", "cueing.sync_bars", "applies only to the synchronisation-continuation "
+                        "variant; give continuation_beats above 0, or remove it")
+            out.pop("sync_bars", None)
+        if out.get("continuation_beats") == 0:
+            del out["continuation_beats"]
         return out
 
     def _stop_and_go(self, table: dict, where: tuple) -> dict[str, Any]:
@@ -899,7 +1075,7 @@ class _Checker:
                 raise self.fail(*where, "lead_in", "prompts.lead_in", str(exc)) from None
         return Prompts(count_in_beats=count_in, your_turn_visual=visual, your_turn_sound=sound, lead_in=lead_in)
 
-    def objectives(self, data: dict, kind: str | None) -> tuple[Objective, ...] | None:
+    def objectives(self, data: dict, kind: str | None, continuing: bool = False) -> tuple[Objective, ...] | None:
         out, ids = [], set()
         entries = self.entries(data, "objectives", required=False)
         for i, entry in enumerate(entries):
@@ -919,6 +1095,14 @@ class _Checker:
                 continue
             if isinstance(metric, str) and kind is not None:
                 produced = [m for fam in KIND_METRICS[kind] for m in METRICS[fam]]
+                if kind == "rhythmic_cueing" and continuing:
+                    produced += [m for m in METRICS["continuation"] if m not in produced]
+                if metric not in produced and kind == "rhythmic_cueing" and metric in METRICS["continuation"]:
+                    self.report(*where, "metric", prefix + "metric",
+                                f"'{metric}' is a continuation metric, measured only in the synchronisation-"
+                                "continuation variant; give [cueing] continuation_beats above 0, or choose one of "
+                                f"{', '.join(produced)}")
+                    continue
                 if metric not in produced:
                     self.report(*where, "metric", prefix + "metric",
                                 f"'{metric}' is not measured in a {kind} script; its metrics are {', '.join(produced)}")
