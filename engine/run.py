@@ -247,6 +247,7 @@ def run_session(
                  + (", feedback sounds on" if inp.feedback else "") + "). Ctrl-C ends the session.")
         try:
             asked_to_stop = False
+            shown = 0  # trials printed so far
             while end_frame is None or eng.now_frame < end_frame:
                 eng.check()
                 if player is not None:
@@ -258,7 +259,7 @@ def run_session(
                     break
                 if runner is not None:
                     runner.step()
-                    _echo_trials(runner, echo)
+                    shown = _echo_trials(runner, echo, shown)
                     if runner.done:
                         break
                 time.sleep(LOOP_S if runner is not None else 0.05)
@@ -369,14 +370,13 @@ def _obey(controls: queue.Queue | None, runner: ScriptSession | None, echo) -> s
     return None
 
 
-def _echo_trials(runner: ScriptSession, echo) -> None:
-    """Print each newly scored trial once."""
-    shown = getattr(runner, "_shown", 0)
+def _echo_trials(runner: ScriptSession, echo, shown: int) -> int:
+    """Print the trials scored since the first ``shown``; returns how many are shown now."""
     for i in range(shown, runner.trials_done):
         r = runner.results[i]
         echo("  " + trial_line(runner.script.kind, {"n": i + 1, "tempo_bpm": r.plan.tempo_bpm,
                                                      "scores": r.scores, "correct": r.correct}))
-    runner._shown = runner.trials_done
+    return runner.trials_done
 
 
 def _script_summary(runner: ScriptSession) -> dict:

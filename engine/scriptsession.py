@@ -434,6 +434,11 @@ def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | 
         names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
     if script.prompts.your_turn_sound not in ("none", "midi_out"):
         names.append(bank_name(script.prompts.your_turn_sound, None))
+    song = script.options.get("song") if script.kind == "rhythmic_cueing" else None
+    if song is not None:  # a cueing song's notes, held as at the script's tempo (kinds.RhythmicCueing)
+        from engine.interventions.script import load_cueing_song
+
+        names += load_cueing_song(song, script.tempo_bpm).sounds()
     if feedback:
         fb = feedback_request(script, device_sound)
         if fb is not None:
@@ -470,7 +475,9 @@ _KEY_SCORES = {
     "turn_taking": (("waited", "waited", "{}"), ("initiated", "initiated", "{}"),
                     ("initiation_latency_ms", "latency", "{:.0f} ms"), ("turn_length_notes", "notes", "{}")),
     "rhythmic_cueing": (("within_window_pct", "on the beat", "{:.0f} %"),
-                        ("asynchrony_mean_ms", "asynchrony", "{:+.0f} ms"), ("missed", "missed", "{}")),
+                        ("asynchrony_mean_ms", "asynchrony", "{:+.0f} ms"), ("missed", "missed", "{}"),
+                        ("continuation_tempo_ratio", "alone: intervals", "{:.2f} × the beat"),
+                        ("drift_pct_per_interval", "interval drift", "{:+.1f} % per beat")),
     "stop_and_go": (("played_during_go", "played with the music", "{}"), ("stopped", "stopped", "{}"),
                     ("stop_latency_ms", "stopping latency", "{:.0f} ms")),
     "fill_in_the_blank": (("filled", "filled the blank", "{}"),
