@@ -257,11 +257,12 @@ class ScriptSession:
                 self._send_midi(frame, cue)
                 continue
             snd = self._sound(cue)
-            vid = self.engine.play(snd, frame, gain=CUE_GAIN, pan=CUE_PAN)
+            gain = CUE_GAIN * cue.gain
+            vid = self.engine.play(snd, frame, gain=gain, pan=CUE_PAN)
             if vid:
                 self._voices.append((frame, frame + snd.frames, vid))
             self.write(CueEvent(frame=frame, sound=snd.name, heard_frame=frame + snd.attack_frames + self.latency,
-                                gain=CUE_GAIN, pan=CUE_PAN, role=cue.role, index=cue.index))
+                                gain=gain, pan=CUE_PAN, role=cue.role, index=cue.index))
             if not vid:
                 self.write(StatusEvent(frame=now, what="cue_dropped", detail={"role": cue.role,
                                                                                "reason": "mixer queue full"}))
@@ -432,6 +433,9 @@ def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | 
     lead_sound = cue if _pitched(cue) else LEAD_IN_SOUND
     if lead_sound != "midi_out":
         names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
+    accompaniment = script.options.get("accompaniment")
+    if accompaniment not in (None, "none", "midi_out"):
+        names.append(bank_name(accompaniment, None))
     if script.prompts.your_turn_sound not in ("none", "midi_out"):
         names.append(bank_name(script.prompts.your_turn_sound, None))
     song = script.options.get("song") if script.kind == "rhythmic_cueing" else None

@@ -585,3 +585,28 @@ def test_a_steady_child_meets_the_motor_objective_that_a_drifting_child_misses(t
     assert all(met["steady", k].met is True for k in range(3)), met
     assert all(met["drifting", k].met is False for k in range(3)), met
     assert all(met["steady", k].value >= 90 and met["drifting", k].value <= 40 for k in range(3)), met
+
+
+def test_echo_with_accompaniment_keeps_a_soft_pulse_through_the_window(tmp_path):
+    path = tmp_path / "groove.toml"
+    path.write_text(Path("content/songs/echo-drums.toml").read_text().replace("tempo_bpm = 90", "tempo_bpm = 100")
+                    + '\n[response]\naccompaniment = "drum:closed_hi_hat"\nwindow_s = 2\n')
+    kind = make_kind(load_script(path))
+    spb = 0.6
+    plan = kind.next_trial(10.0)
+    acc = [c for c in plan.cues if c.role == "accompaniment"]
+    calls = plan.cue_times("call")
+    # Every beat from the call's first (after the 4-beat count-in) to the window's end, softer than the call.
+    assert [c.time_s for c in acc] == pytest.approx([10.0 + (4 + k) * spb for k in range(len(acc))])
+    assert acc[0].time_s == calls[0] and acc[-1].time_s <= plan.child_end_s < acc[-1].time_s + spb
+    assert all(c.sound == "drum:closed_hi_hat" and c.gain < 1.0 for c in acc)
+    assert [c.time_s for c in plan.cues] == sorted(c.time_s for c in plan.cues)
+    # The next trial starts on the beat, so the pulse goes on; scoring ignores the accompaniment.
+    beats = (plan.end_s - 10.0) / spb
+    assert beats == pytest.approx(round(beats)) and plan.end_s >= plan.child_end_s
+    echo = [t + (plan.engine_end_s - calls[0]) + 0.3 for t in calls]
+    result = kind.score(plan, echo)
+    assert result.correct is True and result.scores["onsets_matched"] == len(calls)
+    # Without the table there is no accompaniment.
+    plain = make_kind(load_script(Path("content/songs/echo-drums.toml"))).next_trial(10.0)
+    assert not [c for c in plain.cues if c.role == "accompaniment"]

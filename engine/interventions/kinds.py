@@ -98,7 +98,7 @@ LEAD_IN_SOUND = "tone"
 class Cue:
     """One sound the engine must play: at ``time_s`` (when it should be heard), its role, sound and note.
 
-    ``role`` is one of ``lead_in``, ``count_in``, ``call`` (call-and-response),
+    ``role`` is one of ``lead_in``, ``count_in``, ``call`` and ``accompaniment`` (call-and-response),
     ``engine_turn`` (turn-taking), ``downbeat``/``beat`` (cueing) or
     ``your_turn`` (the prompt sound at the hand-over). ``note`` is a MIDI
     pitch for pitched sounds, else None. ``index`` counts the cue within its role.
@@ -109,6 +109,7 @@ class Cue:
     sound: str
     note: int | None = None
     index: int = 0
+    gain: float = 1.0  # relative to the session's cue level (an accompaniment plays softer)
 
 
 @dataclass(frozen=True)
@@ -433,15 +434,24 @@ class CallAndResponse(Kind):
     then the right pitches are part of "correct" (``require_pitch``).
 
     The script's ``[response]`` table sets ``window_s`` (3 s),
-    ``require_pitch`` (true) and ``tempo_invariant`` (false).
+    ``require_pitch`` (true), ``tempo_invariant`` (false) and ``accompaniment``.
+
+    **Echo with accompaniment** (``[response] accompaniment``, a sound; none
+    by default): that sound plays softly (``ACCOMPANIMENT_GAIN``) on every
+    beat from the call's first beat to the end of the response window, on
+    the call's grid, so the echo lands in a groove. Its cues have role
+    ``accompaniment``; they are never scored.
     """
 
     kind = "call_and_response"
     count_in_every_trial = True
+    ACCOMPANIMENT_GAIN: ClassVar[float] = 0.45  # under the call (gain 1): heard, never louder than the music
 
     def __init__(self, script: Script, *, seed: int | None = None, window_s: float = 3.0,
-                 require_pitch: bool = True, tempo_invariant: bool = False) -> None:
+                 require_pitch: bool = True, tempo_invariant: bool = False,
+                 accompaniment: str | None = None) -> None:
         super().__init__(script, seed=seed)
+        self.accompaniment = None if accompaniment in (None, "none") else accompaniment
         self.window_s = window_s
         self.require_pitch = require_pitch
         self.tempo_invariant = tempo_invariant
@@ -484,12 +494,23 @@ class CallAndResponse(Kind):
         cues += self._your_turn(call_end)
         span = (pattern.onsets_beats[-1] - pattern.onsets_beats[0] + 1.0) * spb
         child_end = call_end + self.window_s + span
+        if self.accompaniment is not None:
+            # Every beat from the call's bar to the window's end, on the same logical grid as the call.
+            first = math.floor(pattern.onsets_beats[0])
+            beats = range(first, math.floor((child_end - start_s) / spb - pre) + 1)
+            cues += [Cue(start_s + (pre + b) * spb, "accompaniment", self.accompaniment, None, i,
+                         self.ACCOMPANIMENT_GAIN) for i, b in enumerate(beats)
+                     if start_s + (pre + b) * spb <= child_end]
+            cues.sort(key=lambda c: c.time_s)
+        # With a groove the next trial starts on the next beat, so the pulse goes on through it.
+        end_s = child_end if self.accompaniment is None else start_s + math.ceil((child_end - start_s) / spb) * spb
         return self._record(TrialPlan(
-            index=self.trials_planned, kind=self.kind, phase="trial", start_s=start_s, end_s=child_end,
+            index=self.trials_planned, kind=self.kind, phase="trial", start_s=start_s, end_s=end_s,
             tempo_bpm=tempo, pattern=pattern, cues=tuple(cues), engine_start_s=call_start,
             engine_end_s=call_end, child_start_s=call_start, child_end_s=child_end,
             params={"pattern": pattern.name, "onsets_beats": list(pattern.onsets_beats),
                     "pitches": list(pattern.pitches), "notes": pattern.notes, "tempo_bpm": tempo,
+                    "accompaniment": self.accompaniment,
                     "tempo_steps": self.tempo_steps, "your_turn_visual": self.script.prompts.your_turn_visual},
         ))
 

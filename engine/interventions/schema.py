@@ -110,7 +110,9 @@ def script_schema() -> dict[str, Any]:
             "window_s": num(RESPONSE_WINDOW_S, 3.0),
             "require_pitch": {"type": "boolean", "default": True},
             "tempo_invariant": {"type": "boolean", "default": False},
-        }, [], "call_and_response only: the echo's window and how it is judged."),
+            "accompaniment": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(none|"),
+                              "default": "none"},
+        }, [], "call_and_response only: the echo's window, how it is judged, and a groove under it."),
         "turns": _obj("turns", {
             "gap_s": num(TURN_GAP_S, 1.5),
             "max_s": num(TURN_MAX_S, 10.0),

@@ -209,7 +209,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "adapt": ("up_after", "down_after", "tempo_step_pct", "length_step", "min_tempo_bpm", "max_tempo_bpm"),
     "prompts": ("count_in_beats", "your_turn_visual", "your_turn_sound", "lead_in"),
     "objectives": tuple(f.name for f in dataclasses.fields(Objective)) + ("max_prompt",),
-    "response": ("window_s", "require_pitch", "tempo_invariant"),
+    "response": ("window_s", "require_pitch", "tempo_invariant", "accompaniment"),
     "turns": ("gap_s", "max_s", "initiate_within_s", "grace_s", "answers"),
     "cueing": ("free_play_s", "window_ms", "entrain_pct", "continuation_beats", "sync_bars", "song"),
     "stop_and_go": ("go_bars", "stop_s", "grace_ms"),
@@ -915,6 +915,9 @@ class _Checker:
             "window_s": ("window_s", lambda t, k, w, f: float(self.number(t, k, w, f, lo, hi, " seconds"))),
             "require_pitch": ("require_pitch", lambda t, k, w, f: self.flag(t, k, w, f, True)),
             "tempo_invariant": ("tempo_invariant", lambda t, k, w, f: self.flag(t, k, w, f, False)),
+            "accompaniment": ("accompaniment", lambda t, k, w, f: self.sound(
+                self.text(t, k, w, f, "an instrument in quotes, e.g. \"drum:closed_hi_hat\", or \"none\""),
+                w, k, f, ("none",))),
         })
 
     def _turns(self, table: dict, where: tuple) -> dict[str, Any]:
