@@ -284,3 +284,47 @@ def test_a_child_clapping_into_the_microphone_is_on_every_beat(virtual_child, tm
         assert t["scores"]["matched"] == 4 and t["scores"]["within_window_pct"] == 100.0, t
     onsets = [e for e in log if e["type"] == "input" and e["source"] == "mic" and e["key"] == "onset"]
     assert len(onsets) == summary["mic_onsets"] == len([f for f in player.sent if f <= player.heard[-1]]) >= 8
+
+
+CONVERSATION = """\
+title = "Conversation (rig)"
+kind = "turn_taking"
+tempo_bpm = 120
+meter = "4/4"
+grid = "1/8"
+trials = 3
+
+[instruments]
+cue = "drum:hi_bongo"
+feedback = "none"
+
+[input]
+source = "midi"
+
+[[phrases]]
+rhythm = "x.x.x.x."
+
+[prompts]
+count_in_beats = 0
+
+[turns]
+gap_s = 1.0
+"""
+
+
+def test_a_drum_conversation_hands_over_and_closes_each_turn_on_the_childs_silence(virtual_child, tmp_path):
+    """The child plays back each engine turn one bar later: after the hand-over, never over the engine."""
+    summary, log, _, _ = _run(virtual_child, tmp_path, CONVERSATION, 4 * BEAT_S)
+    assert summary["status"] == "completed"
+    assert len(summary["trials"]) == 3
+    for t in summary["trials"]:
+        s = t["scores"]
+        assert s["waited"] is True and s["initiated"] is True and s["turn_length_notes"] == 4, s
+        assert t["correct"] is True
+    plans = [e for e in log if e["type"] == "plan"]
+    trials = [e for e in log if e["type"] == "trial"]
+    # Each turn closed on the child's 1 s of silence, well before the window's end, and the
+    # engine's next turn (its answer to the child) started there.
+    for plan, trial, nxt in zip(plans, trials, plans[1:]):
+        assert trial["close_s"] < plan["child_end_s"] - 5.0
+        assert nxt["start_s"] >= trial["close_s"] and nxt["params"]["answer"] in ("echo", "variation", "next")
