@@ -232,3 +232,39 @@ def test_realtime_pace_keeps_to_the_wall_clock_and_changes_no_score(tmp_path):
     # long as the audio it made.
     stats = next(e for e in events if e["type"] == "status" and e["what"] == "stream_stats")["detail"]
     assert wall >= stats["frames"] / header["sample_rate"] - 0.05
+
+
+def _kind_of(song: Path) -> str:
+    return load_script(song).kind
+
+
+# What the distinctive models must show in every kind's scores (per trial).
+_IMPULSIVE = {
+    "turn_taking": lambda s: s["waited"] is False and s["onsets_during_turn"] > 0,
+    "stop_and_go": lambda s: s["stopped"] is False and s["onsets_during_stop"] > 0,
+    "call_and_response": lambda s: s["onsets_during_call"] > 0,
+}
+
+
+@pytest.mark.parametrize("model", ["steady", "early", "drifting", "impulsive", "slow", "silent", "double",
+                                   "learning"])
+@pytest.mark.parametrize("song", SONGS, ids=lambda p: p.stem)
+def test_every_song_runs_with_every_child_model_and_scores_what_it_did(song, model, tmp_path):
+    s = run(song, tmp_path, model=model, max_trials=2, seed=5)[0]
+    _, events = read_log(s["folder"])
+    assert len(s["trials"]) == 2 and all(t["scores"] for t in s["trials"])
+    inputs = [e for e in events if e["type"] == "input"]
+    kind = _kind_of(song)
+    if model == "silent":
+        assert not inputs and all(t["correct"] is False for t in s["trials"])
+    else:
+        assert inputs
+    if model == "impulsive" and kind in _IMPULSIVE:
+        assert all(_IMPULSIVE[kind](t["scores"]) for t in s["trials"]), s["trials"]
+    if model == "steady":
+        assert all(t["correct"] is True for t in s["trials"]), s["trials"]
+    if model == "double" and kind == "turn_taking":
+        # Every hit doubled: twice the notes a steady child plays in its turn.
+        steady = run(song, tmp_path, model="steady", max_trials=2, seed=5)[0]
+        assert [t["scores"]["turn_length_notes"] for t in s["trials"]] == [
+            2 * t["scores"]["turn_length_notes"] for t in steady["trials"]]
