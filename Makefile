@@ -6,6 +6,7 @@ setup:
 
 demo: setup
 	.venv/bin/tandem demo
+	.venv/bin/tandem demo content/songs/hello.toml content/songs/echo-drums.toml --child-model steady
 
 test: setup
 	.venv/bin/python -m pytest
