@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.scoring.times import as_time
+
 __all__ = ["MIN_GO_ONSETS", "STOP_GRACE_MS", "StopResult", "score_stop"]
 
 #: Forgiven reaction time after the music stops, ms (see the module docstring: an assumption
@@ -83,15 +85,6 @@ class StopResult:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def _time(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a time in seconds")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite time (not NaN or infinity)")
-    return value
-
-
 def score_stop(go_start_s: float, stop_s: float, stop_end_s: float, child_times: Sequence[float], *,
                grace_ms: float = STOP_GRACE_MS) -> StopResult:
     """Score one go span (``go_start_s`` to ``stop_s``) and the stop span after it (to ``stop_end_s``).
@@ -129,9 +122,9 @@ def score_stop(go_start_s: float, stop_s: float, stop_end_s: float, child_times:
     >>> r.stopped, r.played_during_go, r.go_onsets, round(r.stop_latency_ms, 6)
     (True, True, 3, 100.0)
     """
-    go = _time(go_start_s, "go_start_s")
-    stop = _time(stop_s, "stop_s")
-    end = _time(stop_end_s, "stop_end_s")
+    go = as_time(go_start_s, "go_start_s")
+    stop = as_time(stop_s, "stop_s")
+    end = as_time(stop_end_s, "stop_end_s")
     if not go < stop < end:
         raise ValueError("the times must be in order: go_start_s < stop_s < stop_end_s")
     if isinstance(grace_ms, bool) or not math.isfinite(grace_ms) or grace_ms < 0:

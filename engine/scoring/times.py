@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["as_times"]
+__all__ = ["as_time", "as_times"]
+
+
+def as_time(value: float, name: str, *, negative_ok: bool = True) -> float:
+    """One time in seconds as a float, or TypeError/ValueError with one sentence naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be a time in seconds")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite time (not NaN or infinity)")
+    if value < 0 and not negative_ok:
+        raise ValueError(f"{name} must not be negative")
+    return value
 
 
 def as_times(values: Sequence[float], name: str, *, increasing: bool = False) -> np.ndarray:

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.scoring.times import as_time
+
 __all__ = ["TurnResult", "score_turn"]
 
 
@@ -81,17 +83,6 @@ class TurnResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as a plain dict (JSON-ready: ints, floats, None, bool)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-def _time(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name} must be a time in seconds")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite time (not NaN or infinity)")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    return value
 
 
 def _duration(value: float, name: str, *, zero_ok: bool = False) -> float:
@@ -155,8 +146,8 @@ def score_turn(
     >>> r.waited, r.initiated, r.initiation_latency_ms, r.turn_length_notes, r.turn_end_s
     (True, True, 500.0, 3, 17.0)
     """
-    start = _time(engine_turn_start_s, "engine_turn_start_s")
-    end = _time(engine_turn_end_s, "engine_turn_end_s")
+    start = as_time(engine_turn_start_s, "engine_turn_start_s", negative_ok=False)
+    end = as_time(engine_turn_end_s, "engine_turn_end_s", negative_ok=False)
     if not end > start:
         raise ValueError("engine_turn_end_s must be later than engine_turn_start_s")
     child = np.asarray(child_s, dtype=float)
