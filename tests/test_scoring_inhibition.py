@@ -44,9 +44,9 @@ def test_onsets_outside_the_trial_are_ignored_and_order_does_not_matter():
     assert (r.go_onsets, r.onsets_during_stop, r.stopped) == (8, 0, True)
 
 
-def test_silent_child_stops_but_did_not_play():
+def test_silent_child_did_not_play_and_says_nothing_about_stopping():
     r = score_stop(GO, STOP, END, [])
-    assert (r.stopped, r.played_during_go, r.correct, r.go_onsets) == (True, False, False, 0)
+    assert (r.stopped, r.played_during_go, r.correct, r.go_onsets) == (None, False, False, 0)
     assert r.stop_latency_ms is None
     d = r.to_dict()
     assert d["stop_latency_ms"] is None and not any(isinstance(v, float) and math.isnan(v) for v in d.values())

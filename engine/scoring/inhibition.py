@@ -54,9 +54,13 @@ class StopResult:
     ----------
     correct : bool
         ``stopped and played_during_go``: the trial's pass.
-    stopped : bool
+    stopped : bool or None
         No child onset in the stop span after the grace, i.e. none in
-        ``[stop_s + grace, stop_end_s)``.
+        ``[stop_s + grace, stop_end_s)``. None when the child played nothing
+        at all in the trial: not playing cannot be told from stopping, so
+        such a trial says nothing about stopping (an objective on
+        ``stopped`` does not count it, where True would credit a child who
+        did not take part).
     played_during_go : bool
         At least :data:`MIN_GO_ONSETS` onsets in ``[go_start_s, stop_s)``.
     go_onsets : int
@@ -73,7 +77,7 @@ class StopResult:
     """
 
     correct: bool
-    stopped: bool
+    stopped: bool | None
     played_during_go: bool
     go_onsets: int
     onsets_during_stop: int
@@ -146,7 +150,7 @@ def score_stop(go_start_s: float, stop_s: float, stop_end_s: float, child_times:
         latency = 0.0
     else:
         latency = None
-    stopped = during == 0
-    return StopResult(correct=stopped and played, stopped=stopped, played_during_go=played,
+    stopped = None if latency is None else during == 0
+    return StopResult(correct=stopped is True and played, stopped=stopped, played_during_go=played,
                       go_onsets=go_onsets, onsets_during_stop=during, stop_latency_ms=latency,
                       grace_ms=float(grace_ms))
