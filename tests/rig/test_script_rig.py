@@ -136,12 +136,17 @@ class EchoingChild:
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3,
-         mic: bool = False, **options):
-    """One session; once more if the machine dropped out (an xrun makes frame checks moot)."""
+         mic: bool = False, marks: dict | None = None, **options):
+    """One session; once more if the machine dropped out (an xrun makes frame checks moot).
+
+    ``marks`` (what ``on_line`` noted during an attempt) is emptied before each attempt.
+    """
     path = tmp_path / "script.toml"
     path.write_text(script_text)
     for attempt in range(attempts):
         lines_out: list[str] = []
+        if marks is not None:
+            marks.clear()
 
         def echo(line: str, lines_out=lines_out) -> None:
             lines_out.append(line)
@@ -216,7 +221,7 @@ def test_pause_silences_the_session_and_resume_plays_the_trial_again(virtual_chi
             threading.Timer(2.0, resume).start()
 
     summary, log, player, lines = _run(child, tmp_path, CUEING.format(trials=3), BEAT_S,
-                                       controls=controls, on_line=on_line)
+                                       controls=controls, on_line=on_line, marks=marks)
     assert summary["status"] == "completed"
     assert any(line.startswith("Paused after 1 trials") for line in lines)
     whats = [e.get("what") for e in log if e["type"] == "status"]
@@ -249,7 +254,7 @@ def test_stopping_early_keeps_the_scored_trials_and_leaves_nothing_sounding(virt
             controls.put("stop")
 
     summary, log, player, _ = _run(child, tmp_path, CUEING.format(trials=8), BEAT_S,
-                                       controls=controls, on_line=on_line)
+                                   controls=controls, on_line=on_line, marks=marks)
     assert summary["status"] == "stopped"
     assert [t["n"] for t in summary["trials"]] == [1, 2]
     stop = next(e for e in log if e["type"] == "status" and e["what"] == "session_stopped")
