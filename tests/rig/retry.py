@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+
+#: Wait this long before trying again: the VM's xrun spells come in bursts of a few seconds,
+#: so an attempt straight after one often lands in the same burst.
+RETRY_PAUSE_S = 3.0
+
+
+def pause_before_retry() -> None:
+    time.sleep(RETRY_PAUSE_S)
 
 
 def xrun_free(measure, attempts: int = 3):
@@ -13,7 +23,9 @@ def xrun_free(measure, attempts: int = 3):
     them). ``measure()`` returns ``(result, stats)`` with ``stats["xruns"]``;
     when every attempt had xruns, the test fails saying so plainly.
     """
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            pause_before_retry()
         result, stats = measure()
         if stats["xruns"] == 0:
             return result, stats

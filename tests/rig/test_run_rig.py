@@ -12,6 +12,7 @@ import pytest
 
 from engine.cli import main
 from tests.rig.measure import jack_system_device
+from tests.rig.retry import pause_before_retry
 
 pytestmark = pytest.mark.rig
 
@@ -19,9 +20,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groove_midi"
 SONG = FIXTURES / "drummer7_34_hiphop_100_fill_4-4.mid"
 
 
-def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 3):
+def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 4):
     """Run `tandem run`; once more if the machine dropped out (xruns make frame-exact checks moot)."""
     for attempt in range(attempts):
+        if attempt:
+            pause_before_retry()
         child.heard_midi(clear=True)
         if before is not None:
             before()

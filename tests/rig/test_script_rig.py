@@ -19,6 +19,7 @@ import pytest
 
 from engine.run import run_session
 from tests.rig.measure import jack_system_device
+from tests.rig.retry import pause_before_retry
 
 pytestmark = pytest.mark.rig
 
@@ -135,7 +136,7 @@ class EchoingChild:
                                      + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
 
 
-def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 3,
+def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
          mic: bool = False, marks: dict | None = None, **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot).
 
@@ -144,6 +145,8 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
     path = tmp_path / "script.toml"
     path.write_text(script_text)
     for attempt in range(attempts):
+        if attempt:
+            pause_before_retry()
         lines_out: list[str] = []
         if marks is not None:
             marks.clear()
