@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("demo", help="full sessions with a simulated child, no hardware")
     m.add_argument("scripts", nargs="*", metavar="SCRIPT",
                    help="intervention scripts to run (none: the built-in metronome session)")
-    m.add_argument("--child", default="C00", help="pseudonymous child id (default C00)")
+    m.add_argument("--child", default="demo-child", help="pseudonymous child id (default demo-child)")
     m.add_argument("--sessions", type=int, default=1, help="how many sessions to run (default 1)")
     m.add_argument("--out", metavar="DIR", help="write session folders here instead of the data directory")
     m.add_argument("--profile", default="typical", help="simulated child profile (default: typical)")

@@ -75,7 +75,7 @@ def test_demo_files_are_private(tmp_path):
 def test_demo_command_prints_a_truthful_summary(tmp_path, capsys):
     assert main(["demo", "--seed", "5", "--beats", "8", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    folder = next((tmp_path / "out" / "sessions" / "C00").iterdir())
+    folder = next((tmp_path / "out" / "sessions" / "demo-child").iterdir())
     summary = json.loads((folder / "summary.json").read_text())
     printed = [line for line in out.splitlines() if line.startswith("Asynchrony:")][0]
     assert f"mean {summary['sync']['asynchrony_mean_ms']:+.1f} ms" in printed
