@@ -93,7 +93,7 @@ def run_demo(
     try:
         params = eng.open()
         folder.write_header({
-            "schema": 1, "engine_version": engine.__version__, "kind": "demo",
+            "engine_version": engine.__version__, "kind": "demo",
             "intervention": "rhythmic-cueing (metronome)", "child_id": child_id,
             "simulated_child": {"profile": profile, "seed": seed},
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -180,6 +180,10 @@ def run_demo(
             "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
         }
         folder.write_json("summary.json", result_summary)
+        folder.write_summary({
+            "status": "completed", "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "duration_s": round(eng.now_frame / rate, 3), "trials": 0, "objectives": [],
+        })
     finally:
         eng.close()
         folder.close()

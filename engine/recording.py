@@ -1,14 +1,19 @@
-"""A session folder: the events (JSON Lines), the audio played, and a summary.
+"""A session folder: the session log (JSON Lines), the audio played, and a summary.
 
-This is the first, small form of the session log (DESIGN.md, "The session log
-is the truth"): a header line, then one line per event, flushed and fsynced in
-small batches, so a crash loses at most the last batch and never what was
-written before. Files are private to the user (0600 in a 0700 folder).
+The session log (DESIGN.md, "The session log is the truth") is written by
+:class:`engine.records.log.LogWriter`: the session's thread puts each line
+on a queue and a writer thread writes and fsyncs them in small batches, so
+the session never waits for the disk and a crash loses at most the last
+fraction of a second, never what was written before. The header line comes
+first (:func:`engine.records.log.header_fields` adds the schema, the
+script's hash, the therapist), then one line per event, and a session that
+ends (completed or stopped) closes with a ``summary`` line
+(:meth:`SessionFolder.write_summary`). Files are private to the user (0600
+in a 0700 folder).
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -18,19 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import DataDirError
 from engine.events import Event
 from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.records.log import LogWriter, disk_error, header_fields
 
 __all__ = ["SessionFolder"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def _disk_error(path: Path, exc: OSError) -> DataDirError:
-    if exc.errno == errno.ENOSPC:
-        return DataDirError(f"The disk is full while writing {path}; everything recorded up to now is kept there. Free some space and start a new session.")
-    return DataDirError(f"Tandem could not write {path} ({exc.strerror or exc}); everything recorded up to now is kept. Check the folder's permissions.")
+_disk_error = disk_error  # the name other modules knew
 
 
 def _private_open(path: Path, mode: str):
@@ -50,7 +50,7 @@ class SessionFolder:
     name : str
         The script's or intervention's short name.
     batch : int
-        Events buffered between fsyncs.
+        Kept for callers that pass it; the writer thread batches by itself.
     """
 
     def __init__(self, root: Path, *, child_id: str, name: str, started: datetime | None = None,
@@ -65,13 +65,9 @@ class SessionFolder:
             path = base / f"{stamp}-{_SAFE.sub('_', name)}-{n}"
         self.path = ensure_private_dir(path)
         self.batch = batch
-        self._pending: list[str] = []
         self._audio = None
         self._closed = False
-        try:
-            self._events = _private_open(self.path / "events.jsonl", "w")
-        except OSError as exc:
-            raise _disk_error(self.path / "events.jsonl", exc) from None
+        self._log = LogWriter(self.events_path, mode=PRIVATE_FILE_MODE)
 
     @property
     def events_path(self) -> Path:
@@ -82,26 +78,28 @@ class SessionFolder:
         return self.path / "audio.wav"
 
     def write_header(self, header: dict[str, Any]) -> None:
-        self._pending.append(json.dumps({"type": "header", **header}, sort_keys=True))
-        self.flush()
+        """The first line: ``header`` with the schema-2 fields filled in (:func:`header_fields`)."""
+        self._log.put(json.dumps({"type": "header", **header_fields(header)}, sort_keys=True))
 
     def write_event(self, event: Event | dict[str, Any]) -> None:
+        """Queue one event or record (never waits for the disk).
+
+        Raises
+        ------
+        DataDirError
+            When the log could not be written (disk full, folder gone): one sentence.
+        """
         d = event.to_dict() if isinstance(event, Event) else event
-        self._pending.append(json.dumps(d, sort_keys=True))
-        if len(self._pending) >= self.batch:
-            self.flush()
+        self._log.put(json.dumps(d, sort_keys=True))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """The closing ``summary`` line (status, ended, duration_s, trials, objectives), then flush."""
+        self._log.put(json.dumps({"type": "summary", **summary}, sort_keys=True))
+        self.flush()
 
     def flush(self) -> None:
-        """Write pending lines and fsync them."""
-        if not self._pending:
-            return
-        try:
-            self._events.write("\n".join(self._pending) + "\n")
-            self._events.flush()
-            os.fsync(self._events.fileno())
-        except OSError as exc:
-            raise _disk_error(self.events_path, exc) from None
-        self._pending.clear()
+        """Wait until every line queued so far is written and fsynced."""
+        self._log.sync()
 
     def open_audio(self, *, sample_rate: int, channels: int) -> None:
         import soundfile as sf
@@ -131,14 +129,19 @@ class SessionFolder:
         return path
 
     def close(self) -> None:
-        """Flush everything and close the files. Safe twice."""
+        """Write what is queued, fsync and close the files. Safe twice.
+
+        Raises
+        ------
+        DataDirError
+            If the log could not be written (what was written is kept).
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            self.flush()
+            self._log.close()
         finally:
-            self._events.close()
             if self._audio is not None:
                 self._audio.close()
                 self._audio_file.close()

@@ -203,7 +203,7 @@ def run_session(
                 from engine.midi.sender import MidiOutput as Output
             out = Output(eng, midi_out, on_event=pending.append).start()
         folder.write_header({
-            "schema": 1, "engine_version": engine.__version__, "kind": "live",
+            "engine_version": engine.__version__, "kind": "live", "kind_seed": None,
             "script": str(script), "child_id": child_id,
             "intervention": iscript.kind if iscript else None, "title": iscript.title if iscript else None,
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -280,9 +280,10 @@ def run_session(
                     pass
         stats = {**eng.stats(), "xruns_during_setup": stats.get("xruns_during_setup", 0)}
         stats["midi_out_sent"] = out.sent_count if out else 0  # read before the engine's memory goes
+        rate = eng.sample_rate
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
-            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner)
+            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner, rate)
     heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
     trials = f"{runner.trials_done} trials scored, " if runner is not None else ""
     echo(f"Session {ended}: {trials}{counts['notes']} notes played by the child{heard}, {stats['xruns']} xruns"
@@ -292,7 +293,7 @@ def run_session(
 
 
 def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: dict, child_id: str,
-            script: str, ended: str, inp, out, runner: ScriptSession | None = None) -> dict:
+            script: str, ended: str, inp, out, runner: ScriptSession | None = None, rate: int = 0) -> dict:
     """The last events, the stream's counters and the summary; the folder is closed whatever happens."""
     try:
         _flush(pending, folder, counts, echo, None)  # after the session: not the trials' any more
@@ -310,6 +311,13 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
             for o in summary["objectives"]:
                 echo(f"  {o['id']}: {o['status']}. {o['sentence']}")
         folder.write_json("summary.json", summary)
+        if ended in ("completed", "stopped"):  # a session that failed has no summary line: it was cut off
+            folder.write_summary({
+                "status": ended, "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "duration_s": round(stats["frames"] / rate, 3) if rate else None,
+                "trials": runner.trials_done if runner is not None else 0,
+                "objectives": summary.get("objectives", []),
+            })
     finally:
         folder.close()
     return summary

@@ -71,7 +71,9 @@ DEVICE_FEEDBACK = "drum:low_conga"
 
 def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, session: int,
                  seed: int, bank: SoundBank, blocksize: int, sample_rate: int, pace: str,
-                 max_trials: int | None, kind_options: dict[str, Any]) -> tuple[dict, list[TrialResult], Path]:
+                 max_trials: int | None, kind_options: dict[str, Any],
+                 history: dict[str, list[SessionResult]] | None = None,
+                 ) -> tuple[dict, list[TrialResult], Path, list[dict]]:
     kind = make_kind(script, seed=seed + session, **kind_options)
     feedback_name = feedback_request(script, DEVICE_FEEDBACK)
     feedback = bank[feedback_name] if feedback_name else None
@@ -81,9 +83,10 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
     try:
         params = eng.open()
         folder.write_header({
-            "schema": 1, "engine_version": engine.__version__, "kind": "demo",
+            "engine_version": engine.__version__, "kind": "demo",
             "intervention": script.kind, "script": str(script.path), "title": script.title,
-            "child_id": child_id, "session": session,
+            "child_id": child_id, "session": session, "kind_seed": seed + session,
+            **({"kind_options": kind_options} if kind_options else {}),
             "simulated_child": {"model": model_name, "seed": seed + session},
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
             "backend": "offline", "pace": pace, "sample_rate": params.sample_rate,
@@ -167,10 +170,15 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
             "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
         }
         folder.write_json("summary.json", summary)
+        objectives = judge_objectives(script, results, history)
+        folder.write_summary({
+            "status": "completed", "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "duration_s": round(eng.now_frame / rate, 3), "trials": len(results), "objectives": objectives,
+        })
     finally:
         eng.close()
         folder.close()
-    return summary, results, folder.path
+    return summary, results, folder.path, objectives
 
 
 def run_script_demo(
@@ -220,11 +228,10 @@ def run_script_demo(
     out: list[dict] = []
     history: dict[str, list[SessionResult]] = {o.id: [] for o in script.objectives}
     for s in range(1, sessions + 1):
-        summary, results, folder = _run_session(
+        summary, _results, folder, objectives = _run_session(
             script, root=root, child_id=child_id, model_name=model, session=s, seed=seed, bank=bank,
             blocksize=blocksize, sample_rate=sample_rate, pace=pace, max_trials=max_trials,
-            kind_options=kind_options or {})
-        objectives = judge_objectives(script, results, history)
+            kind_options=kind_options or {}, history=history)
         entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
                  "child_id": child_id, "child_model": model, "folder": str(folder),
                  "trials": summary["trials"], "objectives": objectives}

@@ -54,7 +54,7 @@ from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.scoring.objectives import SessionResult, evaluate_session, objective_status
 
-__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "bank_name", "feedback_request", "judge_objectives",
+__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives",
            "script_sounds", "trial_line"]
 
 CUE_GAIN = 0.8
@@ -149,6 +149,7 @@ class ScriptSession:
         self.events: list[tuple[float, int | None]] = []  # the child's accepted events (time_s, note)
         self.results: list[TrialResult] = []
         self.abandoned = 0
+        self.prompt = "independent"  # the prompt level given on the trials being scored (a therapist's mark)
         self.state = "running"  # running, paused, stopped, completed
         self._open: list[_Open] = []
         self._cues: list[tuple[int, Any]] = []  # (play frame, kinds.Cue), by frame
@@ -163,35 +164,14 @@ class ScriptSession:
     # -- the child's events -----------------------------------------------
 
     def accepts(self, event: InputEvent) -> bool:
-        """Whether an input event is the child playing into this script's inputs.
-
-        MIDI note-ons count when the script listens to MIDI and, if it names
-        pads or keys, the note is one of them; microphone onsets and voiced
-        onsets count when it listens to the microphone. Note-offs,
-        ``voice-end`` and therapist keys never count.
-        """
-        inputs = self.script.inputs
-        if event.source in ("midi", "sim"):
-            if event.source == "midi" and inputs.source not in ("midi", "both"):
-                return False
-            allowed = set(inputs.pads) | set(inputs.keys)
-            return event.source == "sim" or not allowed or event.note in allowed
-        if event.source == "mic":
-            return inputs.source in ("mic", "both") and event.key in ("onset", "voice")
-        return False
+        """Whether an input event is the child playing into this script's inputs (see :func:`accepts_input`)."""
+        return accepts_input(self.script, event.source, event.key, event.note)
 
     def child_event(self, event: InputEvent) -> bool:
         """Take one logged input event; returns whether it counts as the child playing (see :meth:`accepts`)."""
         if not self.accepts(event):
             return False
-        t = event.frame / self.rate
-        note = None if event.note < 0 else int(event.note)
-        if self.events and self.events[-1][0] == t:  # a voice confirming the onset it began with
-            return False
-        self.events.append((t, note))
-        if len(self.events) >= 2 and self.events[-2][0] > t:  # rtmidi and mic threads may interleave
-            self.events.sort(key=lambda e: e[0])
-        return True
+        return add_child_event(self.events, event.frame / self.rate, event.note)
 
     # -- progress -----------------------------------------------------------
 
@@ -327,7 +307,7 @@ class ScriptSession:
                 break
             self._open.pop(0)
             events = [e for e in self.events if e[0] <= closes + EPS_S]
-            result = self.kind.score(plan, events)
+            result = self.kind.score(plan, events, prompt=self.prompt)
             self.kind.adapt(result)
             if plan.phase == "trial":
                 self.results.append(result)
@@ -337,7 +317,7 @@ class ScriptSession:
             self.write({"type": "trial", "frame": now, "index": plan.index, "n": self.trials_done,
                         "phase": plan.phase, "start_s": plan.start_s, "tempo_bpm": plan.tempo_bpm,
                         "close_s": closes, "scores": result.scores, "correct": result.correct,
-                        "child_truth": pending.truth})
+                        "prompt": self.prompt, "child_truth": pending.truth})
 
     # -- the therapist's controls ---------------------------------------------
 
@@ -399,6 +379,41 @@ class ScriptSession:
         if missing:
             raise ConfigError(f"{self.script.path}: the sounds {', '.join(missing)} were not loaded; "
                               f"the sounds loaded are {', '.join(self.bank.names)}.")
+
+
+def accepts_input(script: Script, source: str, key: str, note: int) -> bool:
+    """Whether an input event (its ``source``, ``key``, ``note``) is the child playing into the script's inputs.
+
+    MIDI note-ons count when the script listens to MIDI and, if it names
+    pads or keys, the note is one of them; microphone onsets and voiced
+    onsets count when it listens to the microphone. Note-offs,
+    ``voice-end`` and therapist keys never count. A module function so that
+    re-scoring a log (:mod:`engine.records.rescore`) applies the same rule.
+    """
+    inputs = script.inputs
+    if source in ("midi", "sim"):
+        if source == "midi" and inputs.source not in ("midi", "both"):
+            return False
+        allowed = set(inputs.pads) | set(inputs.keys)
+        return source == "sim" or not allowed or note in allowed
+    if source == "mic":
+        return inputs.source in ("mic", "both") and key in ("onset", "voice")
+    return False
+
+
+def add_child_event(events: list[tuple[float, int | None]], t: float, note: int) -> bool:
+    """Add an accepted event at ``t`` s to the session's sorted ``events``; False if it repeats the last one.
+
+    A voiced response confirming the onset it began with has the same time:
+    it is not a second event. Events are kept sorted by time (rtmidi and mic
+    threads may interleave).
+    """
+    if events and events[-1][0] == t:
+        return False
+    events.append((t, None if note < 0 else int(note)))
+    if len(events) >= 2 and events[-2][0] > t:
+        events.sort(key=lambda e: e[0])
+    return True
 
 
 def feedback_request(script: Script, device_sound: str | None) -> str | None:

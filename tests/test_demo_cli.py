@@ -33,7 +33,8 @@ def test_demo_measures_what_the_simulated_child_did(tmp_path):
     lines = (res.folder / "events.jsonl").read_text().splitlines()
     header = json.loads(lines[0])
     assert header["type"] == "header" and header["sample_rate"] == 48_000
-    events = [event_from_dict(json.loads(line)) for line in lines[1:]]
+    assert json.loads(lines[-1])["type"] == "summary"  # the closing line: the session ended
+    events = [event_from_dict(json.loads(line)) for line in lines[1:-1]]
     cues = [e for e in events if e.kind == "cue" and e.role != "feedback"]
     taps = [e for e in events if e.kind == "input"]
     assert len(cues) == 28 and len(taps) == len(res.taps) > 0

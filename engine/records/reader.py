@@ -1,0 +1,282 @@
+"""Reading a session log back: :func:`read_log` gives a :class:`~engine.records.model.SessionRecord`.
+
+A log is read whatever became of its session:
+
+- **ended** (completed or stopped): its last line is the ``summary``, which
+  gives the status, the duration and each objective's result as judged
+  when the session ended;
+- **interrupted** (killed, power cut, a failed device): no summary line.
+  Every complete line is read; a line cut off by the crash (only ever the
+  last) is skipped and counted in ``skipped_lines``. The objectives are
+  judged from the trials it has with the script's objectives
+  (:func:`engine.scriptsession.judge_objectives`, this session alone, no
+  history), taken from the script file named in the header **if it is
+  still there and its SHA-256 is the one in the header** (a schema-1 log
+  has no hash: the file as it is). Otherwise the objectives are left empty
+  and ``summary["objectives_note"]`` says why: judging a session by a
+  script it did not run would be wrong, and the trials themselves are kept;
+- **schema 1** (logs written before the session records): no summary line,
+  but a ``summary.json`` beside the log when the session ended; its
+  ``status`` (``completed`` when it has none: it was only written at the
+  end; ``interrupted`` for a live session that ``failed``) and
+  ``objectives`` are used, else as interrupted. The same holds for
+  a schema-2 log without a summary line with a ``summary.json`` beside it
+  (the built-in metronome demo).
+
+A file that is missing, or whose first line is not a readable header, is
+one :class:`~engine.errors.DataDirError` sentence.
+
+:func:`peek_log` is the index's quick look: the header line and the last
+line only, when that is the summary (the whole log otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DataDirError
+from engine.records.log import file_sha256
+from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
+
+__all__ = ["log_path", "peek_log", "read_header", "read_log", "script_for"]
+
+SUMMARY_JSON = "summary.json"
+_TAIL_BYTES = 256 * 1024  # a summary line with many objectives fits easily
+
+
+def log_path(path: str | Path) -> Path:
+    """The log file for a session folder or a log path."""
+    path = Path(path)
+    return path / "events.jsonl" if path.is_dir() else path
+
+
+def _bad_header(path: Path, why: str) -> DataDirError:
+    return DataDirError(f"{path} is not a readable session log ({why}); name a session's events.jsonl "
+                        f"or its folder.")
+
+
+def _parse_header(path: Path, line: bytes | str) -> dict[str, Any]:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise _bad_header(path, "its first line is not JSON") from None
+    if not isinstance(header, dict) or header.get("type") != "header":
+        raise _bad_header(path, "its first line is not a session header")
+    return header
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The header line of a log (one sentence if the file is missing or has none)."""
+    path = log_path(path)
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise DataDirError(f"Tandem cannot read the session log {path} ({exc.strerror or exc}).") from None
+    if not first.strip():
+        raise _bad_header(path, "it is empty")
+    return _parse_header(path, first)
+
+
+def _sidecar(path: Path) -> dict[str, Any] | None:
+    """The ``summary.json`` beside a log (written when a session ended), or None."""
+    try:
+        data = json.loads((path.parent / SUMMARY_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
+    """The script a log was run with, loaded from the header's path: ``(script, None)``, or ``(None, why)``.
+
+    The file (``script``, else ``script_resolved``: the same, absolute) must
+    still be there and, when the header has ``script_sha256``,
+    have that hash (a changed script is not the one that ran).
+    """
+    from engine.interventions.script import load_script
+
+    name = header.get("script")
+    if not name or name == "free" or not str(name).endswith(".toml"):
+        return None, "the session did not run an intervention script"
+    path = Path(name)
+    if not path.is_file() and header.get("script_resolved"):
+        path = Path(header["script_resolved"])
+    if not path.is_file():
+        return None, f"its script {name} is not there any more"
+    want = header.get("script_sha256")
+    if want is not None and file_sha256(path) != want:
+        return None, f"its script {name} has changed since the session (its SHA-256 differs)"
+    try:
+        return load_script(path), None
+    except Exception as exc:  # noqa: BLE001 - a script that no longer loads is a reason, not a crash
+        return None, f"its script {name} does not load any more ({exc})"
+
+
+def _objective(d: dict[str, Any]) -> ObjectiveRecord:
+    return ObjectiveRecord(id=str(d.get("id")), status=str(d.get("status", "")), sentence=str(d.get("sentence", "")),
+                           value=d.get("value"), met=d.get("met"))
+
+
+def _trial(d: dict[str, Any]) -> TrialRecord:
+    return TrialRecord(n=int(d.get("n", 0)), index=int(d.get("index", 0)), start_s=float(d.get("start_s", 0.0)),
+                       tempo_bpm=float(d.get("tempo_bpm", 0.0)), scores=dict(d.get("scores") or {}),
+                       correct=d.get("correct"), prompt=str(d.get("prompt") or "independent"),
+                       close_s=d.get("close_s"), phase=str(d.get("phase", "trial")))
+
+
+def judge_logged(header: dict[str, Any], trials: list[TrialRecord]) -> tuple[list[dict], str | None]:
+    """The script's objectives judged on logged trials: ``(objectives, None)`` or ``([], why not)``."""
+    from engine.scoring.objectives import Trial
+    from engine.scriptsession import judge_objectives
+
+    name = str(header.get("script") or "")
+    if not name.endswith(".toml"):
+        return [], None  # a song, free play, the metronome: no objectives to judge
+    script, why = script_for(header)
+    if script is None:
+        return [], f"The objectives were not judged: {why}."
+
+    class _Logged:  # what judge_objectives reads of a TrialResult
+        def __init__(self, t: TrialRecord) -> None:
+            self.trial = Trial(t.scores, prompt=t.prompt)
+
+    try:
+        return judge_objectives(script, [_Logged(t) for t in trials if t.phase == "trial"]), None
+    except (ValueError, TypeError, KeyError) as exc:  # scores the script's objectives cannot read
+        return [], f"The objectives were not judged: the logged trials do not fit the script's objectives ({exc})."
+
+
+def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
+    """Read one session log (a session folder or its ``events.jsonl``); see the module docstring.
+
+    ``judge=False`` leaves an interrupted log's objectives empty (a listing does not need them).
+
+    Raises
+    ------
+    DataDirError
+        The file cannot be read, or its first line is not a session header.
+    """
+    path = log_path(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise DataDirError(f"Tandem cannot read the session log {path} ({exc.strerror or exc}).") from None
+    lines = data.split(b"\n")
+    if not lines[0].strip():
+        raise _bad_header(path, "it is empty")
+    header = _parse_header(path, lines[0])
+    skipped = 0
+    events = 0
+    last_frame = 0
+    trials: list[TrialRecord] = []
+    summary: dict[str, Any] | None = None
+    for raw in lines[1:]:
+        if not raw.strip():
+            continue
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            skipped += 1
+            continue
+        if not isinstance(d, dict):
+            skipped += 1
+            continue
+        kind = d.get("type")
+        if kind == "summary":
+            summary = d
+            continue
+        events += 1
+        frame = d.get("frame")
+        if isinstance(frame, int) and frame > last_frame:
+            last_frame = frame
+        if kind == "trial" and d.get("phase", "trial") == "trial":
+            trials.append(_trial(d))
+    return _record(path, header, trials, summary, skipped=skipped, events=events, last_frame=last_frame,
+                   judge=judge)
+
+
+def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summary: dict[str, Any] | None, *,
+            skipped: int, events: int, last_frame: int, judge: bool = True) -> SessionRecord:
+    rate = header.get("sample_rate") or 0
+    run_to_last = round(last_frame / rate, 3) if rate else 0.0
+    objectives: list[dict] | None = None
+    extra: dict[str, Any] = {}
+    if summary is not None:
+        status = summary.get("status") if summary.get("status") in ("completed", "stopped") else "stopped"
+        objectives = summary.get("objectives") or []
+        duration = summary.get("duration_s")
+        extra = {k: v for k, v in summary.items() if k != "type"}
+    else:
+        side = _sidecar(path)
+        if side is not None:  # ended, but before summary lines (schema 1) or without one (metronome demo)
+            # Written at the end: no status means it ended normally; a live session that failed says so.
+            status = side.get("status") or "completed"
+            status = status if status in ("completed", "stopped") else "interrupted"
+            objectives = side.get("objectives")
+            frames = (side.get("stream") or {}).get("frames")
+            duration = round(frames / rate, 3) if frames and rate else None
+            extra = {"from": SUMMARY_JSON}
+        else:
+            status = "interrupted"
+            duration = None
+    if objectives is None and not judge:
+        objectives = []
+    if objectives is None:
+        objectives, why = judge_logged(header, trials)
+        if why:
+            extra["objectives_note"] = why
+    script = str(header.get("script") or "")
+    title = header.get("title") or (Path(script).stem if script else "") or str(header.get("intervention") or "")
+    return SessionRecord(
+        path=path, header=header, trials=tuple(trials),
+        objectives=tuple(_objective(o) for o in objectives if isinstance(o, dict)), status=status,
+        started=str(header.get("started") or ""),
+        duration_s=float(duration) if duration is not None else run_to_last,
+        child_id=str(header.get("child_id") or ""), script=script, title=str(title),
+        kind=str(header.get("kind") or ""), skipped_lines=skipped, events=events, summary=extra,
+    )
+
+
+def _last_line(path: Path, size: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(max(0, size - _TAIL_BYTES))
+        tail = f.read()
+    lines = [x for x in tail.split(b"\n") if x.strip()]
+    return lines[-1] if lines else b""
+
+
+def peek_log(path: str | Path) -> dict[str, Any]:
+    """What a listing shows of one log, reading as little as it can.
+
+    An ended log is read as its header line and its last line (the summary);
+    an interrupted one (or an old one) is read whole, for its trials. Returns
+    ``date`` (the start, ISO 8601), ``child``, ``script``, ``title``,
+    ``kind``, ``duration_s``, ``trials``, ``status``, ``path`` (the log).
+    """
+    path = log_path(path)
+    header = read_header(path)
+    summary = None
+    try:
+        size = os.path.getsize(path)
+        last = _last_line(path, size)
+        d = json.loads(last) if last else None
+        if isinstance(d, dict) and d.get("type") == "summary":
+            summary = d
+    except (OSError, ValueError):
+        summary = None
+    if summary is not None and isinstance(summary.get("trials"), int):
+        status = summary.get("status") if summary.get("status") in ("completed", "stopped") else "stopped"
+        script = str(header.get("script") or "")
+        title = header.get("title") or (Path(script).stem if script else "") or str(header.get("intervention") or "")
+        return {"date": str(header.get("started") or ""), "child": str(header.get("child_id") or ""),
+                "script": script, "title": str(title), "kind": str(header.get("kind") or ""),
+                "duration_s": summary.get("duration_s"), "trials": summary["trials"], "status": status,
+                "path": str(path)}
+    rec = read_log(path, judge=False)
+    return {"date": rec.started, "child": rec.child_id, "script": rec.script, "title": rec.title, "kind": rec.kind,
+            "duration_s": rec.duration_s, "trials": len(rec.trials), "status": rec.status, "path": str(path)}
