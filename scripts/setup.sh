@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 . scripts/apt-install.sh
 
 APT_PACKAGES=(libportaudio2 jackd2 libjack-jackd2-0 libfluidsynth3 timgm6mb-soundfont
-              libsndfile1 xvfb sox)
+              libsndfile1 xvfb sox
+              # reports: WeasyPrint draws text with Pango and subsets fonts with HarfBuzz; DejaVu is the font
+              libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 PYTHON=${PYTHON:-python3}
 
 missing=()

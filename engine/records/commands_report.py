@@ -1,0 +1,136 @@
+"""What ``tandem plan new``, ``tandem plan show`` and ``tandem report`` do (the CLI calls these).
+
+Each takes the data directory ``root`` and an ``echo`` for its output and
+returns the exit status; bad input (a bad child id, date or format, a missing
+or broken plan) raises :class:`engine.errors.ConfigError` with one sentence
+(a broken plan: one sentence per problem, each naming file:line and field).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from engine.errors import ConfigError
+from engine.records.model import SessionRecord
+from engine.records.plan import check_child_id, load_plan, new_plan, plan_path
+
+__all__ = ["cmd_plan_new", "cmd_plan_show", "cmd_report", "parse_date", "parse_formats"]
+
+Echo = Callable[[str], None]
+
+
+def parse_date(text: str | None, flag: str) -> dt.date | None:
+    """A day written YYYY-MM-DD (or ``today``), or None; else ConfigError naming the flag."""
+    if text is None or text == "":
+        return None
+    if text.strip().lower() == "today":
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-09-01.") from None
+
+
+def parse_formats(formats: str | Sequence[str] | None) -> list[str]:
+    """``"html,pdf"`` or a list → the formats, checked; None → every format."""
+    from engine.reports.build import FORMATS
+
+    if formats is None:
+        return list(FORMATS)
+    items = formats.split(",") if isinstance(formats, str) else [p for f in formats for p in str(f).split(",")]
+    out = [f.strip().lower() for f in items if f.strip()]
+    for f in out:
+        if f not in FORMATS:
+            raise ConfigError(f"--format {f!r} is not a report format; choose from {', '.join(FORMATS)} "
+                              "(comma-separated, e.g. --format html,pdf).")
+    if not out:
+        raise ConfigError(f"--format is empty; choose from {', '.join(FORMATS)}.")
+    return list(dict.fromkeys(out))
+
+
+def cmd_plan_new(root: str | os.PathLike, child: str, echo: Echo) -> int:
+    """``tandem plan new CHILD``: write a commented template plan to edit."""
+    path = new_plan(root, check_child_id(child))
+    echo(f"Wrote a plan template for {child}: {path}")
+    echo(f"Edit its goals and objectives, then check it with `tandem plan show {child}`.")
+    return 0
+
+
+def cmd_plan_show(root: str | os.PathLike, child: str, as_json: bool, echo: Echo) -> int:
+    """``tandem plan show CHILD [--json]``: check the plan and print it."""
+    plan = load_plan(root, check_child_id(child))
+    if as_json:
+        echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from engine.reports.sentences import criterion_text
+
+    echo(f"Plan of {plan.id}" + (f" ({plan.display_name})" if plan.display_name else "") + f": {plan.path}")
+    if plan.therapist:
+        echo(f"Therapist: {plan.therapist}")
+    if plan.phases:
+        echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
+    if not plan.goals:
+        echo("No goals yet.")
+    for goal in plan.goals:
+        echo(f"{goal.domain.capitalize()}: {goal.description or '(no description)'}")
+        for o in goal.objectives:
+            target = f"; target {o.target_date.isoformat()}" if o.target_date else ""
+            scripts = ", ".join(o.scripts) or "no script yet"
+            echo(f"  {o.id}: {o.description or criterion_text(o.objective)}")
+            echo(f"    criterion: {criterion_text(o.objective)}")
+            echo(f"    measured by: {scripts}{target}")
+    echo(f"The plan is valid (sha256 {plan.sha256[:12]}).")
+    return 0
+
+
+def cmd_report(root: str | os.PathLike, child: str,
+               records_loader: Callable[[Path, str], list[SessionRecord]],
+               date_from: str | dt.date | None, date_to: str | dt.date | None,
+               formats: str | Sequence[str] | None, out_dir: str | os.PathLike | None, names: bool,
+               echo: Echo, *, require_plan: bool = True, note_pdfs: bool = False) -> int:
+    """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names]``.
+
+    ``records_loader(root, child)`` gives the child's sessions. The report is
+    written to ``out_dir`` (default ``<root>/reports/<child>/<from>_<to>``).
+    With ``require_plan`` (the default) a child without a plan is an error;
+    without it the scripts' own objectives are reported and a note says so.
+    """
+    root = Path(root)
+    check_child_id(child)
+    first = date_from if isinstance(date_from, dt.date) or date_from is None else parse_date(date_from, "--from")
+    last = date_to if isinstance(date_to, dt.date) or date_to is None else parse_date(date_to, "--to")
+    if first and last and last < first:
+        raise ConfigError(f"--to {last} is before --from {first}; give the earlier day with --from.")
+    fmts = parse_formats(formats)
+    plan = None
+    if plan_path(root, child).is_file() or require_plan:
+        plan = load_plan(root, child)  # PlanError (a ConfigError) if missing or broken
+    else:
+        echo(f"note: {child} has no plan, so only the scripts' own objectives are reported "
+             f"(create one with `tandem plan new {child}`).")
+    if names and (plan is None or not plan.display_name):
+        echo(f"note: --names was given, but the plan of {child} has no display_name; the id is used.")
+    records = list(records_loader(root, child))
+    if out_dir is None:
+        span = f"{first.isoformat() if first else 'start'}_{last.isoformat() if last else 'latest'}"
+        out_dir = root / "reports" / child / span
+    from engine.reports.build import build_report, session_date
+
+    shown = [r for r in records if (first is None or session_date(r) >= first)
+             and (last is None or session_date(r) <= last)]
+    written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
+                           names=names, note_pdfs=note_pdfs)
+    interrupted = sum(1 for r in shown if r.status == "interrupted")
+    what = f"{len(shown)} session{'s' if len(shown) != 1 else ''}" + (
+        f" ({interrupted} interrupted)" if interrupted else "")
+    echo(f"Report for {child}: {what}, written to {out_dir}")
+    for fmt, paths in written.items():
+        main = [p for p in paths if p.parent == Path(out_dir)]
+        notes = len(paths) - len(main)
+        extra = f" and {notes} session note{'s' if notes != 1 else ''} in notes/" if notes else ""
+        echo(f"  {fmt}: {', '.join(p.name for p in main)}{extra}")
+    return 0

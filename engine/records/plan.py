@@ -1,0 +1,522 @@
+"""The child's plan: goals in five domains, measurable objectives, phases.
+
+One TOML file per child at ``<data dir>/plans/<child id>.toml``, readable by
+the user alone (0600 in a 0700 folder). A plan is data: nothing in it is ever
+executed. ``tandem plan new ID`` writes a commented template to edit::
+
+    id = "C07"                       # the pseudonymous id used everywhere
+    display_name = "Sam"             # optional; shown only with --names
+    therapist = "J. Rivera, MT-BC"   # optional
+
+    [[phases]]
+    name = "baseline"                # baseline, intervention or maintenance
+    start = 2026-09-01
+
+    [[goals]]
+    domain = "motor"                 # communication, cognition, socialization, motor, sensory
+    description = "Keeps a steady beat with the music."
+
+    [[goals.objectives]]
+    id = "steady-beat"
+    description = "Taps within 80 ms of the beat on 70 % of beats."
+    metric = "within_window_pct"
+    aggregate = "mean"
+    comparator = ">="
+    threshold = 70
+    scripts = ["steady-beat-march"]  # the scripts (file names or stems) that measure it
+    target_date = 2026-12-15
+
+An objective takes the fields of :class:`engine.scoring.objectives.Objective`
+(``max_prompt`` too) plus ``description``, ``scripts`` and ``target_date``.
+:func:`load_plan` checks everything and raises :class:`PlanError` with one
+sentence per problem, each naming ``file:line`` and the field, as scripts do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.interventions.script import (
+    _ALL_METRICS,
+    _describe,
+    _KeyLines,
+    _syntax_problem,
+)
+from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.scoring.objectives import Objective
+
+__all__ = [
+    "DOMAINS",
+    "PHASES",
+    "Goal",
+    "Phase",
+    "Plan",
+    "PlanError",
+    "PlanObjective",
+    "check_child_id",
+    "load_plan",
+    "load_plan_file",
+    "new_plan",
+    "plan_hash",
+    "plan_objectives_for",
+    "plan_path",
+]
+
+DOMAINS = ("communication", "cognition", "socialization", "motor", "sensory")
+"""The five domains a child's goals are written in."""
+
+PHASES = ("baseline", "intervention", "maintenance")
+"""The phases of a plan, in order."""
+
+_OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + (
+    "max_prompt", "description", "scripts", "target_date")
+_FIELDS = {
+    "plan": ("id", "display_name", "therapist", "goals", "phases"),
+    "goals": ("domain", "description", "objectives"),
+    "goals.objectives": _OBJECTIVE_FIELDS,
+    "phases": ("name", "start"),
+}
+_TABLE_NAMES = {"plan": "a plan", "goals": "a [[goals]] entry",
+                "goals.objectives": "a [[goals.objectives]] entry", "phases": "a [[phases]] entry"}
+_CHILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+class PlanError(ConfigError):
+    """A plan has problems; :attr:`problems` holds one sentence for each."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class PlanObjective:
+    """One objective of the plan: the scoring definition and what the plan says about it."""
+
+    objective: Objective
+    domain: str
+    goal: str
+    description: str = ""
+    scripts: tuple[str, ...] = ()
+    target_date: dt.date | None = None
+
+    @property
+    def id(self) -> str:
+        return self.objective.id
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A goal in one of the five domains, with its objectives."""
+
+    domain: str
+    description: str
+    objectives: tuple[PlanObjective, ...]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase of the plan (baseline, intervention, maintenance) and the day it starts."""
+
+    name: str
+    start: dt.date
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked plan (see the module docstring); read it with :func:`load_plan`."""
+
+    path: Path
+    id: str
+    sha256: str
+    display_name: str | None = None
+    therapist: str | None = None
+    goals: tuple[Goal, ...] = ()
+    phases: tuple[Phase, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[PlanObjective, ...]:
+        """Every objective of every goal, in the order written."""
+        return tuple(o for g in self.goals for o in g.objectives)
+
+    def phase_on(self, day: dt.date) -> str | None:
+        """The phase a day falls in (the last phase started on or before it), or None."""
+        current = None
+        for phase in self.phases:
+            if phase.start <= day:
+                current = phase.name
+        return current
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data (JSON-ready); ``display_name`` included as written."""
+        return {
+            "id": self.id, "display_name": self.display_name, "therapist": self.therapist,
+            "sha256": self.sha256,
+            "phases": [{"name": p.name, "start": p.start.isoformat()} for p in self.phases],
+            "goals": [{
+                "domain": g.domain, "description": g.description,
+                "objectives": [{
+                    **{k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in dataclasses.asdict(o.objective).items()},
+                    "description": o.description, "scripts": list(o.scripts),
+                    "target_date": o.target_date.isoformat() if o.target_date else None,
+                } for o in g.objectives],
+            } for g in self.goals],
+        }
+
+
+def check_child_id(child: str) -> str:
+    """The child id if it is a safe pseudonymous id (it names files), else ConfigError."""
+    if not isinstance(child, str) or not _CHILD_ID.fullmatch(child):
+        raise ConfigError(f"The child id {child!r} must be 1 to 64 letters, digits, '-', '_' or '.', "
+                          "starting with a letter or digit (a pseudonymous code such as C07, not a name).")
+    return child
+
+
+def plan_path(root: str | os.PathLike, child: str) -> Path:
+    """Where the child's plan lives: ``<root>/plans/<child>.toml``."""
+    return Path(root) / "plans" / f"{check_child_id(child)}.toml"
+
+
+def plan_hash(plan: Plan | str | os.PathLike) -> str:
+    """SHA-256 (hex) of the plan file's bytes: what a session log records as ``plan_sha256``."""
+    if isinstance(plan, Plan):
+        return plan.sha256
+    return hashlib.sha256(Path(plan).read_bytes()).hexdigest()
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+class _Problem(Exception):
+    pass
+
+
+class _Checker:
+    def __init__(self, text: str, shown: str) -> None:
+        self.lines = _KeyLines(text)
+        self.shown = shown
+        self.problems: list[str] = []
+
+    def report(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> None:
+        line = self.lines.line(table, index, key)
+        where = f"{self.shown}:{line}" if line else self.shown
+        self.problems.append(f"{where}: {field} {problem.rstrip('.')}.")
+
+    def fail(self, *args: Any) -> _Problem:
+        self.report(*args)
+        return _Problem()
+
+    def unknown(self, data: dict, kind: str, index: int | None, prefix: str) -> None:
+        allowed = _FIELDS[kind]
+        table = "" if kind == "plan" else kind
+        for key in data:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.report(table, index, key, f"{prefix}{key}",
+                        f"is not a field of {_TABLE_NAMES[kind]}{hint}; the fields are {', '.join(allowed)}")
+
+    def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, required: bool) -> str | None:
+        if key not in data:
+            if required:
+                raise self.fail(*where, None, field, f"is missing; write {allowed}")
+            return None
+        value = data[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+        return value.strip()
+
+    def entries(self, data: dict, key: str, table: str, index: int | None, field: str) -> list[dict]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(table, index, key, field, f"must be [[{key}]] entries, not {_describe(value)}")
+        return value
+
+    def attempt(self, fn, *args, default=None):
+        try:
+            return fn(*args)
+        except _Problem:
+            return default
+
+    def build(self, data: dict, path: Path, child: str | None, sha: str) -> Plan:
+        self.unknown(data, "plan", None, "")
+        top = ("", None)
+        pid = self.attempt(self.text, data, "id", top, "id", "the child's pseudonymous id in quotes, e.g. "
+                           "id = \"C07\"", True)
+        if pid is not None:
+            try:
+                check_child_id(pid)
+                if child is not None and pid != child:
+                    self.report("", None, "id", "id", f"is '{pid}', but this is the plan of '{child}' (its file "
+                                f"name); make them the same")
+            except ConfigError as exc:
+                self.report("", None, "id", "id", str(exc)[0].lower() + str(exc)[1:])
+        display = self.attempt(self.text, data, "display_name", top, "display_name", "a name in quotes", False)
+        therapist = self.attempt(self.text, data, "therapist", top, "therapist",
+                                 "the therapist's name and credentials in quotes", False)
+        phases = self.attempt(self.phases, data, default=())
+        goals = self.attempt(self.goals, data, default=())
+        if self.problems:
+            raise PlanError(self.problems)
+        return Plan(path=path, id=pid, sha256=sha, display_name=display, therapist=therapist, goals=goals,
+                    phases=phases)
+
+    def phases(self, data: dict) -> tuple[Phase, ...]:
+        out: list[Phase] = []
+        for i, entry in enumerate(self.entries(data, "phases", "", None, "phases")):
+            where = ("phases", i)
+            prefix = f"phases[{i + 1}]."
+            self.unknown(entry, "phases", i, prefix)
+            try:
+                name = self.text(entry, "name", where, prefix + "name", "one of " + ", ".join(PHASES), True)
+                if name not in PHASES:
+                    close = difflib.get_close_matches(name, PHASES, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    raise self.fail(*where, "name", prefix + "name",
+                                    f"'{name}' is not one of {', '.join(PHASES)}{hint}")
+                if "start" not in entry:
+                    raise self.fail(*where, None, prefix + "start", "is missing; write the day the phase starts, "
+                                    "e.g. start = 2026-09-01")
+                start = _as_date(entry["start"])
+                if start is None:
+                    raise self.fail(*where, "start", prefix + "start", "must be a date like 2026-09-01, not "
+                                    f"{_describe(entry['start'])}")
+            except _Problem:
+                continue
+            if out and start <= out[-1].start:
+                self.report(*where, "start", prefix + "start", f"is {start}, but phases must be written in the "
+                            f"order they start (the one before starts {out[-1].start})")
+                continue
+            out.append(Phase(name, start))
+        return tuple(out)
+
+    def goals(self, data: dict) -> tuple[Goal, ...]:
+        out: list[Goal] = []
+        ids: set[str] = set()
+        n_obj = 0  # [[goals.objectives]] headers are counted over the whole file
+        for i, entry in enumerate(self.entries(data, "goals", "", None, "goals")):
+            where = ("goals", i)
+            prefix = f"goals[{i + 1}]."
+            self.unknown(entry, "goals", i, prefix)
+            domain = self.attempt(self.text, entry, "domain", where, prefix + "domain",
+                                  "one of " + ", ".join(DOMAINS), True)
+            if domain is not None and domain not in DOMAINS:
+                close = difflib.get_close_matches(domain.lower(), DOMAINS, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                self.report(*where, "domain", prefix + "domain", f"'{domain}' is not one of {', '.join(DOMAINS)}{hint}")
+                domain = None
+            description = self.attempt(self.text, entry, "description", where, prefix + "description",
+                                       "the goal in words, in quotes", False) or ""
+            try:
+                entries = self.entries(entry, "objectives", "goals", i, prefix + "objectives")
+            except _Problem:
+                entries = []
+            objectives = []
+            for j, oentry in enumerate(entries):
+                index = n_obj
+                n_obj += 1
+                obj = self.objective(oentry, index, f"{prefix}objectives[{j + 1}].", domain or "", description,
+                                     ids)
+                if obj is not None:
+                    objectives.append(obj)
+            out.append(Goal(domain or "", description, tuple(objectives)))
+        return tuple(out)
+
+    def objective(self, entry: dict, index: int, prefix: str, domain: str, goal: str,
+                  ids: set[str]) -> PlanObjective | None:
+        table = "goals.objectives"
+        where = (table, index)
+        n_before = len(self.problems)
+        self.unknown(entry, table, index, prefix)
+        if len(self.problems) > n_before:
+            return None
+        metric = entry.get("metric")
+        if isinstance(metric, str) and metric not in _ALL_METRICS:
+            close = difflib.get_close_matches(metric, _ALL_METRICS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self.report(*where, "metric", prefix + "metric", f"'{metric}' is not a metric Tandem measures{hint}; "
+                        "see docs/scripts.md for the metrics of each kind")
+            return None
+        core = {k: v for k, v in entry.items() if k not in ("description", "scripts", "target_date")}
+        try:
+            objective = Objective.from_dict(core)
+        except (ValueError, TypeError) as exc:
+            message = str(exc)
+            oid = entry.get("id")
+            for start in (f"Objective '{oid}': ", f"Objective '{oid}' ", "An objective "):
+                if message.startswith(start):
+                    message = message[len(start):]
+                    break
+            key = next((k for k in _OBJECTIVE_FIELDS if re.search(rf"\b{k}\b", message) and k in entry), None)
+            self.report(*where, key, prefix.rstrip(".") + (f" ({oid})" if isinstance(oid, str) else ""), message)
+            return None
+        if objective.id in ids:
+            self.report(*where, "id", prefix + "id", f"'{objective.id}' is used twice; give each objective its own id")
+            return None
+        ids.add(objective.id)
+        try:
+            description = self.text(entry, "description", where, prefix + "description",
+                                    "the objective in words, in quotes", False) or ""
+            scripts = entry.get("scripts", [])
+            if not isinstance(scripts, list) or not all(isinstance(s, str) and s.strip() for s in scripts):
+                raise self.fail(*where, "scripts", prefix + "scripts", "must be a list of script names, e.g. "
+                                f"[\"echo-drums\"] or [\"content/songs/echo-drums.toml\"], not {_describe(scripts)}")
+            target = None
+            if "target_date" in entry:
+                target = _as_date(entry["target_date"])
+                if target is None:
+                    raise self.fail(*where, "target_date", prefix + "target_date", "must be a date like "
+                                    f"2026-12-15, not {_describe(entry['target_date'])}")
+        except _Problem:
+            return None
+        return PlanObjective(objective=objective, domain=domain, goal=goal, description=description,
+                             scripts=tuple(s.strip() for s in scripts), target_date=target)
+
+
+def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
+    """Read and check a plan file; ``child`` (if given) must match its ``id``.
+
+    Raises
+    ------
+    PlanError
+        One sentence per problem, each naming ``file:line`` and the field.
+    """
+    path = Path(path)
+    shown = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        who = f" for '{child}'" if child else ""
+        hint = f"; create one with `tandem plan new {child}`" if child else ""
+        raise PlanError([f"{shown}: there is no plan{who}{hint}."]) from None
+    except OSError as exc:
+        raise PlanError([f"{shown}: the plan cannot be read ({exc.strerror or exc})."]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError([f"{shown}: the plan is not UTF-8 text; save it again as UTF-8."]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError([_syntax_problem(exc, shown, max(1, len(text.splitlines())))]) from None
+    return _Checker(text, shown).build(data, path, child, hashlib.sha256(raw).hexdigest())
+
+
+def load_plan(root: str | os.PathLike, child: str) -> Plan:
+    """The child's checked plan from ``<root>/plans/<child>.toml`` (see :func:`load_plan_file`)."""
+    return load_plan_file(plan_path(root, child), child)
+
+
+def plan_objectives_for(plan: Plan | None, script_path: str | os.PathLike) -> list[Objective]:
+    """The plan's objectives that the script measures (its ``scripts`` name the script's file or stem)."""
+    if plan is None:
+        return []
+    return [o.objective for o in plan_entries_for(plan, script_path)]
+
+
+def plan_entries_for(plan: Plan, script_path: str | os.PathLike) -> list[PlanObjective]:
+    """As :func:`plan_objectives_for`, with the plan's own fields (domain, description, ...)."""
+    stem = Path(script_path).stem
+    return [o for o in plan.objectives if any(Path(s).stem == stem for s in o.scripts)]
+
+
+_TEMPLATE = '''\
+# The plan of child {child}: goals, measurable objectives and phases.
+# Tandem reads this file (it is data, never run). Edit it, then check it with
+#   tandem plan show {child}
+# Lines starting with # are comments. Dates are written 2026-09-01.
+
+id = "{child}"                  # the pseudonymous id: reports use it unless --names is given
+# display_name = "First name"   # optional: shown in reports only with --names
+# therapist = "Name, MT-BC"     # optional: printed on reports
+
+# Phases: baseline, intervention, maintenance, each with the day it starts.
+[[phases]]
+name = "baseline"
+start = {today}
+
+# [[phases]]
+# name = "intervention"
+# start = 2026-10-01
+
+# Goals, each in one domain: communication, cognition, socialization, motor, sensory.
+# Each objective names a metric a script measures (see docs/scripts.md), how trials
+# are judged, and the scripts (file names or stems in content/songs) that measure it.
+# The two below are examples: change them to the child's own, or delete them.
+
+[[goals]]
+domain = "motor"
+description = "Keeps a steady beat with the music."
+
+[[goals.objectives]]
+id = "steady-beat"
+description = "Taps within 80 ms of the beat on at least 70 % of beats."
+metric = "within_window_pct"      # share of beats hit within the timing window
+aggregate = "mean"                # mean over the session's trials
+comparator = ">="
+threshold = 70
+sessions = 3                      # mastered after 3 sessions in a row
+scripts = ["steady-beat-march"]
+# target_date = 2026-12-15
+
+[[goals]]
+domain = "communication"
+description = "Imitates short rhythms."
+
+[[goals.objectives]]
+id = "imitate-rhythms"
+description = "Imitates 3-beat rhythms on the drum correctly on 4 of 5 trials."
+metric = "correct"
+criterion = "k_of_n"              # at least k of the first n trials
+k = 4
+n = 5
+comparator = "=="
+threshold = true
+max_prompt = "gestural"           # independent and gestural trials count
+scripts = ["echo-drums"]
+# target_date = 2026-12-15
+'''
+
+
+def new_plan(root: str | os.PathLike, child: str, *, today: dt.date | None = None) -> Path:
+    """Write a commented template plan for ``child`` (0600) and return its path; never overwrites.
+
+    Raises
+    ------
+    ConfigError
+        If the child id is not a safe pseudonymous id, or the child already has a plan.
+    """
+    path = plan_path(root, child)
+    ensure_private_dir(path.parent)
+    text = _TEMPLATE.format(child=child, today=(today or dt.date.today()).isoformat())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        raise ConfigError(f"{path}: '{child}' already has a plan; edit it, or move it away to start "
+                          "again.") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
+        fh.write(text)
+    return path

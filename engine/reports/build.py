@@ -1,0 +1,574 @@
+"""Progress notes and progress reports from session records.
+
+:func:`build_report` judges every objective (the scripts' own and the plan's)
+on every session up to the end of the range, so a status such as *mastered*
+counts the sessions before the range too, and writes what was asked for:
+
+* ``report.html`` / ``report.pdf``: the progress report over the range (the
+  quarterly report sent home and to the team): title block, summary table of
+  objectives and status, timing over the range, a section per objective
+  (criterion, per-session table, plot with the criterion line, status and a
+  sentence to paste), then a session progress note per session;
+* ``notes/<session>.html``: each session's progress note alone (and, with
+  ``note_pdfs=True``, ``notes/<session>.pdf``: its pages cut from the
+  report's rendering, not rendered again);
+* ``trials.csv``, ``objectives.csv`` and ``report.json`` (see
+  ``docs/reports.md`` and :mod:`engine.reports.csvjson`).
+
+Privacy: the child is named by the pseudonymous id unless ``names=True``
+(then the plan's ``display_name``); every file is written 0600 in folders
+made 0700.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import engine
+from engine.errors import ConfigError
+from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.records.model import SessionRecord
+from engine.records.plan import Plan, plan_entries_for
+from engine.reports import plots
+from engine.reports.sentences import (
+    KEY_SCORES,
+    criterion_text,
+    duration_text,
+    format_score,
+    prompt_counts,
+    prompt_text,
+    session_sentences,
+    status_label,
+)
+from engine.scoring.objectives import (
+    _BOOL_AGGREGATES,
+    Objective,
+    SessionResult,
+    Trial,
+    _fmt,
+    _metric_display,
+    evaluate_session,
+    objective_status,
+)
+
+__all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_report", "collect", "session_date"]
+
+FORMATS = ("html", "pdf", "csv", "json")
+"""The formats :func:`build_report` writes."""
+
+_LATENCY_KEYS = (("response_latency_ms", "Response latency"), ("initiation_latency_ms", "Initiation latency"),
+                 ("stop_latency_ms", "Stopping latency"))
+
+
+def session_date(record: SessionRecord) -> dt.date:
+    """The day a session started, in the time zone it was logged in."""
+    return session_started(record).date()
+
+
+def session_started(record: SessionRecord) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(record.started)
+    except (TypeError, ValueError):
+        return dt.datetime(1970, 1, 1)
+
+
+@dataclass
+class SessionView:
+    """One session as the report shows it."""
+
+    n: int
+    record: SessionRecord
+    anchor: str
+    started: dt.datetime
+    phase: str | None
+    prompts: dict[str, int]
+    sentences: list[str]
+    rows: list[ObjectiveRow] = field(default_factory=list)
+    trial_columns: list[tuple[str, str]] = field(default_factory=list)
+    trial_rows: list[list[str]] = field(default_factory=list)
+    plot: str | None = None
+    plot_png: bytes | None = None
+
+    @property
+    def date(self) -> dt.date:
+        return self.started.date()
+
+    @property
+    def stem(self) -> str:
+        return Path(self.record.script).stem
+
+
+@dataclass
+class ObjectiveRow:
+    """One objective judged in one session."""
+
+    session: SessionView
+    objective: ObjectiveView
+    result: SessionResult | None
+    value: float | None
+    figure: float | None  # what the table and plot show (percent passed for k-of-n)
+    figure_text: str
+    met: bool | None
+    summary: str
+    prompts: dict[str, int]
+    status: str = ""  # the objective's status as of this session
+
+
+@dataclass
+class ObjectiveView:
+    """One objective over the report's range."""
+
+    key: str
+    anchor: str
+    source: str  # "plan" or "script"
+    source_label: str
+    id: str
+    objective: Objective | None
+    criterion: str
+    domain: str = ""
+    goal: str = ""
+    description: str = ""
+    target_date: dt.date | None = None
+    rows: list[ObjectiveRow] = field(default_factory=list)
+    status: str = "not started"
+    sentence: str = "No trials recorded yet."
+    consecutive_met: int = 0
+    plot: str | None = None
+    figure_label: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Everything the templates and exports show."""
+
+    child: str  # as shown: the pseudonymous id, or the display name with names=True
+    child_id: str
+    names: bool
+    date_from: dt.date | None
+    date_to: dt.date | None
+    generated: dt.datetime
+    engine_version: str
+    therapist: str | None
+    plan: Plan | None
+    sessions: list[SessionView]
+    objectives: list[ObjectiveView]
+    timing_plot: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def first(self) -> dt.date | None:
+        return self.date_from or (self.sessions[0].date if self.sessions else None)
+
+    @property
+    def last(self) -> dt.date | None:
+        return self.date_to or (self.sessions[-1].date if self.sessions else None)
+
+    @property
+    def range_text(self) -> str:
+        first, last = self.first, self.last
+        if first is None and last is None:
+            return "all sessions"
+        if first is None:
+            return f"up to {last:%d %b %Y}"
+        if last is None:
+            return f"from {first:%d %b %Y}"
+        return f"{first:%d %b %Y} – {last:%d %b %Y}"
+
+
+def _data_uri(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure_of(objective: Objective | None, result: SessionResult | None, value: Any) -> tuple[float | None, str]:
+    """The session figure the table and plot show, and its text."""
+    if objective is None:
+        return (float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
+                format_score(value, "{:.4g}"))
+    if result is None or result.met is None and not result.counted:
+        return None, "–"
+    if objective.criterion == "aggregate" and objective.aggregate not in _BOOL_AGGREGATES:
+        unit = _metric_display(objective.metric)[1]
+        if result.value is None:
+            return None, "–"
+        return result.value, _fmt(result.value, unit)
+    if objective.criterion == "aggregate" and objective.aggregate == "count_true":
+        return result.value, f"{result.passed} of {result.judged}"
+    if not result.judged:
+        return None, "–"
+    pct = 100.0 * result.passed / result.judged
+    return pct, f"{result.passed}/{result.judged} ({pct:.0f} %)"
+
+
+def _plot_spec(objective: Objective | None) -> tuple[float | None, str, bool, bool]:
+    """(criterion line, y label, lower is better, percent axis) for an objective's plot."""
+    if objective is None:
+        return None, "value", False, False
+    lower = objective.comparator in ("<", "<=")
+    if objective.criterion == "aggregate" and objective.aggregate not in _BOOL_AGGREGATES:
+        unit = _metric_display(objective.metric)[1]
+        label = f"session {objective.aggregate}" + (f" ({unit})" if unit else "")
+        return objective.threshold, label, lower, unit == "%"
+    if objective.criterion == "aggregate" and objective.aggregate == "count_true":
+        return objective.threshold, "trials passed", False, False
+    if objective.criterion == "aggregate":
+        return objective.threshold, "% of trials", False, True
+    return 100.0 * objective.k / objective.n, "% of judged trials passed", False, True
+
+
+def _trials_of(record: SessionRecord) -> list[Trial]:
+    out = []
+    for t in record.trials:
+        try:
+            out.append(Trial(scores=t.scores, prompt=t.prompt))
+        except ValueError:
+            out.append(Trial(scores=t.scores))
+    return out
+
+
+class _ScriptCache:
+    """Scripts' objectives by path, loaded once; None when the script cannot be read now."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, tuple[Objective, ...] | None] = {}
+
+    def objectives(self, record: SessionRecord) -> tuple[Objective, ...] | None:
+        path = record.script
+        if path not in self.cache:
+            from engine.interventions.script import load_script
+
+            try:
+                self.cache[path] = load_script(path).objectives
+            except (ConfigError, OSError):
+                self.cache[path] = None
+        return self.cache[path]
+
+
+def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
+            date_from: dt.date | None = None, date_to: dt.date | None = None, names: bool = False,
+            therapist: str | None = None, plots_wanted: bool = True) -> Report:
+    """Judge every objective and lay out the report (no files written)."""
+    ordered = sorted(records, key=lambda r: (session_started(r).timestamp(), str(r.path)))
+    history = [r for r in ordered if date_to is None or session_date(r) <= date_to]
+    shown_ids = {id(r) for r in history if date_from is None or session_date(r) >= date_from}
+    therapist = therapist or (plan.therapist if plan else None) or next(
+        (r.header.get("therapist") for r in reversed(history) if r.header.get("therapist")), None)
+    shown_name = plan.display_name if (names and plan and plan.display_name) else child
+
+    views: dict[int, SessionView] = {}
+    shown: list[SessionView] = []
+    for r in history:
+        if id(r) not in shown_ids:
+            continue
+        started = session_started(r)
+        prompts = prompt_counts(t.prompt for t in r.trials)
+        view = SessionView(
+            n=len(shown) + 1, record=r, anchor=f"session-{len(shown) + 1}", started=started,
+            phase=plan.phase_on(started.date()) if plan else None, prompts=prompts,
+            sentences=session_sentences(title=r.title or Path(r.script).stem, status=r.status,
+                                        duration_s=r.duration_s, n_trials=len(r.trials), prompts=prompts,
+                                        skipped_lines=r.skipped_lines))
+        _trial_table(view)
+        shown.append(view)
+        views[id(r)] = view
+
+    # (key, label, objective, plan entry or None, records it applies to)
+    specs: list[tuple[str, str, Objective | None, Any, list[SessionRecord], str]] = []
+    scripts = _ScriptCache()
+    if plan is not None:
+        for entry in plan.objectives:
+            recs = [r for r in history if entry in plan_entries_for(plan, r.script)]
+            specs.append((f"plan:{entry.id}", "Plan", entry.objective, entry, recs, "plan"))
+    by_script: dict[str, list[SessionRecord]] = {}
+    for r in history:
+        by_script.setdefault(Path(r.script).stem, []).append(r)
+    for stem, recs in by_script.items():
+        title = recs[-1].title or stem
+        defs = scripts.objectives(recs[-1])
+        if defs is None:  # the script cannot be read now: show what the logs say
+            ids = list(dict.fromkeys(o.id for r in recs for o in r.objectives))
+            for oid in ids:
+                specs.append((f"script:{stem}:{oid}", f"Script: {title}", None, oid, recs, "script"))
+        else:
+            for obj in defs:
+                specs.append((f"script:{stem}:{obj.id}", f"Script: {title}", obj, None, recs, "script"))
+
+    objectives: list[ObjectiveView] = []
+    for k, (key, label, obj, entry, recs, source) in enumerate(specs):
+        oid = obj.id if obj is not None else str(entry)
+        view = ObjectiveView(
+            key=key, anchor=f"objective-{k + 1}", source=source, source_label=label, id=oid, objective=obj,
+            criterion=criterion_text(obj) if obj is not None else "As logged (the script cannot be read now).")
+        if source == "plan":
+            view.domain, view.goal = entry.domain, entry.goal
+            view.description, view.target_date = entry.description, entry.target_date
+        _judge(view, recs, views, entry if source == "script" and obj is None else None)
+        objectives.append(view)
+        for row in view.rows:
+            row.session.rows.append(row)
+
+    report = Report(child=shown_name, child_id=child, names=names, date_from=date_from, date_to=date_to,
+                    generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
+                    therapist=therapist, plan=plan, sessions=shown, objectives=objectives)
+    if plots_wanted:
+        _draw(report)
+    return report
+
+
+def _judge(view: ObjectiveView, recs: Sequence[SessionRecord], views: dict[int, SessionView],
+           logged_id: str | None) -> None:
+    """Fill the objective's rows (sessions in the range) and status (over every session up to its end)."""
+    obj = view.objective
+    if obj is None:  # from the logs' summaries only
+        last = None
+        for r in recs:
+            rec = next((o for o in r.objectives if o.id == logged_id), None)
+            if rec is None:
+                continue
+            last = rec
+            sv = views.get(id(r))
+            if sv is not None:
+                figure, text = _figure_of(None, None, rec.value)
+                view.rows.append(ObjectiveRow(sv, view, None, rec.value if isinstance(rec.value, float) else None,
+                                              figure, text, rec.met, rec.sentence, sv.prompts,
+                                              status_label(rec.status)))
+        if last is not None:
+            view.status, view.sentence = status_label(last.status), last.sentence
+        return
+    results: list[SessionResult] = []
+    skipped = 0
+    for r in recs:
+        try:
+            res = evaluate_session(obj, _trials_of(r))
+        except ValueError:
+            skipped += 1  # the session's trials do not have this objective's metric
+            continue
+        results.append(res)
+        sv = views.get(id(r))
+        if sv is None:
+            continue
+        figure, text = _figure_of(obj, res, res.value)
+        counted_prompts = prompt_counts(r.trials[o.index].prompt for o in res.trials if o.index < len(r.trials))
+        row = ObjectiveRow(sv, view, res, res.value, figure, text, res.met, res.summary, counted_prompts)
+        row.status = status_label(objective_status(obj, results).status)
+        view.rows.append(row)
+    if skipped:
+        view.notes.append(f"{skipped} session{'s' if skipped != 1 else ''} of its scripts did not measure "
+                          f"{obj.metric} and {'were' if skipped != 1 else 'was'} left out.")
+    st = objective_status(obj, results)
+    view.status, view.sentence, view.consecutive_met = status_label(st.status), st.sentence, st.consecutive_met
+
+
+def _trial_table(view: SessionView) -> None:
+    r = view.record
+    keys = KEY_SCORES.get(r.kind, ())
+    present = [k for k in keys if any(k[0] in t.scores for t in r.trials)]
+    view.trial_columns = [("n", "Trial"), ("tempo", "Tempo"), ("correct", "Correct"), ("prompt", "Prompt")] + [
+        (k, label) for k, label, _ in present]
+    for t in r.trials:
+        view.trial_rows.append([str(t.n), f"{t.tempo_bpm:.0f}", format_score(t.correct), t.prompt]
+                               + [format_score(t.scores.get(k), spec) for k, _, spec in present])
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _session_panels(r: SessionRecord) -> list[dict[str, Any]]:
+    n = [t.n for t in r.trials]
+    panels = []
+    if any("asynchrony_mean_ms" in t.scores for t in r.trials):
+        window = next((_num(t.scores.get("window_ms")) for t in r.trials if _num(t.scores.get("window_ms"))), None)
+        panels.append({"n": n, "y": [_num(t.scores.get("asynchrony_mean_ms")) for t in r.trials],
+                       "err": [_num(t.scores.get("asynchrony_sd_ms")) for t in r.trials], "band": window,
+                       "zero": True, "title": "Asynchrony per trial (mean ± SD)",
+                       "ylabel": "ms (negative = early)"})
+    for key, title in _LATENCY_KEYS:
+        if any(key in t.scores for t in r.trials):
+            panels.append({"n": n, "y": [_num(t.scores.get(key)) for t in r.trials], "title": f"{title} per trial",
+                           "ylabel": "ms"})
+            break
+    tempos = [t.tempo_bpm for t in r.trials]
+    if len(set(tempos)) > 1:
+        panels.append({"n": n, "y": tempos, "title": "Tempo over the session", "ylabel": "BPM", "step": True})
+    return panels
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _draw(report: Report) -> None:
+    for view in report.objectives:
+        if not view.rows:
+            continue
+        crit, ylabel, lower, percent = _plot_spec(view.objective)
+        marks, last_phase = [], None
+        for i, row in enumerate(view.rows):
+            if row.session.phase and row.session.phase != last_phase:
+                marks.append((i, row.session.phase))
+                last_phase = row.session.phase
+        view.plot = _data_uri(plots.objective_plot(
+            [f"{row.session.date:%d %b}" for row in view.rows], [row.figure for row in view.rows],
+            [row.met for row in view.rows], criterion=crit, ylabel=ylabel, lower_is_better=lower,
+            phase_marks=marks, percent=percent))
+    for sv in report.sessions:
+        sv.plot_png = plots.session_timing_plot(_session_panels(sv.record))
+        sv.plot = _data_uri(sv.plot_png)
+    if len(report.sessions) > 1:
+        labels = [f"{s.date:%d %b}" for s in report.sessions]
+        panels = []
+        asy = [_mean(_num(t.scores.get("asynchrony_mean_ms")) for t in s.record.trials) for s in report.sessions]
+        if any(v is not None for v in asy):
+            sd = [_mean(_num(t.scores.get("asynchrony_sd_ms")) for t in s.record.trials) for s in report.sessions]
+            panels.append({"y": asy, "err": sd, "zero": True, "title": "Asynchrony (session mean ± SD)",
+                           "ylabel": "ms (negative = early)"})
+        for key, title in _LATENCY_KEYS:
+            lat = [_mean(_num(t.scores.get(key)) for t in s.record.trials) for s in report.sessions]
+            if any(v is not None for v in lat):
+                panels.append({"y": lat, "title": f"{title} (session mean)", "ylabel": "ms"})
+                break
+        report.timing_plot = _data_uri(plots.range_timing_plot(labels, panels)) if panels else None
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def write_private(path: Path, data: bytes | str) -> Path:
+    """Write a file readable by the user alone (0600), replacing any old one."""
+    ensure_private_dir(path.parent)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
+        fh.write(raw)
+    return path
+
+
+@functools.cache
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("engine.reports", "templates"),
+                             autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters["score"] = format_score
+    env.filters["prompts"] = prompt_text
+    env.filters["duration"] = duration_text
+    return env
+
+
+def _note_name(sv: SessionView) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", sv.stem) or "session"
+    return f"{sv.started:%Y%m%d-%H%M%S}-{stem}"
+
+
+def render_html(report: Report, *, only: SessionView | None = None) -> str:
+    """The progress report as one self-contained HTML page (plots embedded); ``only``: one session's note."""
+    template = _env().get_template("report.html")  # compiled once (the environment caches it)
+    return template.render(r=report, only=only, status_order=("not started", "in progress", "met", "mastered"))
+
+
+def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None, *,
+                 date_from: dt.date | None = None, date_to: dt.date | None = None,
+                 formats: Iterable[str] = FORMATS, out_dir: str | os.PathLike, names: bool = False,
+                 therapist: str | None = None, note_pdfs: bool = False) -> dict[str, list[Path]]:
+    """Write the progress report, session notes and exports; the paths written, by format.
+
+    Parameters
+    ----------
+    child : str
+        The child's pseudonymous id.
+    records : sequence of SessionRecord
+        The child's sessions (any order; those after ``date_to`` are ignored,
+        those before ``date_from`` count toward statuses but are not shown).
+    plan : Plan or None
+        The child's plan: its objectives are reported besides the scripts' own.
+    date_from, date_to : date or None
+        The range, both days included (None: open).
+    formats : iterable of str
+        Any of ``html``, ``pdf``, ``csv``, ``json``.
+    out_dir : path
+        Created 0700 if missing; files are written 0600.
+    names : bool
+        Show the plan's ``display_name`` instead of the id.
+    therapist : str or None
+        Printed in the title block (default: the plan's, else the latest log's).
+    note_pdfs : bool
+        Also write each session's note as its own PDF (``notes/*.pdf``, its
+        pages cut from the report's rendering; about 0.3 s a session). The
+        notes are always in ``report.pdf`` (each from a new page) and in
+        ``notes/*.html``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown format, or a range that ends before it starts.
+    """
+    formats = [f.strip().lower() for f in formats if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ConfigError(f"Unknown report format {bad[0]!r}; choose from {', '.join(FORMATS)}." if bad else
+                          f"Give at least one report format: {', '.join(FORMATS)}.")
+    if date_from and date_to and date_to < date_from:
+        raise ConfigError(f"The report's range ends ({date_to}) before it starts ({date_from}).")
+    out = ensure_private_dir(Path(out_dir))
+    wants_pages = "html" in formats or "pdf" in formats
+    report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
+                     therapist=therapist, plots_wanted=wants_pages)
+    written: dict[str, list[Path]] = {f: [] for f in formats}
+    if wants_pages:
+        html = render_html(report)
+        notes = {sv.anchor: render_html(report, only=sv) for sv in report.sessions}
+        if "html" in formats:
+            written["html"].append(write_private(out / "report.html", html))
+            for sv in report.sessions:
+                written["html"].append(write_private(out / "notes" / f"{_note_name(sv)}.html", notes[sv.anchor]))
+        if "pdf" in formats:
+            written["pdf"].extend(_write_pdfs(report, html, out, note_pdfs))
+    if "csv" in formats or "json" in formats:
+        from engine.reports import csvjson
+
+        if "csv" in formats:
+            written["csv"].append(write_private(out / "trials.csv", csvjson.trials_csv(report)))
+            written["csv"].append(write_private(out / "objectives.csv", csvjson.objectives_csv(report)))
+        if "json" in formats:
+            written["json"].append(write_private(out / "report.json", csvjson.report_json(report)))
+    return written
+
+
+def _write_pdfs(report: Report, html: str, out: Path, note_pdfs: bool) -> list[Path]:
+    """The report's PDF, and each session note's pages cut from the same rendering."""
+    import logging
+
+    import weasyprint
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    document = weasyprint.HTML(string=html, base_url=str(out)).render()
+    paths = [write_private(out / "report.pdf", document.write_pdf())]
+    if not note_pdfs:
+        return paths
+    starts: dict[str, int] = {}
+    for i, page in enumerate(document.pages):
+        for name in page.anchors:
+            if name.startswith("session-") and name not in starts:
+                starts[name] = i
+    order = [sv for sv in report.sessions if sv.anchor in starts]
+    for k, sv in enumerate(order):
+        a = starts[sv.anchor]
+        b = starts[order[k + 1].anchor] if k + 1 < len(order) else len(document.pages)
+        pages = document.pages[a:max(b, a + 1)]
+        paths.append(write_private(out / "notes" / f"{_note_name(sv)}.pdf", document.copy(pages).write_pdf()))
+    return paths

@@ -1,0 +1,184 @@
+"""CSV and JSON exports of a report (documented in ``docs/reports.md``).
+
+CSV files are UTF-8 with a byte-order mark (so spreadsheet programs read
+accents and the ± sign correctly), comma-separated, one header row, columns
+in a fixed order. Cells hold plain values: numbers (up to 6 decimals, no
+exponent for ordinary sizes), ``true``/``false``, text; an empty cell is a
+value that was not measured. A list (such as ``failed``) is joined with
+``; ``. Nothing is a Python repr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+__all__ = ["JSON_SCHEMA", "OBJECTIVE_COLUMNS", "TRIAL_COLUMNS", "cell", "objectives_csv", "report_json",
+           "trials_csv"]
+
+JSON_SCHEMA = "tandem-report/1"
+"""The ``schema`` of :func:`report_json`'s document."""
+
+TRIAL_COLUMNS = ("child", "session_date", "session_started", "session_status", "script", "title", "kind",
+                 "phase", "trial_n", "trial_index", "trial_phase", "start_s", "tempo_bpm", "correct", "prompt")
+"""The fixed columns of ``trials.csv``; every score follows as its own column, ``score_<name>``, by name."""
+
+OBJECTIVE_COLUMNS = ("child", "session_date", "session_started", "session_status", "script", "phase",
+                     "objective_source", "objective_id", "domain", "metric", "criterion", "trials", "counted",
+                     "prompted", "unscorable", "judged", "passed", "value", "figure", "met", "status", "summary")
+"""The columns of ``objectives.csv``, one row per objective per session."""
+
+
+def cell(value: Any) -> str:
+    """A value as a spreadsheet cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ""
+        text = f"{round(value, 6):.6f}".rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+    if isinstance(value, (list, tuple)):
+        return "; ".join(cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return buf.getvalue()
+
+
+def score_names(report) -> list[str]:
+    """Every score name of the report's trials, sorted (the score columns' order)."""
+    return sorted({k for s in report.sessions for t in s.record.trials for k in t.scores})
+
+
+def trials_csv(report) -> str:
+    """One row per trial of every session in the range."""
+    names = score_names(report)
+    rows = []
+    for s in report.sessions:
+        r = s.record
+        for t in r.trials:
+            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.stem, r.title, r.kind, s.phase,
+                         t.n, t.index, t.phase, t.start_s, t.tempo_bpm, t.correct, t.prompt]
+                        + [t.scores.get(k) for k in names])
+    return _csv(list(TRIAL_COLUMNS) + [f"score_{k}" for k in names], rows)
+
+
+def _metric(view) -> str:
+    return view.objective.metric if view.objective is not None else ""
+
+
+def objectives_csv(report) -> str:
+    """One row per objective per session (sessions in the range that measured it)."""
+    rows = []
+    for s in report.sessions:
+        r = s.record
+        for row in s.rows:
+            v, res = row.objective, row.result
+            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.stem, s.phase, v.source, v.id,
+                         v.domain, _metric(v), v.criterion, res.n_trials if res else None,
+                         res.counted if res else None, res.excluded_prompted if res else None,
+                         res.unscorable if res else None, res.judged if res else None,
+                         res.passed if res else None, row.value, row.figure, row.met, row.status, row.summary])
+    return _csv(list(OBJECTIVE_COLUMNS), rows)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf become null, tuples lists, numpy scalars plain."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return _clean(value.item())
+    return value
+
+
+def report_json(report) -> str:
+    """The report as a JSON document (schema ``tandem-report/1``, see ``docs/reports.md``)."""
+    plan = report.plan
+    doc = {
+        "schema": JSON_SCHEMA,
+        "child": report.child,
+        "child_id": report.child_id,
+        "names": report.names,
+        "date_from": report.date_from.isoformat() if report.date_from else None,
+        "date_to": report.date_to.isoformat() if report.date_to else None,
+        "generated": report.generated.isoformat(timespec="seconds"),
+        "engine_version": report.engine_version,
+        "therapist": report.therapist,
+        "plan": None if plan is None else {
+            "sha256": plan.sha256,
+            "phases": [{"name": p.name, "start": p.start.isoformat()} for p in plan.phases],
+        },
+        "sessions": [{
+            "n": s.n,
+            "log": s.record.path.name if s.record.path.name != "events.jsonl" else s.record.path.parent.name,
+            "started": s.record.started,
+            "date": s.date.isoformat(),
+            "script": s.stem,
+            "title": s.record.title,
+            "kind": s.record.kind,
+            "status": s.record.status,
+            "duration_s": s.record.duration_s,
+            "phase": s.phase,
+            "prompts": s.prompts,
+            "skipped_lines": s.record.skipped_lines,
+            "trials": [{"n": t.n, "index": t.index, "phase": t.phase, "start_s": t.start_s, "close_s": t.close_s,
+                        "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores}
+                       for t in s.record.trials],
+        } for s in report.sessions],
+        "objectives": [{
+            "key": v.key,
+            "source": v.source,
+            "id": v.id,
+            "domain": v.domain or None,
+            "goal": v.goal or None,
+            "description": v.description or None,
+            "target_date": v.target_date.isoformat() if v.target_date else None,
+            "definition": None if v.objective is None else {
+                "metric": v.objective.metric, "criterion": v.objective.criterion,
+                "aggregate": v.objective.aggregate, "comparator": v.objective.comparator,
+                "threshold": v.objective.threshold, "k": v.objective.k, "n": v.objective.n,
+                "sessions": v.objective.sessions, "counted_prompts": list(v.objective.counted_prompts),
+                "min_trials": v.objective.min_trials},
+            "criterion": v.criterion,
+            "status": v.status,
+            "consecutive_met": v.consecutive_met,
+            "sentence": v.sentence,
+            "notes": v.notes,
+            "sessions": [{
+                "session": row.session.n,
+                "date": row.session.date.isoformat(),
+                "value": row.value,
+                "figure": row.figure,
+                "trials": row.result.n_trials if row.result else None,
+                "counted": row.result.counted if row.result else None,
+                "judged": row.result.judged if row.result else None,
+                "passed": row.result.passed if row.result else None,
+                "met": row.met,
+                "status": row.status,
+                "summary": row.summary,
+                "prompts": row.prompts,
+            } for row in v.rows],
+        } for v in report.objectives],
+    }
+    return json.dumps(_clean(doc), indent=1, ensure_ascii=False) + "\n"

@@ -1,0 +1,154 @@
+"""Plain-language wording for reports: criteria, statuses, session notes.
+
+The per-session and over-sessions sentences about an objective come from
+:mod:`engine.scoring.objectives` (``SessionResult.summary`` and
+``ObjectiveStatus.sentence``); this module words the rest the same way:
+short sentences a therapist can paste into notes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from engine.scoring.objectives import (
+    _AGGREGATE_WORDS,
+    _BOOL_AGGREGATES,
+    _COMPARATOR_WORDS,
+    BOOL_METRIC_PHRASES,
+    PROMPT_LEVELS,
+    Objective,
+    _fmt,
+    _metric_display,
+    _plural,
+    _trial_test_phrase,
+)
+
+__all__ = [
+    "KEY_SCORES",
+    "REPORT_STATUSES",
+    "criterion_text",
+    "duration_text",
+    "format_score",
+    "prompt_counts",
+    "prompt_text",
+    "session_sentences",
+    "status_label",
+]
+
+REPORT_STATUSES = ("not started", "in progress", "met", "mastered")
+"""The statuses a report shows (``met this session`` reads ``met``)."""
+
+_STATUS_MAP = {"not started": "not started", "in progress": "in progress", "met this session": "met",
+               "met": "met", "mastered": "mastered"}
+
+#: The scores shown per kind in a session note's trial table: (key, label, format).
+KEY_SCORES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "call_and_response": (("response_latency_ms", "Latency", "{:.0f} ms"),
+                          ("onsets_matched", "Notes matched", "{}"), ("onsets_missed", "Missed", "{}"),
+                          ("ioi_error_ms", "Rhythm error", "{:.0f} ms")),
+    "turn_taking": (("waited", "Waited", "{}"), ("initiated", "Started a turn", "{}"),
+                    ("initiation_latency_ms", "Latency", "{:.0f} ms"), ("turn_length_notes", "Notes", "{}")),
+    "rhythmic_cueing": (("within_window_pct", "On the beat", "{:.0f} %"),
+                        ("asynchrony_mean_ms", "Asynchrony", "{:+.0f} ms"),
+                        ("asynchrony_sd_ms", "SD", "{:.0f} ms"), ("missed", "Missed", "{}")),
+    "stop_and_go": (("played_during_go", "Played with the music", "{}"), ("stopped", "Stopped", "{}"),
+                    ("stop_latency_ms", "Stopping latency", "{:.0f} ms")),
+    "fill_in_the_blank": (("filled", "Filled the blank", "{}"), ("blank_asynchrony_ms", "Timing", "{:+.0f} ms")),
+}
+
+
+def status_label(status: str | None) -> str:
+    """The report's status for an objective status (``met this session`` → ``met``)."""
+    return _STATUS_MAP.get(status or "", "not started")
+
+
+def format_score(value: Any, spec: str = "{}") -> str:
+    """A score as a reader sees it: yes/no, rounded numbers, a dash for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_score(v) for v in value) or "–"
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def criterion_text(objective: Objective) -> str:
+    """The objective's criterion in one sentence, e.g. "Imitated correctly on at least 4 of 5 trials."."""
+    agg = objective.aggregate
+    if objective.criterion == "aggregate" and agg in _BOOL_AGGREGATES:
+        phrase = BOOL_METRIC_PHRASES.get(objective.metric,
+                                         f"{_metric_display(objective.metric)[0].capitalize()}: yes")
+        words = _COMPARATOR_WORDS[objective.comparator]
+        if agg == "percent_true":
+            text = f"{phrase} on {words} {objective.threshold:g} % of trials"
+        else:
+            text = f"{phrase} on {words} {_plural(int(objective.threshold), 'trial')}"
+    elif objective.criterion == "aggregate":
+        name, unit = _metric_display(objective.metric)
+        text = (f"{_AGGREGATE_WORDS[agg]} {name} {_COMPARATOR_WORDS[objective.comparator]} "
+                f"{_fmt(objective.threshold, unit)} over a session's trials")
+    else:
+        text = f"{_trial_test_phrase(objective)} on at least {objective.k} of {objective.n}"
+        text += " consecutive trials" if objective.criterion == "k_of_n_consecutive" else " trials"
+    prompts = objective.counted_prompts
+    if prompts == ("independent",):
+        counted = "independent trials count"
+    else:
+        counted = f"{', '.join(prompts[:-1])} and {prompts[-1]} trials count" if len(prompts) > 1 \
+            else f"{prompts[0]} trials count"
+    return (f"{text} ({counted}); mastered when met in "
+            f"{_plural(objective.sessions, 'consecutive session')}.")
+
+
+def prompt_counts(prompts: Iterable[str]) -> dict[str, int]:
+    """Trials per prompt level, in the order of :data:`PROMPT_LEVELS` (levels with none left out)."""
+    counts = Counter(prompts)
+    ordered = {level: counts[level] for level in PROMPT_LEVELS if counts[level]}
+    for level, n in counts.items():  # a level Tandem does not know is still shown
+        ordered.setdefault(level, n)
+    return ordered
+
+
+def prompt_text(counts: dict[str, int]) -> str:
+    """E.g. "8 independent, 2 gestural"; "–" for none."""
+    return ", ".join(f"{n} {level}" for level, n in counts.items()) or "–"
+
+
+def duration_text(seconds: float | None) -> str:
+    """E.g. "12 min 5 s" or "45 s"."""
+    if seconds is None:
+        return "–"
+    total = round(float(seconds))
+    minutes, secs = divmod(total, 60)
+    if minutes and secs:
+        return f"{minutes} min {secs} s"
+    return f"{minutes} min" if minutes else f"{secs} s"
+
+
+def session_sentences(*, title: str, status: str, duration_s: float | None, n_trials: int,
+                      prompts: dict[str, int], skipped_lines: int = 0) -> list[str]:
+    """The opening sentences of a session progress note."""
+    help_given = {k: v for k, v in prompts.items() if k != "independent"}
+    first = f"{title}: {_plural(n_trials, 'trial')} in {duration_text(duration_s)}"
+    if n_trials and not help_given:
+        first += ", all without prompts."
+    elif help_given:
+        first += f"; prompts given: {prompt_text(help_given)} ({prompts.get('independent', 0)} independent)."
+    else:
+        first += "."
+    out = [first]
+    if status == "interrupted":
+        out.append("The session was cut off before it ended (interrupted); the trials completed before "
+                   "that are included.")
+    elif status == "stopped":
+        out.append("The therapist stopped the session before all its trials.")
+    if skipped_lines:
+        out.append(f"{_plural(skipped_lines, 'line')} of the session log could not be read "
+                   f"(cut off by the interruption) and {'was' if skipped_lines == 1 else 'were'} left out.")
+    return out
