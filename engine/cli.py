@@ -98,6 +98,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
 
 
+def _cmd_sessions(args: argparse.Namespace) -> int:
+    from engine.paths import data_dir
+    from engine.records.commands import cmd_sessions
+
+    return cmd_sessions(data_dir(args.data_dir), args.child, args.json, print)
+
+
+def _cmd_rescore(args: argparse.Namespace) -> int:
+    from engine.records.commands import cmd_rescore
+
+    return cmd_rescore(args.log, args.json, print)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from engine.paths import data_dir
+    from engine.records.commands_report import cmd_plan_new, cmd_plan_show
+
+    root = data_dir(args.data_dir)
+    if args.plan_cmd == "new":
+        return cmd_plan_new(root, args.child, print)
+    return cmd_plan_show(root, args.child, args.json, print)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from engine.paths import data_dir
+    from engine.records.commands import load_records
+    from engine.records.commands_report import cmd_report
+
+    return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
+                      args.formats, args.out, args.names, print, require_plan=False, note_pdfs=args.note_pdfs)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     """`tandem validate SCRIPT... [--schema]`: check scripts, one sentence per problem."""
     from engine.errors import ConfigError
@@ -265,6 +297,42 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_run)
+
+    ss = sub.add_parser("sessions", help="list the recorded sessions: date, script, duration, trials, status")
+    ss.add_argument("child", nargs="?", metavar="CHILD", help="only this child's sessions (pseudonymous id)")
+    ss.add_argument("--json", action="store_true", help="print JSON")
+    ss.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    ss.set_defaults(func=_cmd_sessions)
+
+    rs = sub.add_parser("rescore", help="recompute a session log's trials and objectives with the current scoring code")
+    rs.add_argument("log", metavar="LOG", help="a session's events.jsonl or its folder")
+    rs.add_argument("--json", action="store_true", help="print JSON")
+    rs.set_defaults(func=_cmd_rescore)
+
+    pl = sub.add_parser("plan", help="the child's plan: goals, objectives, phases")
+    plsub = pl.add_subparsers(dest="plan_cmd", metavar="new|show")
+    pl.set_defaults(func=lambda a: (pl.print_help(), EXIT_ERROR)[1])
+    pn = plsub.add_parser("new", help="write a commented template plan to edit")
+    pn.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    pn.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    pn.set_defaults(func=_cmd_plan)
+    ps = plsub.add_parser("show", help="check the plan and print it")
+    ps.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    ps.add_argument("--json", action="store_true", help="print JSON")
+    ps.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    ps.set_defaults(func=_cmd_plan)
+
+    rp = sub.add_parser("report", help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
+    rp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    rp.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
+    rp.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
+    rp.add_argument("--format", dest="formats", default="html,pdf,csv,json", metavar="FORMATS",
+                    help="comma-separated: html,pdf,csv,json (default all)")
+    rp.add_argument("--out", metavar="DIR", help="write here (default <data dir>/reports/CHILD/FROM_TO)")
+    rp.add_argument("--names", action="store_true", help="show the plan's display name instead of the id")
+    rp.add_argument("--note-pdfs", action="store_true", help="also one PDF per session note")
+    rp.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+    rp.set_defaults(func=_cmd_report)
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")
     v.add_argument("scripts", nargs="*", metavar="SCRIPT", help="script files (.toml)")

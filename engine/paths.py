@@ -49,7 +49,17 @@ def ensure_private_dir(path: Path) -> Path:
         With a plain sentence when the folder cannot be created or written.
     """
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        # Every folder Tandem creates is private, the data directory itself included (mkdir's
+        # parents=True would make the missing parents with the umask's mode); folders that
+        # already exist above the first one created are the user's and are left alone.
+        missing = []
+        for folder in (path, *path.parents):
+            if folder.exists():
+                break
+            missing.append(folder)
+        for folder in reversed(missing):
+            folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            os.chmod(folder, PRIVATE_DIR_MODE)
         os.chmod(path, PRIVATE_DIR_MODE)
         if not os.access(path, os.W_OK | os.X_OK):
             raise PermissionError(f"no write permission for {path}")
