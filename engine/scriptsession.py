@@ -42,6 +42,7 @@ minutes it was running, not paused.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -290,12 +291,17 @@ class ScriptSession:
         self._next_start = plan.end_s
         self._planned += 1
 
+    def _window(self, lo_s: float, hi_s: float) -> list[tuple[float, int | None]]:
+        """The child's events in ``[lo_s, hi_s]`` (the list is in time order: a slice, not a scan)."""
+        lo = bisect.bisect_left(self.events, lo_s - EPS_S, key=lambda e: e[0])
+        hi = bisect.bisect_right(self.events, hi_s + EPS_S, key=lambda e: e[0])
+        return self.events[lo:hi]
+
     def _close_s(self, plan: TrialPlan, now_s: float) -> float:
-        close = getattr(self.kind, "close_s", None)
-        if close is None:
+        if type(self.kind).close_s is Kind.close_s:  # the window never closes early for this kind
             return plan.child_end_s
-        heard = [e for e in self.events if e[0] <= now_s]
-        return min(plan.child_end_s, close(plan, heard, now_s))
+        heard = self._window(plan.child_start_s, now_s)
+        return min(plan.child_end_s, self.kind.close_s(plan, heard, now_s))
 
     def _score_due(self, now: int) -> None:
         now_s = now / self.rate
@@ -306,7 +312,8 @@ class ScriptSession:
             if now < round(closes * self.rate) + 1:
                 break
             self._open.pop(0)
-            events = [e for e in self.events if e[0] <= closes + EPS_S]
+            # Every kind scores only the events from its window's start: the rest need not be passed.
+            events = self._window(plan.child_start_s, closes)
             result = self.kind.score(plan, events, prompt=self.prompt)
             self.kind.adapt(result)
             if plan.phase == "trial":

@@ -680,14 +680,20 @@ def make_model(name: str, *, seed: int | None = None, trial_index: int = 0) -> C
     return ChildModel(MODELS[name], seed=seed, trial_index=trial_index)
 
 
+#: Beats before a cueing bar that the model taps through first (finding the tempo takes two;
+#: the rest lets phase correction and drift settle as in a longer run).
+RUN_LEAD_BEATS = 8
+
+
 def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[SimEvent]:
     """What ``model`` plays in one trial plan (an :class:`engine.interventions.kinds.TrialPlan`).
 
     Call-and-response → :meth:`ChildModel.respond` (the call's cue times and
     pitches, the call's end); turn-taking → :meth:`ChildModel.take_turn`;
-    rhythmic cueing → :meth:`ChildModel.tap_along` over every beat cue of the
-    session so far (``beat_history``, extended here; count-in included),
-    keeping the taps in this bar's window: the model taps a run, not bar by bar;
+    rhythmic cueing → :meth:`ChildModel.tap_along` over the beat cues of this
+    bar and the ``RUN_LEAD_BEATS`` before it (``beat_history``, extended
+    here; count-in included), keeping the taps in this bar's window: the
+    model taps a run into the bar, not the bar alone;
     stop-and-go → :meth:`ChildModel.play_stop_go` (the go cues, the stop, the
     notes the music would have played; ``cued`` when a count-in or lead-in
     came first); fill-in-the-blank → :meth:`ChildModel.fill_blank` (the
@@ -715,7 +721,10 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
         beat_history.extend(count_in + beats)
         if plan.phase == "free_play":
             return []
-        return [e for e in model.tap_along(beat_history) if lo <= e.time_s < hi]
+        # The run the model taps: this bar's beats and the RUN_LEAD_BEATS before them (not the whole
+        # session: a model is made afresh per trial anyway, and an hour of beats per bar costs O(n²)).
+        run = beat_history[-(len(count_in) + len(beats) + RUN_LEAD_BEATS):]
+        return [e for e in model.tap_along(run) if lo <= e.time_s < hi]
     if plan.kind == "stop_and_go":
         return model.play_stop_go(plan.cue_times("go"), plan.params["stop_at_s"], plan.params["stop_end_s"],
                                   stopped_notes_s=plan.params["stopped_notes_s"],

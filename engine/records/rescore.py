@@ -131,8 +131,10 @@ def rescore(path: str | Path) -> dict[str, Any]:
                 continue
             _, plan = open_plans.pop(k)
             close = d.get("close_s", plan.child_end_s)
+            # As the session did: the events from the window's start to its close (a slice, not a scan).
+            lo = bisect.bisect_left(events, plan.child_start_s - EPS_S, key=lambda e: e[0])
             upto = bisect.bisect_right(events, close + EPS_S, key=lambda e: e[0])
-            result = kind.score(plan, events[:upto], prompt=d.get("prompt", "independent"))
+            result = kind.score(plan, events[lo:upto], prompt=d.get("prompt", "independent"))
             kind.adapt(result)
             if plan.phase == "trial":
                 results.append(result)
