@@ -29,9 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_array
-from scipy.sparse.csgraph import connected_components
 
 from engine.scoring.times import as_times
 
@@ -277,6 +274,12 @@ def _assign(
     tap_of_cue: np.ndarray,
 ) -> None:
     """Solve the assignment per connected group of candidate pairs (in place)."""
+    # scipy is imported here, when there is something to match: importing it costs a third of a
+    # second, which every command that only reads scores (sessions, reports) would pay.
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
     n_cues = cues.size
     # Bipartite graph: nodes 0..n_cues-1 are cues, n_cues.. are taps.
     graph = coo_array(
