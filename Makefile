@@ -24,6 +24,7 @@ bench: setup
 	.venv/bin/python -m benchmarks.midi --json benchmark-midi.json
 	.venv/bin/python -m benchmarks.onsets --json benchmark-onsets.json
 	.venv/bin/python -m benchmarks.scoring --json benchmark-scoring.json
+	.venv/bin/python -m benchmarks.records --json benchmark-records.json
 
 clean:
 	rm -rf .venv build *.egg-info
