@@ -25,7 +25,7 @@ import numpy as np
 
 from engine.events import Event
 from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
-from engine.records.log import LogWriter, disk_error, header_fields
+from engine.records.log import LogWriter, disk_error, file_sha256, header_fields
 
 __all__ = ["SessionFolder"]
 
@@ -64,6 +64,8 @@ class SessionFolder:
             n += 1
             path = base / f"{stamp}-{_SAFE.sub('_', name)}-{n}"
         self.path = ensure_private_dir(path)
+        self.root = Path(root)
+        self.child_id = child_id
         self.batch = batch
         self._audio = None
         self._closed = False
@@ -78,7 +80,14 @@ class SessionFolder:
         return self.path / "audio.wav"
 
     def write_header(self, header: dict[str, Any]) -> None:
-        """The first line: ``header`` with the schema-2 fields filled in (:func:`header_fields`)."""
+        """The first line: ``header`` with the schema-2 fields filled in (:func:`header_fields`).
+
+        ``plan_sha256`` is the child's plan file as it is now (``<root>/plans/<child>.toml``), so a
+        report can tell which version of the plan a session ran under; None without a plan.
+        """
+        if "plan_sha256" not in header:
+            plan = self.root / "plans" / f"{self.child_id}.toml"
+            header = {**header, "plan_sha256": file_sha256(plan) if plan.is_file() else None}
         self._log.put(json.dumps({"type": "header", **header_fields(header)}, sort_keys=True))
 
     def write_event(self, event: Event | dict[str, Any]) -> None:

@@ -190,3 +190,22 @@ def test_an_unwritable_folder_is_one_sentence(tmp_path):
             SessionFolder(tmp_path / "ro", child_id="C01", name="x")
     finally:
         os.chmod(tmp_path / "ro", 0o700)
+
+
+def test_the_header_records_the_plan_the_session_ran_under(tmp_path):
+    import hashlib
+    import json
+
+    from engine.records.plan import new_plan
+    from engine.recording import SessionFolder
+
+    def header_of(child):
+        folder = SessionFolder(tmp_path, child_id=child, name="x")
+        folder.write_header({"script": "free", "child_id": child})
+        folder.close()
+        return json.loads(folder.events_path.read_text().splitlines()[0])
+
+    assert header_of("C01")["plan_sha256"] is None  # no plan yet
+    plan = new_plan(tmp_path, "C01")
+    assert header_of("C01")["plan_sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert header_of("C02")["plan_sha256"] is None  # another child's plan is not this one's
