@@ -35,6 +35,7 @@ from typing import Any
 import engine
 from engine.errors import ConfigError
 from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.records.beats import beat_asynchronies
 from engine.records.model import SessionRecord
 from engine.records.plan import Plan, plan_entries_for
 from engine.reports import plots
@@ -389,10 +390,15 @@ def _session_panels(r: SessionRecord) -> list[dict[str, Any]]:
     panels = []
     if any("asynchrony_mean_ms" in t.scores for t in r.trials):
         window = next((_num(t.scores.get("window_ms")) for t in r.trials if _num(t.scores.get("window_ms"))), None)
-        panels.append({"n": n, "y": [_num(t.scores.get("asynchrony_mean_ms")) for t in r.trials],
-                       "err": [_num(t.scores.get("asynchrony_sd_ms")) for t in r.trials], "band": window,
-                       "zero": True, "title": "Asynchrony per trial (mean ± SD)",
-                       "ylabel": "ms (negative = early)"})
+        per_beat = beat_asynchronies(r.path)
+        if per_beat:  # what people would rather look at: every beat, from the log's raw events
+            panels.append({"n": list(range(1, len(per_beat) + 1)), "y": per_beat, "band": window, "zero": True,
+                           "title": "Asynchrony per beat", "ylabel": "ms (negative = early)", "xlabel": "beat"})
+        else:  # the log's script is gone or changed: the trials' own figures
+            panels.append({"n": n, "y": [_num(t.scores.get("asynchrony_mean_ms")) for t in r.trials],
+                           "err": [_num(t.scores.get("asynchrony_sd_ms")) for t in r.trials], "band": window,
+                           "zero": True, "title": "Asynchrony per trial (mean ± SD)",
+                           "ylabel": "ms (negative = early)"})
     for key, title in _LATENCY_KEYS:
         if any(key in t.scores for t in r.trials):
             panels.append({"n": n, "y": [_num(t.scores.get(key)) for t in r.trials], "title": f"{title} per trial",

@@ -120,7 +120,7 @@ def objective_plot(labels: Sequence[str], values: Sequence[float | None], met: S
 
 def _trial_panel(ax, n: Sequence[int], y: Sequence[float | None], *, title: str, ylabel: str,
                  err: Sequence[float | None] | None = None, band: float | None = None, zero: bool = False,
-                 step: bool = False) -> None:
+                 step: bool = False, xlabel: str = "trial") -> None:
     pts = [(i, v, (err[k] if err else None)) for k, (i, v) in enumerate(zip(n, y, strict=True)) if v is not None]
     if band:
         ax.axhspan(-band, band, color=ACCENT, alpha=0.12, linewidth=0)
@@ -143,7 +143,7 @@ def _trial_panel(ax, n: Sequence[int], y: Sequence[float | None], *, title: str,
         ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", va="center", color=MUTED)
     ax.set_title(title, loc="left")
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("trial")
+    ax.set_xlabel(xlabel)
     if n:
         ax.set_xlim(min(n) - 0.6, max(n) + 0.6)
 
@@ -160,7 +160,8 @@ def session_timing_plot(panels: Sequence[dict[str, Any]]) -> bytes | None:
     fig, axes = _figure(len(panels), 1.9)
     for ax, p in zip(axes, panels, strict=True):
         _trial_panel(ax, p["n"], p["y"], title=p["title"], ylabel=p["ylabel"], err=p.get("err"),
-                     band=p.get("band"), zero=p.get("zero", False), step=p.get("step", False))
+                     band=p.get("band"), zero=p.get("zero", False), step=p.get("step", False),
+                     xlabel=p.get("xlabel", "trial"))
     return _png(fig)
 
 

@@ -1,0 +1,66 @@
+"""Asynchrony per beat of a rhythmic-cueing session, from its log (for the report's timing plots).
+
+A trial's scores keep its summary (mean and SD of the asynchrony); the
+asynchrony of each beat is in the raw events. This reads them back the way
+the session scored them: each cueing plan's beats (``params["beats_s"]``, or
+its beat cues), the child's accepted inputs in the trial's window (from the
+plan's ``child_start_s`` to the trial's ``close_s``, half-open as the kind
+scores a bar), matched with :func:`engine.scoring.sync.match_taps`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.records.reader import log_path, script_for
+
+__all__ = ["beat_asynchronies"]
+
+
+def beat_asynchronies(path: str | Path) -> list[float | None] | None:
+    """Every scored beat's asynchrony (ms, negative = early; None = missed) in session order.
+
+    None when the log is not a rhythmic-cueing session, cannot be read, or
+    its script is no longer the one that ran (its inputs cannot be told apart).
+    """
+    from engine.scoring.sync import match_taps
+    from engine.scriptsession import accepts_input
+
+    path = log_path(path)
+    try:
+        lines = path.read_bytes().split(b"\n")
+        header = json.loads(lines[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if header.get("intervention") != "rhythmic_cueing" or not header.get("sample_rate"):
+        return None
+    script, _ = script_for(header)
+    if script is None:
+        return None
+    rate = float(header["sample_rate"])
+    taps: list[float] = []
+    plans: dict[tuple, dict] = {}
+    out: list[float | None] = []
+    for raw in lines[1:]:
+        try:
+            d = json.loads(raw)
+        except ValueError:
+            continue  # an empty or cut line
+        kind = d.get("type") if isinstance(d, dict) else None
+        if kind == "input":
+            if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):
+                taps.append(d["frame"] / rate)
+        elif kind == "plan" and d.get("phase") == "trial":
+            plans[(d.get("index"), d.get("start_s"))] = d
+        elif kind == "trial" and d.get("phase") == "trial":
+            plan = plans.pop((d.get("index"), d.get("start_s")), None)
+            if plan is None:
+                continue
+            beats = (plan.get("params") or {}).get("beats_s")
+            if not beats:
+                continue
+            lo, hi = plan["child_start_s"], min(plan["child_end_s"], d.get("close_s") or plan["child_end_s"])
+            window = sorted(t for t in taps if lo <= t < hi)
+            out += [m.asynchrony_ms for m in match_taps(beats, window)]
+    return out or None
