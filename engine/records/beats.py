@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.records.reader import log_path, script_for
+from engine.records.reader import LogLines, log_path, script_for
 
 __all__ = ["beat_asynchronies"]
 
@@ -42,12 +42,8 @@ def beat_asynchronies(path: str | Path) -> list[float | None] | None:
     taps: list[float] = []
     plans: dict[tuple, dict] = {}
     out: list[float | None] = []
-    for raw in lines[1:]:
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            continue  # an empty or cut line
-        kind = d.get("type") if isinstance(d, dict) else None
+    for d in LogLines(lines[1:]):  # a cut last line is left out
+        kind = d.get("type")
         if kind == "input":
             if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):
                 taps.append(d["frame"] / rate)

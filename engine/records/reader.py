@@ -41,7 +41,8 @@ from engine.errors import DataDirError
 from engine.records.log import file_sha256
 from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
 
-__all__ = ["log_path", "peek_log", "read_header", "read_log", "script_for"]
+__all__ = [
+    "LogLines", "log_path", "peek_log", "read_header", "read_log", "script_for"]
 
 SUMMARY_JSON = "summary.json"
 _TAIL_BYTES = 256 * 1024  # a summary line with many objectives fits easily
@@ -150,6 +151,29 @@ def judge_logged(header: dict[str, Any], trials: list[TrialRecord]) -> tuple[lis
         return [], f"The objectives were not judged: the logged trials do not fit the script's objectives ({exc})."
 
 
+class LogLines:
+    """The records (JSON objects) of a log's lines, in order; a line that is not one (the line a crash
+    cut off, or garbage) is skipped and counted in :attr:`skipped`. Empty lines are not records."""
+
+    def __init__(self, raw_lines: list[bytes] | list[str]) -> None:
+        self.raw_lines = raw_lines
+        self.skipped = 0
+
+    def __iter__(self):
+        for raw in self.raw_lines:
+            if not raw.strip():
+                continue
+            try:
+                d = json.loads(raw)
+            except ValueError:
+                self.skipped += 1
+                continue
+            if not isinstance(d, dict):
+                self.skipped += 1
+                continue
+            yield d
+
+
 def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     """Read one session log (a session folder or its ``events.jsonl``); see the module docstring.
 
@@ -170,22 +194,12 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     if not lines[0].strip():
         raise _bad_header(path, "it is empty")
     header = _parse_header(path, lines[0])
-    skipped = 0
     events = 0
     last_frame = 0
     trials: list[TrialRecord] = []
     summary: dict[str, Any] | None = None
-    for raw in lines[1:]:
-        if not raw.strip():
-            continue
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            skipped += 1
-            continue
-        if not isinstance(d, dict):
-            skipped += 1
-            continue
+    records = LogLines(lines[1:])
+    for d in records:
         kind = d.get("type")
         if kind == "summary":
             summary = d
@@ -196,7 +210,7 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
             last_frame = frame
         if kind == "trial" and d.get("phase", "trial") == "trial":
             trials.append(_trial(d))
-    return _record(path, header, trials, summary, skipped=skipped, events=events, last_frame=last_frame,
+    return _record(path, header, trials, summary, skipped=records.skipped, events=events, last_frame=last_frame,
                    judge=judge)
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import engine
 from engine.errors import ConfigError, DataDirError
-from engine.records.reader import _parse_header, log_path, script_for
+from engine.records.reader import LogLines, _parse_header, log_path, script_for
 
 __all__ = ["rescore"]
 
@@ -100,18 +100,11 @@ def rescore(path: str | Path) -> dict[str, Any]:
     trials: list[dict[str, Any]] = []
     results = []
     summary = None
-    skipped = 0
     abandoned = 0
     mismatch: str | None = None
-    for raw in raw_lines[1:]:
-        if not raw.strip():
-            continue
-        try:
-            d = json.loads(raw)
-        except ValueError:
-            skipped += 1
-            continue
-        kind_of = d.get("type") if isinstance(d, dict) else None
+    records = LogLines(raw_lines[1:])
+    for d in records:
+        kind_of = d.get("type")
         if kind_of == "input":
             if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):
                 add_child_event(events, d["frame"] / rate, d.get("note", -1))
@@ -173,5 +166,5 @@ def rescore(path: str | Path) -> dict[str, Any]:
         "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
         "status": "ended" if summary is not None else "interrupted",
         "trials": trials, "objectives": objectives, "abandoned": abandoned, "open_at_end": len(open_plans),
-        "plan_mismatch": mismatch, "skipped_lines": skipped, "identical": identical,
+        "plan_mismatch": mismatch, "skipped_lines": records.skipped, "identical": identical,
     }
