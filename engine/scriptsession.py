@@ -53,6 +53,7 @@ from engine.errors import ConfigError
 from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
+from engine.scoring.display import TRIAL_SCORES, format_score
 from engine.scoring.objectives import SessionResult, evaluate_session, objective_status
 
 __all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives",
@@ -493,38 +494,9 @@ def judge_objectives(script: Script, results: list[TrialResult],
     return out
 
 
-# Scores shown per kind in a readable trial line: (key, label, format).
-_KEY_SCORES = {
-    "call_and_response": (("response_latency_ms", "latency", "{:.0f} ms"),
-                          ("onsets_matched", "notes matched", "{}"), ("onsets_missed", "missed", "{}"),
-                          ("ioi_error_ms", "rhythm error", "{:.0f} ms")),
-    "turn_taking": (("waited", "waited", "{}"), ("initiated", "initiated", "{}"),
-                    ("initiation_latency_ms", "latency", "{:.0f} ms"), ("turn_length_notes", "notes", "{}")),
-    "rhythmic_cueing": (("within_window_pct", "on the beat", "{:.0f} %"),
-                        ("asynchrony_mean_ms", "asynchrony", "{:+.0f} ms"), ("missed", "missed", "{}"),
-                        ("continuation_tempo_ratio", "alone: intervals", "{:.2f} × the beat"),
-                        ("drift_pct_per_interval", "interval drift", "{:+.1f} % per beat")),
-    "stop_and_go": (("played_during_go", "played with the music", "{}"), ("stopped", "stopped", "{}"),
-                    ("stop_latency_ms", "stopping latency", "{:.0f} ms")),
-    "fill_in_the_blank": (("filled", "filled the blank", "{}"),
-                          ("blank_asynchrony_ms", "timing", "{:+.0f} ms")),
-}
-
-
-def _fmt_score(value: Any, spec: str) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    try:
-        return spec.format(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def trial_line(kind: str, trial: dict) -> str:
     """One readable line for a scored trial (``n``, ``tempo_bpm``, ``scores``, ``correct``)."""
-    shown = [f"{label} {_fmt_score(trial['scores'].get(k), spec)}" for k, label, spec in _KEY_SCORES.get(kind, ())
+    shown = [f"{label} {format_score(trial['scores'].get(k), spec)}" for k, label, spec in TRIAL_SCORES.get(kind, ())
              if k in trial["scores"]]
     correct = "—" if trial["correct"] is None else ("correct" if trial["correct"] else "not correct")
     return f"trial {trial['n']:>2} at {trial['tempo_bpm']:.0f} BPM: {', '.join(shown)}; {correct}"

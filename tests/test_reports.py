@@ -86,7 +86,7 @@ def record(script: Path, day: dt.date, trials: list[dict], *, status: str = "com
     kind = kind or ("call_and_response" if "echo" in script.stem else "rhythmic_cueing")
     title = {"echo-drums": "Echo drums", "steady-beat-march": "Steady-beat march"}.get(script.stem, script.stem)
     return SessionRecord(path=Path(f"/data/sessions/C07/{started:%Y%m%d-%H%M%S}-{script.stem}/events.jsonl"),
-                         header={"therapist": None, "child_id": "C07"}, trials=tuple(recs),
+                         header={"therapist": None, "child_id": "C07", "intervention": kind}, trials=tuple(recs),
                          objectives=objectives, status=status, started=started.isoformat(),
                          duration_s=12.0 + 7.5 * len(recs), child_id="C07", script=str(script), title=title,
                          kind=kind)
@@ -397,3 +397,19 @@ def test_report_command(tmp_path, plan):
     assert cmd_report(tmp_path, "C20", loader, None, None, "json", tmp_path / "z", False, lines.append,
                       require_plan=False) == 0
     assert lines[0].startswith("note: C20 has no plan")
+
+
+def test_a_session_notes_trial_table_shows_its_kinds_scores(tmp_path, monkeypatch):
+    """From a real log: the trial table has the intervention's own score columns with their figures."""
+    from engine.records.reader import read_log
+    from engine.scriptdemo import run_script_demo
+
+    monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
+    s = run_script_demo(ECHO, root=tmp_path / "d", max_trials=2, echo=None)[0]
+    rec = read_log(Path(s["folder"]))
+    assert rec.kind == "demo" and rec.header["intervention"] == "call_and_response"
+    view = collect("C00", [rec], None, plots_wanted=False).sessions[0]
+    labels = [label for _, label in view.trial_columns]
+    assert labels[:4] == ["Trial", "Tempo", "Correct", "Prompt"] and "Notes matched" in labels
+    col = labels.index("Notes matched")
+    assert [row[col] for row in view.trial_rows] == [str(t["scores"]["onsets_matched"]) for t in s["trials"]]

@@ -40,15 +40,14 @@ from engine.records.model import SessionRecord
 from engine.records.plan import Plan, plan_entries_for
 from engine.reports import plots
 from engine.reports.sentences import (
-    KEY_SCORES,
     criterion_text,
     duration_text,
-    format_score,
     prompt_counts,
     prompt_text,
     session_sentences,
     status_label,
 )
+from engine.scoring.display import TRIAL_SCORES, format_score
 from engine.scoring.objectives import (
     _BOOL_AGGREGATES,
     Objective,
@@ -370,10 +369,11 @@ def _judge(view: ObjectiveView, recs: Sequence[SessionRecord], views: dict[int, 
 
 def _trial_table(view: SessionView) -> None:
     r = view.record
-    keys = KEY_SCORES.get(r.kind, ())
+    # The intervention's kind (the record's ``kind`` is how the session ran: live or demo).
+    keys = TRIAL_SCORES.get(r.header.get("intervention") or "", ())
     present = [k for k in keys if any(k[0] in t.scores for t in r.trials)]
     view.trial_columns = [("n", "Trial"), ("tempo", "Tempo"), ("correct", "Correct"), ("prompt", "Prompt")] + [
-        (k, label) for k, label, _ in present]
+        (k, label[:1].upper() + label[1:]) for k, label, _ in present]
     for t in r.trials:
         view.trial_rows.append([str(t.n), f"{t.tempo_bpm:.0f}", format_score(t.correct), t.prompt]
                                + [format_score(t.scores.get(k), spec) for k, _, spec in present])

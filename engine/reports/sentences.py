@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 from engine.scoring.objectives import (
     _AGGREGATE_WORDS,
@@ -26,11 +25,9 @@ from engine.scoring.objectives import (
 )
 
 __all__ = [
-    "KEY_SCORES",
     "REPORT_STATUSES",
     "criterion_text",
     "duration_text",
-    "format_score",
     "prompt_counts",
     "prompt_text",
     "session_sentences",
@@ -43,39 +40,9 @@ REPORT_STATUSES = ("not started", "in progress", "met", "mastered")
 _STATUS_MAP = {"not started": "not started", "in progress": "in progress", "met this session": "met",
                "met": "met", "mastered": "mastered"}
 
-#: The scores shown per kind in a session note's trial table: (key, label, format).
-KEY_SCORES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "call_and_response": (("response_latency_ms", "Latency", "{:.0f} ms"),
-                          ("onsets_matched", "Notes matched", "{}"), ("onsets_missed", "Missed", "{}"),
-                          ("ioi_error_ms", "Rhythm error", "{:.0f} ms")),
-    "turn_taking": (("waited", "Waited", "{}"), ("initiated", "Started a turn", "{}"),
-                    ("initiation_latency_ms", "Latency", "{:.0f} ms"), ("turn_length_notes", "Notes", "{}")),
-    "rhythmic_cueing": (("within_window_pct", "On the beat", "{:.0f} %"),
-                        ("asynchrony_mean_ms", "Asynchrony", "{:+.0f} ms"),
-                        ("asynchrony_sd_ms", "SD", "{:.0f} ms"), ("missed", "Missed", "{}")),
-    "stop_and_go": (("played_during_go", "Played with the music", "{}"), ("stopped", "Stopped", "{}"),
-                    ("stop_latency_ms", "Stopping latency", "{:.0f} ms")),
-    "fill_in_the_blank": (("filled", "Filled the blank", "{}"), ("blank_asynchrony_ms", "Timing", "{:+.0f} ms")),
-}
-
-
 def status_label(status: str | None) -> str:
     """The report's status for an objective status (``met this session`` → ``met``)."""
     return _STATUS_MAP.get(status or "", "not started")
-
-
-def format_score(value: Any, spec: str = "{}") -> str:
-    """A score as a reader sees it: yes/no, rounded numbers, a dash for none."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(format_score(v) for v in value) or "–"
-    try:
-        return spec.format(value)
-    except (ValueError, TypeError):
-        return str(value)
 
 
 def criterion_text(objective: Objective) -> str:
