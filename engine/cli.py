@@ -249,11 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="where session data lives (default: TANDEM_DATA or the user data folder)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    # Commands that touch session data also take --data-dir after the command name.
+    data_dir_opt = argparse.ArgumentParser(add_help=False)
+    data_dir_opt.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
+
     d = sub.add_parser("devices", help="list audio and MIDI devices")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(func=_cmd_devices)
 
-    m = sub.add_parser("demo", help="full sessions with a simulated child, no hardware")
+    m = sub.add_parser("demo", parents=[data_dir_opt], help="full sessions with a simulated child, no hardware")
     m.add_argument("scripts", nargs="*", metavar="SCRIPT",
                    help="intervention scripts to run (none: the built-in metronome session)")
     m.add_argument("--child", default="demo-child", help="pseudonymous child id (default demo-child)")
@@ -274,10 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with scripts: stop each session after N trials")
     m.add_argument("--json", action="store_true",
                    help="with scripts: print per session the script, trials with their scores and each objective's status as JSON")
-    m.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     m.set_defaults(func=_cmd_demo)
 
-    r = sub.add_parser("run", help="a live session on real devices")
+    r = sub.add_parser("run", parents=[data_dir_opt], help="a live session on real devices")
     r.add_argument("script", metavar="SCRIPT",
                    help="an intervention script (.toml, e.g. content/songs/echo-drums.toml), a MIDI song (.mid) "
                         "to play along with, or `free` for free play")
@@ -295,13 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how MIDI input is read (auto: frame-exact through JACK where JACK is the server)")
     r.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
-    r.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     r.set_defaults(func=_cmd_run)
 
-    ss = sub.add_parser("sessions", help="list the recorded sessions: date, script, duration, trials, status")
+    ss = sub.add_parser("sessions", parents=[data_dir_opt], help="list the recorded sessions: date, script, duration, trials, status")
     ss.add_argument("child", nargs="?", metavar="CHILD", help="only this child's sessions (pseudonymous id)")
     ss.add_argument("--json", action="store_true", help="print JSON")
-    ss.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     ss.set_defaults(func=_cmd_sessions)
 
     rs = sub.add_parser("rescore", help="recompute a session log's trials and objectives with the current scoring code")
@@ -312,17 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="the child's plan: goals, objectives, phases")
     plsub = pl.add_subparsers(dest="plan_cmd", metavar="new|show")
     pl.set_defaults(func=lambda a: (pl.print_help(), EXIT_ERROR)[1])
-    pn = plsub.add_parser("new", help="write a commented template plan to edit")
+    pn = plsub.add_parser("new", parents=[data_dir_opt], help="write a commented template plan to edit")
     pn.add_argument("child", metavar="CHILD", help="pseudonymous child id")
-    pn.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     pn.set_defaults(func=_cmd_plan)
-    ps = plsub.add_parser("show", help="check the plan and print it")
+    ps = plsub.add_parser("show", parents=[data_dir_opt], help="check the plan and print it")
     ps.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     ps.add_argument("--json", action="store_true", help="print JSON")
-    ps.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     ps.set_defaults(func=_cmd_plan)
 
-    rp = sub.add_parser("report", help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
+    rp = sub.add_parser("report", parents=[data_dir_opt], help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
     rp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     rp.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
     rp.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
@@ -331,7 +330,6 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", metavar="DIR", help="write here (default <data dir>/reports/CHILD/FROM_TO)")
     rp.add_argument("--names", action="store_true", help="show the plan's display name instead of the id")
     rp.add_argument("--note-pdfs", action="store_true", help="also one PDF per session note")
-    rp.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
     rp.set_defaults(func=_cmd_report)
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")
