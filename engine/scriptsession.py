@@ -157,8 +157,6 @@ class ScriptSession:
         self._cues: list[tuple[int, Any]] = []  # (play frame, kinds.Cue), by frame
         self._voices: list[tuple[int, int, int]] = []  # (start frame, end frame, voice id) of cues playing or due
         self._next_start = start_s
-        self._planned = 0
-        self._midi_sent = False
         self._active_s = 0.0  # running time (not paused) before the current running spell
         self._spell_start_s = start_s
         self._check_sounds()
@@ -260,7 +258,6 @@ class ScriptSession:
         beat_frames = round(60.0 / self.kind.tempo_bpm * self.rate)
         length = min(round(MIDI_OUT_NOTE_S * self.rate), beat_frames // 2)
         self.midi_out.note(frame, note, velocity=MIDI_OUT_VELOCITY, channel=channel, duration_frames=length)
-        self._midi_sent = True
         self.write(CueEvent(frame=frame, sound=f"midi_out:{channel + 1}:{note}", heard_frame=frame + self.latency,
                             gain=MIDI_OUT_VELOCITY / 127, pan=0.0, role=cue.role, index=cue.index))
 
@@ -290,7 +287,6 @@ class ScriptSession:
                     "params": plan.params})
         self._open.append(_Open(plan, list(truth or [])))
         self._next_start = plan.end_s
-        self._planned += 1
 
     def _window(self, lo_s: float, hi_s: float) -> list[tuple[float, int | None]]:
         """The child's events in ``[lo_s, hi_s]`` (the list is in time order: a slice, not a scan)."""
@@ -335,7 +331,7 @@ class ScriptSession:
         for _, _, vid in live:
             self.engine.cancel(vid)  # fades out a sounding cue, drops one not started
         self._voices.clear()
-        if self.midi_out is not None and self._midi_sent:
+        if self.midi_out is not None:
             self.midi_out.clear()  # drop the cue notes not yet sent, turn off those sounding
         if live:
             self.write(StatusEvent(frame=now, what="cues_cancelled", detail={
