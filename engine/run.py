@@ -31,7 +31,7 @@ from __future__ import annotations
 import queue
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -48,10 +48,13 @@ from engine.midi.midifile import load_midi
 from engine.midi.playback import SongPlayer, song_sounds
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
+from engine.records.plan import objective_data, session_plan_objectives
+from engine.scoring.objectives import Objective
 from engine.scriptsession import (
     ScriptSession,
     feedback_request,
     judge_objectives,
+    objective_label,
     script_sounds,
     trial_line,
 )
@@ -119,12 +122,16 @@ def run_session(
     song = None
     iscript: Script | None = None
     kind = None
+    plan_objectives: list[Objective] = []
     if script != "free":
         path = Path(script)
         if path.suffix.lower() == ".toml":
             iscript = load_script(path)
             kind = make_kind(iscript)
             _check_inputs(iscript, midi_in, mic)
+            plan_objectives, plan_warning = session_plan_objectives(root, child_id, path)
+            if plan_warning:
+                echo(f"note: {plan_warning}")
             if "midi_out" in (iscript.instruments.cue, iscript.prompts.your_turn_sound) and not midi_out:
                 raise ConfigError(f"{path}: this script plays its cues on an external MIDI instrument "
                                   f"(midi_out); give --midi-out NAME (see `tandem devices`).")
@@ -217,6 +224,7 @@ def run_session(
             "feedback_delay_frames": inp.feedback_delay_frames if inp else None,
             "midi_out": out.name if out else None, "sound_source": bank.source,
             "mic": mic, "mic_suppresses_own_sound": bool(listener and listener.suppress),
+            "plan_objectives": [objective_data(o) for o in plan_objectives],
         })
         rate = eng.sample_rate
         # Opening devices reorders the JACK graph, which can cost an xrun: those are counted
@@ -283,7 +291,8 @@ def run_session(
         rate = eng.sample_rate
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
-            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner, rate)
+            summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner, rate,
+                              plan_objectives)
     heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
     trials = f"{runner.trials_done} trials scored, " if runner is not None else ""
     echo(f"Session {ended}: {trials}{counts['notes']} notes played by the child{heard}, {stats['xruns']} xruns"
@@ -293,7 +302,8 @@ def run_session(
 
 
 def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: dict, child_id: str,
-            script: str, ended: str, inp, out, runner: ScriptSession | None = None, rate: int = 0) -> dict:
+            script: str, ended: str, inp, out, runner: ScriptSession | None = None, rate: int = 0,
+            plan_objectives: Sequence[Objective] = ()) -> dict:
     """The last events, the stream's counters and the summary; the folder is closed whatever happens."""
     try:
         _flush(pending, folder, counts, echo, None)  # after the session: not the trials' any more
@@ -307,9 +317,9 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
             "stream": stats, "files": {"events": folder.events_path.name},
         }
         if runner is not None:
-            summary.update(_script_summary(runner))
+            summary.update(_script_summary(runner, plan_objectives))
             for o in summary["objectives"]:
-                echo(f"  {o['id']}: {o['status']}. {o['sentence']}")
+                echo(f"  {objective_label(o)}: {o['status']}. {o['sentence']}")
         folder.write_json("summary.json", summary)
         if ended in ("completed", "stopped"):  # a session that failed has no summary line: it was cut off
             folder.write_summary({
@@ -387,12 +397,12 @@ def _echo_trials(runner: ScriptSession, echo, shown: int) -> int:
     return runner.trials_done
 
 
-def _script_summary(runner: ScriptSession) -> dict:
-    """The script part of a live session's summary: trials with their scores, objectives."""
+def _script_summary(runner: ScriptSession, plan_objectives: Sequence[Objective]) -> dict:
+    """The script part of a live session's summary: trials with their scores, objectives (script's, plan's)."""
     script = runner.script
     return {
         "title": script.title, "kind": script.kind, "trials_abandoned": runner.abandoned,
         "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores, "correct": r.correct}
                    for i, r in enumerate(runner.results)],
-        "objectives": judge_objectives(script, runner.results),
+        "objectives": judge_objectives(script, runner.results, plan_objectives=plan_objectives),
     }

@@ -33,7 +33,7 @@ Not yet: ``midi_out`` cue instruments (a clear error).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,13 @@ from engine.interventions.kinds import TrialPlan, TrialResult, make_kind
 from engine.interventions.script import Script, load_script
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
-from engine.scoring.objectives import SessionResult
+from engine.records.plan import objective_data, session_plan_objectives
+from engine.scoring.objectives import Objective, SessionResult
 from engine.scriptsession import (
     ScriptSession,
     feedback_request,
     judge_objectives,
+    objective_label,
     script_sounds,
     trial_line,
 )
@@ -73,6 +75,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
                  seed: int, bank: SoundBank, blocksize: int, sample_rate: int, pace: str,
                  max_trials: int | None, kind_options: dict[str, Any],
                  history: dict[str, list[SessionResult]] | None = None,
+                 plan_objectives: Sequence[Objective] = (),
                  ) -> tuple[dict, list[TrialResult], Path, list[dict]]:
     kind = make_kind(script, seed=seed + session, **kind_options)
     feedback_name = feedback_request(script, DEVICE_FEEDBACK)
@@ -93,7 +96,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
             "blocksize": params.blocksize,
             "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames},
             "sound_source": bank.source, "feedback": feedback_name, "feedback_delay_ms": FEEDBACK_DELAY_MS,
-            "max_trials": max_trials,
+            "max_trials": max_trials, "plan_objectives": [objective_data(o) for o in plan_objectives],
         })
         folder.open_audio(sample_rate=params.sample_rate, channels=eng.channels_out)
         eng.start()
@@ -170,7 +173,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
             "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
         }
         folder.write_json("summary.json", summary)
-        objectives = judge_objectives(script, results, history)
+        objectives = judge_objectives(script, results, history, plan_objectives)
         folder.write_summary({
             "status": "completed", "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
             "duration_s": round(eng.now_frame / rate, 3), "trials": len(results), "objectives": objectives,
@@ -225,13 +228,16 @@ def run_script_demo(
     if echo is not None:
         for w in bank.warnings:
             echo(f"note: {w}")
+    plan_objectives, warning = session_plan_objectives(root, child_id, script.path)
+    if warning and echo is not None:
+        echo(f"note: {warning}")
     out: list[dict] = []
-    history: dict[str, list[SessionResult]] = {o.id: [] for o in script.objectives}
+    history: dict[str, list[SessionResult]] = {}
     for s in range(1, sessions + 1):
         summary, _results, folder, objectives = _run_session(
             script, root=root, child_id=child_id, model_name=model, session=s, seed=seed, bank=bank,
             blocksize=blocksize, sample_rate=sample_rate, pace=pace, max_trials=max_trials,
-            kind_options=kind_options or {}, history=history)
+            kind_options=kind_options or {}, history=history, plan_objectives=plan_objectives)
         entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
                  "child_id": child_id, "child_model": model, "folder": str(folder),
                  "trials": summary["trials"], "objectives": objectives}
@@ -249,5 +255,5 @@ def _print_session(echo: Callable[[str], None], s: dict) -> None:
     if s["objectives"]:
         echo("Objectives:")
     for o in s["objectives"]:
-        echo(f"  {o['id']}: {o['status']}. {o['sentence']}")
+        echo(f"  {objective_label(o)}: {o['status']}. {o['sentence']}")
     echo(f"Session folder: {s['folder']}  (events.jsonl, audio.wav, summary.json)")

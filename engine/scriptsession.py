@@ -43,7 +43,7 @@ minutes it was running, not paused.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +54,9 @@ from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.scoring.display import TRIAL_SCORES, format_score
-from engine.scoring.objectives import SessionResult, evaluate_session, objective_status
+from engine.scoring.objectives import Objective, SessionResult, evaluate_session, objective_status
 
-__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives",
+__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives", "objective_label",
            "script_sounds", "trial_line"]
 
 CUE_GAIN = 0.8
@@ -470,24 +470,42 @@ def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | 
 
 
 def judge_objectives(script: Script, results: list[TrialResult],
-                     history: dict[str, list[SessionResult]] | None = None) -> list[dict]:
-    """Each of the script's objectives judged on one session's scored trials.
+                     history: dict[str, list[SessionResult]] | None = None,
+                     plan_objectives: Sequence[Objective] = ()) -> list[dict]:
+    """Each of the script's objectives, then each of the plan's that it measures, judged on one session.
 
-    ``history`` (objective id → earlier sessions' results, oldest first) is
-    extended with this session's, and the status is over all of them.
-    Returns per objective: ``id``, ``status``, ``sentence``, ``value`` (this
-    session's) and ``met`` (None: too few trials to judge).
+    ``history`` (key → earlier sessions' results, oldest first; the key is the
+    objective's id, ``plan:ID`` for the plan's) is extended with this
+    session's, and the status is over all of them. Returns per objective:
+    ``id``, ``source`` (``script`` or ``plan``), ``status``, ``sentence``,
+    ``value`` (this session's) and ``met`` (None: too few trials to judge).
+    A plan objective whose metric the script's kind does not produce (the
+    plan names a script that cannot measure it) has status ``not_measured``.
     """
     trials = [r.trial for r in results if r.trial is not None]
     out = []
-    for obj in script.objectives:
-        res = evaluate_session(obj, trials)
-        past = history.setdefault(obj.id, []) if history is not None else []
+    for source, obj in [("script", o) for o in script.objectives] + [("plan", o) for o in plan_objectives]:
+        key = obj.id if source == "script" else f"plan:{obj.id}"
+        try:
+            res = evaluate_session(obj, trials)
+        except ValueError:
+            if source == "script":
+                raise  # a script's own objectives are checked against its kind when it loads
+            out.append({"id": obj.id, "source": source, "status": "not_measured", "value": None, "met": None,
+                        "sentence": f"This script does not measure {obj.metric}; the plan should name "
+                                    f"another script for this objective."})
+            continue
+        past = history.setdefault(key, []) if history is not None else []
         past.append(res)
         st = objective_status(obj, past)
-        out.append({"id": obj.id, "status": st.status, "sentence": st.sentence, "value": res.value,
-                    "met": res.met})
+        out.append({"id": obj.id, "source": source, "status": st.status, "sentence": st.sentence,
+                    "value": res.value, "met": res.met})
     return out
+
+
+def objective_label(objective: dict) -> str:
+    """How a judged objective (from :func:`judge_objectives`) is named in printed summaries."""
+    return f"plan objective {objective['id']}" if objective.get("source") == "plan" else str(objective["id"])
 
 
 def trial_line(kind: str, trial: dict) -> str:

@@ -69,7 +69,7 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
 def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = print) -> int:
     """``tandem rescore LOG [--json]``: recompute a log's trials and objectives; 0 if identical, 1 if not."""
     from engine.records.rescore import rescore
-    from engine.scriptsession import trial_line
+    from engine.scriptsession import objective_label, trial_line
 
     out = rescore(path)
     if as_json:
@@ -93,8 +93,8 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
         echo(f"  trial {t['n']:>2}: {mark}; {shown}")
     for o in out["objectives"]:
         mark = {True: "same", False: "DIFFERS", None: "not stored (interrupted)"}[o["identical"]]
-        sentence = o["recomputed"]["sentence"] if o["recomputed"] else "no longer in the script"
-        echo(f"  {o['id']}: {mark}; {sentence}")
+        sentence = o["recomputed"]["sentence"] if o["recomputed"] else "no longer judged (not in the script now)"
+        echo(f"  {objective_label(o)}: {mark}; {sentence}")
     if out["plan_mismatch"]:
         echo(out["plan_mismatch"])
     extra = []

@@ -63,13 +63,18 @@ class TrialRecord:
 
 @dataclass(frozen=True)
 class ObjectiveRecord:
-    """One objective's result in one session (as the summary line or a re-scoring gives it)."""
+    """One objective's result in one session (as the summary line or a re-scoring gives it).
+
+    ``source`` is ``script`` (the script's own objective) or ``plan`` (the
+    child's plan's, as it was when the session ran); ids are unique per source.
+    """
 
     id: str
     status: str
     sentence: str
     value: Any
     met: bool | None
+    source: str = "script"
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,11 @@ __all__ = [
     "load_plan",
     "load_plan_file",
     "new_plan",
+    "objective_data",
     "plan_hash",
     "plan_objectives_for",
     "plan_path",
+    "session_plan_objectives",
 ]
 
 DOMAINS = ("communication", "cognition", "socialization", "motor", "sensory")
@@ -166,8 +168,7 @@ class Plan:
             "goals": [{
                 "domain": g.domain, "description": g.description,
                 "objectives": [{
-                    **{k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in dataclasses.asdict(o.objective).items()},
+                    **objective_data(o.objective),
                     "description": o.description, "scripts": list(o.scripts),
                     "target_date": o.target_date.isoformat() if o.target_date else None,
                 } for o in g.objectives],
@@ -434,6 +435,32 @@ def plan_objectives_for(plan: Plan | None, script_path: str | os.PathLike) -> li
     if plan is None:
         return []
     return [o.objective for o in plan_entries_for(plan, script_path)]
+
+
+def session_plan_objectives(root: str | os.PathLike, child: str,
+                            script_path: str | os.PathLike) -> tuple[list[Objective], str | None]:
+    """The objectives of the child's plan that a session of the script measures, for its summary.
+
+    Returns ``(objectives, warning)``: no plan file gives ``([], None)``; a plan
+    that does not check gives ``([], one sentence)``, so the session still runs
+    and judges its script's own objectives (the therapist sees why the plan's
+    are missing; ``tandem plan show`` lists the problems).
+    """
+    path = plan_path(root, child)
+    if not path.is_file():
+        return [], None
+    try:
+        plan = load_plan_file(path, child)
+    except PlanError as exc:
+        n = len(exc.problems)
+        return [], (f"The plan {path} has {n} problem{'s' if n != 1 else ''} ({exc.problems[0]}), so this "
+                    f"session judges only the script's own objectives; see `tandem plan show {child}`.")
+    return plan_objectives_for(plan, script_path), None
+
+
+def objective_data(objective: Objective) -> dict[str, Any]:
+    """An objective as plain data that :meth:`Objective.from_dict` reads back (a log header keeps it)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(objective).items()}
 
 
 def plan_entries_for(plan: Plan, script_path: str | os.PathLike) -> list[PlanObjective]:

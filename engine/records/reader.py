@@ -37,7 +37,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DataDirError
+from engine.errors import ConfigError, DataDirError
 from engine.records.log import file_sha256
 from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
 
@@ -119,7 +119,26 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
 
 def _objective(d: dict[str, Any]) -> ObjectiveRecord:
     return ObjectiveRecord(id=str(d.get("id")), status=str(d.get("status", "")), sentence=str(d.get("sentence", "")),
-                           value=d.get("value"), met=d.get("met"))
+                           value=d.get("value"), met=d.get("met"), source=str(d.get("source") or "script"))
+
+
+def plan_objectives_of(header: dict[str, Any]) -> list:
+    """The plan objectives a session judged, as its header recorded them (a log without them: none).
+
+    Raises
+    ------
+    ConfigError
+        A recorded objective does not check (a damaged header).
+    """
+    from engine.scoring.objectives import Objective
+
+    out = []
+    for d in header.get("plan_objectives") or []:
+        try:
+            out.append(Objective.from_dict(d))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"The session log's header has a plan objective that does not check ({exc}).") from None
+    return out
 
 
 def _trial(d: dict[str, Any]) -> TrialRecord:
@@ -146,7 +165,10 @@ def judge_logged(header: dict[str, Any], trials: list[TrialRecord]) -> tuple[lis
             self.trial = Trial(t.scores, prompt=t.prompt)
 
     try:
-        return judge_objectives(script, [_Logged(t) for t in trials if t.phase == "trial"]), None
+        return judge_objectives(script, [_Logged(t) for t in trials if t.phase == "trial"],
+                                plan_objectives=plan_objectives_of(header)), None
+    except ConfigError as exc:
+        return [], f"The objectives were not judged: {exc}"
     except (ValueError, TypeError, KeyError) as exc:  # scores the script's objectives cannot read
         return [], f"The objectives were not judged: the logged trials do not fit the script's objectives ({exc})."
 

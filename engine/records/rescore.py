@@ -19,7 +19,9 @@ be replayed without an engine:
 - each ``trial_abandoned`` line (a pause, a stop) drops its plan unscored,
   as the session did;
 - the objectives are judged on the recomputed trials
-  (:func:`engine.scriptsession.judge_objectives`, this session alone).
+  (:func:`engine.scriptsession.judge_objectives`, this session alone): the
+  script's, and the plan's that the header recorded (``plan_objectives``: the
+  plan as it was when the session ran, so a plan edited since changes nothing).
 
 Stored and recomputed trials are compared as their JSON (so a NaN equals a
 NaN); objectives on ``value`` and ``met`` (their ``status`` and sentence
@@ -36,7 +38,7 @@ from typing import Any
 
 import engine
 from engine.errors import ConfigError, DataDirError
-from engine.records.reader import LogLines, _parse_header, log_path, script_for
+from engine.records.reader import LogLines, _parse_header, log_path, plan_objectives_of, script_for
 
 __all__ = ["rescore"]
 
@@ -45,6 +47,11 @@ EPS_S = 1e-9  # as engine.scriptsession
 
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _key(objective: dict[str, Any]) -> tuple[str, Any]:
+    """A judged objective's key: its source (a log before plans were judged has only the script's) and id."""
+    return str(objective.get("source") or "script"), objective.get("id")
 
 
 def _kind_seed(header: dict[str, Any]) -> int | None:
@@ -148,16 +155,17 @@ def rescore(path: str | Path) -> dict[str, Any]:
         elif kind_of == "summary":
             summary = d
 
-    judged = json.loads(json.dumps(judge_objectives(script, results)))
-    stored_obj = {o.get("id"): o for o in (summary or {}).get("objectives") or [] if isinstance(o, dict)}
+    judged = json.loads(json.dumps(judge_objectives(script, results, plan_objectives=plan_objectives_of(header))))
+    stored_obj = {_key(o): o for o in (summary or {}).get("objectives") or [] if isinstance(o, dict)}
     objectives = []
     for o in judged:
-        s = stored_obj.get(o["id"]) if summary is not None else None
+        s = stored_obj.get(_key(o)) if summary is not None else None
         same = None if s is None else (_same(s.get("value"), o["value"]) and _same(s.get("met"), o["met"]))
-        objectives.append({"id": o["id"], "stored": s, "recomputed": o, "identical": same})
+        objectives.append({"id": o["id"], "source": o["source"], "stored": s, "recomputed": o, "identical": same})
     if summary is not None:
-        missing = [i for i in stored_obj if i not in {o["id"] for o in judged}]
-        objectives += [{"id": i, "stored": stored_obj[i], "recomputed": None, "identical": False} for i in missing]
+        missing = [k for k in stored_obj if k not in {_key(o) for o in judged}]
+        objectives += [{"id": k[1], "source": k[0], "stored": stored_obj[k], "recomputed": None, "identical": False}
+                       for k in missing]
     identical = (mismatch is None and all(t["identical"] for t in trials)
                  and all(o["identical"] is not False for o in objectives)
                  and (summary is None or summary.get("trials") in (None, len(results))))

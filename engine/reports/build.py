@@ -294,7 +294,7 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         title = recs[-1].title or stem
         defs = scripts.objectives(recs[-1])
         if defs is None:  # the script cannot be read now: show what the logs say
-            ids = list(dict.fromkeys(o.id for r in recs for o in r.objectives))
+            ids = list(dict.fromkeys(o.id for r in recs for o in r.objectives if o.source == "script"))
             for oid in ids:
                 specs.append((f"script:{stem}:{oid}", f"Script: {title}", None, oid, recs, "script"))
         else:
@@ -330,7 +330,7 @@ def _judge(view: ObjectiveView, recs: Sequence[SessionRecord], views: dict[int, 
     if obj is None:  # from the logs' summaries only
         last = None
         for r in recs:
-            rec = next((o for o in r.objectives if o.id == logged_id), None)
+            rec = next((o for o in r.objectives if o.source == "script" and o.id == logged_id), None)
             if rec is None:
                 continue
             last = rec

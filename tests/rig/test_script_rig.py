@@ -137,7 +137,7 @@ class EchoingChild:
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
-         mic: bool = False, marks: dict | None = None, **options):
+         mic: bool = False, marks: dict | None = None, plan: str | None = None, **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot).
 
     ``marks`` (what ``on_line`` noted during an attempt) is emptied before each attempt.
@@ -157,6 +157,9 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
                 on_line(line)
 
         root = tmp_path / f"try{attempt}"
+        if plan is not None:  # the child's plan, as `tandem plan new` places it
+            (root / "plans").mkdir(parents=True)
+            (root / "plans" / "R9.toml").write_text(plan)
         child.heard_midi(clear=True)
         with EchoingChild(child, delay_s, mic=mic) as player:
             summary = run_session(str(path), root=root, child_id="R9", mic=mic,
@@ -173,8 +176,25 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
     pytest.fail(f"xruns in {attempts} attempts: the machine is too busy for a frame-exact check")
 
 
+PLAN = """\
+id = "R9"
+
+[[goals]]
+domain = "motor"
+description = "Keeps a steady beat."
+
+[[goals.objectives]]
+id = "taps-in-time"
+metric = "within_window_pct"
+aggregate = "min"
+comparator = ">="
+threshold = 95
+scripts = ["script"]
+"""
+
+
 def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path):
-    summary, log, _, _ = _run(virtual_child, tmp_path, CUEING.format(trials=3), BEAT_S)
+    summary, log, _, lines = _run(virtual_child, tmp_path, CUEING.format(trials=3), BEAT_S, plan=PLAN)
     assert summary["status"] == "completed"
     assert [t["n"] for t in summary["trials"]] == [1, 2, 3]
     for t in summary["trials"]:
@@ -182,6 +202,11 @@ def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path):
         assert t["scores"]["matched"] == 4 and t["scores"]["missed"] == 0, t
         assert t["scores"]["within_window_pct"] == 100.0 and t["correct"] is True
     assert summary["objectives"][0]["met"] is True
+    # The child's plan objective that this script measures is judged beside the script's own.
+    assert [(o["source"], o["id"], o["value"], o["met"]) for o in summary["objectives"]] == [
+        ("script", "on-the-beat", 100.0, True), ("plan", "taps-in-time", 100.0, True)]
+    assert log[0]["plan_objectives"][0]["id"] == "taps-in-time" and log[0]["plan_sha256"]
+    assert any(x.startswith("  plan objective taps-in-time: ") for x in lines)
     # Its taps keep their offset from the beat to within the ear's onset detection (a few samples
     # that differ between a click and a drum) and one JACK period: frames, not milliseconds.
     rate = log[0]["sample_rate"]
