@@ -190,6 +190,28 @@ def test_unreadable_script_falls_back_to_the_logged_objectives(tmp_path):
     assert view.rows[0].summary.startswith("Imitated correctly on 5 of 5")
 
 
+def test_a_plan_objective_no_session_measured_yet_is_not_started(tmp_path):
+    path = plan_path(tmp_path, "C07")
+    path.parent.mkdir(parents=True)
+    path.write_text(PLAN + '''
+[[goals]]
+domain = "socialization"
+description = "Greets others in song."
+
+[[goals.objectives]]
+id = "greets"
+metric = "initiated"
+aggregate = "percent_true"
+comparator = ">="
+threshold = 60
+scripts = ["hello"]
+''', "utf-8")
+    report = collect("C07", known_sessions(), load_plan(tmp_path, "C07"), plots_wanted=False)
+    greets = next(v for v in report.objectives if v.key == "plan:greets")
+    assert greets.status == "not started" and greets.rows == [] and greets.domain == "socialization"
+    assert [v.status for v in report.objectives if v.key == "plan:imitate-3-beats"] == ["mastered"]
+
+
 # --- rendering: 0, 1 and many sessions ----------------------------------------------------------------
 
 
@@ -204,8 +226,14 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
     text = "\n".join(pages)
     for oid in ("imitate-3-beats", "steady-beat", "echo-rhythm", "responds-quickly", "on-the-beat", "steady-taps"):
         assert oid in text
-    assert sum(p.count("Session progress note") for p in pages) == 5
+    # The progress report goes home without the notes; they are in notes.pdf, each from a new page.
+    assert sum(p.count("Session progress note") for p in pages) == 0
+    assert "The session progress notes of these 5 sessions are in notes.pdf" in text.replace("\n", " ")
     assert "criterion met for the 3rd consecutive session: mastered." in text.replace("\n", " ")
+    note_pages = pdf_pages(out / "notes.pdf")
+    assert [p.count("Session progress note") for p in note_pages] == [1] * 5
+    assert "Tue 01 Sep 2026" in note_pages[0] and "session notes" in note_pages[0]
+    assert out / "notes.pdf" in written["pdf"]
     notes = sorted(p.name for p in written["pdf"] if p.parent.name == "notes")
     assert len(notes) == 5 and notes[0] == "20260901-100000-echo-drums.pdf"
     first_note = pdf_pages(out / "notes" / notes[0])
@@ -213,11 +241,23 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
     assert len([p for p in written["html"] if p.parent.name == "notes"]) == 5
 
 
+def test_the_notes_laid_out_here_or_in_a_forked_process_are_the_same(tmp_path, plan, monkeypatch):
+    forked, here = tmp_path / "forked", tmp_path / "here"
+    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=forked, note_pdfs=True)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one core: no worker, everything laid out in turn
+    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=here, note_pdfs=True)
+    names = sorted(p.relative_to(forked) for p in forked.rglob("*.pdf"))
+    assert len(names) == 2 + 5 and names == sorted(p.relative_to(here) for p in here.rglob("*.pdf"))
+    for name in names:
+        assert pdf_pages(forked / name) == pdf_pages(here / name), name
+
+
 def test_one_session_renders(tmp_path, plan):
     out = tmp_path / "one"
     build_report("C07", known_sessions()[:1], plan, formats=["html", "pdf"], out_dir=out)
     text = "\n".join(pdf_pages(out / "report.pdf"))
-    assert "imitate-3-beats" in text and "in progress" in text and text.count("Session progress note") == 1
+    assert "imitate-3-beats" in text and "in progress" in text and text.count("Session progress note") == 0
+    assert "\n".join(pdf_pages(out / "notes.pdf")).count("Session progress note") == 1
     assert "Timing over the sessions" not in text  # one session: the per-session note has its timing
 
 
@@ -227,6 +267,7 @@ def test_no_sessions_gives_a_clear_page(tmp_path, plan):
                            date_to=dt.date(2027, 3, 31), formats=["html", "pdf", "csv", "json"], out_dir=out)
     pages = pdf_pages(out / "report.pdf")
     assert len(pages) == 1 and "No sessions in this range (01 Jan 2027 – 31 Mar 2027)" in pages[0]
+    assert not (out / "notes.pdf").exists()
     assert "No sessions in this range" in (out / "report.html").read_text("utf-8")
     rows = list(csv.reader(io.StringIO((out / "trials.csv").read_text("utf-8-sig"))))
     assert rows == [list(TRIAL_COLUMNS)]

@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,8 @@ class _ScriptCache:
 
 def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             date_from: dt.date | None = None, date_to: dt.date | None = None, names: bool = False,
-            therapist: str | None = None, plots_wanted: bool = True) -> Report:
+            therapist: str | None = None, plots_wanted: bool = True,
+            meanwhile: Callable[[], object] | None = None) -> Report:
     """Judge every objective and lay out the report (no files written)."""
     ordered = sorted(records, key=lambda r: (session_started(r).timestamp(), str(r.path)))
     history = [r for r in ordered if date_to is None or session_date(r) <= date_to]
@@ -319,7 +320,7 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
                     generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
                     therapist=therapist, plan=plan, sessions=shown, objectives=objectives)
     if plots_wanted:
-        _draw(report)
+        _draw(report, meanwhile)
     return report
 
 
@@ -415,8 +416,9 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def _draw(report: Report) -> None:
-    """Every plot of the report. The figures are independent, so they are drawn in parallel (see :func:`_render`)."""
+def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None:
+    """Every plot of the report. The figures are independent, so they are drawn in parallel (see :func:`_render`);
+    ``meanwhile`` runs here while the workers draw."""
     jobs: list[tuple[Any, tuple, dict]] = []
     setters = []
     for view in report.objectives:
@@ -459,7 +461,7 @@ def _draw(report: Report) -> None:
             setters.append(lambda png: setattr(report, "timing_plot", _data_uri(png)))
         else:
             report.timing_plot = None
-    for setter, png in zip(setters, _render(jobs)):
+    for setter, png in zip(setters, _render(jobs, meanwhile)):
         setter(png)
 
 
@@ -472,14 +474,16 @@ def _call(job: tuple[Any, tuple, dict]) -> bytes | None:
     return fn(*args, **kwargs)
 
 
-def _render(jobs: list[tuple[Any, tuple, dict]]) -> list[bytes | None]:
+def _render(jobs: list[tuple[Any, tuple, dict]], meanwhile: Callable[[], object] | None = None) -> list[bytes | None]:
     """Run the plot jobs, in forked worker processes when there are enough and more than one core.
 
     Matplotlib draws on one core; the figures of a report share nothing, so
     a quarterly report's two dozen figures take about half the time on two
     cores. Forking keeps the already imported matplotlib (no start-up cost);
     where fork is missing, or anything goes wrong with the workers, the
-    figures are drawn here, one after the other.
+    figures are drawn here, one after the other. ``meanwhile`` (e.g. importing
+    WeasyPrint, 0.4 s) runs in this process while the workers draw, after they
+    were forked (so they do not carry it).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -488,10 +492,17 @@ def _render(jobs: list[tuple[Any, tuple, dict]]) -> list[bytes | None]:
     if len(jobs) >= PARALLEL_PLOTS and cores > 1 and "fork" in multiprocessing.get_all_start_methods():
         try:
             with ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=multiprocessing.get_context("fork")) as ex:
-                return list(ex.map(_call, jobs, chunksize=max(1, len(jobs) // (2 * min(cores, 4)))))
+                results = ex.map(_call, jobs, chunksize=max(1, len(jobs) // (2 * min(cores, 4))))
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None
+                return list(results)
         except Exception:  # noqa: BLE001, S110 - a worker problem must not cost the report: draw them here
             pass
-    return [_call(job) for job in jobs]
+    out = [_call(job) for job in jobs]
+    if meanwhile is not None:
+        meanwhile()
+    return out
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -526,10 +537,15 @@ def _note_name(sv: SessionView) -> str:
     return f"{sv.started:%Y%m%d-%H%M%S}-{stem}"
 
 
-def render_html(report: Report, *, only: SessionView | None = None) -> str:
-    """The progress report as one self-contained HTML page (plots embedded); ``only``: one session's note."""
+def render_html(report: Report, *, only: SessionView | None = None, part: str = "all") -> str:
+    """The progress report as one self-contained HTML page (plots embedded); ``only``: one session's note.
+
+    ``part``: ``all`` (the report, then every session's note: report.html),
+    ``report`` (without the notes: report.pdf) or ``notes`` (every note: notes.pdf).
+    """
     template = _env().get_template("report.html")  # compiled once (the environment caches it)
-    return template.render(r=report, only=only, status_order=("not started", "in progress", "met", "mastered"))
+    return template.render(r=report, only=only, part=part,
+                           status_order=("not started", "in progress", "met", "mastered"))
 
 
 def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None, *,
@@ -578,7 +594,8 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     out = ensure_private_dir(Path(out_dir))
     wants_pages = "html" in formats or "pdf" in formats
     report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
-                     therapist=therapist, plots_wanted=wants_pages)
+                     therapist=therapist, plots_wanted=wants_pages,
+                     meanwhile=_import_weasyprint if "pdf" in formats else None)
     written: dict[str, list[Path]] = {f: [] for f in formats}
     if wants_pages:
         html = render_html(report)
@@ -588,7 +605,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
             for sv in report.sessions:
                 written["html"].append(write_private(out / "notes" / f"{_note_name(sv)}.html", notes[sv.anchor]))
         if "pdf" in formats:
-            written["pdf"].extend(_write_pdfs(report, html, out, note_pdfs))
+            written["pdf"].extend(_write_pdfs(report, out, note_pdfs))
     if "csv" in formats or "json" in formats:
         from engine.reports import csvjson
 
@@ -600,18 +617,74 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     return written
 
 
-def _write_pdfs(report: Report, html: str, out: Path, note_pdfs: bool) -> list[Path]:
-    """The report's PDF, and each session note's pages cut from the same rendering."""
+def _import_weasyprint():
+    """WeasyPrint, imported (0.4 s the first time), with its warnings about CSS it ignores kept quiet."""
     import logging
 
     import weasyprint
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    document = weasyprint.HTML(string=html, base_url=str(out)).render()
-    paths = [write_private(out / "report.pdf", document.write_pdf())]
+    return weasyprint
+
+
+def _write_pdfs(report: Report, out: Path, note_pdfs: bool) -> list[Path]:
+    """report.pdf (the progress report), notes.pdf (every session's note) and, with ``note_pdfs``, each note's own.
+
+    The two documents are laid out at the same time where they can be (the
+    notes in a forked process, which keeps the imported WeasyPrint): layout
+    is most of a report's time and runs on one core. Anything wrong with the
+    fork and the notes are laid out here, after the report.
+    """
+    weasyprint = _import_weasyprint()
+
+    def report_pdf() -> bytes:
+        return weasyprint.HTML(string=render_html(report, part="report"), base_url=str(out)).render().write_pdf()
+
+    global _NOTES_JOB
+    report_bytes: bytes | None = None
+    notes: dict[str, bytes] | None = None
+    job = (report, str(out), note_pdfs)
+    if report.sessions and (os.cpu_count() or 1) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        if "fork" in multiprocessing.get_all_start_methods():
+            _NOTES_JOB = job  # the worker, forked at the first submit, finds it here: nothing is pickled
+            try:
+                with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as ex:
+                    pending = ex.submit(_forked_notes_pdfs)
+                    report_bytes = report_pdf()
+                    notes = pending.result()
+            except Exception:  # noqa: BLE001, S110 - a worker problem must not cost the notes: lay them out here
+                pass
+            finally:
+                _NOTES_JOB = None
+    if report_bytes is None:
+        report_bytes = report_pdf()
+    if notes is None and report.sessions:
+        notes = _notes_pdfs(*job)
+    paths = [write_private(out / "report.pdf", report_bytes)]
+    for name, data in (notes or {}).items():
+        paths.append(write_private(out / name, data))
+    return paths
+
+
+_NOTES_JOB: tuple[Report, str, bool] | None = None
+
+
+def _forked_notes_pdfs() -> dict[str, bytes]:
+    assert _NOTES_JOB is not None  # noqa: S101 - set before the fork
+    return _notes_pdfs(*_NOTES_JOB)
+
+
+def _notes_pdfs(report: Report, out: str, note_pdfs: bool) -> dict[str, bytes]:
+    """notes.pdf, and with ``note_pdfs`` each note's pages cut from the same rendering (``notes/NAME.pdf``)."""
+    weasyprint = _import_weasyprint()
+    document = weasyprint.HTML(string=render_html(report, part="notes"), base_url=out).render()
+    files = {"notes.pdf": document.write_pdf()}
     if not note_pdfs:
-        return paths
+        return files
     starts: dict[str, int] = {}
     for i, page in enumerate(document.pages):
         for name in page.anchors:
@@ -621,6 +694,5 @@ def _write_pdfs(report: Report, html: str, out: Path, note_pdfs: bool) -> list[P
     for k, sv in enumerate(order):
         a = starts[sv.anchor]
         b = starts[order[k + 1].anchor] if k + 1 < len(order) else len(document.pages)
-        pages = document.pages[a:max(b, a + 1)]
-        paths.append(write_private(out / "notes" / f"{_note_name(sv)}.pdf", document.copy(pages).write_pdf()))
-    return paths
+        files[f"notes/{_note_name(sv)}.pdf"] = document.copy(document.pages[a:max(b, a + 1)]).write_pdf()
+    return files
