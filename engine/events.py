@@ -74,11 +74,21 @@ class InputEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class MarkEvent(Event):
-    """A therapist's mark: a key press, a prompt level, a note."""
+    """A therapist's mark: a key press, a prompt level, a note.
+
+    ``key`` is the key pressed (``space``, ``n``, ``p``, ``m``, ``escape``...),
+    ``action`` what it did (``toggle``, ``start``, ``pause``, ``resume``,
+    ``next``, ``prompt``, ``note``, ``stop_asked``, ``stop_confirmed``,
+    ``stop_cancelled``, ``none``...), ``text`` the note or the prompt level,
+    and ``trial`` the number of the trial it concerns (the next to be scored),
+    -1 when none.
+    """
 
     kind: ClassVar[str] = "mark"
     key: str
     text: str = ""
+    action: str = ""
+    trial: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.scoring.display import TRIAL_SCORES, format_score
-from engine.scoring.objectives import Objective, SessionResult, evaluate_session, objective_status
+from engine.scoring.objectives import PROMPT_LEVELS, Objective, SessionResult, evaluate_session, objective_status
 
 __all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives", "objective_label",
            "script_sounds", "trial_line"]
@@ -151,7 +151,7 @@ class ScriptSession:
         self.events: list[tuple[float, int | None]] = []  # the child's accepted events (time_s, note)
         self.results: list[TrialResult] = []
         self.abandoned = 0
-        self.prompt = "independent"  # the prompt level given on the trials being scored (a therapist's mark)
+        self.prompt = PROMPT_LEVELS[0]  # the therapist's prompt level for the trial scored next (key p)
         self.state = "running"  # running, paused, stopped, completed
         self._open: list[_Open] = []
         self._cues: list[tuple[int, Any]] = []  # (play frame, kinds.Cue), by frame
@@ -159,6 +159,7 @@ class ScriptSession:
         self._next_start = start_s
         self._active_s = 0.0  # running time (not paused) before the current running spell
         self._spell_start_s = start_s
+        self._close_now_s: float | None = None  # set while the therapist moves on (see next_trial)
         self._check_sounds()
 
     # -- the child's events -----------------------------------------------
@@ -295,6 +296,8 @@ class ScriptSession:
         return self.events[lo:hi]
 
     def _close_s(self, plan: TrialPlan, now_s: float) -> float:
+        if self._close_now_s is not None and plan.child_start_s <= self._close_now_s:
+            return min(plan.child_end_s, self._close_now_s)  # the therapist moved on: the window ends now
         if type(self.kind).close_s is Kind.close_s:  # the window never closes early for this kind
             return plan.child_end_s
         heard = self._window(plan.child_start_s, now_s)
@@ -322,6 +325,8 @@ class ScriptSession:
                         "phase": plan.phase, "start_s": plan.start_s, "tempo_bpm": plan.tempo_bpm,
                         "close_s": closes, "scores": result.scores, "correct": result.correct,
                         "prompt": self.prompt, "child_truth": pending.truth})
+            if plan.phase == "trial":
+                self.prompt = PROMPT_LEVELS[0]  # a prompt level is given for one trial
 
     # -- the therapist's controls ---------------------------------------------
 
@@ -363,6 +368,29 @@ class ScriptSession:
         self._next_start = self.now_s + self.lookahead_s
         self.write(StatusEvent(frame=self.engine.now_frame, what="resumed", detail={"trials_done": self.trials_done}))
         return True
+
+    def next_trial(self) -> bool:
+        """The therapist moves on (key ``n``): the trial in the child's window is scored on what the child
+        played so far (not playing is a result too), one not yet in it is abandoned, and the next trial
+        starts a look-ahead from now. False if not running."""
+        if self.state != "running":
+            return False
+        now = self.engine.now_frame
+        self._close_now_s = (now - 1) / self.rate  # the last frame heard: a window closing there is due now
+        try:
+            self._score_due(now)
+        finally:
+            self._close_now_s = None
+        self._silence("next")
+        self._next_start = now / self.rate + self.lookahead_s
+        self.write(StatusEvent(frame=now, what="moved_on", detail={"trials_done": self.trials_done}))
+        return True
+
+    def set_prompt(self, level: str) -> None:
+        """The prompt level the therapist gave for the trial scored next (key ``p``); it holds for that trial."""
+        if level not in PROMPT_LEVELS:
+            raise ValueError(f"{level!r} is not a prompt level; the levels are {', '.join(PROMPT_LEVELS)}.")
+        self.prompt = level
 
     def stop(self, reason: str = "stopped") -> None:
         """End the session now: silence, abandon the open trials, log why."""

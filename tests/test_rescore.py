@@ -116,10 +116,12 @@ def test_a_missing_or_changed_script_or_no_script_is_one_sentence(tmp_path):
 
 
 def _live_like(script_path: Path, root: Path, *, seed: int, model: str, pause_after: int, stop_after: int,
-               late_s: float = 0.03) -> Path:
+               late_s: float = 0.03, next_after: int | None = None, prompt_at: int | None = None) -> Path:
     """A session as `tandem run` drives it, on the offline backend: MIDI pads, note-offs, stray keys and
     the microphone (an onset and the voice confirming it at the same frame, delivered late and out of
-    order), a pause in the middle of a trial, and a stop by the therapist."""
+    order), a pause in the middle of a trial, and a stop by the therapist. ``next_after``: after that many
+    trials the therapist moves on (key n) in the middle of the child's window; ``prompt_at``: after that
+    many, the therapist gives a verbal prompt (key p) for the trial scored next."""
     script = load_script(script_path)
     kind = make_kind(script, seed=seed)
     rate = 48_000
@@ -140,6 +142,8 @@ def _live_like(script_path: Path, root: Path, *, seed: int, model: str, pause_af
 
     def child_plays(plan):
         nonlocal count
+        # Beats of a trial cut short (a pause, the therapist moving on) that never came are not the child's past.
+        history[:] = [t for t in history if t < plan.start_s]
         for sim in events_for(plan, make_model(model, seed=seed, trial_index=plan.index), history):
             f = round(sim.time_s * rate)
             count += 1
@@ -158,6 +162,7 @@ def _live_like(script_path: Path, root: Path, *, seed: int, model: str, pause_af
     runner = ScriptSession(script, kind, eng, bank, folder.write_event, start_s=0.5, lookahead_s=0.25,
                            on_plan=child_plays)
     paused_at = None
+    moved = prompted = False
     for _ in range(400_000):
         now = eng.now_frame
         while due and due[0][0] <= now:
@@ -172,6 +177,12 @@ def _live_like(script_path: Path, root: Path, *, seed: int, model: str, pause_af
             due.clear()  # the child stops too
         if runner.state == "paused" and now - paused_at > 1.5 * rate:
             runner.resume()
+        if (next_after is not None and not moved and runner.state == "running" and runner.trials_done == next_after
+                and runner._open and now / rate > runner._open[0].plan.child_start_s + 0.2):
+            moved = runner.next_trial()
+        if prompt_at is not None and not prompted and runner.trials_done == prompt_at:
+            runner.set_prompt("verbal")
+            prompted = True
         if runner.trials_done >= stop_after and runner.state == "running":
             runner.stop("stopped by the therapist")
         if runner.done:
@@ -184,6 +195,7 @@ def _live_like(script_path: Path, root: Path, *, seed: int, model: str, pause_af
                           "objectives": judge_objectives(script, runner.results)})
     folder.close()
     assert paused_at is not None and runner.abandoned >= 1
+    assert moved == (next_after is not None) and prompted == (prompt_at is not None)
     return folder.events_path
 
 
@@ -216,3 +228,21 @@ def test_a_live_like_session_with_a_pause_and_a_stop_rescores_identically(song, 
         # The acceptance rule matters: counting every input (note-offs, stray keys) changes the scores.
         monkeypatch.setattr(scriptsession, "accepts_input", lambda *a: True)
         assert rescore(log)["identical"] is False
+
+
+@pytest.mark.parametrize("song", ["echo-drums", "drum-conversation", "steady-beat-march"])
+def test_moving_on_scores_the_trial_so_far_and_a_prompt_holds_for_one_trial(song, tmp_path):
+    log = _live_like(Path(f"content/songs/{song}.toml"), tmp_path, seed=4, model="learning", pause_after=1,
+                     stop_after=6, next_after=3, prompt_at=4)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    trials = [x for x in lines if x["type"] == "trial" and x["phase"] == "trial"]
+    moved = next(i for i, x in enumerate(lines) if x["type"] == "status" and x["what"] == "moved_on")
+    # The trial in the child's window when the therapist moved on was scored right then, its window cut short.
+    cut = [x for x in lines[:moved] if x["type"] == "trial"][-1]
+    plan = next(x for x in lines if x["type"] == "plan" and x["index"] == cut["index"])
+    assert cut["close_s"] < plan["child_end_s"] and cut["frame"] == lines[moved]["frame"]
+    assert cut["close_s"] == (lines[moved]["frame"] - 1) / 48_000
+    # The prompt was given for one trial: the fifth carries it, the others are independent.
+    assert [t["prompt"] for t in trials] == ["independent"] * 4 + ["verbal"] + ["independent"] * (len(trials) - 5)
+    out = rescore(log)
+    assert out["identical"] is True, [t for t in out["trials"] if not t["identical"]]

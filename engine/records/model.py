@@ -78,6 +78,16 @@ class ObjectiveRecord:
 
 
 @dataclass(frozen=True)
+class NoteRecord:
+    """A note the therapist typed during the session (key ``m``): when (seconds on the session's clock),
+    the trial it concerns (the number of the trial scored next; -1: none) and the text."""
+
+    t_s: float
+    trial: int
+    text: str
+
+
+@dataclass(frozen=True)
 class SessionRecord:
     """One session log, read back.
 
@@ -101,3 +111,4 @@ class SessionRecord:
     skipped_lines: int = 0
     events: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[NoteRecord, ...] = ()

@@ -39,7 +39,7 @@ from typing import Any
 
 from engine.errors import ConfigError, DataDirError
 from engine.records.log import file_sha256
-from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
+from engine.records.model import NoteRecord, ObjectiveRecord, SessionRecord, TrialRecord
 
 __all__ = [
     "LogLines", "log_path", "peek_log", "read_header", "read_log", "script_for"]
@@ -219,6 +219,7 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     events = 0
     last_frame = 0
     trials: list[TrialRecord] = []
+    notes: list[NoteRecord] = []
     summary: dict[str, Any] | None = None
     records = LogLines(lines[1:])
     for d in records:
@@ -232,12 +233,17 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
             last_frame = frame
         if kind == "trial" and d.get("phase", "trial") == "trial":
             trials.append(_trial(d))
+        elif kind == "mark" and d.get("action") == "note" and d.get("text"):
+            rate = header.get("sample_rate") or 0
+            notes.append(NoteRecord(t_s=round(frame / rate, 3) if rate and isinstance(frame, int) else 0.0,
+                                    trial=int(d.get("trial", -1)), text=str(d["text"])))
     return _record(path, header, trials, summary, skipped=records.skipped, events=events, last_frame=last_frame,
-                   judge=judge)
+                   judge=judge, notes=notes)
 
 
 def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summary: dict[str, Any] | None, *,
-            skipped: int, events: int, last_frame: int, judge: bool = True) -> SessionRecord:
+            skipped: int, events: int, last_frame: int, judge: bool = True,
+            notes: list[NoteRecord] | None = None) -> SessionRecord:
     rate = header.get("sample_rate") or 0
     run_to_last = round(last_frame / rate, 3) if rate else 0.0
     objectives: list[dict] | None = None
@@ -275,6 +281,7 @@ def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summa
         duration_s=float(duration) if duration is not None else run_to_last,
         child_id=str(header.get("child_id") or ""), script=script, title=str(title),
         kind=str(header.get("kind") or ""), skipped_lines=skipped, events=events, summary=extra,
+        notes=tuple(notes or ()),
     )
 
 

@@ -145,6 +145,7 @@ def report_json(report) -> str:
             "trials": [{"n": t.n, "index": t.index, "phase": t.phase, "start_s": t.start_s, "close_s": t.close_s,
                         "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores}
                        for t in s.record.trials],
+            "notes": [{"t_s": n.t_s, "trial": n.trial if n.trial > 0 else None, "text": n.text} for n in s.record.notes],
         } for s in report.sessions],
         "objectives": [{
             "key": v.key,
