@@ -65,7 +65,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             everything += run_script_demo(
                 script, root=root, child_id=args.child, model=args.child_model, sessions=args.sessions,
                 seed=0 if args.seed is None else args.seed, pace=args.pace, blocksize=args.blocksize,
-                soundfont=args.soundfont, echo=None if args.json else print, max_trials=args.max_trials)
+                soundfont=args.soundfont, echo=None if args.json else print, max_trials=args.max_trials,
+                screenshot=args.screenshot if k == 0 else None)
         if args.json:
             print(json.dumps(everything, indent=2))
         return 0
@@ -92,7 +93,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                               midi_in=args.midi_in, midi_out=args.midi_out, mic=args.mic, audio=args.audio,
                               blocksize=args.blocksize, duration_s=args.duration, tempo_scale=args.tempo_scale,
                               transport=args.midi_transport, soundfont=args.soundfont,
-                              controls=keys.commands if keys.active else None)
+                              controls=keys.commands if keys.active else None,
+                              screen="none" if args.no_ui else "window", screenshot=args.screenshot,
+                              theme=args.theme, fullscreen=args.fullscreen, wait_for_space=not args.no_wait,
+                              status_line=keys.active and args.no_ui and sys.stdout.isatty())
     if args.json:
         print(json.dumps(summary, indent=2))
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
@@ -276,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with scripts: run as fast as possible (default) or in real time, to watch and listen")
     m.add_argument("--max-trials", type=int, default=None, metavar="N",
                    help="with scripts: stop each session after N trials")
+    m.add_argument("--screenshot", metavar="PNG",
+                   help="with scripts: save a picture of the session screen as the child plays (first session)")
     m.add_argument("--json", action="store_true",
                    help="with scripts: print per session the script, trials with their scores and each objective's status as JSON")
     m.set_defaults(func=_cmd_demo)
@@ -291,7 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="listen to the microphone too: onsets and voiced responses, the engine's own sounds taken out")
     r.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
     r.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
-    r.add_argument("--no-ui", action="store_true", help="no session screen (the default until the screen exists)")
+    r.add_argument("--no-ui", action="store_true",
+                   help="no session screen: a status line and the same keys in the terminal")
+    r.add_argument("--screenshot", metavar="PNG", help="save a picture of the session screen once the child plays "
+                                                       "(drawn off-screen with --no-ui)")
+    r.add_argument("--theme", default="standard", choices=("standard", "low_stimulation"),
+                   help="the child's screen: standard, or low_stimulation (softer colours, less motion)")
+    r.add_argument("--fullscreen", action="store_true", help="the session screen fills the display")
+    r.add_argument("--no-wait", action="store_true",
+                   help="start the script at once instead of on the therapist's space key")
     r.add_argument("--duration", type=float, metavar="S", help="end the session after S seconds")
     r.add_argument("--tempo-scale", type=float, default=1.0, help="play the song this much faster (default 1)")
     r.add_argument("--midi-transport", default="auto", choices=("auto", "rtmidi", "jack"),

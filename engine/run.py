@@ -58,6 +58,8 @@ from engine.scriptsession import (
     script_sounds,
     trial_line,
 )
+from engine.sessionui import SessionUI
+from engine.ui.keys import KEY_HELP
 
 __all__ = ["choose_transport", "run_session"]
 
@@ -112,12 +114,25 @@ def run_session(
     song_through_bank: bool | None = None,
     controls: queue.Queue | None = None,
     echo: Callable[[str], None] = print,
+    screen: str = "none",
+    screenshot: str | Path | None = None,
+    theme: str = "standard",
+    fullscreen: bool = False,
+    wait_for_space: bool = False,
+    status_line: bool = False,
 ) -> dict:
     """Run one live session and return its summary (also written as summary.json).
 
     ``controls`` takes the therapist's commands while the session runs:
     ``"pause"``, ``"resume"``, ``"toggle"`` (pause or resume) and ``"stop"``
-    (intervention scripts; a song or free play only knows ``"stop"``).
+    (intervention scripts; a song or free play only knows ``"stop"``), and the
+    terminal's raw keys (:mod:`engine.terminalkeys`, handled as the screen's).
+    ``screen``: ``"window"`` (the session screen), ``"headless"`` (drawn
+    off-screen, for ``screenshot``) or ``"none"``; a window that cannot open
+    is one note and the session runs in the terminal. ``screenshot`` saves a
+    PNG of the screen once the child plays. ``wait_for_space``: the script
+    starts on the therapist's space key. ``status_line``: a live status line
+    in the terminal (without a screen).
     """
     song = None
     iscript: Script | None = None
@@ -188,6 +203,8 @@ def run_session(
     ended = "failed"  # until it ends normally or by Ctrl-C
     stats: dict = {}
     runner: ScriptSession | None = None
+    ui: SessionUI | None = None
+    screen_process = _open_screen(screen, screenshot, theme, fullscreen, echo)  # before the stream: no hitch
     try:
         params = eng.open()
         eng.start()
@@ -199,6 +216,12 @@ def run_session(
                                        "(`tandem devices`) and that no other program holds it.")
             time.sleep(0.01)
         folder = SessionFolder(root, child_id=child_id, name=name)
+        ui = SessionUI(engine=eng, write=folder.write_event, echo=echo, script=iscript, screen=screen_process,
+                       status_line=status_line, screenshot=Path(screenshot) if screenshot else None,
+                       devices=_devices_text(midi_in, mic, midi_out), latency=LATENCY_TEXT,
+                       plan_objectives=plan_objectives)
+        screen_process = None  # the session UI closes it from here on
+        echo = ui.echo  # lines printed from here on clear the status line first
         if inp is not None:
             inp.start()
         if mic:
@@ -225,6 +248,7 @@ def run_session(
             "midi_out": out.name if out else None, "sound_source": bank.source,
             "mic": mic, "mic_suppresses_own_sound": bool(listener and listener.suppress),
             "plan_objectives": [objective_data(o) for o in plan_objectives],
+            "ui": "screen" if ui.screen is not None else ("terminal" if controls is not None else "none"),
         })
         rate = eng.sample_rate
         # Opening devices reorders the JACK graph, which can cost an xrun: those are counted
@@ -243,8 +267,12 @@ def run_session(
                                    lookahead_s=LOOKAHEAD_S, midi_out=out)
             length = (f"{iscript.trials} trials" if iscript.trials is not None
                       else f"{iscript.duration_min:g} minutes")
+            keys = controls is not None or ui.screen is not None
+            if wait_for_space and keys:
+                runner.pause()  # held until the therapist's space: the child sits down first
             echo(f"Running {iscript.title} ({iscript.kind.replace('_', '-')}, {length}) for child {child_id}."
-                 + (" Space pauses and resumes, q stops." if controls is not None else ""))
+                 + (" Space starts it." if runner.state == "paused" else "")
+                 + (f" Keys: {KEY_HELP}." if keys else ""))
         if duration_s is not None:
             end_frame = eng.now_frame + int(duration_s * rate)
         if listener:
@@ -262,7 +290,8 @@ def run_session(
                     for cue in player.step():
                         folder.write_event(cue)
                 _flush(pending, folder, counts, echo, runner)
-                if _obey(controls, runner, echo) == "stop":
+                ui.device_lost = counts["device_lost"] > counts["device_back"]
+                if _obey(controls, runner, ui) == "stop" or ui.step(runner) == "stop":
                     asked_to_stop = True
                     break
                 if runner is not None:
@@ -280,6 +309,14 @@ def run_session(
             if runner is not None:
                 runner.stop("stopped early (Ctrl-C)")
     finally:
+        if screen_process is not None:  # the session never got its UI
+            screen_process.close()
+        screen_stats = None
+        if ui is not None:
+            try:
+                screen_stats = ui.close(runner)
+            except Exception as exc:  # noqa: BLE001 - the screen must not cost the session
+                echo(f"note: the session screen did not close cleanly ({exc}).")
         for part in (inp, listener, out):
             if part is not None:
                 try:
@@ -291,6 +328,7 @@ def run_session(
         rate = eng.sample_rate
         eng.close()
         if folder is not None:  # None only while an exception propagates (the stream never ran)
+            stats["screen"] = screen_stats
             summary = _finish(folder, pending, counts, echo, stats, child_id, script, ended, inp, out, runner, rate,
                               plan_objectives)
     heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
@@ -364,28 +402,57 @@ def _check_inputs(script: Script, midi_in: str | None, mic: bool) -> None:
                           f"NAME, --mic, or both.")
 
 
-def _obey(controls: queue.Queue | None, runner: ScriptSession | None, echo) -> str | None:
-    """Apply the therapist's commands waiting in ``controls``; returns "stop" when asked to stop."""
+def _obey(controls: queue.Queue | None, runner: ScriptSession | None, ui: SessionUI) -> str | None:
+    """Apply the therapist's commands and keys waiting in ``controls``; returns "stop" when asked to stop."""
     while controls is not None:
         try:
             command = controls.get_nowait()
         except queue.Empty:
             return None
+        if isinstance(command, dict):  # a key from the terminal
+            if ui.take(command, runner) == "stop":
+                return "stop"
+            continue
         if command == "stop":
             if runner is not None:
                 runner.stop("stopped by the therapist")
-            echo("Stopping: the trials scored so far are kept.")
+            ui.echo("Stopping: the trials scored so far are kept.")
             return "stop"
         if runner is None:
             continue
         if command == "toggle":
             command = "resume" if runner.state == "paused" else "pause"
         if command == "pause" and runner.pause():
-            echo(f"Paused after {runner.trials_done} trials; the trial that was playing will be played again. "
-                 f"Space resumes.")
+            ui.echo(f"Paused after {runner.trials_done} trials; the trial that was playing will be played again. "
+                    f"Space resumes.")
         elif command == "resume" and runner.resume():
-            echo("Resumed.")
+            ui.echo("Resumed.")
     return None
+
+
+LATENCY_TEXT = "latency: the stream's report (no calibration profile yet)"
+
+
+def _devices_text(midi_in: str | None, mic: bool, midi_out: str | None) -> str:
+    parts = ([f"MIDI in {midi_in}"] if midi_in else []) + (["mic"] if mic else []) + (
+        [f"MIDI out {midi_out}"] if midi_out else [])
+    return " · ".join(parts) or "no input"
+
+
+def _open_screen(screen: str, screenshot, theme: str, fullscreen: bool, echo):
+    """The session screen's process, started (None for ``"none"``, or when no window can open: one note)."""
+    if screen == "none":
+        if screenshot:
+            screen = "headless"
+        else:
+            return None
+    from engine.ui.process import ScreenError, ScreenProcess
+
+    try:
+        return ScreenProcess(theme=theme, fullscreen=fullscreen, headless=screen == "headless").start()
+    except ScreenError as exc:
+        echo(f"note: {exc} The session runs in the terminal (keys: {KEY_HELP}).")
+        return None
 
 
 def _echo_trials(runner: ScriptSession, echo, shown: int) -> int:

@@ -76,6 +76,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
                  max_trials: int | None, kind_options: dict[str, Any],
                  history: dict[str, list[SessionResult]] | None = None,
                  plan_objectives: Sequence[Objective] = (),
+                 screenshot: Path | None = None,
                  ) -> tuple[dict, list[TrialResult], Path, list[dict]]:
     kind = make_kind(script, seed=seed + session, **kind_options)
     feedback_name = feedback_request(script, DEVICE_FEEDBACK)
@@ -119,6 +120,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
         written = 0
         inputs = 0
         wall0 = time.monotonic()
+        shot = _Screenshot(screenshot, eng, folder.write_event, script, plan_objectives) if screenshot else None
 
         def advance() -> None:
             nonlocal written
@@ -152,6 +154,8 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
                                                 heard_frame=fb_frame + feedback.attack_frames + latency,
                                                 gain=gain, pan=0.3, role="feedback", index=inputs - 1))
             runner.step()
+            if shot is not None:
+                shot.step(runner)
             if runner.done:
                 # Events the child would still play after the last window are not asked for.
                 break
@@ -172,6 +176,8 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
             "inputs": inputs, "stream": stats, "sound_source": bank.source,
             "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
         }
+        if shot is not None:
+            summary["screenshot"] = shot.finish(runner)
         folder.write_json("summary.json", summary)
         objectives = judge_objectives(script, results, history, plan_objectives)
         folder.write_summary({
@@ -182,6 +188,42 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
         eng.close()
         folder.close()
     return summary, results, folder.path, objectives
+
+
+class _Screenshot:
+    """The session screen drawn off-screen (in this process: the offline stream has no deadline) and saved as
+    a PNG at the first moment the simulated child plays; at the session's end if it never did."""
+
+    def __init__(self, path: Path, eng, write, script: Script, plan_objectives) -> None:
+        from engine.sessionui import SessionUI
+
+        self.path = Path(path)
+        self.ui = SessionUI(engine=eng, write=write, echo=lambda line: None, script=script,
+                            devices="simulated child", latency="offline stream: no device latency",
+                            plan_objectives=plan_objectives)
+        self.saved: dict | None = None
+
+    def step(self, runner: ScriptSession) -> None:
+        from engine.sessionui import SCREENSHOT_PHASES
+
+        if self.saved is None:
+            state = self.ui.state(runner)
+            if state.phase in SCREENSHOT_PHASES:
+                self._save(state)
+
+    def finish(self, runner: ScriptSession) -> dict | None:
+        if self.saved is None:
+            self._save(self.ui.state(runner))
+        return self.saved
+
+    def _save(self, state) -> None:
+        from engine.ui.screen import SessionScreen
+
+        screen = SessionScreen()
+        screen.render(state, time.monotonic())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        screen.save(self.path)
+        self.saved = {"path": str(self.path), "phase": state.phase}
 
 
 def run_script_demo(
@@ -199,6 +241,7 @@ def run_script_demo(
     echo: Callable[[str], None] | None = print,
     max_trials: int | None = None,
     kind_options: dict[str, Any] | None = None,
+    screenshot: str | Path | None = None,
 ) -> list[dict]:
     """Run ``sessions`` sessions of one script with the simulated child ``model``; one dict per session.
 
@@ -207,7 +250,8 @@ def run_script_demo(
     ``status``, ``sentence``, ``value``: the status over this run's sessions
     up to this one, the value this session's). ``echo`` prints a readable
     summary of each session (None: quiet). ``max_trials`` stops a session
-    early (for tests and quick looks).
+    early (for tests and quick looks). ``screenshot`` saves a PNG of the
+    session screen as the child plays in the first session.
     """
     if pace not in PACES:
         raise ConfigError(f"The pace must be one of {', '.join(PACES)}, not {pace!r}.")
@@ -237,7 +281,8 @@ def run_script_demo(
         summary, _results, folder, objectives = _run_session(
             script, root=root, child_id=child_id, model_name=model, session=s, seed=seed, bank=bank,
             blocksize=blocksize, sample_rate=sample_rate, pace=pace, max_trials=max_trials,
-            kind_options=kind_options or {}, history=history, plan_objectives=plan_objectives)
+            kind_options=kind_options or {}, history=history, plan_objectives=plan_objectives,
+            screenshot=Path(screenshot) if screenshot and s == 1 else None)
         entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
                  "child_id": child_id, "child_model": model, "folder": str(folder),
                  "trials": summary["trials"], "objectives": objectives}

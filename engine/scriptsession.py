@@ -160,6 +160,7 @@ class ScriptSession:
         self._active_s = 0.0  # running time (not paused) before the current running spell
         self._spell_start_s = start_s
         self._close_now_s: float | None = None  # set while the therapist moves on (see next_trial)
+        self.last_close_s: float | None = None  # when the last trial's window closed (stream seconds)
         self._check_sounds()
 
     # -- the child's events -----------------------------------------------
@@ -179,6 +180,11 @@ class ScriptSession:
     @property
     def now_s(self) -> float:
         return self.engine.now_frame / self.rate
+
+    @property
+    def open_plans(self) -> list[TrialPlan]:
+        """The trials planned and not yet scored, oldest first (what the child sees now)."""
+        return [o.plan for o in self._open]
 
     @property
     def trials_done(self) -> int:
@@ -316,6 +322,7 @@ class ScriptSession:
             events = self._window(plan.child_start_s, closes)
             result = self.kind.score(plan, events, prompt=self.prompt)
             self.kind.adapt(result)
+            self.last_close_s = closes
             if plan.phase == "trial":
                 self.results.append(result)
             if closes < plan.child_end_s - EPS_S and not self._open:

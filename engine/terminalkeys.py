@@ -1,8 +1,10 @@
-"""The therapist's keys in a terminal session (``tandem run`` without a screen).
+"""The therapist's keys in a terminal session (``tandem run --no-ui``, or where no screen can open).
 
-Space pauses or resumes, ``q`` (or Esc) stops. A thread reads single key
-presses from standard input in cbreak mode (no Enter needed, nothing
-echoed) and puts commands on a queue the session loop reads; the terminal's
+A thread reads single key presses from standard input in cbreak mode (no
+Enter needed, nothing echoed) and puts each on a queue as a raw key,
+``{"type": "raw", "key": ch, "text": ch}``; the session loop turns them into
+the same events as the session screen's keys (:class:`engine.ui.keys.KeyHandler`:
+space, ``n``, ``p``, ``m``, Esc; see :mod:`engine.sessionui`). The terminal's
 settings are put back when the reader stops, whatever happened. Without a
 terminal (a pipe, a test, a service) there are no keys and no thread.
 """
@@ -15,10 +17,7 @@ import select
 import sys
 import threading
 
-__all__ = ["KEYS", "TerminalKeys"]
-
-KEYS = {" ": "toggle", "q": "stop", "\x1b": "stop"}
-"""Key → command (see :func:`engine.run.run_session`'s ``controls``)."""
+__all__ = ["TerminalKeys"]
 
 POLL_S = 0.1  # how often the reader looks whether it should stop
 
@@ -28,7 +27,7 @@ class TerminalKeys:
 
     def __init__(self, stream=None) -> None:
         self.stream = stream if stream is not None else sys.stdin
-        self.commands: queue.Queue[str] = queue.Queue()
+        self.commands: queue.Queue[dict] = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._saved = None
@@ -71,11 +70,10 @@ class TerminalKeys:
             if not ready:
                 continue
             try:
-                key = os.read(fd, 1).decode("utf-8", "replace").lower()
+                data = os.read(fd, 64)
             except OSError:
                 return
-            if not key:  # end of input
+            if not data:  # end of input
                 return
-            command = KEYS.get(key)
-            if command is not None:
-                self.commands.put(command)
+            for ch in data.decode("utf-8", "replace"):
+                self.commands.put({"type": "raw", "key": ch, "text": ch})

@@ -1,6 +1,8 @@
 """`tandem demo SCRIPT...`: whole sessions of a script with a simulated child, scored from the log."""
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -268,3 +270,15 @@ def test_every_song_runs_with_every_child_model_and_scores_what_it_did(song, mod
         steady = run(song, tmp_path, model="steady", max_trials=2, seed=5)[0]
         assert [t["scores"]["turn_length_notes"] for t in s["trials"]] == [
             2 * t["scores"]["turn_length_notes"] for t in steady["trials"]]
+
+
+def test_screenshot_of_the_session_screen_as_the_child_plays(tmp_path):
+    pygame = pytest.importorskip("pygame")
+    shot = tmp_path / "shots" / "echo.png"
+    out = run_script_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "out", echo=None, max_trials=2,
+                          sessions=2, screenshot=shot)
+    summary = json.loads((Path(out[0]["folder"]) / "summary.json").read_text())
+    assert summary["screenshot"] == {"path": str(shot), "phase": "child_turn"}
+    assert "screenshot" not in json.loads((Path(out[1]["folder"]) / "summary.json").read_text())
+    assert pygame.image.load(str(shot)).get_size() == (1280, 720)
+    assert stat.S_IMODE(os.stat(shot).st_mode) == 0o600
