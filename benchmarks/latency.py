@@ -15,6 +15,13 @@ given with ``--server``, and measures at blocksize 128 and 64:
 - ``callback_ms_p50``, ``callback_ms_p99``, ``block_ms``: goal p99 < 25 % of the block.
 - ``first_sound_s``: from process start of ``tandem demo`` to its first
   scheduled sound being rendered, with the sound bank cached: goal < 2 s.
+- ``xruns_with_ui``: a live session (`tandem run`'s `run_session`: a
+  rhythmic-cueing script, the virtual child tapping along on its MIDI pad)
+  of ``--ui-seconds`` (default 120) with the session screen drawing at
+  60 fps in its own process (a real X window on Xvfb when ``Xvfb`` is
+  installed, else SDL's dummy driver): goal 0. ``xruns_without_ui`` is the
+  same session without the screen, measured just before, as the control;
+  ``ui_fps`` the frame rate the screen reported.
 
 The top-level keys are for blocksize 128; ``by_blocksize`` holds each.
 """
@@ -22,8 +29,10 @@ The top-level keys are for blocksize 128; ``by_blocksize`` holds each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,7 +50,31 @@ GOALS = {
     "xruns": "== 0",
     "callback_ms_p99": "< 25 % of block_ms",
     "first_sound_s": "< 2.0",
+    "xruns_with_ui": "== 0",
 }
+
+UI_SCRIPT = """\
+title = "March (latency benchmark)"
+kind = "rhythmic_cueing"
+tempo_bpm = 120
+meter = "4/4"
+grid = "1/4"
+duration_min = {minutes}
+
+[instruments]
+cue = "drum:bass_drum_1"
+feedback = "none"
+
+[input]
+source = "midi"
+pads = [38]
+
+[[phrases]]
+rhythm = "xxxx"
+
+[prompts]
+count_in_beats = 4
+"""
 
 
 def background_voices(rate: int, n: int = 16) -> list[Sound]:
@@ -130,6 +163,53 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
     }
 
 
+def ui_session(child, *, seconds: float, screen: str, echo) -> dict:
+    """One live session on the rig (the virtual child tapping along); its xruns and the screen's frame rate."""
+    from engine.run import run_session
+    from tests.rig.measure import jack_system_device
+    from tests.rig.players import EchoingChild
+
+    with tempfile.TemporaryDirectory() as work:
+        script = Path(work) / "march.toml"
+        script.write_text(UI_SCRIPT.format(minutes=round(seconds / 60.0, 4)))
+        with EchoingChild(child, 0.5):
+            summary = run_session(str(script), root=Path(work) / "data", child_id="B1", midi_in="virtual-child",
+                                  audio=jack_system_device(), transport="jack", screen=screen,
+                                  echo=lambda line: None)
+    stream = summary["stream"]
+    shown = stream.get("screen") or {}
+    out = {"xruns": stream["xruns"] - stream["xruns_during_setup"], "xruns_during_setup": stream["xruns_during_setup"],
+           "seconds": round(stream["frames"] / 48_000, 1), "trials": len(summary.get("trials", [])),
+           "ui_fps": shown.get("fps"), "ui_frames": shown.get("frames"), "ui_slow_frames": shown.get("slow_frames")}
+    echo(f"  session with screen={screen}: {out}")
+    return out
+
+
+@contextlib.contextmanager
+def _display(echo):
+    """A virtual X display (Xvfb) for the session screen's real window, else SDL's dummy video driver."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+        yield "dummy"
+        return
+    display = f":{90 + os.getpid() % 50}"
+    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        time.sleep(1.0)
+        yield f"Xvfb {display}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if saved is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = saved
+
+
 def first_sound(runs: int, echo) -> dict:
     """Seconds from starting `tandem demo` to its first rendered sound (sound bank cached)."""
     tandem = Path(sys.executable).with_name("tandem")
@@ -161,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocksizes", default="128,64")
     ap.add_argument("--first-sound-runs", type=int, default=5)
     ap.add_argument("--server", help="use this running JACK server instead of starting one")
+    ap.add_argument("--ui-seconds", type=float, default=120.0,
+                    help="length of the live sessions with and without the screen (default 120; 0 skips them)")
     args = ap.parse_args(argv)
     echo = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
 
@@ -170,6 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             echo(f"blocksize {bs}: {args.seconds:g} s, ≥ {args.cues} cues, 16 background voices …")
             results["by_blocksize"][str(bs)] = run_blocksize(child, blocksize=bs, seconds=args.seconds,
                                                              cues=args.cues, echo=echo)
+        if args.ui_seconds > 0:
+            echo(f"live sessions of {args.ui_seconds:g} s without and with the session screen …")
+            control = ui_session(child, seconds=args.ui_seconds, screen="none", echo=echo)
+            with _display(echo) as display:
+                shown = ui_session(child, seconds=args.ui_seconds, screen="window", echo=echo)
+            results.update({"xruns_with_ui": shown["xruns"], "xruns_without_ui": control["xruns"],
+                            "ui_fps": shown["ui_fps"], "ui_display": display, "ui_session": shown,
+                            "no_ui_session": control})
     results.update(first_sound(args.first_sound_runs, echo))
     top = results["by_blocksize"].get("128") or next(iter(results["by_blocksize"].values()))
     for key in ("cue_error_frames_max", "output_latency_frames", "rig_path_frames", "cues", "xruns",
@@ -186,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print("  ".join(f"{str(c):>11}" for c in row))
     print(f"first_sound_s (median of {len(results['first_sound_runs'])}): {results['first_sound_s']}")
+    if "xruns_with_ui" in results:
+        print(f"xruns_with_ui: {results['xruns_with_ui']} (without: {results['xruns_without_ui']}), "
+              f"screen at {results['ui_fps']} fps on {results['ui_display']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0

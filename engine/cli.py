@@ -23,9 +23,12 @@ EXIT_INTERRUPTED = 130
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
+    from engine.calibration.profiles import load_profiles
     from engine.devices import list_devices
+    from engine.paths import data_dir
 
     found = list_devices()
+    found["calibration_profiles"] = [p.to_dict() for p in load_profiles(data_dir(args.data_dir))]
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
@@ -43,6 +46,16 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         for p in found[kind]:
             profile = f", profile '{p['profile']}'" if "profile" in p else ""
             print(f"   {p['name']} ({p['api']}{profile})")
+    print("Calibration profiles:")
+    if not found["calibration_profiles"]:
+        print("  (none: run `tandem calibrate`)")
+    for prof in found["calibration_profiles"]:
+        s = prof["setup"]
+        rt = "—" if prof["roundtrip_ms"] is None else f"{prof['roundtrip_ms']:.2f} ± {prof['roundtrip_spread_ms']:.2f} ms"
+        midi = ("—" if prof["midi_offset_ms"] is None else
+                f"{prof['midi_offset_ms']:+.2f} ± {prof['midi_spread_ms']:.2f} ms ({prof['midi_method']})")
+        print(f"   {s['audio_device']}, {s['blocksize']} frames, {s['sample_rate']} Hz, MIDI {s['midi_device'] or 'none'}: "
+              f"round trip {rt}, MIDI − input {midi}, measured {prof['measured_at'][:10]}")
     for note in found["notes"]:
         print(f"note: {note}")
     return 0
@@ -100,6 +113,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from engine.calibration.command import run_calibrate
+    from engine.paths import data_dir
+    from engine.run import choose_transport
+
+    audio = int(args.audio) if args.audio and args.audio.isdigit() else args.audio
+    transport = choose_transport(args.midi_transport, audio) if args.midi_in else "rtmidi"
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    result = run_calibrate(root=data_dir(args.data_dir), audio=audio, blocksize=args.blocksize,
+                           midi_in=args.midi_in, transport=transport, mic=not args.no_mic, taps=args.taps,
+                           echo=say)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        rt, midi = result["roundtrip"], result["midi"]
+        if rt and rt["ok"]:
+            print(f"Round trip: {rt['latency_ms']:.2f} ms (spread {rt['spread_ms']:.3f} ms over "
+                  f"{rt['found']} test sounds).")
+        if midi and midi["ok"]:
+            exact = "" if midi["exact"] else ", from tapping along: less exact"
+            print(f"MIDI stamp − sound: {midi['offset_ms']:+.2f} ms (spread {midi['spread_ms']:.2f} ms over "
+                  f"{midi['used']} hits{exact}).")
+        if result["saved"]:
+            print(f"Saved the profile in {result['saved']}.")
+    for reason in result["reasons"]:
+        print(f"tandem: {reason}", file=sys.stderr)
+    return 0 if result["ok"] else EXIT_ERROR
 
 
 def _cmd_sessions(args: argparse.Namespace) -> int:
@@ -257,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_opt = argparse.ArgumentParser(add_help=False)
     data_dir_opt.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
 
-    d = sub.add_parser("devices", help="list audio and MIDI devices")
+    d = sub.add_parser("devices", parents=[data_dir_opt], help="list audio and MIDI devices and calibration profiles")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(func=_cmd_devices)
 
@@ -313,6 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("calibrate", parents=[data_dir_opt], help="measure and store the latencies of this setup")
+    c.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
+    c.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128), as for `tandem run`")
+    c.add_argument("--midi-in", metavar="NAME", help="the pad to calibrate too (part of its name; see `tandem devices`)")
+    c.add_argument("--midi-transport", default="auto", choices=("auto", "rtmidi", "jack"),
+                   help="how MIDI input is read, as for `tandem run`")
+    c.add_argument("--no-mic", action="store_true",
+                   help="no microphone: only the pad, by tapping along with clicks (less exact)")
+    c.add_argument("--taps", type=int, default=12, help="pad hits to measure (default 12)")
+    c.add_argument("--json", action="store_true", help="print the measurement as JSON")
+    c.set_defaults(func=_cmd_calibrate)
 
     ss = sub.add_parser("sessions", parents=[data_dir_opt], help="list the recorded sessions: date, script, duration, trials, status")
     ss.add_argument("child", nargs="?", metavar="CHILD", help="only this child's sessions (pseudonymous id)")

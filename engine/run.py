@@ -39,6 +39,12 @@ import engine
 from engine.audio.engine import AudioEngine
 from engine.audio.micinput import MicInput
 from engine.audio.soundbank import SoundBank
+from engine.calibration.profiles import (
+    DeviceSetup,
+    engine_latencies,
+    find_profile,
+    log_header,
+)
 from engine.errors import AudioDeviceError, ConfigError
 from engine.events import InputEvent, StatusEvent
 from engine.interventions.kinds import make_kind
@@ -216,16 +222,24 @@ def run_session(
                                        "(`tandem devices`) and that no other program holds it.")
             time.sleep(0.01)
         folder = SessionFolder(root, child_id=child_id, name=name)
+        # The calibration profile of this setup (audio device, blocksize, rate, MIDI device), if any.
+        profile = find_profile(root, DeviceSetup.of_engine(eng, inp.port.name if inp else None))
+        applied = engine_latencies(profile, eng)
         ui = SessionUI(engine=eng, write=folder.write_event, echo=echo, script=iscript, screen=screen_process,
                        status_line=status_line, screenshot=Path(screenshot) if screenshot else None,
-                       devices=_devices_text(midi_in, mic, midi_out), latency=LATENCY_TEXT,
+                       devices=_devices_text(midi_in, mic, midi_out),
+                       latency=(f"latency calibrated {profile.measured_at[:10]}" if applied.calibrated_audio
+                                else "no calibration profile (tandem calibrate)"),
                        plan_objectives=plan_objectives)
         screen_process = None  # the session UI closes it from here on
         echo = ui.echo  # lines printed from here on clear the status line first
+        if not applied.calibrated_audio:
+            echo(f"note: {applied.note}")
         if inp is not None:
+            inp.latency_frames = round(applied.midi_latency_ms * eng.sample_rate / 1000)
             inp.start()
         if mic:
-            listener = MicInput(eng, on_event=pending.append).start()
+            listener = MicInput(eng, on_event=pending.append, latency_ms=applied.mic_extra_latency_ms).start()
         if midi_out:
             if transport == "jack":
                 from engine.midi.jackmidi import JackMidiOutput as Output
@@ -239,8 +253,10 @@ def run_session(
             "started": datetime.now().astimezone().isoformat(timespec="seconds"),
             "audio_device": params.device, "sample_rate": params.sample_rate, "blocksize": params.blocksize,
             "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames,
-                               "midi_in": inp.latency_frames if inp else None},
-            "latency_source": "stream report; no calibration profile for this setup yet",
+                               "midi_in": inp.latency_frames if inp else None,
+                               "mic_extra": listener.latency_frames - params.input_latency_frames if listener else None},
+            "latency_source": applied.note,
+            "calibration": log_header(profile, eng),
             "midi_in": inp.port.name if inp else None, "midi_transport": transport if (inp or out) else None,
             "device_map": inp.device_map.name if inp else None,
             "feedback": bool(inp and inp.feedback),
@@ -428,9 +444,6 @@ def _obey(controls: queue.Queue | None, runner: ScriptSession | None, ui: Sessio
         elif command == "resume" and runner.resume():
             ui.echo("Resumed.")
     return None
-
-
-LATENCY_TEXT = "latency: the stream's report (no calibration profile yet)"
 
 
 def _devices_text(midi_in: str | None, mic: bool, midi_out: str | None) -> str:

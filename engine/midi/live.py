@@ -352,6 +352,8 @@ class MidiInput(DeviceService):
         self._status("device_back", self.port.name)
 
     def _stop_jack(self) -> None:
+        if self._reader is None:  # stopped already
+            return
         state = self.engine.state
         if state.counters is not None:
             state.counters[C.FB_ENABLED] = 0

@@ -238,6 +238,8 @@ def test_malformed_midi_is_skipped_and_every_real_note_arrives(virtual_child, tm
         assert mi.decoder.malformed == RAW_MALFORMED
         rig.engine.check()
         assert rig.engine.stats()["callback_errors"] == 0
+        mi.stop()
+        mi.stop()  # stopping twice is harmless (a session's clean-up may stop a part again)
     finally:
         mi.stop()
         rig.close()

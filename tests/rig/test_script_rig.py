@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 
-import numpy as np
 import pytest
 
 from engine.run import run_session
 from tests.rig.measure import jack_system_device
+from tests.rig.players import EchoingChild
 from tests.rig.retry import pause_before_retry
 
 pytestmark = pytest.mark.rig
 
 BEAT_S = 0.5  # 120 BPM
-NOTE = 38
 
 CUEING = """\
 title = "March (rig)"
@@ -77,63 +75,6 @@ rhythm = "x.x.xx.."
 [prompts]
 count_in_beats = 0
 """
-
-
-class EchoingChild:
-    """Plays every onset the virtual child hears back ``delay_s`` later (frame-exact).
-
-    On its MIDI pad, or with ``mic=True`` as a tap (a short noise burst) into the engine's input.
-    """
-
-    def __init__(self, child, delay_s: float, *, mic: bool = False) -> None:
-        self.child = child
-        self.mic = mic
-        self.rng = np.random.default_rng(7)
-        self.delay = round(delay_s * child.rate)
-        self.heard: list[int] = []
-        self.sent: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> EchoingChild:
-        self.child.heard_onsets(clear=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        child = self.child
-        # `tandem run` opens its own stream: once its output exists, the child's ear listens to it.
-        deadline = time.monotonic() + 10
-        while not (outs := child.port_names(r"PortAudio.*:out_")) and time.monotonic() < deadline:
-            if self._stop.wait(0.01):
-                return
-        if not outs:
-            return
-        child.connect(min(outs), child.ear_port)  # out_0: the left channel
-        if self.mic:
-            ins = child.port_names(r"PortAudio.*:in_")
-            if not ins:
-                return
-            child.connect(child.hand_port, min(ins))
-        while not self._stop.wait(0.01):
-            heard = child.heard_onsets(clear=True)
-            if not heard:
-                continue
-            self.heard += heard
-            taps = [h + self.delay for h in heard]
-            self.sent += taps
-            if self.mic:
-                n = 1200  # 25 ms of decaying noise: a clap or a tap on a table
-                for f in taps:
-                    burst = 0.3 * self.rng.standard_normal(n) * np.exp(-np.arange(n) / 240)
-                    child.play_audio(f, burst.astype(np.float32))
-            else:
-                child.send_midi_many([(f, bytes([0x99, NOTE, 96])) for f in taps]
-                                     + [(f + 2000, bytes([0x89, NOTE, 0])) for f in taps])
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
