@@ -454,3 +454,22 @@ def test_a_session_notes_trial_table_shows_its_kinds_scores(tmp_path, monkeypatc
     assert labels[:4] == ["Trial", "Tempo", "Correct", "Prompt"] and "Notes matched" in labels
     col = labels.index("Notes matched")
     assert [row[col] for row in view.trial_rows] == [str(t["scores"]["onsets_matched"]) for t in s["trials"]]
+
+
+def test_each_note_says_which_devices_and_whether_their_latencies_were_calibrated(tmp_path):
+    import dataclasses
+
+    base = known_sessions()[:3]
+    live = {"midi_in": "SamplePad", "mic": True, "audio_device": "system"}
+    sessions = [
+        dataclasses.replace(base[0], kind="live", header={**base[0].header, **live, "calibration": {
+            "note": "Audio and MIDI calibrated on 2026-08-30."}}),
+        dataclasses.replace(base[1], kind="live", header={**base[1].header, **live}),
+        dataclasses.replace(base[2], kind="demo"),
+    ]
+    out = tmp_path / "out"
+    build_report("C07", sessions, None, formats=["json"], out_dir=out)
+    setups = [s["setup"] for s in json.loads((out / "report.json").read_text("utf-8"))["sessions"]]
+    assert setups[0] == "MIDI SamplePad, microphone, audio system. Audio and MIDI calibrated on 2026-08-30."
+    assert setups[1].startswith("MIDI SamplePad, microphone, audio system. No calibration profile was recorded")
+    assert setups[2] == "A simulated child on the offline stream (no device latencies)."

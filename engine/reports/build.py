@@ -45,6 +45,7 @@ from engine.reports.sentences import (
     prompt_counts,
     prompt_text,
     session_sentences,
+    setup_text,
     status_label,
 )
 from engine.scoring.display import TRIAL_SCORES, format_score
@@ -91,6 +92,7 @@ class SessionView:
     phase: str | None
     prompts: dict[str, int]
     sentences: list[str]
+    setup: str = ""
     rows: list[ObjectiveRow] = field(default_factory=list)
     trial_columns: list[tuple[str, str]] = field(default_factory=list)
     trial_rows: list[list[str]] = field(default_factory=list)
@@ -276,7 +278,8 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             phase=plan.phase_on(started.date()) if plan else None, prompts=prompts,
             sentences=session_sentences(title=r.title or Path(r.script).stem, status=r.status,
                                         duration_s=r.duration_s, n_trials=len(r.trials), prompts=prompts,
-                                        skipped_lines=r.skipped_lines))
+                                        skipped_lines=r.skipped_lines),
+            setup=setup_text(r.header, r.kind))
         _trial_table(view)
         shown.append(view)
         views[id(r)] = view

@@ -141,6 +141,7 @@ def report_json(report) -> str:
             "duration_s": s.record.duration_s,
             "phase": s.phase,
             "prompts": s.prompts,
+            "setup": s.setup,
             "skipped_lines": s.record.skipped_lines,
             "trials": [{"n": t.n, "index": t.index, "phase": t.phase, "start_s": t.start_s, "close_s": t.close_s,
                         "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores}

@@ -119,3 +119,17 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
         out.append(f"{_plural(skipped_lines, 'line')} of the session log could not be read "
                    f"(cut off by the interruption) and {'was' if skipped_lines == 1 else 'were'} left out.")
     return out
+
+
+def setup_text(header: dict, kind: str) -> str:
+    """The devices a session ran on and how their latencies were known, for its progress note."""
+    if kind == "demo":
+        return "A simulated child on the offline stream (no device latencies)."
+    parts = [f"MIDI {header['midi_in']}" if header.get("midi_in") else "",
+             "microphone" if header.get("mic") else "", f"audio {header['audio_device']}" if header.get("audio_device")
+             else ""]
+    devices = ", ".join(p for p in parts if p) or "no input device recorded"
+    note = (header.get("calibration") or {}).get("note") or (
+        "No calibration profile was recorded for this session (it ran before calibration existed, or without one): "
+        "timing used the device's reported latencies only.")
+    return f"{devices}. {note}"
