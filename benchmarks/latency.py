@@ -163,7 +163,7 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
     }
 
 
-def ui_session(child, *, seconds: float, screen: str, echo) -> dict:
+def ui_session(child, *, seconds: float, screen: str, echo, tapping: bool = True) -> dict:
     """One live session on the rig (the virtual child tapping along); its xruns and the screen's frame rate."""
     from engine.run import run_session
     from tests.rig.measure import jack_system_device
@@ -172,7 +172,7 @@ def ui_session(child, *, seconds: float, screen: str, echo) -> dict:
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / "march.toml"
         script.write_text(UI_SCRIPT.format(minutes=round(seconds / 60.0, 4)))
-        with EchoingChild(child, 0.5):
+        with EchoingChild(child, 0.5) if tapping else contextlib.nullcontext():
             summary = run_session(str(script), root=Path(work) / "data", child_id="B1", midi_in="virtual-child",
                                   audio=jack_system_device(), transport="jack", screen=screen,
                                   echo=lambda line: None)

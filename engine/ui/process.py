@@ -295,6 +295,50 @@ def _read_slot(slot, seq, length, last_seq: int) -> tuple[int, dict[str, Any] | 
         return s1, None
 
 
+class _Bands:
+    """The horizontal bands of a frame that differ from the frame before, as rectangles (runs of bands merged).
+
+    Sending a whole 1280×720 frame to the window system 60 times a second
+    cost 4.7 ms a frame under X (Xvfb, measured: about a third of a core);
+    the child's picture is mostly still (the beat's dots and the figure's
+    gentle swell move), so a checksum per band (CRC-32 over its rows, about
+    1 ms a frame for all of them) sends only what changed.
+    """
+
+    ROWS = 16
+
+    def __init__(self) -> None:
+        self._sums: list[int] | None = None
+        self._size = None
+
+    def changed(self, surface) -> list:
+        import zlib
+
+        import pygame
+
+        w, h = surface.get_size()
+        pitch = surface.get_pitch()
+        view = memoryview(surface.get_buffer())
+        try:
+            sums = [zlib.crc32(view[y * pitch:min(h, y + self.ROWS) * pitch]) for y in range(0, h, self.ROWS)]
+        finally:
+            view.release()
+        last, self._sums = self._sums, sums
+        if last is None or self._size != (w, h):
+            self._size = (w, h)
+            return [pygame.Rect(0, 0, w, h)]
+        rects: list = []
+        for i, (a, b) in enumerate(zip(sums, last, strict=True)):
+            if a == b:
+                continue
+            y = i * self.ROWS
+            if rects and rects[-1].bottom == y:
+                rects[-1].height = min(h, y + self.ROWS) - rects[-1].top
+            else:
+                rects.append(pygame.Rect(0, y, w, min(h, y + self.ROWS) - y))
+        return rects
+
+
 def _screen_main(conn, slot, seq, length, options: dict[str, Any]) -> None:
     """The screen process: draw at ``fps``, turn keys into events, obey commands."""
     import signal
@@ -325,6 +369,7 @@ def _screen_main(conn, slot, seq, length, options: dict[str, Any]) -> None:
         conn.close()
         return
     keys = KeyHandler()
+    bands = _Bands()
     outbox: list[dict[str, Any]] = []  # events not sent yet (the pipe was full: the engine is busy)
     state = ScreenState(phase="paused")
     last_seq = 0
@@ -373,8 +418,13 @@ def _screen_main(conn, slot, seq, length, options: dict[str, Any]) -> None:
                 pressed = from_pygame(ev)
                 if pressed is not None:
                     outbox.extend(keys.handle(*pressed))
-            pygame.display.get_surface().blit(screen.render(state, time.monotonic(), keys=keys), (0, 0))
-            pygame.display.flip()
+            frame = screen.render(state, time.monotonic(), keys=keys)
+            changed = bands.changed(frame)
+            if changed:  # only the bands that changed go to the window system (see _Bands)
+                display = pygame.display.get_surface()
+                for rect in changed:
+                    display.blit(frame, rect, rect)
+                pygame.display.update(changed)
             for path in shots:
                 try:
                     screen.save(path)

@@ -15,6 +15,7 @@ import threading
 
 import pytest
 
+from engine.calibration.profiles import DeviceSetup, Profile, save_profile
 from engine.run import run_session
 from tests.rig.measure import jack_system_device
 from tests.rig.players import EchoingChild
@@ -78,7 +79,7 @@ count_in_beats = 0
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
-         mic: bool = False, marks: dict | None = None, plan: str | None = None, **options):
+         mic: bool = False, marks: dict | None = None, plan: str | None = None, profile=None, **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot).
 
     ``marks`` (what ``on_line`` noted during an attempt) is emptied before each attempt.
@@ -101,6 +102,8 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
         if plan is not None:  # the child's plan, as `tandem plan new` places it
             (root / "plans").mkdir(parents=True)
             (root / "plans" / "R9.toml").write_text(plan)
+        if profile is not None:  # this setup's calibration, as `tandem calibrate` saves it
+            save_profile(profile, root)
         child.heard_midi(clear=True)
         with EchoingChild(child, delay_s, mic=mic) as player:
             summary = run_session(str(path), root=root, child_id="R9", mic=mic,
@@ -302,3 +305,27 @@ def test_a_drum_conversation_hands_over_and_closes_each_turn_on_the_childs_silen
     for plan, trial, nxt in zip(plans, trials, plans[1:]):
         assert trial["close_s"] < plan["child_end_s"] - 5.0
         assert nxt["start_s"] >= trial["close_s"] and nxt["params"]["answer"] in ("echo", "variation", "next")
+
+
+def test_a_calibration_profile_of_the_setup_is_applied_and_logged(virtual_child, tmp_path):
+    # Without a profile the log says so, and MIDI is stamped with the stream's reported latencies only.
+    _, plain, _, lines = _run(virtual_child, tmp_path / "plain", CUEING.format(trials=1), BEAT_S)
+    h = plain[0]
+    assert h["calibration"]["profile"] is None and "no calibration profile" in h["latency_source"]
+    assert any("no calibration profile" in x for x in lines)
+    assert h["latency_frames"]["midi_in"] == 0
+    # A profile for this very setup: 2 ms of round trip beyond the reported latencies, MIDI 3 ms after the sound.
+    rate = h["sample_rate"]
+    in_ms, out_ms = (1000 * h["latency_frames"][k] / rate for k in ("input", "output"))
+    profile = Profile(DeviceSetup(h["audio_device"], h["blocksize"], rate, h["midi_in"]), "2026-11-29T10:00:00Z",
+                      roundtrip_ms=in_ms + out_ms + 2.0, roundtrip_spread_ms=0.01, reported_input_ms=in_ms,
+                      reported_output_ms=out_ms, midi_offset_ms=3.0, midi_spread_ms=0.2, midi_method="acoustic",
+                      midi_exact=True)
+    _, log, _, _ = _run(virtual_child, tmp_path / "calibrated", CUEING.format(trials=1), BEAT_S, profile=profile)
+    h = log[0]
+    assert h["calibration"]["profile"]["measured_at"] == "2026-11-29T10:00:00Z"
+    assert h["latency_source"] == "Audio and MIDI calibrated on 2026-11-29."
+    latency = round((3.0 + in_ms + 2.0) * rate / 1000)
+    assert h["latency_frames"]["midi_in"] == latency
+    taps = [e for e in log if e["type"] == "input" and e["source"] == "midi"]
+    assert taps and all(e["frame"] == e["arrival_frame"] - latency for e in taps)
