@@ -309,6 +309,8 @@ def test_a_drum_conversation_hands_over_and_closes_each_turn_on_the_childs_silen
 
 def test_a_calibration_profile_of_the_setup_is_applied_and_logged(virtual_child, tmp_path):
     # Without a profile the log says so, and MIDI is stamped with the stream's reported latencies only.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "calibrated").mkdir()
     _, plain, _, lines = _run(virtual_child, tmp_path / "plain", CUEING.format(trials=1), BEAT_S)
     h = plain[0]
     assert h["calibration"]["profile"] is None and "no calibration profile" in h["latency_source"]
