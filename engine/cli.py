@@ -173,7 +173,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from engine.records.commands_report import cmd_report
 
     return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
-                      args.formats, args.out, args.names, print, require_plan=False, note_pdfs=args.note_pdfs)
+                      args.formats, args.out, args.names, print, require_plan=False)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -397,7 +397,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: html,pdf,csv,json (default all)")
     rp.add_argument("--out", metavar="DIR", help="write here (default <data dir>/reports/CHILD/FROM_TO)")
     rp.add_argument("--names", action="store_true", help="show the plan's display name instead of the id")
-    rp.add_argument("--note-pdfs", action="store_true", help="also one PDF per session note")
     rp.set_defaults(func=_cmd_report)
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")

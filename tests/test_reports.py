@@ -217,7 +217,7 @@ scripts = ["hello"]
 
 def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
     out = tmp_path / "out"
-    written = build_report("C07", known_sessions(), plan, formats=["html", "pdf"], out_dir=out, note_pdfs=True)
+    written = build_report("C07", known_sessions(), plan, formats=["html", "pdf"], out_dir=out)
     html = (out / "report.html").read_text("utf-8")
     assert html.count('class="note"') == 5 and "Summary of objectives" in html
     assert html.count("data:image/png;base64,") == 6 + 5 + 1  # objectives, session notes, timing over the range
@@ -228,12 +228,8 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
         assert oid in text
     # The progress report goes home without the notes; they are in notes.pdf, each from a new page.
     assert sum(p.count("Session progress note") for p in pages) == 0
-    assert "The session progress notes of these 5 sessions are in notes.pdf" in text.replace("\n", " ")
+    assert "The session progress notes of these 5 sessions are in the notes folder" in text.replace("\n", " ")
     assert "criterion met for the 3rd consecutive session: mastered." in text.replace("\n", " ")
-    note_pages = pdf_pages(out / "notes.pdf")
-    assert [p.count("Session progress note") for p in note_pages] == [1] * 5
-    assert "Tue 01 Sep 2026" in note_pages[0] and "session notes" in note_pages[0]
-    assert out / "notes.pdf" in written["pdf"]
     notes = sorted(p.name for p in written["pdf"] if p.parent.name == "notes")
     assert len(notes) == 5 and notes[0] == "20260901-100000-echo-drums.pdf"
     first_note = pdf_pages(out / "notes" / notes[0])
@@ -243,11 +239,11 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
 
 def test_the_notes_laid_out_here_or_in_a_forked_process_are_the_same(tmp_path, plan, monkeypatch):
     forked, here = tmp_path / "forked", tmp_path / "here"
-    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=forked, note_pdfs=True)
+    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=forked)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one core: no worker, everything laid out in turn
-    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=here, note_pdfs=True)
+    build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=here)
     names = sorted(p.relative_to(forked) for p in forked.rglob("*.pdf"))
-    assert len(names) == 2 + 5 and names == sorted(p.relative_to(here) for p in here.rglob("*.pdf"))
+    assert len(names) == 1 + 5 and names == sorted(p.relative_to(here) for p in here.rglob("*.pdf"))
     for name in names:
         assert pdf_pages(forked / name) == pdf_pages(here / name), name
 
@@ -257,7 +253,8 @@ def test_one_session_renders(tmp_path, plan):
     build_report("C07", known_sessions()[:1], plan, formats=["html", "pdf"], out_dir=out)
     text = "\n".join(pdf_pages(out / "report.pdf"))
     assert "imitate-3-beats" in text and "in progress" in text and text.count("Session progress note") == 0
-    assert "\n".join(pdf_pages(out / "notes.pdf")).count("Session progress note") == 1
+    (note,) = (out / "notes").glob("*.pdf")
+    assert "\n".join(pdf_pages(note)).count("Session progress note") == 1
     assert "Timing over the sessions" not in text  # one session: the per-session note has its timing
 
 
@@ -267,7 +264,7 @@ def test_no_sessions_gives_a_clear_page(tmp_path, plan):
                            date_to=dt.date(2027, 3, 31), formats=["html", "pdf", "csv", "json"], out_dir=out)
     pages = pdf_pages(out / "report.pdf")
     assert len(pages) == 1 and "No sessions in this range (01 Jan 2027 – 31 Mar 2027)" in pages[0]
-    assert not (out / "notes.pdf").exists()
+    assert not (out / "notes").exists()
     assert "No sessions in this range" in (out / "report.html").read_text("utf-8")
     rows = list(csv.reader(io.StringIO((out / "trials.csv").read_text("utf-8-sig"))))
     assert rows == [list(TRIAL_COLUMNS)]
@@ -352,7 +349,7 @@ def _all_text(out: Path) -> str:
 
 def test_pseudonymous_id_unless_names(tmp_path, plan):
     sessions = known_sessions()[:2]
-    build_report("C07", sessions, plan, out_dir=tmp_path / "anon", note_pdfs=True)
+    build_report("C07", sessions, plan, out_dir=tmp_path / "anon")
     anon = _all_text(tmp_path / "anon")
     assert "Samantha" not in anon and "C07" in anon
     assert stat.S_IMODE(os.stat(tmp_path / "anon").st_mode) == 0o700

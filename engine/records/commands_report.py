@@ -91,7 +91,7 @@ def cmd_report(root: str | os.PathLike, child: str,
                records_loader: Callable[[Path, str], list[SessionRecord]],
                date_from: str | dt.date | None, date_to: str | dt.date | None,
                formats: str | Sequence[str] | None, out_dir: str | os.PathLike | None, names: bool,
-               echo: Echo, *, require_plan: bool = True, note_pdfs: bool = False) -> int:
+               echo: Echo, *, require_plan: bool = True) -> int:
     """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names]``.
 
     ``records_loader(root, child)`` gives the child's sessions. The report is
@@ -123,7 +123,7 @@ def cmd_report(root: str | os.PathLike, child: str,
     shown = [r for r in records if (first is None or session_date(r) >= first)
              and (last is None or session_date(r) <= last)]
     written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
-                           names=names, note_pdfs=note_pdfs)
+                           names=names)
     interrupted = sum(1 for r in shown if r.status == "interrupted")
     what = f"{len(shown)} session{'s' if len(shown) != 1 else ''}" + (
         f" ({interrupted} interrupted)" if interrupted else "")
