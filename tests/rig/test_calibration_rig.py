@@ -7,6 +7,8 @@ of calibration's matched filter and onset rule; asserts are on frames.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.rig.retry import pause_before_retry
@@ -42,3 +44,19 @@ def test_calibration_recovers_the_rooms_delay_and_the_pads_midi_offset(jack_serv
     assert row["midi_stamp_frames"] == [0]  # the JACK transport stamps each note at its own frame
     # The pad's note leaves 200 frames before its hit, which the input has ``input path`` later.
     assert row["midi_offset_frames"] == row["midi_offset_truth_frames"] == -200 - row["input_path_frames"]
+
+
+def test_tandem_calibrate_hearing_only_silence_says_why_and_saves_nothing(jack_server, tmp_path, capsys):
+    """Without the room the rig's input is digital silence, as with a microphone unplugged or muted."""
+    from engine.cli import EXIT_ERROR, main
+    from tests.rig.measure import jack_system_device
+
+    rc = main(["--data-dir", str(tmp_path), "calibrate", "--audio", str(jack_system_device()), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == EXIT_ERROR, err
+    problems = [line for line in err.splitlines() if line.startswith("tandem: ")]
+    assert problems and "Traceback" not in err
+    assert problems == ["tandem: The microphone recorded only silence: check that it is plugged in, chosen as the "
+                        "input and not muted, then calibrate again."]
+    assert json.loads(out)["saved"] is None
+    assert not (tmp_path / "calibration").exists() or not any((tmp_path / "calibration").iterdir())
