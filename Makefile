@@ -25,6 +25,7 @@ bench: setup
 	.venv/bin/python -m benchmarks.onsets --json benchmark-onsets.json
 	.venv/bin/python -m benchmarks.scoring --json benchmark-scoring.json
 	.venv/bin/python -m benchmarks.records --json benchmark-records.json
+	.venv/bin/python -m benchmarks.calibration --json benchmark-calibration.json
 
 clean:
 	rm -rf .venv build *.egg-info
