@@ -173,7 +173,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from engine.records.commands_report import cmd_report
 
     return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
-                      args.formats, args.out, args.names, print, require_plan=False)
+                      args.formats, args.out, args.names, print, require_plan=False,
+                      summary_file=args.summary)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -397,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated: html,pdf,csv,json (default all)")
     rp.add_argument("--out", metavar="DIR", help="write here (default <data dir>/reports/CHILD/FROM_TO)")
     rp.add_argument("--names", action="store_true", help="show the plan's display name instead of the id")
+    rp.add_argument("--summary", metavar="FILE",
+                    help="your summary and recommendations (a text file; blank lines separate paragraphs)")
     rp.set_defaults(func=_cmd_report)
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")

@@ -470,3 +470,33 @@ def test_each_note_says_which_devices_and_whether_their_latencies_were_calibrate
     assert setups[0] == "MIDI SamplePad, microphone, audio system. Audio and MIDI calibrated on 2026-08-30."
     assert setups[1].startswith("MIDI SamplePad, microphone, audio system. No calibration profile was recorded")
     assert setups[2] == "A simulated child on the offline stream (no device latencies)."
+
+
+def test_service_diagnosis_summary_and_signature_are_in_the_report(tmp_path):
+    path = plan_path(tmp_path, "C07")
+    path.parent.mkdir(parents=True)
+    path.write_text(PLAN.replace('therapist = "J. Rivera, MT-BC"\n', 'therapist = "J. Rivera, MT-BC"\n'
+                                 'service = "Individual music therapy, 45 min weekly"\n'
+                                 'diagnosis = "Autism spectrum disorder"\n'), "utf-8")
+    summary = tmp_path / "summary.txt"
+    summary.write_text("Sam imitates longer rhythms\nthan in September.\n\n  Recommendation: keep the echo songs.\n",
+                       "utf-8")
+    lines: list[str] = []
+
+    def loader(root, child):
+        return known_sessions()
+
+    out = tmp_path / "out"
+    assert cmd_report(tmp_path, "C07", loader, None, None, "pdf,json", out, False, lines.append,
+                      summary_file=summary) == 0
+    text = " ".join(" ".join(pdf_pages(out / "report.pdf")).split())
+    assert "Service Individual music therapy, 45 min weekly" in text and "Diagnosis Autism spectrum disorder" in text
+    assert ("Summary and recommendations Sam imitates longer rhythms than in September. "
+            "Recommendation: keep the echo songs.") in text
+    assert "Therapist: J. Rivera, MT-BC Signature:" in text
+    doc = json.loads((out / "report.json").read_text("utf-8"))
+    assert doc["summary"] == ["Sam imitates longer rhythms than in September.", "Recommendation: keep the echo songs."]
+    assert (doc["service"], doc["diagnosis"]) == ("Individual music therapy, 45 min weekly", "Autism spectrum disorder")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        cmd_report(tmp_path, "C07", loader, None, None, "json", out, False, lines.append,
+                   summary_file=tmp_path / "missing.txt")

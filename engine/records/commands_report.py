@@ -91,8 +91,8 @@ def cmd_report(root: str | os.PathLike, child: str,
                records_loader: Callable[[Path, str], list[SessionRecord]],
                date_from: str | dt.date | None, date_to: str | dt.date | None,
                formats: str | Sequence[str] | None, out_dir: str | os.PathLike | None, names: bool,
-               echo: Echo, *, require_plan: bool = True) -> int:
-    """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names]``.
+               echo: Echo, *, require_plan: bool = True, summary_file: str | os.PathLike | None = None) -> int:
+    """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names] [--summary FILE]``.
 
     ``records_loader(root, child)`` gives the child's sessions. The report is
     written to ``out_dir`` (default ``<root>/reports/<child>/<from>_<to>``).
@@ -106,6 +106,13 @@ def cmd_report(root: str | os.PathLike, child: str,
     if first and last and last < first:
         raise ConfigError(f"--to {last} is before --from {first}; give the earlier day with --from.")
     fmts = parse_formats(formats)
+    summary = None
+    if summary_file is not None:
+        try:
+            summary = Path(summary_file).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"The summary {summary_file} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
+                              f"give a plain text file (UTF-8).") from None
     plan = None
     if plan_path(root, child).is_file() or require_plan:
         plan = load_plan(root, child)  # PlanError (a ConfigError) if missing or broken
@@ -123,7 +130,7 @@ def cmd_report(root: str | os.PathLike, child: str,
     shown = [r for r in records if (first is None or session_date(r) >= first)
              and (last is None or session_date(r) <= last)]
     written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
-                           names=names)
+                           names=names, summary=summary)
     interrupted = sum(1 for r in shown if r.status == "interrupted")
     what = f"{len(shown)} session{'s' if len(shown) != 1 else ''}" + (
         f" ({interrupted} interrupted)" if interrupted else "")

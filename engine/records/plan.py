@@ -7,6 +7,8 @@ executed. ``tandem plan new ID`` writes a commented template to edit::
     id = "C07"                       # the pseudonymous id used everywhere
     display_name = "Sam"             # optional; shown only with --names
     therapist = "J. Rivera, MT-BC"   # optional
+    service = "Individual music therapy, 45 min weekly"   # optional, printed on reports
+    diagnosis = "Autism spectrum disorder (referral)"      # optional, printed on reports
 
     [[phases]]
     name = "baseline"                # baseline, intervention or maintenance
@@ -83,7 +85,7 @@ PHASES = ("baseline", "intervention", "maintenance")
 _OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + (
     "max_prompt", "description", "scripts", "target_date")
 _FIELDS = {
-    "plan": ("id", "display_name", "therapist", "goals", "phases"),
+    "plan": ("id", "display_name", "therapist", "service", "diagnosis", "goals", "phases"),
     "goals": ("domain", "description", "objectives"),
     "goals.objectives": _OBJECTIVE_FIELDS,
     "phases": ("name", "start"),
@@ -145,6 +147,8 @@ class Plan:
     therapist: str | None = None
     goals: tuple[Goal, ...] = ()
     phases: tuple[Phase, ...] = ()
+    service: str | None = None
+    diagnosis: str | None = None
 
     @property
     def objectives(self) -> tuple[PlanObjective, ...]:
@@ -163,6 +167,7 @@ class Plan:
         """The plan as plain data (JSON-ready); ``display_name`` included as written."""
         return {
             "id": self.id, "display_name": self.display_name, "therapist": self.therapist,
+            "service": self.service, "diagnosis": self.diagnosis,
             "sha256": self.sha256,
             "phases": [{"name": p.name, "start": p.start.isoformat()} for p in self.phases],
             "goals": [{
@@ -277,12 +282,16 @@ class _Checker:
         display = self.attempt(self.text, data, "display_name", top, "display_name", "a name in quotes", False)
         therapist = self.attempt(self.text, data, "therapist", top, "therapist",
                                  "the therapist's name and credentials in quotes", False)
+        service = self.attempt(self.text, data, "service", top, "service",
+                               "the service in quotes, e.g. \"Individual music therapy, 45 min weekly\"", False)
+        diagnosis = self.attempt(self.text, data, "diagnosis", top, "diagnosis",
+                                 "the diagnosis as the referral states it, in quotes", False)
         phases = self.attempt(self.phases, data, default=())
         goals = self.attempt(self.goals, data, default=())
         if self.problems:
             raise PlanError(self.problems)
         return Plan(path=path, id=pid, sha256=sha, display_name=display, therapist=therapist, goals=goals,
-                    phases=phases)
+                    phases=phases, service=service, diagnosis=diagnosis)
 
     def phases(self, data: dict) -> tuple[Phase, ...]:
         out: list[Phase] = []
@@ -478,6 +487,8 @@ _TEMPLATE = '''\
 id = "{child}"                  # the pseudonymous id: reports use it unless --names is given
 # display_name = "First name"   # optional: shown in reports only with --names
 # therapist = "Name, MT-BC"     # optional: printed on reports
+# service = "Individual music therapy, 45 min weekly"   # optional: printed on reports
+# diagnosis = "As the referral states it"               # optional: printed on reports
 
 # Phases: baseline, intervention, maintenance, each with the day it starts.
 [[phases]]

@@ -165,6 +165,7 @@ class Report:
     objectives: list[ObjectiveView]
     timing_plot: str | None = None
     notes: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)  # the therapist's summary and recommendations, by paragraph
 
     @property
     def first(self) -> dt.date | None:
@@ -554,7 +555,7 @@ def render_html(report: Report, *, only: SessionView | None = None, part: str = 
 def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None, *,
                  date_from: dt.date | None = None, date_to: dt.date | None = None,
                  formats: Iterable[str] = FORMATS, out_dir: str | os.PathLike, names: bool = False,
-                 therapist: str | None = None) -> dict[str, list[Path]]:
+                 therapist: str | None = None, summary: str | None = None) -> dict[str, list[Path]]:
     """Write the progress report, session notes and exports; the paths written, by format.
 
     Parameters
@@ -576,6 +577,9 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
         Show the plan's ``display_name`` instead of the id.
     therapist : str or None
         Printed in the title block (default: the plan's, else the latest log's).
+    summary : str or None
+        The therapist's summary and recommendations (plain text; paragraphs
+        separated by blank lines), printed after the title block.
 
     Raises
     ------
@@ -594,6 +598,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
                      therapist=therapist, plots_wanted=wants_pages,
                      meanwhile=_import_weasyprint if "pdf" in formats else None)
+    report.summary = [" ".join(p.split()) for p in re.split(r"\n\s*\n", summary or "") if p.strip()]
     written: dict[str, list[Path]] = {f: [] for f in formats}
     if wants_pages:
         html = render_html(report)

@@ -125,6 +125,9 @@ def report_json(report) -> str:
         "generated": report.generated.isoformat(timespec="seconds"),
         "engine_version": report.engine_version,
         "therapist": report.therapist,
+        "summary": report.summary,
+        "service": plan.service if plan is not None else None,
+        "diagnosis": plan.diagnosis if plan is not None else None,
         "plan": None if plan is None else {
             "sha256": plan.sha256,
             "phases": [{"name": p.name, "start": p.start.isoformat()} for p in plan.phases],
