@@ -164,6 +164,18 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     root = data_dir(args.data_dir)
     if args.plan_cmd == "new":
         return cmd_plan_new(root, args.child, print)
+    if args.plan_cmd in ("suggest", "accept", "reject"):
+        from engine.records.plan_edit import (
+            cmd_plan_accept,
+            cmd_plan_reject,
+            cmd_plan_suggest,
+        )
+
+        if args.plan_cmd == "suggest":
+            return cmd_plan_suggest(root, args.child, args.json, print)
+        if args.plan_cmd == "accept":
+            return cmd_plan_accept(root, args.child, args.ids, args.set or [], print)
+        return cmd_plan_reject(root, args.child, args.ids, print)
     return cmd_plan_show(root, args.child, args.json, print)
 
 
@@ -380,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.set_defaults(func=_cmd_rescore)
 
     pl = sub.add_parser("plan", help="the child's plan: goals, objectives, phases")
-    plsub = pl.add_subparsers(dest="plan_cmd", metavar="new|show")
+    plsub = pl.add_subparsers(dest="plan_cmd", metavar="new|show|suggest|accept|reject")
     pl.set_defaults(func=lambda a: (pl.print_help(), EXIT_ERROR)[1])
     pn = plsub.add_parser("new", parents=[data_dir_opt], help="write a commented template plan to edit")
     pn.add_argument("child", metavar="CHILD", help="pseudonymous child id")
@@ -389,6 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     ps.add_argument("--json", action="store_true", help="print JSON")
     ps.set_defaults(func=_cmd_plan)
+    pg = plsub.add_parser("suggest", parents=[data_dir_opt],
+                          help="objectives suggested from the latest assessment (S1, S2, ...) and their states")
+    pg.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    pg.add_argument("--json", action="store_true", help="print JSON")
+    pg.set_defaults(func=_cmd_plan)
+    pa = plsub.add_parser("accept", parents=[data_dir_opt],
+                          help="add suggested objectives to the plan (only these enter it)")
+    pa.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    pa.add_argument("ids", nargs="+", metavar="ID", help="suggestion ids, e.g. S1 S3")
+    pa.add_argument("--set", action="append", metavar="ID.FIELD=VALUE",
+                    help="change a field before it enters the plan, e.g. S1.threshold=70 (repeatable)")
+    pa.set_defaults(func=_cmd_plan)
+    pj = plsub.add_parser("reject", parents=[data_dir_opt], help="record that suggestions were rejected")
+    pj.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    pj.add_argument("ids", nargs="+", metavar="ID", help="suggestion ids")
+    pj.set_defaults(func=_cmd_plan)
 
     rp = sub.add_parser("report", parents=[data_dir_opt], help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
     rp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
