@@ -189,6 +189,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
                       summary_file=args.summary)
 
 
+def _cmd_homepack(args: argparse.Namespace) -> int:
+    from engine.homepack import cmd_homepack
+    from engine.paths import data_dir
+
+    return cmd_homepack(data_dir(args.data_dir), args.child, out=args.out, note=args.note, names=args.names,
+                        minutes=args.minutes, echo=print)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     """`tandem validate SCRIPT... [--schema]`: check scripts, one sentence per problem."""
     from engine.errors import ConfigError
@@ -429,6 +437,17 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--summary", metavar="FILE",
                     help="your summary and recommendations (a text file; blank lines separate paragraphs)")
     rp.set_defaults(func=_cmd_report)
+
+    hp = sub.add_parser("homepack", parents=[data_dir_opt],
+                        help="songs at the child's working tempo and one page for the family, to use at home")
+    hp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    hp.add_argument("--out", metavar="DIR", help="write here, a new or empty folder "
+                                                 "(default <data dir>/homepacks/CHILD/YYYYMMDD)")
+    hp.add_argument("--note", metavar="TEXT", help="your own words for the family, printed on the page")
+    hp.add_argument("--names", action="store_true", help="name the child by the plan's display name, not the id")
+    hp.add_argument("--minutes", type=float, default=3.0, metavar="M",
+                    help="about how long each song plays, minutes (default 3)")
+    hp.set_defaults(func=_cmd_homepack)
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")
     v.add_argument("scripts", nargs="*", metavar="SCRIPT", help="script files (.toml)")

@@ -1,0 +1,231 @@
+"""``tandem homepack CHILD``: a folder a family can use at home.
+
+The folder (default ``<data dir>/homepacks/<child>/<YYYYMMDD>/``, 0700, every
+file 0600; nothing leaves the machine) holds:
+
+- each of the child's current songs (:mod:`engine.homepack.songs`: the plan's
+  scripts, else the recent sessions'; at most four) rendered offline at the
+  child's working tempo with no adaptation (:mod:`engine.homepack.render`),
+  as ``NN-<script>.wav`` (PCM 16-bit, 48 kHz, stereo) and ``NN-<script>.ogg``
+  (Ogg Vorbis);
+- ``music-at-home.pdf``: one A4 page in plain language for the parents
+  (:mod:`engine.homepack.sheet`);
+- ``README.txt``: what each file is.
+
+:func:`make_homepack` returns what it did, including where each tempo came
+from (``session``, ``assessment`` or ``script``), for the therapist; the
+family's files do not carry it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError, DataDirError
+from engine.homepack.render import MAX_MINUTES, encode, render_song
+from engine.homepack.sheet import (
+    DOMAIN_WORDS,
+    MAX_GOALS,
+    SheetSong,
+    play_along,
+    render_sheet,
+)
+from engine.homepack.songs import (
+    MAX_SONGS,
+    Song,
+    WorkingTempo,
+    choose_songs,
+    working_tempo,
+)
+from engine.paths import ensure_private_dir
+
+__all__ = ["MAX_NOTE_CHARS", "PDF_NAME", "README_NAME", "cmd_homepack", "homepack_dir", "make_homepack"]
+
+PDF_NAME = "music-at-home.pdf"
+README_NAME = "README.txt"
+MAX_NOTE_CHARS = 900
+"""Longer than this cannot fit the one-page sheet beside four songs (the layout is the final judge)."""
+
+
+def homepack_dir(root: str | os.PathLike, child: str, day: dt.date) -> Path:
+    """``<root>/homepacks/<child>/<YYYYMMDD>``, or ``-2``, ``-3``... when that one is already used (not created)."""
+    base = Path(root) / "homepacks" / child
+    first = base / f"{day:%Y%m%d}"
+    candidate, n = first, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base / f"{first.name}-{n}"
+    return candidate
+
+
+def _write(path: Path, data: bytes | str) -> Path:
+    from engine.reports.build import write_private
+
+    try:
+        return write_private(path, data)
+    except OSError as exc:
+        raise DataDirError(f"Tandem could not write {path} ({exc.strerror or exc}); check that the folder is "
+                           f"writable and the disk is not full.") from None
+
+
+def _file_stem(i: int, song: Song) -> str:
+    return f"{i:02d}-" + (re.sub(r"[^A-Za-z0-9_-]+", "-", song.stem).strip("-") or "song")
+
+
+def _readme(child: str, made: dt.date, rows: list[tuple[str, str]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    lines = [f"Music at home for {child}, made on {made:%d %B %Y}.", "",
+             "What is in this folder:", ""]
+    lines += [f"  {name.ljust(width)}  {what}" for name, what in rows]
+    lines += ["", "Start with the PDF: it says what the songs are for and how to play along.",
+              "The .ogg and .wav files hold the same music: use whichever your phone, tablet or computer plays.",
+              "These files are for your family: please keep them private and do not share them online.", ""]
+    return "\n".join(lines)
+
+
+def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.PathLike | None = None,
+                  note: str | None = None, names: bool = False, minutes: float = 3.0,
+                  today: dt.date | None = None, soundfont: str | None = None) -> dict[str, Any]:
+    """Make the family's folder for ``child`` (see the module docstring); returns what was made.
+
+    Parameters
+    ----------
+    root : path
+        The data directory (plans, sessions, assessments).
+    child : str
+        The child's pseudonymous id.
+    out_dir : path, optional
+        Where to write (created 0700; must be empty if it exists). Default
+        ``<root>/homepacks/<child>/<YYYYMMDD>`` (``-2``... if that is used).
+    note : str, optional
+        The therapist's free text for the family, printed on the sheet.
+    names : bool
+        Name the child by the plan's ``display_name`` instead of the id.
+    minutes : float
+        About how long each song's recording is (at most ``MAX_MINUTES``; the last phrase is finished).
+    today : date, optional
+        The day the homepack is made (tests).
+    soundfont : str, optional
+        A SoundFont for the sound bank (default: the bank's own choice).
+
+    Returns
+    -------
+    dict
+        ``folder``, ``child``, ``files`` (names in the folder), ``pdf``,
+        ``readme``, ``pdf_pages`` (1), ``songs`` (per song: ``title``,
+        ``script``, ``kind``, ``chosen_by``, ``objectives``, ``tempo_bpm``,
+        ``tempo_source``, ``tempo_detail``, ``found_bpm``, ``clamped``,
+        ``wav``, ``ogg``, ``duration_s``, ``gain_db``, ``sound_source``) and
+        ``notes`` (sentences on what was left out or assumed).
+
+    Raises
+    ------
+    ConfigError
+        A bad child id, minutes or note; a plan with problems; no plan and no
+        sessions (one sentence saying what to do); an ``out_dir`` that is not empty.
+    DataDirError
+        The folder cannot be written.
+    """
+    from engine.assessment.results import latest_assessment
+    from engine.records.commands import load_records
+    from engine.records.plan import check_child_id, load_plan, plan_path
+
+    check_child_id(child)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= MAX_MINUTES:
+        raise ConfigError(f"--minutes must be more than 0 and at most {MAX_MINUTES} (minutes of music per song), "
+                          f"not {minutes!r}.")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise ConfigError(f"The note is {len(note)} characters long; the family's sheet has room for about "
+                          f"{MAX_NOTE_CHARS}. Shorten it to a few sentences.")
+    made = today or dt.date.today()
+    notes: list[str] = []
+    plan = load_plan(root, child) if plan_path(root, child).is_file() else None
+    records = load_records(root, child)
+    try:
+        assessment = latest_assessment(root, child)
+    except DataDirError as exc:
+        assessment = None
+        notes.append(f"The latest assessment could not be read ({exc}); tempi come from sessions and scripts.")
+    songs, left_out = choose_songs(plan, records, child=child, max_songs=MAX_SONGS)
+    notes += left_out
+    songs = [dataclasses.replace(s, tempo=working_tempo(s.script, records, assessment)) for s in songs]
+
+    shown = child
+    if names:
+        if plan is not None and plan.display_name:
+            shown = plan.display_name
+        else:
+            notes.append(f"--names was given, but the plan has no display_name; the sheet uses the id {child}.")
+
+    if out_dir is None:
+        folder = homepack_dir(root, child, made)
+    else:
+        folder = Path(out_dir).expanduser()
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise ConfigError(f"{folder} is not an empty folder; give --out a new or empty folder, so nothing of "
+                              f"the family's is overwritten.")
+    ensure_private_dir(folder)
+
+    readme_rows: list[tuple[str, str]] = [(PDF_NAME, "one page for the family: the songs and how to play along")]
+    sheet_songs: list[SheetSong] = []
+    out_songs: list[dict[str, Any]] = []
+    for i, song in enumerate(songs, start=1):
+        tempo: WorkingTempo = song.tempo  # type: ignore[assignment]  # set just above
+        rendered = render_song(song.script, tempo.bpm, minutes=minutes, soundfont=soundfont)
+        for w in rendered.warnings:
+            if w not in notes:
+                notes.append(w)
+        stem = _file_stem(i, song)
+        wav, ogg = f"{stem}.wav", f"{stem}.ogg"
+        _write(folder / wav, encode(rendered, "wav"))
+        _write(folder / ogg, encode(rendered, "ogg"))
+        mins = rendered.duration_s / 60.0
+        readme_rows += [(ogg, f"{song.script.title}, smaller file (Ogg Vorbis)"),
+                        (wav, f"{song.script.title}, plays almost anywhere (WAV)")]
+        sheet_songs.append(SheetSong(number=i, title=song.script.title, files=(ogg, wav),
+                                     how=play_along(song.script, shown), minutes=mins, tempo_bpm=tempo.bpm))
+        out_songs.append({
+            "title": song.script.title, "script": str(song.script.path), "kind": song.script.kind,
+            "chosen_by": song.chosen_by, "objectives": list(song.objectives),
+            "tempo_bpm": tempo.bpm, "tempo_source": tempo.source, "tempo_detail": tempo.detail,
+            "found_bpm": tempo.found_bpm, "clamped": tempo.clamped, "range_bpm": list(tempo.range_bpm),
+            "wav": wav, "ogg": ogg, "duration_s": round(rendered.duration_s, 3),
+            "gain_db": round(rendered.gain_db, 2), "sound_source": rendered.sound_source,
+        })
+
+    goals = [(DOMAIN_WORDS.get(g.domain, g.domain.capitalize()), g.description)
+             for g in (plan.goals if plan is not None else ())]
+    pdf, _html = render_sheet(child=shown, pseudonymous=shown == child, goals=goals[:MAX_GOALS],
+                              more_goals=max(0, len(goals) - MAX_GOALS), songs=sheet_songs, note=note,
+                              therapist=plan.therapist if plan is not None else None, made=made)
+    _write(folder / PDF_NAME, pdf)
+    readme_rows.append((README_NAME, "this list"))
+    _write(folder / README_NAME, _readme(shown, made, readme_rows))
+    return {
+        "folder": str(folder), "child": child, "shown_as": shown, "made": made.isoformat(),
+        "files": [name for name, _ in readme_rows], "pdf": PDF_NAME, "readme": README_NAME, "pdf_pages": 1,
+        "songs": out_songs, "notes": notes,
+    }
+
+
+def cmd_homepack(root: str | os.PathLike, child: str, *, out: str | None, note: str | None, names: bool,
+                 minutes: float, echo: Callable[[str], None] = print) -> int:
+    """``tandem homepack CHILD [--out DIR] [--note TEXT] [--names] [--minutes M]``: make it and say what was made."""
+    result = make_homepack(root, child, out_dir=out, note=note, names=names, minutes=minutes)
+    echo(f"Homepack for {child} in {result['folder']}:")
+    for s in result["songs"]:
+        m, sec = divmod(round(s["duration_s"]), 60)
+        echo(f"  {s['ogg'][:-4]}.ogg/.wav  {s['title']} at {s['tempo_bpm']:g} BPM, {m}:{sec:02d} "
+             f"({s['tempo_detail'][0].lower()}{s['tempo_detail'][1:].rstrip('.')})")
+    echo(f"  {result['pdf']}  one page for the family")
+    echo(f"  {result['readme']}  the list of files")
+    for n in result["notes"]:
+        echo(f"note: {n}")
+    return 0
