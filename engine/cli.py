@@ -115,6 +115,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if summary.get("status") == "stopped" else 0
 
 
+def _cmd_assess(args: argparse.Namespace) -> int:
+    from engine.assessment.battery import format_assessment, run_assessment
+    from engine.paths import data_dir
+
+    root = data_dir(args.data_dir)
+    echo = None if args.json else print
+    options = {"blocksize": args.blocksize, "soundfont": args.soundfont}
+    if args.simulate:
+        assessment = run_assessment(args.child, root=root, simulate=args.simulate, keyboard=args.keyboard,
+                                    echo=echo, seed=args.seed, tasks=args.tasks, **options)
+    else:
+        from engine.terminalkeys import TerminalKeys
+
+        with TerminalKeys() as keys:
+            assessment = run_assessment(
+                args.child, root=root, midi_in=args.midi_in, mic=args.mic, keyboard=args.keyboard, echo=echo,
+                controls=keys.commands if keys.active else None, tasks=args.tasks, midi_out=args.midi_out,
+                audio=args.audio, transport=args.midi_transport, screen="none" if args.no_ui else "window",
+                theme=args.theme, fullscreen=args.fullscreen,
+                status_line=keys.active and args.no_ui and sys.stdout.isatty(), **options)
+    from engine.assessment.report import write_baseline
+
+    written = write_baseline(assessment, root=root)
+    if args.json:
+        print(json.dumps(assessment.to_dict(), indent=2))
+    else:
+        print("\n".join(format_assessment(assessment)))
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    say(f"Baseline report: {written['html'][0]} (and baseline.pdf); suggested objectives: "
+        f"`tandem plan suggest {args.child}`.")
+    return EXIT_INTERRUPTED if assessment.status == "stopped" else 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from engine.calibration.command import run_calibrate
     from engine.paths import data_dir
@@ -376,6 +409,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.set_defaults(func=_cmd_run)
+
+    asm = sub.add_parser("assess", parents=[data_dir_opt],
+                         help="the initial assessment: a battery of short musical tasks (about 10-13 minutes)")
+    asm.add_argument("child", metavar="CHILD", help="pseudonymous child id")
+    asm.add_argument("--simulate", metavar="MODEL",
+                     help="run every task with a simulated child on the offline backend, no hardware (steady, early, "
+                          "drifting, impulsive, slow, silent, double, learning)")
+    asm.add_argument("--midi-in", metavar="NAME", help="MIDI pad or keyboard (part of its name; see `tandem devices`)")
+    asm.add_argument("--keyboard", action="store_true",
+                     help="the MIDI input is a keyboard: adds melodic imitation (with --simulate: a simulated keyboard)")
+    asm.add_argument("--mic", action="store_true", help="listen to the microphone too: adds the singing task")
+    asm.add_argument("--midi-out", metavar="NAME", help="MIDI output (external synth or keyboard)")
+    asm.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
+    asm.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    asm.add_argument("--no-ui", action="store_true",
+                     help="no session screen: a status line and the same keys in the terminal")
+    asm.add_argument("--theme", default="standard", choices=("standard", "low_stimulation"),
+                     help="the child's screen: standard, or low_stimulation (softer colours, less motion)")
+    asm.add_argument("--fullscreen", action="store_true", help="the session screen fills the display")
+    asm.add_argument("--midi-transport", default="auto", choices=("auto", "rtmidi", "jack"),
+                     help="how MIDI input is read (auto: frame-exact through JACK where JACK is the server)")
+    asm.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
+    asm.add_argument("--tasks", type=lambda text: [t.strip() for t in text.split(",") if t.strip()],
+                     metavar="ID,ID", help="only these tasks (e.g. stop_and_go,turn_taking; default: all)")
+    asm.add_argument("--seed", type=int, default=0, help="with --simulate: the simulated child's seed (default 0)")
+    asm.add_argument("--json", action="store_true", help="print the assessment as JSON")
+    asm.set_defaults(func=_cmd_assess)
 
     c = sub.add_parser("calibrate", parents=[data_dir_opt], help="measure and store the latencies of this setup")
     c.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")

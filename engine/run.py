@@ -126,6 +126,8 @@ def run_session(
     fullscreen: bool = False,
     wait_for_space: bool = False,
     status_line: bool = False,
+    stop_when: Callable[[list], str | None] | None = None,
+    header_extra: dict | None = None,
 ) -> dict:
     """Run one live session and return its summary (also written as summary.json).
 
@@ -138,7 +140,10 @@ def run_session(
     is one note and the session runs in the terminal. ``screenshot`` saves a
     PNG of the screen once the child plays. ``wait_for_space``: the script
     starts on the therapist's space key. ``status_line``: a live status line
-    in the terminal (without a screen).
+    in the terminal (without a screen). ``stop_when``: an early end for a
+    script (:class:`~engine.scriptsession.ScriptSession`'s); ``header_extra``:
+    more fields for the log's header (the assessment battery names its
+    assessment and task). The summary's ``folder`` is the session folder.
     """
     song = None
     iscript: Script | None = None
@@ -265,6 +270,7 @@ def run_session(
             "mic": mic, "mic_suppresses_own_sound": bool(listener and listener.suppress),
             "plan_objectives": [objective_data(o) for o in plan_objectives],
             "ui": "screen" if ui.screen is not None else ("terminal" if controls is not None else "none"),
+            **(header_extra or {}),
         })
         rate = eng.sample_rate
         # Opening devices reorders the JACK graph, which can cost an xrun: those are counted
@@ -280,7 +286,7 @@ def run_session(
                  + (f" to {out.name}" if out else "") + ".")
         if iscript is not None:
             runner = ScriptSession(iscript, kind, eng, bank, folder.write_event, start_s=start / rate,
-                                   lookahead_s=LOOKAHEAD_S, midi_out=out)
+                                   lookahead_s=LOOKAHEAD_S, midi_out=out, stop_when=stop_when)
             length = (f"{iscript.trials} trials" if iscript.trials is not None
                       else f"{iscript.duration_min:g} minutes")
             keys = controls is not None or ui.screen is not None
@@ -368,10 +374,11 @@ def _finish(folder: SessionFolder, pending: deque, counts: dict, echo, stats: di
             "device_lost": counts["device_lost"], "device_back": counts["device_back"],
             "feedback_played": inp.feedback_played if inp else 0,
             "midi_out_sent": stats["midi_out_sent"],
-            "stream": stats, "files": {"events": folder.events_path.name},
+            "stream": stats, "files": {"events": folder.events_path.name}, "folder": str(folder.path),
         }
         if runner is not None:
             summary.update(_script_summary(runner, plan_objectives))
+            summary["stop_reason"] = runner.stop_reason
             for o in summary["objectives"]:
                 echo(f"  {objective_label(o)}: {o['status']}. {o['sentence']}")
         folder.write_json("summary.json", summary)

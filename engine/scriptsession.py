@@ -54,7 +54,13 @@ from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.scoring.display import TRIAL_SCORES, format_score
-from engine.scoring.objectives import PROMPT_LEVELS, Objective, SessionResult, evaluate_session, objective_status
+from engine.scoring.objectives import (
+    PROMPT_LEVELS,
+    Objective,
+    SessionResult,
+    evaluate_session,
+    objective_status,
+)
 
 __all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives", "objective_label",
            "script_sounds", "trial_line"]
@@ -127,14 +133,24 @@ class ScriptSession:
         the trial (the demo's simulated child plans its events here).
     midi_out : ScheduledOutput, optional
         Started; plays the cues whose instrument is ``midi_out``.
+    stop_when : callable, optional
+        Called with the scored trials (:class:`TrialResult`, oldest first)
+        after each one, before the next is planned; a reason (one phrase)
+        ends the session there, as if its trials were done (the assessment
+        battery's early ends: no response, a staircase that has seen enough).
+        The reason is kept in :attr:`stop_reason`.
     """
 
     def __init__(self, script: Script, kind: Kind, engine: AudioEngine, bank: SoundBank,
                  write: Callable[[Any], None], *, start_s: float, lookahead_s: float,
                  max_trials: int | None = None,
                  on_plan: Callable[[TrialPlan], list[dict] | None] | None = None,
-                 midi_out: Any = None) -> None:
+                 midi_out: Any = None,
+                 stop_when: Callable[[list[TrialResult]], str | None] | None = None) -> None:
         self.script = script
+        self.stop_when = stop_when
+        self.stop_reason: str | None = None
+        self._stop_checked = -1
         self.kind = kind
         self.engine = engine
         self.bank = bank
@@ -200,6 +216,11 @@ class ScriptSession:
     def enough(self) -> bool:
         """The script's trials are scored, or its minutes are filled (or ``max_trials`` reached)."""
         if self.max_trials is not None and self.trials_done >= self.max_trials:
+            return True
+        if self.stop_when is not None and self._stop_checked != len(self.results):
+            self._stop_checked = len(self.results)
+            self.stop_reason = self.stop_when(self.results)
+        if self.stop_reason is not None:
             return True
         if self.script.trials is not None:
             return self.trials_done >= self.script.trials

@@ -97,6 +97,16 @@ accumulated drift, ``impulsive`` 0–0.15 s early while singing along with
 half-beat window about half the time), ``learning`` 0.3–0.9 beats late times
 its error factor.
 
+**Free tapping** (rhythmic cueing's free-play phase, the spontaneous
+motor tempo; all assumptions, chosen to make the behaviour plain): the
+child starts 0.5–1 s into the free play (``slow``: its ``latency_s``) and
+taps at its own tempo ``own_tempo_bpm`` (100 BPM, a 600 ms interval, for
+every model but ``impulsive``, 140 BPM, and ``slow``, 80 BPM), each
+interval drawn independently with the SD ``free_iti_cv`` × the interval
+(4 %; ``impulsive`` 10 %, ``learning`` 10 % times its error factor);
+``drifting`` lengthens each interval by its 1.5 %, ``double`` adds its
+second hits, ``silent`` plays nothing (:meth:`ChildModel.free_tap`).
+
 Velocities follow the tapping profile (95 ± 8 for ``steady``; assumption,
 as in ``engine.simchild``).
 """
@@ -193,6 +203,10 @@ class ModelParams:
     fill_late_beats : tuple of float or None
         Range of how late the child fills a blank, in beats (times the
         learning factor); None: on time, with the tapping noise.
+    own_tempo_bpm : float
+        The child's own tempo when it taps freely (spontaneous motor tempo), BPM.
+    free_iti_cv : float
+        SD of each free-tapping interval as a fraction of the interval (times the learning factor).
     """
 
     name: str
@@ -212,6 +226,8 @@ class ModelParams:
     learning_tau: float | None = None
     stop_overrun_s: tuple[float, float] | None = None
     fill_late_beats: tuple[float, float] | None = None
+    own_tempo_bpm: float = 100.0
+    free_iti_cv: float = 0.04
 
 
 _STEADY_PROFILE = ChildProfile(
@@ -220,6 +236,8 @@ _STEADY_PROFILE = ChildProfile(
     startup_late_ms=0.0, velocity_mean=95.0, velocity_sd=8.0,
 )
 _TURN_LATENCY_S = (0.3, 0.8)
+#: Free tapping: how long into the free play the child starts (uniform, seconds; assumption).
+FREE_START_S = (0.5, 1.0)
 #: Stop-and-go: a child who stops cancels every tap planned later than this after the music stops
 #: (uniform, seconds; assumption, at and below the 250-300 ms stop-signal reaction times of
 #: school-age children, Williams et al. 1999), so a tap already prepared for the next beat still comes.
@@ -238,16 +256,17 @@ MODELS: dict[str, ModelParams] = {
                     None, drift_pct_per_beat=1.5),
         ModelParams("impulsive", "Rushes, plays over the engine, jumps in before the call ends.",
                     PROFILES["sensory-seeking"], jump_in_s=(0.4, 0.8), interruptions=(2, 4),
-                    latency_s=(0.0, 0.15), stop_overrun_s=(0.5, 1.5)),
+                    latency_s=(0.0, 0.15), stop_overrun_s=(0.5, 1.5), own_tempo_bpm=140.0, free_iti_cv=0.10),
         ModelParams("slow", "Answers late: 1.5–3 s after the call or the hand-over.",
-                    _STEADY_PROFILE, latency_s=(1.5, 3.0), stop_overrun_s=(1.5, 3.0), fill_late_beats=(0.2, 0.8)),
+                    _STEADY_PROFILE, latency_s=(1.5, 3.0), stop_overrun_s=(1.5, 3.0), fill_late_beats=(0.2, 0.8),
+                    own_tempo_bpm=80.0),
         ModelParams("silent", "Never responds.", None, silent=True),
         ModelParams("double", "Every hit comes twice, 20–40 ms apart (tremor).",
                     _STEADY_PROFILE, double_gap_ms=(20.0, 40.0)),
         ModelParams("learning", "Its errors shrink from trial to trial.",
                     dataclasses.replace(PROFILES["typical"], miss_prob=0.0),
                     ioi_noise_rel=0.25, interruption_mean=2.0, learning_tau=3.0,
-                    stop_overrun_s=(0.5, 1.5), fill_late_beats=(0.3, 0.9)),
+                    stop_overrun_s=(0.5, 1.5), fill_late_beats=(0.3, 0.9), free_iti_cv=0.10),
     )
 }
 """The behaviour models by name."""
@@ -343,6 +362,35 @@ class ChildModel:
         return float(self._rng.uniform(*p.latency_s))
 
     # -- the three situations ------------------------------------------------
+
+    def free_tap(self, start_s: float, end_s: float) -> list[SimEvent]:
+        """Tap freely at the model's own tempo from ``start_s`` until ``end_s`` (no cue: free play).
+
+        See "Free tapping" in the module docstring. Truth keys: ``situation``
+        ("free_tap"), ``kind`` ("beat", "double"), ``index``, ``own_tempo_bpm``,
+        ``iti_cv`` (the SD of the intervals over their mean, as intended),
+        ``intended_iti_s`` (None for the first tap), ``drift_pct_per_beat``.
+        """
+        p = self.params
+        start, end = float(start_s), float(end_s)
+        if p.silent or not end > start:
+            return []
+        lead = p.latency_s if p.name == "slow" else FREE_START_S
+        t = start + float(self._rng.uniform(*lead))
+        period_s = 60.0 / p.own_tempo_bpm
+        cv = p.free_iti_cv * self.error_factor
+        rate = 1.0 + p.drift_pct_per_beat / 100.0
+        truth = {"situation": "free_tap", "kind": "beat", "own_tempo_bpm": p.own_tempo_bpm, "iti_cv": cv,
+                 "drift_pct_per_beat": p.drift_pct_per_beat}
+        events: list[SimEvent] = []
+        iti_s = None
+        for k in itertools.count():
+            if t >= end:
+                break
+            events.append(SimEvent(t, self._velocity(), None, {**truth, "index": k, "intended_iti_s": iti_s}))
+            iti_s = period_s * rate ** k
+            t += max(0.05, iti_s * (1.0 + cv * float(self._rng.normal())))
+        return self._with_doubles(events)
 
     def tap_along(self, cue_s: Sequence[float]) -> list[SimEvent]:
         """Tap along with a beat whose cues are heard at ``cue_s`` (seconds, increasing).
@@ -690,6 +738,7 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
 
     Call-and-response → :meth:`ChildModel.respond` (the call's cue times and
     pitches, the call's end); turn-taking → :meth:`ChildModel.take_turn`;
+    rhythmic cueing's free play → :meth:`ChildModel.free_tap` over its window;
     rhythmic cueing → :meth:`ChildModel.tap_along` over the beat cues of this
     bar and the ``RUN_LEAD_BEATS`` before it (``beat_history``, extended
     here; count-in included), keeping the taps in this bar's window: the
@@ -718,9 +767,9 @@ def events_for(plan: Any, model: ChildModel, beat_history: list[float]) -> list[
             events = model.sync_continue(virtual + count_in + beats, hi, sync_end_s=plan.params["sync_end_s"],
                                          virtual_cues=len(virtual))
             return [e for e in events if lo <= e.time_s < hi]
+        if plan.phase == "free_play":  # no cue: the child taps at its own tempo
+            return model.free_tap(lo, hi)
         beat_history.extend(count_in + beats)
-        if plan.phase == "free_play":
-            return []
         # The run the model taps: this bar's beats and the RUN_LEAD_BEATS before them (not the whole
         # session: a model is made afresh per trial anyway, and an hour of beats per bar costs O(n²)).
         run = beat_history[-(len(count_in) + len(beats) + RUN_LEAD_BEATS):]

@@ -1,0 +1,211 @@
+"""One battery task with a simulated child on the offline backend (``tandem assess --simulate MODEL``).
+
+The same machinery as ``tandem demo`` (:mod:`engine.scriptdemo`): an
+offline :class:`~engine.audio.engine.AudioEngine` run block by block as fast
+as the machine goes, a :class:`~engine.scriptsession.ScriptSession` driving
+the script, and the behaviour model of :mod:`engine.interventions.childmodels`
+playing the child, whose events enter through the input-stamping path and
+are logged before they are scored. Differences from the demo:
+
+- the session stops early when the battery's rule says so (``stop_rule``:
+  repeated no-response, or a staircase that has seen enough), checked after
+  each scored trial and before the next is planned, so no trial is
+  abandoned and the log re-scores exactly;
+- no ``audio.wav`` (twelve minutes of stereo audio per run would be 140 MB
+  of nothing a therapist listens to);
+- the kind is built without a seed (``kind_seed`` None), as ``tandem run``
+  builds it live, so a simulated and a live battery play the same plans;
+- ``controls`` (a queue) takes ``"pause"``, ``"resume"``, ``"toggle"`` and
+  ``"stop"`` between blocks, as ``tandem run`` does.
+
+The header names the assessment and the task (``assessment``: ``folder``,
+``tasks``), and ``kind`` is ``"demo"`` (a simulated child).
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import engine
+from engine.audio.engine import AudioEngine
+from engine.audio.soundbank import SoundBank
+from engine.events import CueEvent, InputEvent, StatusEvent
+from engine.inputs import stamp_input
+from engine.interventions.childmodels import events_for, make_model
+from engine.interventions.kinds import TrialPlan, TrialResult, make_kind
+from engine.interventions.script import Script
+from engine.paths import cache_dir
+from engine.recording import SessionFolder
+from engine.scriptsession import (
+    ScriptSession,
+    feedback_request,
+    judge_objectives,
+    script_sounds,
+)
+
+__all__ = ["SimOutcome", "run_simulated_task"]
+
+START_S = 0.5
+LOOKAHEAD_S = 0.1
+TAIL_S = 0.3
+FEEDBACK_DELAY_MS = 5.0
+DEVICE_FEEDBACK = "drum:low_conga"  # the simulated pad's own sound, as in the demo
+#: Stream seconds a paused simulated session waits for "resume" before it gives up (a test that forgot it).
+MAX_PAUSE_S = 3600.0
+
+
+@dataclass
+class SimOutcome:
+    """What one simulated task session did: its folder, status, results and why it ended early."""
+
+    folder: Path
+    status: str  # "completed" or "stopped" (by the controls)
+    results: list[TrialResult]
+    stop_reason: str | None  # the battery rule that ended it early, None if it ran its trials
+
+
+class _BatterySession(ScriptSession):
+    """A script session that also ends when ``stop_rule(results)`` gives a reason (checked before planning)."""
+
+    def __init__(self, *args: Any, stop_rule: Callable[[list[TrialResult]], str | None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_rule = stop_rule
+        self.stop_reason: str | None = None
+        self._checked = -1
+
+    @property
+    def enough(self) -> bool:
+        if super().enough:
+            return True
+        if self.stop_rule is not None and self._checked != len(self.results):
+            self._checked = len(self.results)
+            self.stop_reason = self.stop_rule(self.results)
+        return self.stop_reason is not None
+
+
+def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str, seed: int,
+                       header_extra: dict[str, Any], stop_rule=None, controls: queue.Queue | None = None,
+                       blocksize: int = 128, sample_rate: int = 48_000, soundfont: str | None = None,
+                       echo: Callable[[str], None] | None = None) -> SimOutcome:
+    """Run one task's script with the simulated child ``model``; see the module docstring."""
+    kind = make_kind(script)
+    bank = SoundBank.load(script_sounds(script, device_sound=DEVICE_FEEDBACK), sample_rate=sample_rate,
+                          soundfont=soundfont, cache_dir=cache_dir())
+    if echo is not None:
+        for w in bank.warnings:
+            echo(f"note: {w}")
+    feedback_name = feedback_request(script, DEVICE_FEEDBACK)
+    feedback = bank[feedback_name] if feedback_name else None
+    eng = AudioEngine(backend="offline", sample_rate=sample_rate, blocksize=blocksize,
+                      channels_in=1, channels_out=2, ring_s=2.0)
+    folder = SessionFolder(root, child_id=child_id, name=f"assess-{script.path.stem}")
+    status = "completed"
+    try:
+        params = eng.open()
+        folder.write_header({
+            "engine_version": engine.__version__, "kind": "demo", "kind_seed": None,
+            "intervention": script.kind, "script": str(script.path), "title": script.title,
+            "child_id": child_id, "simulated_child": {"model": model, "seed": seed},
+            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "backend": "offline", "pace": "fast", "sample_rate": params.sample_rate,
+            "blocksize": params.blocksize,
+            "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames},
+            "sound_source": bank.source, "feedback": feedback_name, "feedback_delay_ms": FEEDBACK_DELAY_MS,
+            "max_trials": None, "plan_objectives": [], **header_extra,
+        })
+        eng.start()
+        backend = eng.backend
+        rate = eng.sample_rate
+        fb_delay = eng.clock.ms_to_frames(FEEDBACK_DELAY_MS)
+        latency = eng.output_latency_frames
+        pending: list[Any] = []  # the simulated child's SimEvents, by time
+        beat_history: list[float] = []
+
+        def child_plays(plan: TrialPlan) -> list[dict]:
+            child = make_model(model, seed=seed, trial_index=plan.index)
+            events = events_for(plan, child, beat_history)
+            pending.extend(events)
+            pending.sort(key=lambda e: e.time_s)
+            return [e.truth for e in events]
+
+        runner = _BatterySession(script, kind, eng, bank, folder.write_event, start_s=START_S,
+                                 lookahead_s=LOOKAHEAD_S, on_plan=child_plays, stop_rule=stop_rule)
+        inputs = 0
+        paused_at: int | None = None
+        while True:
+            now = eng.now_frame
+            command = _command(controls)
+            if command == "toggle":
+                command = "resume" if runner.state == "paused" else "pause"
+            if command == "stop":
+                runner.stop("stopped by the therapist")
+                status = "stopped"
+                break
+            if command == "pause" and runner.pause():
+                pending.clear()  # the child stops too; the trial is played again on resume
+                paused_at = now
+            elif command == "resume" and runner.resume():
+                paused_at = None
+            if paused_at is not None and now - paused_at > MAX_PAUSE_S * rate:
+                runner.stop("paused too long")
+                status = "stopped"
+                break
+            while pending and pending[0].time_s * rate <= now:
+                sim = pending.pop(0)
+                note = -1 if sim.note is None else int(sim.note)
+                ev: InputEvent = stamp_input(eng, source="sim", key="pad1" if sim.note is None else f"note:{note}",
+                                             velocity=sim.velocity, arrival_ns=backend.start_ns + round(sim.time_s * 1e9),
+                                             note=note)
+                folder.write_event(ev)
+                runner.child_event(ev)
+                inputs += 1
+                if feedback is not None:
+                    fb_frame = max(ev.frame + fb_delay, now)
+                    gain = round(0.4 + 0.5 * ev.velocity / 127, 4)
+                    eng.play(feedback, fb_frame, gain=gain, pan=0.3)
+                    folder.write_event(CueEvent(frame=fb_frame, sound=feedback.name,
+                                                heard_frame=fb_frame + feedback.attack_frames + latency,
+                                                gain=gain, pan=0.3, role="feedback", index=inputs - 1))
+            runner.step()
+            if runner.done:
+                break
+            backend.run_blocks(1)
+        end = eng.now_frame + round(TAIL_S * rate)
+        while eng.now_frame < end:
+            backend.run_blocks(1)
+        eng.stop()
+        stats = eng.stats()
+        folder.write_event(StatusEvent(frame=eng.now_frame, what="stream_stats", detail=stats))
+        results = list(runner.results)
+        folder.write_json("summary.json", {
+            "script": str(script.path), "title": script.title, "kind": script.kind, "child_id": child_id,
+            "child_model": model, "seed": seed, "status": status, "stop_reason": runner.stop_reason,
+            "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores, "correct": r.correct}
+                       for i, r in enumerate(results)],
+            "inputs": inputs, "stream": stats, "files": {"events": folder.events_path.name},
+        })
+        folder.write_summary({
+            "status": status, "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+            "duration_s": round(eng.now_frame / rate, 3), "trials": len(results),
+            "objectives": judge_objectives(script, results),
+        })
+    finally:
+        eng.close()
+        folder.close()
+    return SimOutcome(folder.path, status, results, runner.stop_reason)
+
+
+def _command(controls: queue.Queue | None) -> str | None:
+    if controls is None:
+        return None
+    try:
+        command = controls.get_nowait()
+    except queue.Empty:
+        return None
+    return command if command in ("pause", "resume", "toggle", "stop") else None
