@@ -36,7 +36,7 @@ def test_the_known_assessment_gives_known_suggestions(suggested):
     got = {s.objective.metric: s for s in suggested}
     assert [s.id for s in suggested] == [f"S{i}" for i in range(1, len(suggested) + 1)]
     assert list(got) == ["within_window_pct", "asynchrony_sd_ms", "continuation_iti_cv", "correct", "waited",
-                         "stopped"]
+                         "stopped", "initiated"]  # the last: a skill at the ceiling, to maintain
     beat = got["within_window_pct"]
     # baseline within-window 35 % -> 60 % (the example)
     assert (beat.objective.aggregate, beat.objective.comparator, beat.objective.threshold) == ("mean", ">=", 60.0)
@@ -69,7 +69,9 @@ def test_targets_are_a_step_past_baseline_and_capped(suggested):
     for s in suggested:
         rule = next(r for r in RULES if r.metric == s.objective.metric and r.task in (s.task, "sync_own_tempo"))
         target = s.objective.threshold / rule.scale
-        if rule.higher:
+        if s.objective.id.endswith("-maintained"):  # at the ceiling: kept there
+            assert target == rule.cap and (s.baseline >= rule.cap if rule.higher else s.baseline <= rule.cap), s.id
+        elif rule.higher:
             assert s.baseline < target <= rule.cap, s.id
         else:
             assert rule.cap <= target < s.baseline, s.id
@@ -89,13 +91,19 @@ def test_nothing_from_tasks_not_done_and_the_notes_say_why(suggested):
     assert any("Stop and go was stopped (the therapist stopped it)" in n for n in out.notes)
 
 
-def test_skills_at_ceiling_are_noted_not_suggested(suggested):
-    assert not any(s.objective.metric == "initiated" for s in suggested)  # 87.5 % ≥ 80 %
-    assert any("Started a turn 88 % is already at the ceiling" in n for n in suggested.notes)
+def test_skills_at_ceiling_are_suggested_as_maintenance_after_the_others(suggested):
+    kept = suggested[-1]  # 87.5 % ≥ 80 %: kept at 80 %, not pushed
+    assert (kept.id, kept.objective.id, kept.objective.metric) == ("S7", "starts-a-turn-maintained", "initiated")
+    assert (kept.objective.comparator, kept.objective.threshold) == (">=", 80.0)
+    assert kept.goal.startswith("Maintains: ") and kept.sentence.startswith("Will keep on being able to start a turn")
+    assert "(maintenance)" in kept.sentence and "already at or past 80 %" in kept.rationale
+    assert all(not s.objective.id.endswith("-maintained") for s in suggested[:-1])
     good = sync_task("sync_own_tempo", "Synchronisation at own tempo", 90.0, 92.0, -20.0, 30.0, -40.0, 37.0)
     out = suggest_objectives(make_assessment(sync_own_tempo=good, sync_slow=None, sync_fast=None), songs_dir=SONGS)
-    assert not any(s.objective.metric in ("within_window_pct", "asynchrony_sd_ms") for s in out)
-    assert sum("already at the ceiling" in n for n in out.notes) == 3
+    by_metric = {s.objective.metric: s for s in out}
+    assert by_metric["within_window_pct"].objective.id == "taps-on-the-beat-maintained"
+    assert by_metric["within_window_pct"].objective.threshold == 80.0
+    assert by_metric["asynchrony_sd_ms"].objective.threshold == 40.0  # 30 ms ≤ 40: kept at most 40 ms
 
 
 def test_the_sync_baseline_is_the_task_nearest_the_scripts_tempo():

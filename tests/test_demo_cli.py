@@ -117,9 +117,11 @@ def test_unknown_profile_and_scripts_are_refused_plainly():
     assert r.returncode == 2 and "Traceback" not in r.stderr and "nonsense" in r.stderr
 
 
-def test_devices_json_without_any_device():
-    r = run_cli("devices", "--json", env_extra={"JACK_DEFAULT_SERVER": "tandem-no-such-server"})
+def test_devices_json_without_any_device(tmp_path):
+    r = run_cli("--data-dir", str(tmp_path), "devices", "--json",
+                env_extra={"JACK_DEFAULT_SERVER": "tandem-no-such-server"})
     assert r.returncode == 0, r.stderr
     found = json.loads(r.stdout)
-    assert set(found) == {"audio", "midi_inputs", "midi_outputs", "notes"}
+    assert set(found) == {"audio", "midi_inputs", "midi_outputs", "notes", "calibration_profiles"}
+    assert found["calibration_profiles"] == []  # none measured in this data folder
     assert "Traceback" not in r.stderr and r.stderr == ""

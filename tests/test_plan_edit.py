@@ -78,7 +78,8 @@ def test_no_plan_yet_makes_one_with_only_the_accepted_objectives(setup):
     text = path.read_text("utf-8")
     assert "# id = \"steady-beat\"" in text  # the template's examples, commented out
     assert "# S1: Baseline synchronisation at own tempo" in text and "# Changed by the therapist: threshold = 55" in text
-    assert states(a) == {"S1": "edited", "S2": "open", "S3": "open", "S4": "accepted", "S5": "open", "S6": "open"}
+    assert states(a) == {"S1": "edited", "S2": "open", "S3": "open", "S4": "accepted", "S5": "open", "S6": "open",
+                         "S7": "open"}
     saved = load_suggestions(a)
     assert saved.get("S1").edits == {"threshold": 55} and saved.get("S1").plan_id == "taps-on-the-beat"
     assert saved.get("S1").decided is not None and saved.get("S2").decided is None
@@ -133,7 +134,7 @@ def test_reject_records_and_leaves_the_plan_alone(setup):
     reject_suggestions(root, "C07", a, ["S6"])
     assert path.read_text("utf-8") == OWN_PLAN
     assert states(a) == {"S1": "open", "S2": "rejected", "S3": "rejected", "S4": "open", "S5": "open",
-                         "S6": "rejected"}
+                         "S6": "rejected", "S7": "open"}
     # the therapist changes their mind: a rejected suggestion can still be accepted; an accepted one not rejected
     accept_suggestions(root, "C07", a, ["S2"])
     assert states(a)["S2"] == "accepted"

@@ -12,8 +12,11 @@ Rules (:data:`RULES`): a target is the baseline plus a step (percentages:
 +25 points, rounded up to 5; times and variability: 25 % lower, rounded),
 capped (percentages at 80 %, times and variability at a floor); nothing is
 suggested from a task that was not ``done`` or lacks the figure; a skill
-already at the cap is not suggested and a note says so; a metric that no
-script in ``songs_dir`` measures is not suggested either (a note says so).
+already at the cap gets a *maintenance* objective at the cap ("will keep on
+being able to ..."; id ``...-maintained``), listed after the others, which
+the therapist may accept to keep the skill or reject to work on another; a
+metric that no script in ``songs_dir`` measures is not suggested (a note
+says so).
 
 :func:`save_suggestions` / :func:`load_suggestions` keep them with their
 states (``open``, ``accepted``, ``rejected``, ``edited``: accepted with the
@@ -304,6 +307,7 @@ def suggest_objectives(assessment: Assessment, *, songs_dir: str | os.PathLike =
     """
     songs = _load_songs(Path(songs_dir))
     out: list[Suggestion] = []
+    kept: list[Suggestion] = []  # maintenance objectives (skills at the ceiling), after the others
     notes: list[str] = []
     not_done: dict[str, TaskResult | None] = {}
     for rule in RULES:
@@ -322,36 +326,42 @@ def suggest_objectives(assessment: Assessment, *, songs_dir: str | os.PathLike =
             notes.append(f"{task.title}: no {rule.figure} was measured, so nothing is suggested from it.")
             continue
         at_ceiling = baseline >= rule.cap if rule.higher else baseline <= rule.cap
-        if at_ceiling:
-            notes.append(f"{task.title}: {figure.label} {_fmt(baseline)}{_unit(figure)} is already at the ceiling "
-                         f"of what Tandem suggests ({'≥' if rule.higher else '≤'} {_fmt(rule.cap)}{_unit(figure)}), "
-                         f"so no objective is suggested for it.")
-            continue
         if not scripts:
             notes.append(f"{task.title}: no script in {songs_dir} measures {rule.metric}, so nothing is suggested "
                          f"from {figure.label}.")
             continue
-        target = _pct_target(baseline, rule.cap) if rule.higher else _lower_target(baseline, rule.cap)
+        # At the ceiling a skill is kept, not pushed further: a maintenance objective at the ceiling's level.
+        target = rule.cap if at_ceiling else (
+            _pct_target(baseline, rule.cap) if rule.higher else _lower_target(baseline, rule.cap))
         windows = sorted({float(s.options.get("window_ms", DEFAULT_WINDOW_MS)) for s in scripts})
         words = rule.words.format(target="{target}", window="/".join(_fmt(w) for w in windows))
-        objective = Objective(id=rule.slug, metric=rule.metric, aggregate=rule.aggregate,
-                              comparator=">=" if rule.higher else "<=", threshold=round(target * rule.scale, 4))
+        objective = Objective(id=rule.slug + ("-maintained" if at_ceiling else ""), metric=rule.metric,
+                              aggregate=rule.aggregate, comparator=">=" if rule.higher else "<=",
+                              threshold=round(target * rule.scale, 4))
         tempo = f" at {_tempo_text(scripts)}" if rule.domain == "motor" else ""
-        template = f"Will {words}{tempo}."
+        template = (f"Will keep on being able to {words}{tempo} (maintenance)." if at_ceiling
+                    else f"Will {words}{tempo}.")
         description = template.format(target=_fmt(target))
         sentence = (f"{description[:-1]}, in {objective.sessions} consecutive sessions "
                     f"({', '.join(s.path.stem for s in scripts)}).")
         at = ""
         if rule.task == "sync_own_tempo":
             tempo_fig = _value(task.figure("tempo_bpm"))
-            at = f" at {tempo_fig:.0f} BPM" if tempo_fig is not None else ""
+            at = f" at {tempo_fig:.0f} BPM" if tempo_fig is not None and "bpm" not in task.title.lower() else ""
         spread = (f", spread {_fmt(figure.spread)}" + (f" ({figure.spread_label})" if figure.spread_label else "")
                   if figure.spread is not None else "")
-        rationale = (f"Baseline {task.title.lower()}{at}: {figure.label} {_fmt(baseline)}{_unit(figure)} "
-                     f"(n = {figure.n}{spread}); the target {_fmt(target)}{_unit(figure)} is one step "
-                     f"{'above' if rule.higher else 'below'} it"
-                     + (" (capped)" if target == rule.cap else "") + ".")
-        out.append(Suggestion(id=f"S{len(out) + 1}", domain=rule.domain, goal=rule.goal, description=description,
+        if at_ceiling:
+            rationale = (f"Baseline {task.title.lower()}{at}: {figure.label} {_fmt(baseline)}{_unit(figure)} "
+                         f"(n = {figure.n}{spread}) is already at or past {_fmt(rule.cap)}{_unit(figure)}, the "
+                         f"most Tandem suggests as a target; a maintenance objective keeps the skill (or leave "
+                         f"it out and work on another).")
+        else:
+            rationale = (f"Baseline {task.title.lower()}{at}: {figure.label} {_fmt(baseline)}{_unit(figure)} "
+                         f"(n = {figure.n}{spread}); the target {_fmt(target)}{_unit(figure)} is one step "
+                         f"{'above' if rule.higher else 'below'} it"
+                         + (" (capped)" if target == rule.cap else "") + ".")
+        goal = f"Maintains: {rule.goal[0].lower()}{rule.goal[1:]}" if at_ceiling else rule.goal
+        (kept if at_ceiling else out).append(Suggestion(id="", domain=rule.domain, goal=goal, description=description,
                               objective=objective, sentence=sentence, scripts=tuple(s.path.stem for s in scripts),
                               rationale=rationale, task=task.id, figure=rule.figure, baseline=baseline,
                               template=template, scale=rule.scale))
@@ -376,6 +386,7 @@ def suggest_objectives(assessment: Assessment, *, songs_dir: str | os.PathLike =
     if assessment.ratings:
         notes.append("Sensory ratings are not turned into objectives (no script measures them); write sensory goals "
                      "from the ratings in the baseline report.")
+    out = [replace(x, id=f"S{k + 1}") for k, x in enumerate(out + kept)]
     return Suggestions(out, notes)
 
 
