@@ -60,7 +60,7 @@ from engine.scriptsession import (
     trial_line,
 )
 
-__all__ = ["PACES", "run_script_demo"]
+__all__ = ["DEVICE_FEEDBACK", "FEEDBACK_DELAY_MS", "PACES", "SimulatedPlayer", "run_script_demo"]
 
 PACES = ("fast", "realtime")
 START_S = 0.5  # the first plan starts this long after the stream
@@ -103,22 +103,10 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
         eng.start()
         backend = eng.backend
         rate = eng.sample_rate
-        fb_delay = eng.clock.ms_to_frames(FEEDBACK_DELAY_MS)
-        latency = eng.output_latency_frames
-        input_queue: list[Any] = []  # the simulated child's SimEvents, by time
-        beat_history: list[float] = []
-
-        def child_plays(plan: TrialPlan) -> list[dict]:
-            model = make_model(model_name, seed=seed + session, trial_index=plan.index)
-            events = events_for(plan, model, beat_history)
-            input_queue.extend(events)
-            input_queue.sort(key=lambda e: e.time_s)
-            return [e.truth for e in events]
-
+        player = SimulatedPlayer(eng, folder.write_event, model_name, seed + session, feedback)
         runner = ScriptSession(script, kind, eng, bank, folder.write_event, start_s=START_S,
-                               lookahead_s=LOOKAHEAD_S, max_trials=max_trials, on_plan=child_plays)
+                               lookahead_s=LOOKAHEAD_S, max_trials=max_trials, on_plan=player.plans)
         written = 0
-        inputs = 0
         wall0 = time.monotonic()
         shot = _Screenshot(screenshot, eng, folder.write_event, script, plan_objectives) if screenshot else None
 
@@ -134,25 +122,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
                 written = eng.output_ring.written
 
         while True:
-            now = eng.now_frame
-            # The child's events arrive like MIDI once the stream has reached them (before the
-            # trials are scored, so an event just before a window closes is in it).
-            while input_queue and input_queue[0].time_s * rate <= now:
-                sim = input_queue.pop(0)
-                arrival_ns = backend.start_ns + round(sim.time_s * 1e9)
-                note = -1 if sim.note is None else int(sim.note)
-                ev: InputEvent = stamp_input(eng, source="sim", key="pad1" if sim.note is None else f"note:{note}",
-                                             velocity=sim.velocity, arrival_ns=arrival_ns, note=note)
-                folder.write_event(ev)
-                runner.child_event(ev)
-                inputs += 1
-                if feedback is not None:
-                    fb_frame = max(ev.frame + fb_delay, now)
-                    gain = round(0.4 + 0.5 * ev.velocity / 127, 4)
-                    eng.play(feedback, fb_frame, gain=gain, pan=0.3)
-                    folder.write_event(CueEvent(frame=fb_frame, sound=feedback.name,
-                                                heard_frame=fb_frame + feedback.attack_frames + latency,
-                                                gain=gain, pan=0.3, role="feedback", index=inputs - 1))
+            player.deliver(runner)
             runner.step()
             if shot is not None:
                 shot.step(runner)
@@ -173,7 +143,7 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
             "child_id": child_id, "child_model": model_name, "seed": seed + session,
             "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores,
                         "correct": r.correct} for i, r in enumerate(results)],
-            "inputs": inputs, "stream": stats, "sound_source": bank.source,
+            "inputs": player.inputs, "stream": stats, "sound_source": bank.source,
             "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
         }
         if shot is not None:
@@ -188,6 +158,58 @@ def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, 
         eng.close()
         folder.close()
     return summary, results, folder.path, objectives
+
+
+class SimulatedPlayer:
+    """The simulated child playing into a script session on the offline engine (the demo's and the battery's).
+
+    :meth:`plans` is the session's ``on_plan``: the behaviour model plans the
+    child's events for each trial (fresh per trial, seeded, with the beats
+    heard so far). :meth:`deliver`, called before each step of the session,
+    hands over the events whose time the stream has reached, as MIDI would
+    arrive (so an event just before a window closes is in it): stamped
+    through the input path, logged, given to the session, and answered by
+    the pad's own ``feedback`` sound ``FEEDBACK_DELAY_MS`` later.
+    """
+
+    def __init__(self, eng: AudioEngine, write: Callable[[Any], None], model: str, seed: int | None,
+                 feedback=None) -> None:
+        self.eng = eng
+        self.write = write
+        self.model = model
+        self.seed = seed
+        self.feedback = feedback
+        self.inputs = 0
+        self.pending: list[Any] = []  # SimEvents not delivered yet, by time
+        self._beats: list[float] = []
+        self._fb_delay = eng.clock.ms_to_frames(FEEDBACK_DELAY_MS)
+
+    def plans(self, plan: TrialPlan) -> list[dict]:
+        events = events_for(plan, make_model(self.model, seed=self.seed, trial_index=plan.index), self._beats)
+        self.pending.extend(events)
+        self.pending.sort(key=lambda e: e.time_s)
+        return [e.truth for e in events]
+
+    def deliver(self, runner: ScriptSession) -> None:
+        eng = self.eng
+        now = eng.now_frame
+        while self.pending and self.pending[0].time_s * eng.sample_rate <= now:
+            sim = self.pending.pop(0)
+            note = -1 if sim.note is None else int(sim.note)
+            ev: InputEvent = stamp_input(eng, source="sim", key="pad1" if sim.note is None else f"note:{note}",
+                                         velocity=sim.velocity, arrival_ns=eng.backend.start_ns
+                                         + round(sim.time_s * 1e9), note=note)
+            self.write(ev)
+            runner.child_event(ev)
+            self.inputs += 1
+            if self.feedback is not None:
+                fb = self.feedback
+                frame = max(ev.frame + self._fb_delay, now)
+                gain = round(0.4 + 0.5 * ev.velocity / 127, 4)
+                eng.play(fb, frame, gain=gain, pan=0.3)
+                self.write(CueEvent(frame=frame, sound=fb.name, heard_frame=frame + fb.attack_frames
+                                    + eng.output_latency_frames, gain=gain, pan=0.3, role="feedback",
+                                    index=self.inputs - 1))
 
 
 class _Screenshot:

@@ -34,13 +34,19 @@ from typing import Any
 import engine
 from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
-from engine.events import CueEvent, InputEvent, StatusEvent
-from engine.inputs import stamp_input
-from engine.interventions.childmodels import events_for, make_model
-from engine.interventions.kinds import TrialPlan, TrialResult, make_kind
+from engine.events import StatusEvent
+from engine.interventions.kinds import TrialResult, make_kind
 from engine.interventions.script import Script
 from engine.paths import cache_dir
 from engine.recording import SessionFolder
+from engine.scriptdemo import (
+    DEVICE_FEEDBACK,
+    FEEDBACK_DELAY_MS,
+    LOOKAHEAD_S,
+    START_S,
+    TAIL_S,
+    SimulatedPlayer,
+)
 from engine.scriptsession import (
     ScriptSession,
     feedback_request,
@@ -50,11 +56,6 @@ from engine.scriptsession import (
 
 __all__ = ["SimOutcome", "run_simulated_task"]
 
-START_S = 0.5
-LOOKAHEAD_S = 0.1
-TAIL_S = 0.3
-FEEDBACK_DELAY_MS = 5.0
-DEVICE_FEEDBACK = "drum:low_conga"  # the simulated pad's own sound, as in the demo
 #: Stream seconds a paused simulated session waits for "resume" before it gives up (a test that forgot it).
 MAX_PAUSE_S = 3600.0
 
@@ -67,26 +68,6 @@ class SimOutcome:
     status: str  # "completed" or "stopped" (by the controls)
     results: list[TrialResult]
     stop_reason: str | None  # the battery rule that ended it early, None if it ran its trials
-
-
-class _BatterySession(ScriptSession):
-    """A script session that also ends when ``stop_rule(results)`` gives a reason (checked before planning)."""
-
-    def __init__(self, *args: Any, stop_rule: Callable[[list[TrialResult]], str | None] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stop_rule = stop_rule
-        self.stop_reason: str | None = None
-        self._checked = -1
-
-    @property
-    def enough(self) -> bool:
-        if super().enough:
-            return True
-        if self.stop_rule is not None and self._checked != len(self.results):
-            self._checked = len(self.results)
-            self.stop_reason = self.stop_rule(self.results)
-        return self.stop_reason is not None
 
 
 def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str, seed: int,
@@ -122,21 +103,9 @@ def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str,
         eng.start()
         backend = eng.backend
         rate = eng.sample_rate
-        fb_delay = eng.clock.ms_to_frames(FEEDBACK_DELAY_MS)
-        latency = eng.output_latency_frames
-        pending: list[Any] = []  # the simulated child's SimEvents, by time
-        beat_history: list[float] = []
-
-        def child_plays(plan: TrialPlan) -> list[dict]:
-            child = make_model(model, seed=seed, trial_index=plan.index)
-            events = events_for(plan, child, beat_history)
-            pending.extend(events)
-            pending.sort(key=lambda e: e.time_s)
-            return [e.truth for e in events]
-
-        runner = _BatterySession(script, kind, eng, bank, folder.write_event, start_s=START_S,
-                                 lookahead_s=LOOKAHEAD_S, on_plan=child_plays, stop_rule=stop_rule)
-        inputs = 0
+        player = SimulatedPlayer(eng, folder.write_event, model, seed, feedback)
+        runner = ScriptSession(script, kind, eng, bank, folder.write_event, start_s=START_S,
+                               lookahead_s=LOOKAHEAD_S, on_plan=player.plans, stop_when=stop_rule)
         paused_at: int | None = None
         while True:
             now = eng.now_frame
@@ -148,7 +117,7 @@ def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str,
                 status = "stopped"
                 break
             if command == "pause" and runner.pause():
-                pending.clear()  # the child stops too; the trial is played again on resume
+                player.pending.clear()  # the child stops too; the trial is played again on resume
                 paused_at = now
             elif command == "resume" and runner.resume():
                 paused_at = None
@@ -156,22 +125,7 @@ def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str,
                 runner.stop("paused too long")
                 status = "stopped"
                 break
-            while pending and pending[0].time_s * rate <= now:
-                sim = pending.pop(0)
-                note = -1 if sim.note is None else int(sim.note)
-                ev: InputEvent = stamp_input(eng, source="sim", key="pad1" if sim.note is None else f"note:{note}",
-                                             velocity=sim.velocity, arrival_ns=backend.start_ns + round(sim.time_s * 1e9),
-                                             note=note)
-                folder.write_event(ev)
-                runner.child_event(ev)
-                inputs += 1
-                if feedback is not None:
-                    fb_frame = max(ev.frame + fb_delay, now)
-                    gain = round(0.4 + 0.5 * ev.velocity / 127, 4)
-                    eng.play(feedback, fb_frame, gain=gain, pan=0.3)
-                    folder.write_event(CueEvent(frame=fb_frame, sound=feedback.name,
-                                                heard_frame=fb_frame + feedback.attack_frames + latency,
-                                                gain=gain, pan=0.3, role="feedback", index=inputs - 1))
+            player.deliver(runner)
             runner.step()
             if runner.done:
                 break
@@ -188,7 +142,7 @@ def run_simulated_task(script: Script, *, root: Path, child_id: str, model: str,
             "child_model": model, "seed": seed, "status": status, "stop_reason": runner.stop_reason,
             "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores, "correct": r.correct}
                        for i, r in enumerate(results)],
-            "inputs": inputs, "stream": stats, "files": {"events": folder.events_path.name},
+            "inputs": player.inputs, "stream": stats, "files": {"events": folder.events_path.name},
         })
         folder.write_summary({
             "status": status, "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
