@@ -16,11 +16,14 @@ class EchoingChild:
     """Plays every onset the virtual child hears back ``delay_s`` later (frame-exact).
 
     On its MIDI pad, or with ``mic=True`` as a tap (a short noise burst) into the engine's input.
+    ``ignore_own_ms``: a sound heard within that long after one of its own taps is the engine's feedback
+    for that tap (a script with a feedback sound), not something to echo.
     """
 
-    def __init__(self, child, delay_s: float, *, mic: bool = False) -> None:
+    def __init__(self, child, delay_s: float, *, mic: bool = False, ignore_own_ms: float | None = None) -> None:
         self.child = child
         self.mic = mic
+        self.ignore = None if ignore_own_ms is None else round(ignore_own_ms * child.rate / 1000)
         self.rng = np.random.default_rng(7)
         self.delay = round(delay_s * child.rate)
         self.heard: list[int] = []
@@ -56,6 +59,8 @@ class EchoingChild:
             heard = child.heard_onsets(clear=True)
             if not heard:
                 continue
+            if self.ignore is not None:
+                heard = [h for h in heard if not any(0 <= h - t <= self.ignore for t in self.sent)]
             self.heard += heard
             taps = [h + self.delay for h in heard]
             self.sent += taps

@@ -26,10 +26,14 @@ def _marks(log):
 
 
 def _keys_after_trials(press):
-    """An ``on_line`` that presses keys once trials 1 and 2 are printed (``press(keys)`` sends them)."""
+    """An ``on_line`` that presses space when a session starts (each attempt: a retry after an xrun is a new
+    session) and keys once trials 1 and 2 are printed (``press(keys)`` sends them)."""
     done: set[int] = set()
 
     def on_line(line: str) -> None:
+        if line.startswith("Running "):
+            done.clear()
+            press(" ")
         for n, keys in ((1, "pp" + "m" + "Calm today" + "\r"), (2, "\x1by")):
             if line.strip().startswith(f"trial  {n} at") and n not in done:
                 done.add(n)
@@ -60,14 +64,8 @@ def test_terminal_keys_start_prompt_note_and_stop(virtual_child, tmp_path):
         for ch in keys:
             controls.put({"type": "raw", "key": ch, "text": ch})
 
-    def fresh(line: str) -> None:  # each attempt starts with the therapist's space
-        if line.startswith("Running "):
-            press(" ")
-        on_line(line)
-
-    on_line = _keys_after_trials(press)
-    summary, log, _, lines = _run(virtual_child, tmp_path, SCRIPT, 2.0, controls=controls, on_line=fresh,
-                                  wait_for_space=True)
+    summary, log, _, lines = _run(virtual_child, tmp_path, SCRIPT, 2.0, controls=controls,
+                                  on_line=_keys_after_trials(press), wait_for_space=True)
     _check(summary, log)
     assert any(x.startswith("Stop the session?") for x in lines)
     assert log[0]["ui"] == "terminal"
@@ -89,15 +87,9 @@ def test_screen_keys_and_a_screenshot_mid_session(virtual_child, tmp_path, monke
         names = {" ": "space", "\x1b": "escape", "\r": "return"}
         screens[-1]._inject_keys([(names.get(ch, ch), ch) for ch in keys])
 
-    def fresh(line: str) -> None:
-        if line.startswith("Running "):
-            press(" ")
-        on_line(line)
-
-    on_line = _keys_after_trials(press)
     shot = tmp_path / "screen.png"
-    summary, log, _, _ = _run(virtual_child, tmp_path, SCRIPT, 2.0, on_line=fresh, wait_for_space=True,
-                              screen="headless", screenshot=str(shot))
+    summary, log, _, _ = _run(virtual_child, tmp_path, SCRIPT, 2.0, on_line=_keys_after_trials(press),
+                              wait_for_space=True, screen="headless", screenshot=str(shot))
     _check(summary, log)
     assert log[0]["ui"] == "screen"
     import pygame
