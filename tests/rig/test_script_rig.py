@@ -79,8 +79,10 @@ count_in_beats = 0
 
 
 def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
-         mic: bool = False, marks: dict | None = None, plan: str | None = None, profile=None, **options):
-    """One session; once more if the machine dropped out (an xrun makes frame checks moot).
+         mic: bool = False, marks: dict | None = None, plan: str | None = None, profile=None, exact: bool = True,
+         **options):
+    """One session; once more if the machine dropped out (an xrun makes frame checks moot); with
+    ``exact=False`` (checks that do not depend on the timing: keys, marks, the log's header) the first.
 
     ``marks`` (what ``on_line`` noted during an attempt) is emptied before each attempt.
     """
@@ -112,7 +114,7 @@ def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on
                                   **options)
         folder = next((root / "sessions" / "R9").iterdir())
         log = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
-        if summary["stream"]["xruns"] - summary["stream"]["xruns_during_setup"] == 0:
+        if not exact or summary["stream"]["xruns"] - summary["stream"]["xruns_during_setup"] == 0:
             return summary, log, player, lines_out
         if controls is not None:
             while not controls.empty():
@@ -311,7 +313,7 @@ def test_a_calibration_profile_of_the_setup_is_applied_and_logged(virtual_child,
     # Without a profile the log says so, and MIDI is stamped with the stream's reported latencies only.
     (tmp_path / "plain").mkdir()
     (tmp_path / "calibrated").mkdir()
-    _, plain, _, lines = _run(virtual_child, tmp_path / "plain", CUEING.format(trials=1), BEAT_S)
+    _, plain, _, lines = _run(virtual_child, tmp_path / "plain", CUEING.format(trials=1), BEAT_S, exact=False)
     h = plain[0]
     assert h["calibration"]["profile"] is None and "no calibration profile" in h["latency_source"]
     assert any("no calibration profile" in x for x in lines)
@@ -323,7 +325,8 @@ def test_a_calibration_profile_of_the_setup_is_applied_and_logged(virtual_child,
                       roundtrip_ms=in_ms + out_ms + 2.0, roundtrip_spread_ms=0.01, reported_input_ms=in_ms,
                       reported_output_ms=out_ms, midi_offset_ms=3.0, midi_spread_ms=0.2, midi_method="acoustic",
                       midi_exact=True)
-    _, log, _, _ = _run(virtual_child, tmp_path / "calibrated", CUEING.format(trials=1), BEAT_S, profile=profile)
+    _, log, _, _ = _run(virtual_child, tmp_path / "calibrated", CUEING.format(trials=1), BEAT_S, profile=profile,
+                        exact=False)
     h = log[0]
     assert h["calibration"]["profile"]["measured_at"] == "2026-11-29T10:00:00Z"
     assert h["latency_source"] == "Audio and MIDI calibrated on 2026-11-29."
