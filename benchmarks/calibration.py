@@ -42,7 +42,7 @@ CASES = [(240, 96, 0.003), (2400, 240, 0.01), (9600, 480, 0.003)]
 
 
 def run(server_name: str | None, *, transports: list[str], echo, attempts: int = 3) -> dict:
-    from tests.rig.room import VirtualRoom, calibrate_in_room
+    from tests.rig.room import RigUnsteady, VirtualRoom, calibrate_in_room
     from tests.rig.server import JackServer, reinit_portaudio
 
     server = JackServer(server_name or f"tandem-bench-cal-{os.getpid()}")
@@ -56,8 +56,17 @@ def run(server_name: str | None, *, transports: list[str], echo, attempts: int =
                 for delay, k, noise in CASES:
                     for attempt in range(attempts):
                         t = time.monotonic()
-                        row = calibrate_in_room(room, delay_frames=delay, transport=transport,
-                                                sound_after_frames=k, noise_rms=noise)
+                        try:
+                            row = calibrate_in_room(room, delay_frames=delay, transport=transport,
+                                                    sound_after_frames=k, noise_rms=noise)
+                        except RigUnsteady as exc:  # the truth itself was hit by an xrun: measure again
+                            echo(f"  delay {delay:>5} frames, {transport:>6}: {exc}; again")
+                            # If every attempt ends so, the row stays a miss (None errors), never a pass.
+                            row = {"delay_frames": delay, "sound_after_frames": k, "transport": transport,
+                                   "xruns": None, "truth_error": str(exc), "roundtrip_truth_frames": None,
+                                   "roundtrip": {"ok": False, "spread_ms": None, "latency_frames": None},
+                                   "roundtrip_error_ms": None, "midi_latency_error_ms": None, "attempt": attempt + 1}
+                            continue
                         row["attempt"] = attempt + 1
                         row["wall_s"] = round(time.monotonic() - t, 1)
                         echo(f"  delay {delay:>5} frames, pad K {k:>3}, {transport:>6}: round trip error "
@@ -102,7 +111,8 @@ def summarise(rows: list[dict]) -> dict:
         "delays_frames": sorted({r["delay_frames"] for r in rows}),
         "runs": len(rows),
         "runs_rejected": sum(1 for r in rows if not r["roundtrip"]["ok"] or not (r.get("midi") or {}).get("ok")),
-        "xruns": sum(r["xruns"] for r in rows),
+        "xruns": sum(r["xruns"] or 0 for r in rows),
+        "runs_truth_unmeasured": sum(1 for r in rows if "truth_error" in r),
         "by_transport": by_transport,
     }
 

@@ -196,6 +196,10 @@ class _RoomEngine(_child._ChildEngine):
 # ---------------------------------------------------------------------------
 
 
+class RigUnsteady(RuntimeError):
+    """The truth could not be measured: the rig's own path changed (an xrun) while it was measured."""
+
+
 def calibrate_in_room(room: VirtualRoom, *, delay_frames: int, transport: str = "jack",
                       sound_after_frames: int = 240, noise_rms: float = 0.003, echo_gain: float = 0.25,
                       echo_frames: int = 240, taps: int = 12, ioi_ms: float = 400.0, blocksize: int = 128,
@@ -237,7 +241,7 @@ def calibrate_in_room(room: VirtualRoom, *, delay_frames: int, transport: str = 
         xruns0, room0 = eng.xruns, room.stats()["xruns"]
         ins = measure_input_offsets(rig, room, impulses=4)
         if None in ins or len(set(ins)) != 1:
-            raise RuntimeError(f"the rig's input path is not one constant: {ins}")
+            raise RigUnsteady(f"the rig's input path is not one constant: {ins} (an xrun while it was measured)")
         in_path, out_path = ins[0], rig_path(rig, room)
         truth = out_path + delay_frames + in_path
         row.update(input_path_frames=in_path, output_path_frames=out_path, roundtrip_truth_frames=truth)

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from tests.rig.retry import pause_before_retry
-from tests.rig.room import VirtualRoom, calibrate_in_room
+from tests.rig.room import RigUnsteady, VirtualRoom, calibrate_in_room
 
 pytestmark = pytest.mark.rig
 
@@ -22,13 +22,16 @@ def _calibrated(room, **kw) -> dict:
     for attempt in range(3):
         if attempt:
             pause_before_retry()
-        row = calibrate_in_room(room, **kw)
+        try:
+            row = calibrate_in_room(room, **kw)
+        except RigUnsteady:  # the truth itself was hit by an xrun
+            continue
         rt = row["roundtrip"]["latency_frames"]
         good = (rt is not None and abs(rt - row["roundtrip_truth_frames"]) <= 0.5
                 and row.get("midi_offset_frames") == row["midi_offset_truth_frames"])
         if good or row["xruns"] == 0:
             return row  # wrong without an xrun is calibration's fault: the asserts say so
-    pytest.fail(f"xruns in 3 attempts ({row['xruns']} in the last): the machine is too busy for a frame-exact check")
+    pytest.fail("xruns in 3 attempts: the machine is too busy for a frame-exact check")
 
 
 def test_calibration_recovers_the_rooms_delay_and_the_pads_midi_offset(jack_server):
@@ -56,7 +59,7 @@ def test_tandem_calibrate_hearing_only_silence_says_why_and_saves_nothing(jack_s
     assert rc == EXIT_ERROR, err
     problems = [line for line in err.splitlines() if line.startswith("tandem: ")]
     assert problems and "Traceback" not in err
-    assert problems == ["tandem: The microphone recorded only silence: check that it is plugged in, chosen as the "
-                        "input and not muted, then calibrate again."]
+    assert problems == [("tandem: The microphone recorded only silence: check that it is plugged in, chosen as the "
+                         "input and not muted, then calibrate again.")]
     assert json.loads(out)["saved"] is None
     assert not (tmp_path / "calibration").exists() or not any((tmp_path / "calibration").iterdir())
