@@ -140,9 +140,9 @@ scripts = ["script"]
 
 
 def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path):
-    summary, log, _, lines = _run(virtual_child, tmp_path, CUEING.format(trials=3), BEAT_S, plan=PLAN)
+    summary, log, _, lines = _run(virtual_child, tmp_path, CUEING.format(trials=2), BEAT_S, plan=PLAN)
     assert summary["status"] == "completed"
-    assert [t["n"] for t in summary["trials"]] == [1, 2, 3]
+    assert [t["n"] for t in summary["trials"]] == [1, 2]
     for t in summary["trials"]:
         # The child taps one beat after each sound it heard: on every beat of every bar.
         assert t["scores"]["matched"] == 4 and t["scores"]["missed"] == 0, t
@@ -162,7 +162,7 @@ def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path):
     assert max(offsets) - min(offsets) <= 2 * log[0]["blocksize"], offsets
     assert all(abs(o) < 0.08 * rate for o in offsets)
     # Every MIDI note the child played in the session is logged as one input.
-    assert len(taps) == summary["notes"] >= 12
+    assert len(taps) == summary["notes"] >= 8
 
 
 def test_a_child_echoing_the_call_is_scored_correct(virtual_child, tmp_path):
