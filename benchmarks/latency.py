@@ -53,28 +53,6 @@ GOALS = {
     "xruns_with_ui": "== 0",
 }
 
-UI_SCRIPT = """\
-title = "March (latency benchmark)"
-kind = "rhythmic_cueing"
-tempo_bpm = 120
-meter = "4/4"
-grid = "1/4"
-duration_min = {minutes}
-
-[instruments]
-cue = "drum:bass_drum_1"
-feedback = "none"
-
-[input]
-source = "midi"
-pads = [38]
-
-[[phrases]]
-rhythm = "xxxx"
-
-[prompts]
-count_in_beats = 4
-"""
 
 
 def background_voices(rate: int, n: int = 16) -> list[Sound]:
@@ -167,11 +145,11 @@ def ui_session(child, *, seconds: float, screen: str, echo, tapping: bool = True
     """One live session on the rig (the virtual child tapping along); its xruns and the screen's frame rate."""
     from engine.run import run_session
     from tests.rig.measure import jack_system_device
-    from tests.rig.players import EchoingChild
+    from tests.rig.players import MARCH, EchoingChild
 
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / "march.toml"
-        script.write_text(UI_SCRIPT.format(minutes=round(seconds / 60.0, 4)))
+        script.write_text(MARCH.replace("{length}", f"duration_min = {round(seconds / 60.0, 4)}"))
         with EchoingChild(child, 0.5) if tapping else contextlib.nullcontext():
             summary = run_session(str(script), root=Path(work) / "data", child_id="B1", midi_in="virtual-child",
                                   audio=jack_system_device(), transport="jack", screen=screen,

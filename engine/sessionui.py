@@ -91,7 +91,6 @@ class SessionUI:
         self.plan_objectives = tuple(plan_objectives)
         self.keys = KeyHandler()
         self.device_lost = False
-        self.marks = 0
         self._next_update = 0.0
         self._next_status = 0.0
         self._status_shown = False
@@ -176,7 +175,6 @@ class SessionUI:
             runner.set_prompt(text)
             self.echo(f"Prompt level for trial {runner.trials_done + 1}: {text}.")
         self.write(MarkEvent(frame=frame, key=key, action=action, text=text, trial=trial))
-        self.marks += 1
         return result
 
     def _frame_of(self, event: dict[str, Any]) -> int:

@@ -238,6 +238,8 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
 
 
 def test_the_notes_laid_out_here_or_in_a_forked_process_are_the_same(tmp_path, plan, monkeypatch):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the notes are always laid out here, so there is nothing to compare")
     forked, here = tmp_path / "forked", tmp_path / "here"
     build_report("C07", known_sessions(), plan, formats=["pdf"], out_dir=forked)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one core: no worker, everything laid out in turn

@@ -7,9 +7,34 @@ import time
 
 import numpy as np
 
-__all__ = ["NOTE", "EchoingChild"]
+__all__ = ["MARCH", "NOTE", "EchoingChild"]
 
 NOTE = 38  # the pad the child plays (GM acoustic snare)
+
+#: A march the virtual child taps along to on pad 38 (``{length}``: ``trials = N`` or ``duration_min = M``).
+MARCH = """\
+title = "March (rig)"
+kind = "rhythmic_cueing"
+tempo_bpm = 120
+meter = "4/4"
+grid = "1/4"
+{length}
+
+[instruments]
+cue = "drum:bass_drum_1"
+feedback = "none"
+
+[input]
+source = "midi"
+pads = [38]
+
+[[phrases]]
+rhythm = "xxxx"
+
+[prompts]
+count_in_beats = 4
+
+"""
 
 
 class EchoingChild:

@@ -18,35 +18,14 @@ import pytest
 from engine.calibration.profiles import DeviceSetup, Profile, save_profile
 from engine.run import run_session
 from tests.rig.measure import jack_system_device
-from tests.rig.players import EchoingChild
+from tests.rig.players import MARCH, EchoingChild
 from tests.rig.retry import pause_before_retry
 
 pytestmark = pytest.mark.rig
 
 BEAT_S = 0.5  # 120 BPM
 
-CUEING = """\
-title = "March (rig)"
-kind = "rhythmic_cueing"
-tempo_bpm = 120
-meter = "4/4"
-grid = "1/4"
-trials = {trials}
-
-[instruments]
-cue = "drum:bass_drum_1"
-feedback = "none"
-
-[input]
-source = "midi"
-pads = [38]
-
-[[phrases]]
-rhythm = "xxxx"
-
-[prompts]
-count_in_beats = 4
-
+CUEING = MARCH.replace("{length}", "trials = {trials}") + """\
 [[objectives]]
 id = "on-the-beat"
 metric = "within_window_pct"
