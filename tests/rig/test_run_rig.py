@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groove_midi"
 SONG = FIXTURES / "drummer7_34_hiphop_100_fill_4-4.mid"
 
 
-def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 4):
+def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 6):
     """Run `tandem run`; once more if the machine dropped out (xruns make frame-exact checks moot)."""
     for attempt in range(attempts):
         if attempt:

@@ -57,7 +57,7 @@ count_in_beats = 0
 """
 
 
-def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 4,
+def _run(child, tmp_path, script_text: str, delay_s: float, *, controls=None, on_line=None, attempts: int = 6,
          mic: bool = False, marks: dict | None = None, plan: str | None = None, profile=None, exact: bool = True,
          **options):
     """One session; once more if the machine dropped out (an xrun makes frame checks moot); with
