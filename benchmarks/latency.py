@@ -143,7 +143,7 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
 
 def ui_session(child, *, seconds: float, screen: str, echo, tapping: bool = True) -> dict:
     """One live session on the rig (the virtual child tapping along); its xruns and the screen's frame rate."""
-    from engine.run import run_session
+    from engine.session.live import run_session
     from tests.rig.measure import jack_system_device
     from tests.rig.players import MARCH, EchoingChild
 

@@ -138,8 +138,15 @@ def measure_flood(rig, child, mi, *, seconds: float, echo) -> dict:
 def measure_replay(rig, child, mi, *, groove: Path, performances: int, seconds: float, echo) -> dict:
     """Groove MIDI performances played by the child with their note times, back to back, in one batch."""
     from engine.midi.midifile import load_midi
-    from tests.rig.midi_measure import (XrunWindow, groove_performances, inputs, match_by_note, song_events,
-                                        song_slice, wait_until_jack_frame)
+    from tests.rig.midi_measure import (
+        XrunWindow,
+        groove_performances,
+        inputs,
+        match_by_note,
+        song_events,
+        song_slice,
+        wait_until_jack_frame,
+    )
 
     if not (groove / "info.csv").is_file():
         return {"human_replay_error_ms_p99": None,
@@ -253,8 +260,15 @@ def measure_midi_out(rig, child, *, transport: str, messages: int, echo) -> dict
     or one the child heard that was never scheduled (counted ``midi_out_unexpected``) does not
     shift the pairs.
     """
-    from tests.rig.midi_measure import (ON_TIME_NS, XrunWindow, hit_frames, match_by_note, note_on, open_midi_output,
-                                        wait_until_jack_frame)
+    from tests.rig.midi_measure import (
+        ON_TIME_NS,
+        XrunWindow,
+        hit_frames,
+        match_by_note,
+        note_on,
+        open_midi_output,
+        wait_until_jack_frame,
+    )
 
     eng = rig.engine
     rate, period = eng.sample_rate, child.blocksize

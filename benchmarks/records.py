@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m benchmarks.records --json OUT.json [--children 40] [--sessions 45]``.
 
 **The data.** Real session logs, not made-up ones: the script demo
-(:func:`engine.scriptdemo.run_script_demo`, the engine end to end on the
+(:func:`engine.simulation.demo.run_script_demo`, the engine end to end on the
 offline backend) runs each of seven shipped songs once with a simulated child
 (echo drums, keyboard echo, hello, drum conversation, steady-beat march,
 stop-and-go, fill-in-the-blank; 4–78 trials each). A year is then
@@ -56,7 +56,7 @@ GOALS = {"report_s": 3.0, "sessions_list_s": 1.0, "rescore_s": 2.0}
 
 def _templates(work: Path, echo) -> list[Path]:
     """One real session log per song (the demo's), returned as events.jsonl paths."""
-    from engine.scriptdemo import run_script_demo
+    from engine.simulation.demo import run_script_demo
 
     out = []
     for song, model in zip(SONGS, MODELS):
@@ -93,7 +93,7 @@ def _year(root: Path, templates: list[Path], children: int, sessions: int) -> in
 
 def _hour_log(work: Path, echo) -> Path:
     """A 60-minute session log: the steady-beat march with duration_min = 60."""
-    from engine.scriptdemo import run_script_demo
+    from engine.simulation.demo import run_script_demo
 
     text = (REPO / "content" / "songs" / "steady-beat-march.toml").read_text("utf-8")
     script = work / "march-60min.toml"
@@ -128,8 +128,7 @@ def _peak_mb(fn) -> float:
 
 
 def run(children: int, sessions: int, echo=print) -> dict:
-    from engine.records.commands import load_records
-    from engine.records.index import list_sessions
+    from engine.records.index import list_sessions, load_records
     from engine.records.reader import read_log
     from engine.records.rescore import rescore
     from engine.reports.build import build_report

@@ -41,10 +41,10 @@ from engine.assessment.tasks import (
     write_script,
 )
 from engine.errors import ConfigError
-from engine.interventions.childmodels import MODELS, make_model
 from engine.interventions.kinds import make_kind
 from engine.records.rescore import rescore
-from engine.simchild import norms_at
+from engine.simulation.models import MODELS, make_model
+from engine.simulation.tapping import norms_at
 
 CONTRACT = {
     "spontaneous_tempo": ("motor", {"smt_bpm", "smt_iti_cv_pct"}),
@@ -362,9 +362,9 @@ def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules
     """The live path with ``run_session`` replaced by the simulated session (no devices here): the battery
     finds each session's folder, holds each task for the space key, cuts a silent task after 3 trials
     (the live session ran all 8) and reads the therapist's rating keys from the sensory session's log."""
-    import engine.run
-    from engine.assessment.simsession import run_simulated_task
+    import engine.session.live
     from engine.interventions.script import load_script
+    from engine.simulation.task import run_simulated_task
 
     calls = []
 
@@ -385,7 +385,7 @@ def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules
                                         "text": "", "trial": -1}) + "\n")
         return {"status": "completed"}
 
-    monkeypatch.setattr(engine.run, "run_session", fake_run_session)
+    monkeypatch.setattr(engine.session.live, "run_session", fake_run_session)
     a = run_assessment("live-child", root=env, midi_in="pad", mic=True, echo=None, blocksize=256,
                        tasks=["sync_fast", "sensory"])
     assert [c["script"] for c in calls] == ["sync-fast.toml", "sensory.toml"]
@@ -400,9 +400,9 @@ def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules
 def test_a_run_session_with_the_battery_hooks_ends_the_task_inside_the_session(env, monkeypatch):
     """With ``run_session(stop_when=, header_extra=)`` (the change proposed to engine/run.py) the battery
     hands over its rule and header fields, and takes the folder from the summary."""
-    import engine.run
-    from engine.assessment.simsession import run_simulated_task
+    import engine.session.live
     from engine.interventions.script import load_script
+    from engine.simulation.task import run_simulated_task
 
     def fake_run_session(script, *, root, child_id, midi_in, mic, controls, echo, wait_for_space,
                          stop_when=None, header_extra=None, **options):
@@ -410,7 +410,7 @@ def test_a_run_session_with_the_battery_hooks_ends_the_task_inside_the_session(e
                                  header_extra=header_extra, stop_rule=stop_when)
         return {"status": "completed", "folder": str(out.folder), "stop_reason": out.stop_reason}
 
-    monkeypatch.setattr(engine.run, "run_session", fake_run_session)
+    monkeypatch.setattr(engine.session.live, "run_session", fake_run_session)
     a = run_assessment("hooked-child", root=env, midi_in="pad", echo=None, tasks=["sync_slow"])
     t = a.task("sync_slow")
     assert t.status == "no_response" and t.trials == 3

@@ -1,4 +1,4 @@
-"""Tests of engine.interventions.childmodels: the scores report what each model did."""
+"""Tests of engine.simulation.models: the scores report what each model did."""
 
 from __future__ import annotations
 
@@ -8,18 +8,13 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.interventions.childmodels import (
-    MODELS,
-    STOP_REACTION_S,
-    SimEvent,
-    make_model,
-)
 from engine.scoring.blanks import score_blank
 from engine.scoring.imitation import score_imitation
 from engine.scoring.inhibition import score_stop
 from engine.scoring.sync import match_taps, summarize
 from engine.scoring.turns import score_turn
-from engine.simchild import norms_at
+from engine.simulation.models import MODELS, STOP_REACTION_S, SimEvent, make_model
+from engine.simulation.tapping import norms_at
 
 CUES = 1.0 + 0.6 * np.arange(16)  # 100 BPM metronome
 WARMUP = 3  # the child needs two cues to find the tempo; the third is its first tap

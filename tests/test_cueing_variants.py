@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from engine.errors import ConfigError
-from engine.interventions.childmodels import events_for, make_model
 from engine.interventions.kinds import RhythmicCueing, make_kind
 from engine.interventions.script import (
     METRICS,
@@ -21,10 +20,11 @@ from engine.interventions.script import (
     load_cueing_song,
     load_script,
 )
+from engine.interventions.sounds import script_sounds
 from engine.midi.midifile import load_midi
 from engine.midi.playback import note_sound
 from engine.scoring.objectives import evaluate_session
-from engine.scriptsession import script_sounds
+from engine.simulation.models import events_for, make_model
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 MARCH = SONGS / "march-song.mid"

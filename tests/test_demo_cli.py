@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 
 from engine.cli import main
-from engine.demo import run_demo
 from engine.events import event_from_dict
+from engine.simulation.metronome import run_demo
 
 
 @pytest.fixture(autouse=True)
@@ -44,8 +44,8 @@ def test_demo_measures_what_the_simulated_child_did(tmp_path):
 def test_demo_audio_is_exactly_the_sounds_in_the_log(tmp_path):
     """Rebuild the mix from the logged sounds (frame, gain, pan) and compare with audio.wav."""
     from engine.audio.soundbank import SoundBank
-    from engine.demo import DEMO_SOUNDS
     from engine.paths import cache_dir
+    from engine.simulation.metronome import DEMO_SOUNDS
 
     res = run_demo(root=tmp_path / "data", seed=3, beats=8, echo=lambda s: None)
     audio, rate = sf.read(res.folder / "audio.wav", dtype="float32")

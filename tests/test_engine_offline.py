@@ -7,7 +7,7 @@ from engine.audio.backends import OfflineBackend, make_backend
 from engine.audio.engine import AudioEngine
 from engine.audio.sound import Sound
 from engine.errors import ConfigError
-from engine.inputs import stamp_input
+from engine.midi.stamp import stamp_input
 
 RATE = 48_000
 

@@ -27,9 +27,9 @@ from engine.homepack.render import FADE_S, PEAK_CEILING_DBFS, TARGET_RMS_DBFS, n
 from engine.homepack.sheet import SheetSong, play_along, render_sheet
 from engine.homepack.songs import choose_songs, working_tempo
 from engine.interventions.script import load_script
-from engine.records.commands import load_records
+from engine.records.index import load_records
 from engine.records.model import SessionRecord, TrialRecord
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 SONGS = Path("content/songs")
 MARCH, ECHO, KEEP, CONV = (SONGS / f"{n}.toml" for n in

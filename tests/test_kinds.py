@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from engine.interventions.childmodels import events_for, make_model
 from engine.interventions.kinds import (
     CallAndResponse,
     RhythmicCueing,
@@ -17,6 +16,7 @@ from engine.interventions.kinds import (
 )
 from engine.interventions.script import load_cueing_song, load_script
 from engine.scoring.objectives import evaluate_session
+from engine.simulation.models import events_for, make_model
 
 SONGS = sorted((Path(__file__).resolve().parent.parent / "content" / "songs").glob("*.toml"))
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.assessment.accept import accept_suggestions, parse_edit, reject_suggestions
 from engine.assessment.results import load_assessment, save_assessment
 from engine.assessment.suggest import load_suggestions
 from engine.errors import ConfigError
 from engine.records.plan import load_plan, plan_path
-from engine.records.plan_edit import accept_suggestions, parse_edit, reject_suggestions
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 from tests.test_assess_report import make_assessment
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"

@@ -11,7 +11,7 @@ from engine.records.plan import objective_data, plan_path
 from engine.records.reader import read_log
 from engine.records.rescore import rescore
 from engine.scoring.objectives import Objective
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 ECHO = Path("content/songs/echo-drums.toml")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.records.beats import beat_asynchronies
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 MARCH = Path("content/songs/steady-beat-march.toml")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DataDirError
-from engine.recording import SessionFolder
+from engine.records.folder import SessionFolder
 from engine.records.log import SYNC_INTERVAL_S, LogWriter, header_fields
 from engine.records.model import SCHEMA
 
@@ -196,8 +196,8 @@ def test_the_header_records_the_plan_the_session_ran_under(tmp_path):
     import hashlib
     import json
 
+    from engine.records.folder import SessionFolder
     from engine.records.plan import new_plan
-    from engine.recording import SessionFolder
 
     def header_of(child):
         folder = SessionFolder(tmp_path, child_id=child, name="x")

@@ -15,7 +15,7 @@ from engine.errors import DataDirError
 from engine.records.index import list_sessions
 from engine.records.reader import peek_log, read_log
 from engine.records.rescore import rescore
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 ECHO = Path("content/songs/echo-drums.toml")
 
@@ -175,7 +175,7 @@ def test_a_session_killed_mid_way_leaves_a_readable_interrupted_log(tmp_path):
 
 
 def test_the_metronome_demo_reads_as_completed_from_its_summary_line(tmp_path):
-    from engine.demo import run_demo
+    from engine.simulation.metronome import run_demo
 
     res = run_demo(root=tmp_path, beats=4, seed=1, echo=lambda _: None)
     rec = read_log(res.folder)

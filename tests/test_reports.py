@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli.plan import cmd_plan_new, cmd_plan_show
+from engine.cli.report import cmd_report
 from engine.errors import ConfigError
-from engine.records.commands_report import cmd_plan_new, cmd_plan_show, cmd_report
 from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
 from engine.records.plan import load_plan, plan_path
 from engine.reports import build_report, collect
@@ -364,7 +365,7 @@ def test_pseudonymous_id_unless_names(tmp_path, plan):
 
 
 def test_demo_sessions_report(tmp_path):
-    from engine.scriptdemo import run_script_demo
+    from engine.simulation.demo import run_script_demo
 
     sessions = []
     for k, (script, n) in enumerate(((ECHO, 6), (MARCH, 4))):
@@ -442,7 +443,7 @@ def test_report_command(tmp_path, plan):
 def test_a_session_notes_trial_table_shows_its_kinds_scores(tmp_path, monkeypatch):
     """From a real log: the trial table has the intervention's own score columns with their figures."""
     from engine.records.reader import read_log
-    from engine.scriptdemo import run_script_demo
+    from engine.simulation.demo import run_script_demo
 
     monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
     s = run_script_demo(ECHO, root=tmp_path / "d", max_trials=2, echo=None)[0]

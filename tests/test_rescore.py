@@ -8,21 +8,23 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine import scriptsession
 from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
+from engine.cli.records import cmd_rescore
 from engine.errors import ConfigError
 from engine.events import InputEvent
-from engine.interventions.childmodels import events_for, make_model
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import load_script
+from engine.interventions.sounds import script_sounds
 from engine.paths import cache_dir
-from engine.recording import SessionFolder
-from engine.records.commands import cmd_rescore
+from engine.records import rescore as rescore_module
+from engine.records.folder import SessionFolder
 from engine.records.reader import read_log
 from engine.records.rescore import rescore
-from engine.scriptdemo import run_script_demo
-from engine.scriptsession import ScriptSession, judge_objectives, script_sounds
+from engine.scoring.judge import judge_objectives
+from engine.session.runner import ScriptSession
+from engine.simulation.demo import run_script_demo
+from engine.simulation.models import events_for, make_model
 
 SONGS = sorted(Path("content/songs").glob("*.toml"))
 MODELS = ["learning", "impulsive", "drifting", "double", "early", "slow", "steady"]
@@ -226,7 +228,7 @@ def test_a_live_like_session_with_a_pause_and_a_stop_rescores_identically(song, 
     assert out["abandoned"] >= 1 and len([t for t in out["trials"] if t["phase"] == "trial"]) == 5
     if song == "echo-drums":
         # The acceptance rule matters: counting every input (note-offs, stray keys) changes the scores.
-        monkeypatch.setattr(scriptsession, "accepts_input", lambda *a: True)
+        monkeypatch.setattr(rescore_module, "accepts_input", lambda *a: True)
         assert rescore(log)["identical"] is False
 
 

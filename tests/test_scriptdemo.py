@@ -10,7 +10,7 @@ import pytest
 from engine.cli import main
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import load_script
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 SONGS = sorted(Path("content/songs").glob("*.toml"))
 

@@ -11,9 +11,10 @@ from engine.audio.soundbank import SoundBank
 from engine.events import MarkEvent, StatusEvent
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import load_script
+from engine.interventions.sounds import script_sounds
 from engine.paths import cache_dir
-from engine.scriptsession import ScriptSession, script_sounds
-from engine.sessionui import SessionUI
+from engine.session.controls import SessionUI
+from engine.session.runner import ScriptSession
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tests of engine.simchild: determinism, causality, timing against the norms."""
+"""Tests of engine.simulation.tapping: determinism, causality, timing against the norms."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.scoring.sync import match_taps, summarize
-from engine.simchild import PROFILES, SimulatedChild, Tap, noise_sds_ms, norms_at
+from engine.simulation.tapping import PROFILES, SimulatedChild, Tap, noise_sds_ms, norms_at
 
 # Statistical tests use fixed seeds; their tolerances are this many standard errors.
 Z = 4.0

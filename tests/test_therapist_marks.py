@@ -11,7 +11,7 @@ import pytest
 from engine.events import MarkEvent
 from engine.records.reader import read_log
 from engine.reports import build_report
-from engine.scriptdemo import run_script_demo
+from engine.simulation.demo import run_script_demo
 
 
 @pytest.fixture(autouse=True)

@@ -29,14 +29,14 @@ therapist stops ends the battery (the rest are ``stopped``); what was
 measured is kept and saved.
 
 **Simulated** (``simulate=MODEL``): every task runs on the offline backend
-with the behaviour model of :mod:`engine.interventions.childmodels`, as
-fast as the machine goes (:mod:`engine.assessment.simsession`); a MIDI pad
+with the behaviour model of :mod:`engine.simulation.models`, as
+fast as the machine goes (:mod:`engine.simulation.task`); a MIDI pad
 and a microphone are assumed, a keyboard only with ``keyboard=True``. The
 early ends above happen inside the session (no trial is abandoned).
 ``controls`` takes ``pause``/``resume``/``toggle``/``stop``. Sensory probes
 are played but not rated (a simulated child has no therapist watching).
 
-**Live**: each task is one :func:`engine.run.run_session` with the same
+**Live**: each task is one :func:`engine.session.live.run_session` with the same
 devices as ``tandem run`` (``device_options``: ``midi_out``, ``audio``,
 ``blocksize``, ``transport``, ``soundfont``, ``screen``, ``theme``,
 ``fullscreen``, ``status_line``), each held until the therapist's space key
@@ -155,7 +155,7 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
     root : path
         The data directory (sessions and assessments go under it).
     simulate : str, optional
-        A behaviour model of :mod:`engine.interventions.childmodels`: run on the
+        A behaviour model of :mod:`engine.simulation.models`: run on the
         offline backend with that simulated child (see the module docstring).
     midi_in, mic, keyboard
         The devices (live): a MIDI pad or keyboard, the microphone, and
@@ -170,7 +170,7 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
     tasks : sequence of str, optional
         Only these task ids (default: all); a session shared by two tasks runs once.
     device_options
-        Live: passed to :func:`engine.run.run_session`. Simulated: ``blocksize``,
+        Live: passed to :func:`engine.session.live.run_session`. Simulated: ``blocksize``,
         ``sample_rate`` and ``soundfont`` are used, the rest ignored.
 
     Raises
@@ -183,7 +183,7 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
     root = Path(root)
     say = echo or (lambda line: None)
     if simulate is not None:
-        from engine.interventions.childmodels import make_model
+        from engine.simulation.models import make_model
 
         make_model(simulate)  # an unknown model is one sentence before anything runs
         pad, mic = True, True
@@ -230,7 +230,7 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
             header_extra = {"assessment": {"folder": str(folder.relative_to(root)) if folder.is_relative_to(root)
                                            else str(folder), "tasks": [s.id for s in specs]}}
             if simulate is not None:
-                from engine.assessment.simsession import run_simulated_task
+                from engine.simulation.task import run_simulated_task
 
                 outcome = run_simulated_task(
                     script, root=root, child_id=child_id, model=simulate, seed=seed + n, header_extra=header_extra,
@@ -283,7 +283,7 @@ def _run_live(script_path: Path, *, root: Path, child_id: str, midi_in: str | No
     battery's early end and the header's assessment fields; without them the rules are applied to the log
     afterwards (:func:`_task_result`) and the assessment names the session instead.
     """
-    from engine.run import run_session
+    from engine.session.live import run_session
 
     hooks = inspect.signature(run_session).parameters
     extra = {k: v for k, v in (("stop_when", stop_rule), ("header_extra", header_extra)) if k in hooks}

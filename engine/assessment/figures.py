@@ -76,7 +76,7 @@ def read_task_log(folder: str | Path) -> TaskLog:
     """Read a task session's log (its folder or ``events.jsonl``); see :class:`TaskLog`.
 
     The child's events are those the session's script accepts, taken as the
-    session took them (:func:`engine.scriptsession.accepts_input`).
+    session took them (:func:`engine.interventions.inputs.accepts_input`).
 
     Raises
     ------
@@ -86,8 +86,8 @@ def read_task_log(folder: str | Path) -> TaskLog:
         Its script is missing or changed.
     """
     from engine.errors import ConfigError
+    from engine.interventions.inputs import accepts_input, add_child_event
     from engine.records.reader import LogLines, log_path, read_header, script_for
-    from engine.scriptsession import accepts_input, add_child_event
 
     path = log_path(folder)
     header = read_header(path)

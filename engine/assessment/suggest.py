@@ -6,7 +6,7 @@ the child's baseline: an :class:`~engine.scoring.objectives.Objective` a
 session can judge, a plain-language sentence, the scripts in
 ``content/songs`` whose kind measures its metric, and the rationale (which
 baseline figure, what value). The therapist accepts, edits or rejects each
-(:mod:`engine.records.plan_edit`); nothing enters the plan otherwise.
+(:mod:`engine.assessment.accept`); nothing enters the plan otherwise.
 
 Rules (:data:`RULES`): a target is the baseline plus a step (percentages:
 +25 points, rounded up to 5; times and variability: 25 % lower, rounded),

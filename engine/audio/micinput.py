@@ -28,8 +28,8 @@ import numpy as np
 
 from engine.audio.onsets import OnsetDetector
 from engine.audio.ringbuffer import RingOverrun
+from engine.audio.service import DeviceService
 from engine.events import Event, InputEvent
-from engine.service import DeviceService
 
 __all__ = ["MicInput"]
 

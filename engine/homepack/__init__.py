@@ -133,7 +133,7 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         The folder cannot be written.
     """
     from engine.assessment.results import latest_assessment
-    from engine.records.commands import load_records
+    from engine.records.index import load_records
     from engine.records.plan import check_child_id, load_plan, plan_path
 
     check_child_id(child)

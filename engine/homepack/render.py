@@ -1,6 +1,6 @@
 """A song of the homepack rendered offline: the engine's own part at one fixed tempo, as audio for the family.
 
-The script is run exactly as in a session (:class:`~engine.scriptsession.ScriptSession`
+The script is run exactly as in a session (:class:`~engine.session.runner.ScriptSession`
 on an offline :class:`~engine.audio.engine.AudioEngine`, sounds from the
 :class:`~engine.audio.soundbank.SoundBank`), with three changes made to a
 copy of the checked script in memory (nothing is written, nothing executed):
@@ -39,8 +39,9 @@ from engine.errors import ConfigError
 from engine.events import CueEvent
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import Script
+from engine.interventions.sounds import script_sounds
 from engine.paths import cache_dir
-from engine.scriptsession import ScriptSession, script_sounds
+from engine.session.runner import ScriptSession
 
 __all__ = ["FADE_S", "LEAD_S", "MAX_MINUTES", "PEAK_CEILING_DBFS", "TARGET_RMS_DBFS", "RenderedSong", "encode",
            "fixed_tempo_script", "normalise", "render_song"]

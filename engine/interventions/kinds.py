@@ -85,6 +85,7 @@ __all__ = [
     "TrialPlan",
     "TrialResult",
     "TurnTaking",
+    "is_pitched",
     "make_kind",
 ]
 
@@ -224,7 +225,8 @@ def _in(times: Sequence[float], notes: Sequence[int | None], lo: float, hi: floa
     return [times[i] for i in keep], [notes[i] for i in keep]
 
 
-def _pitched(sound: str) -> bool:
+def is_pitched(sound: str) -> bool:
+    """Whether a cue sound takes a note (a General MIDI program, a tone, an external instrument)."""
     return sound.startswith(("program:", "tone", "midi_out"))
 
 
@@ -371,7 +373,7 @@ class Kind:
         if not self.lead_in_played and prompts.lead_in:
             self.lead_in_played = True
             cue = self.script.instruments.cue
-            sound = cue if _pitched(cue) else LEAD_IN_SOUND
+            sound = cue if is_pitched(cue) else LEAD_IN_SOUND
             for i, (note, length) in enumerate(prompts.lead_in):
                 cues.append(Cue(start_s + beats * spb, "lead_in", sound, note, i))
                 beats += length

@@ -43,9 +43,9 @@ import time
 import numpy as np
 
 from engine.audio.backends import SoundDeviceBackend
+from engine.audio.service import ScheduledOutput
 from engine.audio.shared import C
 from engine.midi.ports import MidiDeviceError
-from engine.service import ScheduledOutput
 
 __all__ = ["JackMidiBackend", "JackMidiOutput", "JackMidiReader", "JackPatch", "SPEC"]
 

@@ -4,7 +4,7 @@
 port queued (with its arrival stamp, see :mod:`engine.midi.ports`) it
 decodes notes (:mod:`engine.midi.decode`), maps the arrival onto the stream
 clock with the engine's DLL and subtracts the device's calibrated MIDI
-latency (:func:`engine.inputs.stamp_input`), looks the note up in the
+latency (:func:`engine.midi.stamp.stamp_input`), looks the note up in the
 device map, and, for a device without a sound of its own, schedules the
 mapped feedback sound at (physical hit + a fixed delay): the latency is then
 the same for every hit, and the jitter is only the stamp's.
@@ -26,14 +26,14 @@ import time
 from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
+from engine.audio.service import DeviceService
 from engine.audio.shared import C
 from engine.errors import ConfigError
 from engine.events import Event, InputEvent
-from engine.inputs import stamp_input
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
 from engine.midi.ports import InputPort, MidiDeviceError, _open_client, refind_port
-from engine.service import DeviceService
+from engine.midi.stamp import stamp_input
 
 __all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
 

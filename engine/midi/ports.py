@@ -74,9 +74,7 @@ def api_name(api: int) -> str:
 
 
 def _quiet():
-    from engine.devices import (
-        quiet_stderr,  # libjack and ALSA print to fd 2 when absent
-    )
+    from engine.audio.devices import quiet_stderr
 
     return quiet_stderr()
 

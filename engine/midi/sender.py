@@ -29,9 +29,9 @@ from collections import deque
 from collections.abc import Callable
 
 from engine.audio.engine import AudioEngine
+from engine.audio.service import ScheduledOutput
 from engine.events import Event
 from engine.midi.ports import MidiDeviceError, OutputPort, _open_client, refind_port
-from engine.service import ScheduledOutput
 
 __all__ = ["MidiOutput"]
 

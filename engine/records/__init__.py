@@ -5,5 +5,5 @@
 - :mod:`engine.records.reader`: :func:`~engine.records.reader.read_log`;
 - :mod:`engine.records.index`: :func:`~engine.records.index.list_sessions` (SQLite, derived from the logs);
 - :mod:`engine.records.rescore`: :func:`~engine.records.rescore.rescore`;
-- :mod:`engine.records.commands`: ``tandem sessions`` and ``tandem rescore``.
+- :mod:`engine.records.folder`: a session folder (the log, the audio played, summary.json).
 """

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.interventions.inputs import accepts_input
 from engine.records.reader import LogLines, log_path, script_for
+from engine.scoring.sync import match_taps
 
 __all__ = ["beat_asynchronies"]
 
@@ -24,9 +26,6 @@ def beat_asynchronies(path: str | Path) -> list[float | None] | None:
     None when the log is not a rhythmic-cueing session, cannot be read, or
     its script is no longer the one that ran (its inputs cannot be told apart).
     """
-    from engine.scoring.sync import match_taps
-    from engine.scriptsession import accepts_input
-
     path = log_path(path)
     try:
         lines = path.read_bytes().split(b"\n")

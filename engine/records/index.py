@@ -25,13 +25,13 @@ from typing import Any
 
 from engine.errors import TandemError
 from engine.paths import PRIVATE_FILE_MODE
-from engine.records.reader import peek_log
+from engine.records.reader import peek_log, read_log
 
-__all__ = ["INDEX_NAME", "list_sessions"]
+__all__ = ["INDEX_NAME", "list_sessions", "load_records"]
 
 INDEX_NAME = "index.sqlite"
 _VERSION = 1  # bump when the table or what peek_log gives changes: the index is rebuilt
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")  # as engine.recording names a child's folder
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")  # as engine.records.folder names a child's folder
 _COLUMNS = ("date", "child", "script", "title", "kind", "duration_s", "trials", "status")
 
 
@@ -143,3 +143,8 @@ def list_sessions(root: str | Path, child: str | None = None) -> list[dict[str, 
         return out
     finally:
         db.close()
+
+
+def load_records(root: str | Path, child: str) -> list:
+    """Every readable session of ``child`` under ``root``, read back (oldest first), for reports."""
+    return [read_log(s["path"]) for s in list_sessions(root, child) if s["status"] != "unreadable"]

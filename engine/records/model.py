@@ -17,7 +17,7 @@ Log lines (one JSON object each, ``type`` first in meaning):
     devices (``audio_device``, ``midi_in``, ``midi_out``, ``mic``) and, for a
     demo, ``simulated_child``.
 ``plan`` / ``trial`` / ``trial_abandoned``
-    Written by :class:`engine.scriptsession.ScriptSession`: a trial has
+    Written by :class:`engine.session.runner.ScriptSession`: a trial has
     ``index``, ``n``, ``phase``, ``start_s``, ``tempo_bpm``, ``close_s``,
     ``scores``, ``correct`` and ``prompt`` (the prompt level, default
     ``independent``).
@@ -26,7 +26,7 @@ Log lines (one JSON object each, ``type`` first in meaning):
 ``summary``
     The last line of a session that ended (completed or stopped):
     ``status``, ``ended`` (ISO 8601), ``duration_s``, ``trials`` (scored),
-    ``objectives`` (as :func:`engine.scriptsession.judge_objectives` gives
+    ``objectives`` (as :func:`engine.scoring.judge.judge_objectives` gives
     them). A log without it was interrupted (the process was killed, the
     power went): it is still read, with the trials it has.
 """

@@ -9,7 +9,7 @@ A log is read whatever became of its session:
   Every complete line is read; a line cut off by the crash (only ever the
   last) is skipped and counted in ``skipped_lines``. The objectives are
   judged from the trials it has with the script's objectives
-  (:func:`engine.scriptsession.judge_objectives`, this session alone, no
+  (:func:`engine.scoring.judge.judge_objectives`, this session alone, no
   history), taken from the script file named in the header **if it is
   still there and its SHA-256 is the one in the header** (a schema-1 log
   has no hash: the file as it is). Otherwise the objectives are left empty
@@ -38,8 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, DataDirError
+from engine.interventions.script import load_script
 from engine.records.log import file_sha256
 from engine.records.model import NoteRecord, ObjectiveRecord, SessionRecord, TrialRecord
+from engine.scoring.judge import judge_objectives
+from engine.scoring.objectives import Objective, Trial
 
 __all__ = [
     "LogLines", "log_path", "peek_log", "read_header", "read_log", "script_for"]
@@ -98,8 +101,6 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
     still be there and, when the header has ``script_sha256``,
     have that hash (a changed script is not the one that ran).
     """
-    from engine.interventions.script import load_script
-
     name = header.get("script")
     if not name or name == "free" or not str(name).endswith(".toml"):
         return None, "the session did not run an intervention script"
@@ -130,8 +131,6 @@ def plan_objectives_of(header: dict[str, Any]) -> list:
     ConfigError
         A recorded objective does not check (a damaged header).
     """
-    from engine.scoring.objectives import Objective
-
     out = []
     for d in header.get("plan_objectives") or []:
         try:
@@ -150,9 +149,6 @@ def _trial(d: dict[str, Any]) -> TrialRecord:
 
 def judge_logged(header: dict[str, Any], trials: list[TrialRecord]) -> tuple[list[dict], str | None]:
     """The script's objectives judged on logged trials: ``(objectives, None)`` or ``([], why not)``."""
-    from engine.scoring.objectives import Trial
-    from engine.scriptsession import judge_objectives
-
     name = str(header.get("script") or "")
     if not name.endswith(".toml"):
         return [], None  # a song, free play, the metronome: no objectives to judge

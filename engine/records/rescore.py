@@ -11,15 +11,15 @@ be replayed without an engine:
 - each ``plan`` line → ``kind.next_trial(start_s)``, checked against the
   logged plan (index, end, tempo): a different plan means the planning code
   changed and what follows cannot match;
-- each ``input`` line the script accepts (:func:`engine.scriptsession.accepts_input`)
-  joins the child's events as the session took them (:func:`~engine.scriptsession.add_child_event`);
+- each ``input`` line the script accepts (:func:`engine.interventions.inputs.accepts_input`)
+  joins the child's events as the session took them (:func:`~engine.interventions.inputs.add_child_event`);
 - each ``trial`` line → the oldest open plan is scored on the child's events
   taken *before that line*, up to its logged ``close_s`` (the session's own
   cut), with its logged prompt level, and ``kind.adapt`` runs as it did;
 - each ``trial_abandoned`` line (a pause, a stop) drops its plan unscored,
   as the session did;
 - the objectives are judged on the recomputed trials
-  (:func:`engine.scriptsession.judge_objectives`, this session alone): the
+  (:func:`engine.scoring.judge.judge_objectives`, this session alone): the
   script's, and the plan's that the header recorded (``plan_objectives``: the
   plan as it was when the session ran, so a plan edited since changes nothing).
 
@@ -38,11 +38,14 @@ from typing import Any
 
 import engine
 from engine.errors import ConfigError, DataDirError
+from engine.interventions.inputs import accepts_input, add_child_event
+from engine.interventions.kinds import make_kind
 from engine.records.reader import LogLines, _parse_header, log_path, plan_objectives_of, script_for
+from engine.scoring.judge import judge_objectives
 
 __all__ = ["rescore"]
 
-EPS_S = 1e-9  # as engine.scriptsession
+EPS_S = 1e-9  # as engine.session.runner
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -82,9 +85,6 @@ def rescore(path: str | Path) -> dict[str, Any]:
     ConfigError
         The log ran no intervention script, or its script is missing or changed.
     """
-    from engine.interventions.kinds import make_kind
-    from engine.scriptsession import accepts_input, add_child_event, judge_objectives
-
     path = log_path(path)
     try:
         raw_lines = path.read_bytes().split(b"\n")

@@ -110,7 +110,7 @@ def _music_playing(plan: Any, now_s: float, spb: float) -> bool:
 
 
 def objective_lines(judged: Sequence[dict[str, Any]]) -> tuple[ObjectiveLine, ...]:
-    """The strip's objective lines from ``engine.scriptsession.judge_objectives``'s answer
+    """The strip's objective lines from ``engine.scoring.judge.judge_objectives``'s answer
     (``id``, ``status``, ``value``, ``met``): the figure is this session's value so far."""
     lines = []
     for item in judged:

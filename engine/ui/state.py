@@ -68,7 +68,7 @@ class ScreenState:
         The script's title; the trial being played (1-based; 0: none yet) of how many
         (0: a session of minutes, not trials).
     last_score : str
-        The last scored trial in a few words (``engine.scriptsession.trial_line``).
+        The last scored trial in a few words (``engine.scoring.judge.trial_line``).
     objectives : tuple of ObjectiveLine
     devices, latency : str
         E.g. ``"MIDI pad · mic"`` and ``"latency calibrated 2026-11-29"`` or ``"no calibration profile"``.

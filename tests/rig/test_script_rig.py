@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from engine.calibration.profiles import DeviceSetup, Profile, save_profile
-from engine.run import run_session
+from engine.session.live import run_session
 from tests.rig.measure import jack_system_device
 from tests.rig.players import MARCH, EchoingChild
 from tests.rig.retry import pause_before_retry

@@ -14,7 +14,7 @@ import queue
 
 import pytest
 
-from engine import run as run_module
+from engine.session import live as run_module
 from tests.rig.test_script_rig import ECHO, _run
 
 pytestmark = pytest.mark.rig

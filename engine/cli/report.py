@@ -1,4 +1,4 @@
-"""What ``tandem plan new``, ``tandem plan show`` and ``tandem report`` do (the CLI calls these).
+"""What ``tandem report`` does (the command line calls it).
 
 Each takes the data directory ``root`` and an ``echo`` for its output and
 returns the exit status; bad input (a bad child id, date or format, a missing
@@ -9,16 +9,15 @@ or broken plan) raises :class:`engine.errors.ConfigError` with one sentence
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import ConfigError
 from engine.records.model import SessionRecord
-from engine.records.plan import check_child_id, load_plan, new_plan, plan_path
+from engine.records.plan import check_child_id, load_plan, plan_path
 
-__all__ = ["cmd_plan_new", "cmd_plan_show", "cmd_report", "parse_date", "parse_formats"]
+__all__ = ["cmd_report", "parse_date", "parse_formats"]
 
 Echo = Callable[[str], None]
 
@@ -50,41 +49,6 @@ def parse_formats(formats: str | Sequence[str] | None) -> list[str]:
     if not out:
         raise ConfigError(f"--format is empty; choose from {', '.join(FORMATS)}.")
     return list(dict.fromkeys(out))
-
-
-def cmd_plan_new(root: str | os.PathLike, child: str, echo: Echo) -> int:
-    """``tandem plan new CHILD``: write a commented template plan to edit."""
-    path = new_plan(root, check_child_id(child))
-    echo(f"Wrote a plan template for {child}: {path}")
-    echo(f"Edit its goals and objectives, then check it with `tandem plan show {child}`.")
-    return 0
-
-
-def cmd_plan_show(root: str | os.PathLike, child: str, as_json: bool, echo: Echo) -> int:
-    """``tandem plan show CHILD [--json]``: check the plan and print it."""
-    plan = load_plan(root, check_child_id(child))
-    if as_json:
-        echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
-        return 0
-    from engine.reports.sentences import criterion_text
-
-    echo(f"Plan of {plan.id}" + (f" ({plan.display_name})" if plan.display_name else "") + f": {plan.path}")
-    if plan.therapist:
-        echo(f"Therapist: {plan.therapist}")
-    if plan.phases:
-        echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
-    if not plan.goals:
-        echo("No goals yet.")
-    for goal in plan.goals:
-        echo(f"{goal.domain.capitalize()}: {goal.description or '(no description)'}")
-        for o in goal.objectives:
-            target = f"; target {o.target_date.isoformat()}" if o.target_date else ""
-            scripts = ", ".join(o.scripts) or "no script yet"
-            echo(f"  {o.id}: {o.description or criterion_text(o.objective)}")
-            echo(f"    criterion: {criterion_text(o.objective)}")
-            echo(f"    measured by: {scripts}{target}")
-    echo(f"The plan is valid (sha256 {plan.sha256[:12]}).")
-    return 0
 
 
 def cmd_report(root: str | os.PathLike, child: str,

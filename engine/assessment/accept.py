@@ -58,9 +58,6 @@ from engine.scoring.objectives import Objective
 __all__ = [
     "EDITABLE",
     "accept_suggestions",
-    "cmd_plan_accept",
-    "cmd_plan_reject",
-    "cmd_plan_suggest",
     "parse_edit",
     "reject_suggestions",
     "suggestions_for",
@@ -374,65 +371,3 @@ def reject_suggestions(root: str | os.PathLike, child: str, assessment: Assessme
                               f"delete it from the plan.")
     decided = {s.id: with_state(s, "rejected") for s in chosen}
     return save_suggestions(assessment, Suggestions((decided.get(x.id, x) for x in suggestions), suggestions.notes))
-
-
-# --- the commands (tandem plan suggest / accept / reject) -------------------------------------------------
-
-
-def _latest(root: str | os.PathLike, child: str) -> Assessment:
-    from engine.assessment.results import latest_assessment
-
-    assessment = latest_assessment(root, check_child_id(child))
-    if assessment is None:
-        raise ConfigError(f"'{child}' has no assessment yet; run `tandem assess {child}` first.")
-    return assessment
-
-
-def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: Callable[[str], object]) -> int:
-    """``tandem plan suggest CHILD [--json]``: the latest assessment's suggested objectives and their states."""
-    assessment = _latest(root, child)
-    suggestions = suggestions_for(assessment)
-    if as_json:
-        echo(json.dumps({"assessment": assessment.folder, "suggestions": [s.to_dict() for s in suggestions],
-                         "notes": suggestions.notes}, indent=2, ensure_ascii=False))
-        return 0
-    echo(f"Suggested objectives from the assessment of {assessment.date.isoformat()} ({assessment.folder}):")
-    if not suggestions:
-        echo("  none.")
-    for s in suggestions:
-        echo(f"  {s.id} [{s.state}] {s.domain}: {s.sentence}")
-        echo(f"      why: {s.rationale}")
-    for note in suggestions.notes:
-        echo(f"note: {note}")
-    if any(s.state == "open" for s in suggestions):
-        echo(f"Accept with `tandem plan accept {child} S1 S2 [--set S1.threshold=70]`, or reject with "
-             f"`tandem plan reject {child} S3`.")
-    return 0
-
-
-def cmd_plan_accept(root: str | os.PathLike, child: str, ids: Iterable[str], sets: Iterable[str],
-                    echo: Callable[[str], object]) -> int:
-    """``tandem plan accept CHILD ID... [--set ID.FIELD=VALUE]...``."""
-    edits: dict[str, dict[str, Any]] = {}
-    for text in sets:
-        sid, name, value = parse_edit(text)
-        edits.setdefault(sid, {})[name] = value
-    assessment = _latest(root, child)
-    path = accept_suggestions(root, child, assessment, ids, edits=edits)
-    plan = load_plan_file(path, child)
-    saved = load_suggestions(assessment) or Suggestions()
-    for sid in ids:
-        s = saved.get(sid)
-        if s is not None:
-            echo(f"{s.id} is in the plan as {s.plan_id}" + (" (with your changes)." if s.edits else "."))
-    if plan.phases:
-        echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
-    echo(f"Plan: {path} (check it with `tandem plan show {child}`).")
-    return 0
-
-
-def cmd_plan_reject(root: str | os.PathLike, child: str, ids: Iterable[str], echo: Callable[[str], object]) -> int:
-    """``tandem plan reject CHILD ID...``."""
-    reject_suggestions(root, child, _latest(root, child), ids)
-    echo(f"Rejected {', '.join(i.upper() for i in ids)}; the plan is unchanged.")
-    return 0

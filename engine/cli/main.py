@@ -24,7 +24,7 @@ EXIT_INTERRUPTED = 130
 
 def _cmd_devices(args: argparse.Namespace) -> int:
     from engine.calibration.profiles import load_profiles
-    from engine.devices import list_devices
+    from engine.midi.devices import list_devices
     from engine.paths import data_dir
 
     found = list_devices()
@@ -62,12 +62,12 @@ def _cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from engine.demo import first_sound_tracer, run_demo
     from engine.paths import data_dir
+    from engine.simulation.metronome import first_sound_tracer, run_demo
 
     root = Path(args.out) if args.out else data_dir(args.data_dir)
     if args.scripts:
-        from engine.scriptdemo import run_script_demo
+        from engine.simulation.demo import run_script_demo
 
         if args.sessions < 1:
             raise TandemError(f"--sessions must be at least 1, not {args.sessions}.")
@@ -98,8 +98,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from engine.paths import data_dir
-    from engine.run import run_session
-    from engine.terminalkeys import TerminalKeys
+    from engine.session.live import run_session
+    from engine.session.terminal import TerminalKeys
 
     with TerminalKeys() as keys:
         summary = run_session(args.script, root=data_dir(args.data_dir), child_id=args.child,
@@ -126,7 +126,7 @@ def _cmd_assess(args: argparse.Namespace) -> int:
         assessment = run_assessment(args.child, root=root, simulate=args.simulate, keyboard=args.keyboard,
                                     echo=echo, seed=args.seed, tasks=args.tasks, **options)
     else:
-        from engine.terminalkeys import TerminalKeys
+        from engine.session.terminal import TerminalKeys
 
         with TerminalKeys() as keys:
             assessment = run_assessment(
@@ -151,7 +151,7 @@ def _cmd_assess(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from engine.calibration.command import run_calibrate
     from engine.paths import data_dir
-    from engine.run import choose_transport
+    from engine.session.live import choose_transport
 
     audio = int(args.audio) if args.audio and args.audio.isdigit() else args.audio
     transport = choose_transport(args.midi_transport, audio) if args.midi_in else "rtmidi"
@@ -178,31 +178,27 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_sessions(args: argparse.Namespace) -> int:
+    from engine.cli.records import cmd_sessions
     from engine.paths import data_dir
-    from engine.records.commands import cmd_sessions
 
     return cmd_sessions(data_dir(args.data_dir), args.child, args.json, print)
 
 
 def _cmd_rescore(args: argparse.Namespace) -> int:
-    from engine.records.commands import cmd_rescore
+    from engine.cli.records import cmd_rescore
 
     return cmd_rescore(args.log, args.json, print)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from engine.cli.plan import cmd_plan_new, cmd_plan_show
     from engine.paths import data_dir
-    from engine.records.commands_report import cmd_plan_new, cmd_plan_show
 
     root = data_dir(args.data_dir)
     if args.plan_cmd == "new":
         return cmd_plan_new(root, args.child, print)
     if args.plan_cmd in ("suggest", "accept", "reject"):
-        from engine.records.plan_edit import (
-            cmd_plan_accept,
-            cmd_plan_reject,
-            cmd_plan_suggest,
-        )
+        from engine.cli.plan import cmd_plan_accept, cmd_plan_reject, cmd_plan_suggest
 
         if args.plan_cmd == "suggest":
             return cmd_plan_suggest(root, args.child, args.json, print)
@@ -213,9 +209,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from engine.cli.report import cmd_report
     from engine.paths import data_dir
-    from engine.records.commands import load_records
-    from engine.records.commands_report import cmd_report
+    from engine.records.index import load_records
 
     return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
                       args.formats, args.out, args.names, print, require_plan=False,

@@ -23,14 +23,14 @@ This is a pure model layer: it plans a whole trial at once from the times
 the engine gives it. Turning the events into MIDI/audio input events and
 feeding them through the engine's input path is the caller's job
 (``tandem demo``). Tapping along is modelled causally by
-:class:`engine.simchild.SimulatedChild` (it hears each cue, then plans the
+:class:`engine.simulation.tapping.SimulatedChild` (it hears each cue, then plans the
 next tap), so as there, the first two cues of a run get no tap: the child
 needs two cues to find the tempo.
 
 Models (``make_model(name, seed=..., trial_index=...)``)
 --------------------------------------------------------
 Numbers marked *data* come from the adult tapping norms of Bååth & Madison
-(2012) through :func:`engine.simchild.norms_at`; everything else is an
+(2012) through :func:`engine.simulation.tapping.norms_at`; everything else is an
 assumption chosen to make the behaviour plain, not fitted to child data.
 
 ``steady``
@@ -42,7 +42,7 @@ assumption chosen to make the behaviour plain, not fitted to child data.
     after the call (assumption); waits for the hand-over and starts its turn
     0.3–0.8 s after it (assumption).
 ``early``
-    Taps like the norms (``engine.simchild`` profile ``adult``: mean
+    Taps like the norms (``engine.simulation.tapping`` profile ``adult``: mean
     asynchrony −40 ms, within-trial SD 37 ms at 600 ms; *data*). Starts its
     echo and its turn early: at the norm mean asynchrony for the call's beat
     (or the 0.5 s turn beat), drawn with the norm within-trial SD (*data*,
@@ -55,7 +55,7 @@ assumption chosen to make the behaviour plain, not fitted to child data.
     correction, each tap jittered by ``steady``'s SD (0.4 × the norm); echoes
     and plays its turn with the same drift per interval.
 ``impulsive``
-    Taps like ``sensory-seeking`` in ``engine.simchild`` (rushes, double and
+    Taps like ``sensory-seeking`` in ``engine.simulation.tapping`` (rushes, double and
     off-beat extra taps; assumptions there). Jumps into the echo 0.4–0.8 s
     before the call ends, and plays 2–4 taps during the engine's turn
     (between 15 % and 85 % of it), then starts its own turn 0–0.15 s after
@@ -70,7 +70,7 @@ assumption chosen to make the behaviour plain, not fitted to child data.
 ``double``
     Like ``steady``, but every hit is followed by a second one 20–40 ms
     later (uniform; as with tremor or a bouncing stick; assumption), at 0.7 ×
-    the velocity (as in ``engine.simchild``).
+    the velocity (as in ``engine.simulation.tapping``).
 ``learning``
     Its error shrinks across trials (``trial_index``): an error factor
     ``e = 0.15 + 0.85 · exp(−trial_index / 3)`` (1 at trial 0, near 0.15 by
@@ -108,7 +108,7 @@ interval drawn independently with the SD ``free_iti_cv`` × the interval
 second hits, ``silent`` plays nothing (:meth:`ChildModel.free_tap`).
 
 Velocities follow the tapping profile (95 ± 8 for ``steady``; assumption,
-as in ``engine.simchild``).
+as in ``engine.simulation.tapping``).
 """
 
 from __future__ import annotations
@@ -123,13 +123,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import ConfigError
-from engine.simchild import (
-    PROFILES,
-    ChildProfile,
-    SimulatedChild,
-    noise_sds_ms,
-    norms_at,
-)
+from engine.simulation.tapping import PROFILES, ChildProfile, SimulatedChild, noise_sds_ms, norms_at
 
 __all__ = ["MODELS", "ChildModel", "ModelParams", "SimEvent", "events_for", "make_model"]
 
@@ -165,7 +159,7 @@ class ModelParams:
     ----------
     name, description : str
     tap_profile : ChildProfile or None
-        Profile of :class:`engine.simchild.SimulatedChild` used for tapping
+        Profile of :class:`engine.simulation.tapping.SimulatedChild` used for tapping
         along; None for ``drifting`` (its own model) and ``silent``.
     silent : bool
         Never plays.
@@ -471,12 +465,12 @@ class ChildModel:
         Repp 2005). The synchronisation taps are :meth:`tap_along`'s, up to
         ``sync_end_s`` (default half an interval after the last cue). After
         it the child keeps going (assumptions, chosen to make the behaviour
-        plain): a model that taps with :class:`~engine.simchild.SimulatedChild`
+        plain): a model that taps with :class:`~engine.simulation.tapping.SimulatedChild`
         keeps the last inter-cue interval ``P`` as its period and produces
         Wing–Kristofferson intervals: an internal clock ``T_j = T_{j-1} + P
         + c_j`` from ``T_0`` = the last cue, a tap at ``T_j + m_j``, with
         ``c`` and ``m`` normal with the timekeeper and motor SDs of its own
-        synchronisation tapping (:func:`engine.simchild.noise_sds_ms` at
+        synchronisation tapping (:func:`engine.simulation.tapping.noise_sds_ms` at
         ``P``; ``learning`` scaled by its error factor); ``double`` adds its
         second hits. ``drifting`` goes on with its own drifting tempo (each
         interval 1.5 % longer than the last, as while the cues played, with

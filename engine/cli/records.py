@@ -69,7 +69,7 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
 def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = print) -> int:
     """``tandem rescore LOG [--json]``: recompute a log's trials and objectives; 0 if identical, 1 if not."""
     from engine.records.rescore import rescore
-    from engine.scriptsession import objective_label, trial_line
+    from engine.scoring.judge import objective_label, trial_line
 
     out = rescore(path)
     if as_json:
@@ -108,11 +108,3 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
     verdict = "identical to the stored results" if out["identical"] else "NOT identical to the stored results"
     echo(f"{scored} trials{' (' + ', '.join(extra) + ')' if extra else ''}: {verdict}.")
     return 0 if out["identical"] else 1
-
-
-def load_records(root: str | Path, child: str) -> list:
-    """Every readable session of ``child`` under ``root``, read back (oldest first), for reports."""
-    from engine.records.index import list_sessions
-    from engine.records.reader import read_log
-
-    return [read_log(s["path"]) for s in list_sessions(root, child) if s["status"] != "unreadable"]

@@ -1,13 +1,13 @@
 """``tandem demo SCRIPT...``: whole sessions of an intervention script with a simulated child.
 
-Everything is the real engine except the devices, as in :mod:`engine.demo`:
+Everything is the real engine except the devices, as in :mod:`engine.simulation.metronome`:
 the offline backend drives the stream block by block (``pace="fast"``: as
 fast as the machine goes), the script's kind (:mod:`engine.interventions.kinds`)
 plans each trial, every cue of the plan is scheduled in the engine at its
 frame with its sound from the sound bank, and a behaviour model of
-:mod:`engine.interventions.childmodels` plays the child. Its events enter
+:mod:`engine.simulation.models` plays the child. Its events enter
 through the same stamping path as MIDI notes (host time → clock map →
-frames, :func:`engine.inputs.stamp_input`) when the stream reaches them, are
+frames, :func:`engine.midi.stamp.stamp_input`) when the stream reaches them, are
 logged as input events, and the trial is scored by the kind from the times
 *as logged* (frames back to seconds on the engine clock): the log is the
 truth, and a test recomputes every score from ``events.jsonl``.
@@ -20,7 +20,7 @@ session so far, count-in included, keeping the taps in this bar's window:
 the model taps a run, not bar by bar). A new model per trial
 (``make_model(name, seed=seed + session, trial_index=trial)``).
 
-**Timing** is :mod:`engine.scriptsession`'s (shared with ``tandem run``):
+**Timing** is :mod:`engine.session.runner`'s (shared with ``tandem run``):
 plan times are seconds on the engine clock, cues are heard at their plan
 times, a trial is scored when its window closes (a turn-taking trial as soon
 as the child's turn is over), and rhythmic cueing plays its bars back to back.
@@ -43,22 +43,17 @@ from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
 from engine.events import CueEvent, InputEvent, StatusEvent
-from engine.inputs import stamp_input
-from engine.interventions.childmodels import events_for, make_model
 from engine.interventions.kinds import TrialPlan, TrialResult, make_kind
 from engine.interventions.script import Script, load_script
+from engine.interventions.sounds import feedback_request, script_sounds
+from engine.midi.stamp import stamp_input
 from engine.paths import cache_dir
-from engine.recording import SessionFolder
+from engine.records.folder import SessionFolder
 from engine.records.plan import objective_data, session_plan_objectives
+from engine.scoring.judge import judge_objectives, objective_label, trial_line
 from engine.scoring.objectives import Objective, SessionResult
-from engine.scriptsession import (
-    ScriptSession,
-    feedback_request,
-    judge_objectives,
-    objective_label,
-    script_sounds,
-    trial_line,
-)
+from engine.session.runner import ScriptSession
+from engine.simulation.models import events_for, make_model
 
 __all__ = ["DEVICE_FEEDBACK", "FEEDBACK_DELAY_MS", "PACES", "SimulatedPlayer", "run_script_demo"]
 
@@ -217,7 +212,7 @@ class _Screenshot:
     a PNG at the first moment the simulated child plays; at the session's end if it never did."""
 
     def __init__(self, path: Path, eng, write, script: Script, plan_objectives) -> None:
-        from engine.sessionui import SessionUI
+        from engine.session.controls import SessionUI
 
         self.path = Path(path)
         self.ui = SessionUI(engine=eng, write=write, echo=lambda line: None, script=script,
@@ -226,7 +221,7 @@ class _Screenshot:
         self.saved: dict | None = None
 
     def step(self, runner: ScriptSession) -> None:
-        from engine.sessionui import SCREENSHOT_PHASES
+        from engine.session.controls import SCREENSHOT_PHASES
 
         if self.saved is None:
             state = self.ui.state(runner)

@@ -5,7 +5,7 @@ A session is one of:
 - an **intervention script** (a ``.toml`` file, see ``docs/scripts.md``):
   the script's kind plans each trial, its cues play at their frames, the
   child's MIDI notes and microphone onsets are scored per trial, and the
-  summary judges the script's objectives (:mod:`engine.scriptsession`, the
+  summary judges the script's objectives (:mod:`engine.session.runner`, the
   same driver as ``tandem demo``). The therapist can pause, resume and stop
   early (``controls``; the terminal's space bar and ``q``);
 - a **song** (a ``.mid`` file): the engine plays it, through the sound bank
@@ -49,22 +49,17 @@ from engine.errors import AudioDeviceError, ConfigError
 from engine.events import InputEvent, StatusEvent
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import Script, load_script
+from engine.interventions.sounds import feedback_request, script_sounds
 from engine.midi.live import MidiInput, feedback_sounds
 from engine.midi.midifile import load_midi
 from engine.midi.playback import SongPlayer, song_sounds
 from engine.paths import cache_dir
-from engine.recording import SessionFolder
+from engine.records.folder import SessionFolder
 from engine.records.plan import objective_data, session_plan_objectives
+from engine.scoring.judge import judge_objectives, objective_label, trial_line
 from engine.scoring.objectives import Objective
-from engine.scriptsession import (
-    ScriptSession,
-    feedback_request,
-    judge_objectives,
-    objective_label,
-    script_sounds,
-    trial_line,
-)
-from engine.sessionui import SessionUI
+from engine.session.controls import SessionUI
+from engine.session.runner import ScriptSession
 from engine.ui.keys import KEY_HELP
 
 __all__ = ["choose_transport", "run_session"]
@@ -134,14 +129,14 @@ def run_session(
     ``controls`` takes the therapist's commands while the session runs:
     ``"pause"``, ``"resume"``, ``"toggle"`` (pause or resume) and ``"stop"``
     (intervention scripts; a song or free play only knows ``"stop"``), and the
-    terminal's raw keys (:mod:`engine.terminalkeys`, handled as the screen's).
+    terminal's raw keys (:mod:`engine.session.terminal`, handled as the screen's).
     ``screen``: ``"window"`` (the session screen), ``"headless"`` (drawn
     off-screen, for ``screenshot``) or ``"none"``; a window that cannot open
     is one note and the session runs in the terminal. ``screenshot`` saves a
     PNG of the screen once the child plays. ``wait_for_space``: the script
     starts on the therapist's space key. ``status_line``: a live status line
     in the terminal (without a screen). ``stop_when``: an early end for a
-    script (:class:`~engine.scriptsession.ScriptSession`'s); ``header_extra``:
+    script (:class:`~engine.session.runner.ScriptSession`'s); ``header_extra``:
     more fields for the log's header (the assessment battery names its
     assessment and task). The summary's ``folder`` is the session folder.
     """

@@ -27,12 +27,12 @@ from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
 from engine.events import CueEvent, InputEvent, StatusEvent
-from engine.inputs import stamp_input
 from engine.interventions.metronome import Metronome, MetronomeSounds
+from engine.midi.stamp import stamp_input
 from engine.paths import cache_dir
-from engine.recording import SessionFolder
+from engine.records.folder import SessionFolder
 from engine.scoring.sync import match_taps, summarize
-from engine.simchild import SimulatedChild
+from engine.simulation.tapping import SimulatedChild
 
 __all__ = ["DemoResult", "run_demo", "DEMO_SOUNDS"]
 

@@ -4,7 +4,7 @@ A thread reads single key presses from standard input in cbreak mode (no
 Enter needed, nothing echoed) and puts each on a queue as a raw key,
 ``{"type": "raw", "key": ch, "text": ch}``; the session loop turns them into
 the same events as the session screen's keys (:class:`engine.ui.keys.KeyHandler`:
-space, ``n``, ``p``, ``m``, Esc; see :mod:`engine.sessionui`). The terminal's
+space, ``n``, ``p``, ``m``, Esc; see :mod:`engine.session.controls`). The terminal's
 settings are put back when the reader stops, whatever happened. Without a
 terminal (a pipe, a test, a service) there are no keys and no thread.
 """

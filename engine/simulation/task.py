@@ -1,9 +1,9 @@
 """One battery task with a simulated child on the offline backend (``tandem assess --simulate MODEL``).
 
-The same machinery as ``tandem demo`` (:mod:`engine.scriptdemo`): an
+The same machinery as ``tandem demo`` (:mod:`engine.simulation.demo`): an
 offline :class:`~engine.audio.engine.AudioEngine` run block by block as fast
-as the machine goes, a :class:`~engine.scriptsession.ScriptSession` driving
-the script, and the behaviour model of :mod:`engine.interventions.childmodels`
+as the machine goes, a :class:`~engine.session.runner.ScriptSession` driving
+the script, and the behaviour model of :mod:`engine.simulation.models`
 playing the child, whose events enter through the input-stamping path and
 are logged before they are scored. Differences from the demo:
 
@@ -37,21 +37,18 @@ from engine.audio.soundbank import SoundBank
 from engine.events import StatusEvent
 from engine.interventions.kinds import TrialResult, make_kind
 from engine.interventions.script import Script
+from engine.interventions.sounds import feedback_request, script_sounds
 from engine.paths import cache_dir
-from engine.recording import SessionFolder
-from engine.scriptdemo import (
+from engine.records.folder import SessionFolder
+from engine.scoring.judge import judge_objectives
+from engine.session.runner import ScriptSession
+from engine.simulation.demo import (
     DEVICE_FEEDBACK,
     FEEDBACK_DELAY_MS,
     LOOKAHEAD_S,
     START_S,
     TAIL_S,
     SimulatedPlayer,
-)
-from engine.scriptsession import (
-    ScriptSession,
-    feedback_request,
-    judge_objectives,
-    script_sounds,
 )
 
 __all__ = ["SimOutcome", "run_simulated_task"]

@@ -43,7 +43,7 @@ minutes it was running, not paused.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,54 +51,22 @@ from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
 from engine.events import CueEvent, InputEvent, StatusEvent
+from engine.interventions.inputs import accepts_input, add_child_event
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
-from engine.scoring.display import TRIAL_SCORES, format_score
-from engine.scoring.objectives import (
-    PROMPT_LEVELS,
-    Objective,
-    SessionResult,
-    evaluate_session,
-    objective_status,
-)
+from engine.interventions.sounds import bank_name, script_sounds
+from engine.scoring.objectives import PROMPT_LEVELS
 
-__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession", "accepts_input", "add_child_event", "bank_name", "feedback_request", "judge_objectives", "objective_label",
-           "script_sounds", "trial_line"]
+__all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession"]
 
 CUE_GAIN = 0.8
 CUE_PAN = -0.3  # the engine's music a little left, the child's feedback a little right
-DEFAULT_NOTE = 60  # a pitched instrument asked to play a note it was not given (e.g. an unpitched echo)
-YOUR_TURN_TONE = "A5"
-#: Notes loaded for a pitched turn-taking cue when the script names no keys: C3..C6, the
-#: range of a small keyboard, which the engine's echo of the child's turn may need.
-ECHO_PITCHES = range(48, 85)
 EPS_S = 1e-9
 MIDI_OUT_CHANNEL = 0
 MIDI_OUT_DRUM_CHANNEL = 9  # General MIDI percussion (channel 10)
 MIDI_OUT_DRUM = 76  # hi wood block: short and clear on every GM drum kit
 MIDI_OUT_VELOCITY = 100
 MIDI_OUT_NOTE_S = 0.2  # a cue note's length on the external instrument (shorter for fast notes)
-
-
-def bank_name(sound: str, note: int | None) -> str:
-    """The sound-bank request for a cue's (sound, note).
-
-    ``program:N`` and ``tone`` take the note (``DEFAULT_NOTE`` without one);
-    every other sound is a request as it is.
-
-    Raises
-    ------
-    ConfigError
-        For ``midi_out``, which the sound bank cannot play.
-    """
-    if sound == "midi_out":
-        raise ConfigError("The sound bank cannot play a midi_out sound: it goes to the session's MIDI "
-                          "output (--midi-out).")
-    if sound.startswith("program:") and sound.count(":") == 1:
-        return f"{sound}:{DEFAULT_NOTE if note is None else note}"
-    if sound == "tone":
-        return f"tone:{YOUR_TURN_TONE if note is None else note}"
-    return sound
 
 
 @dataclass
@@ -119,7 +87,7 @@ class ScriptSession:
     engine : AudioEngine
         Started; its ``now_frame`` is the session's clock.
     bank : SoundBank
-        Holds every sound the script's cues can ask for (:func:`script_sounds`).
+        Holds every sound the script's cues can ask for (:func:`~engine.interventions.sounds.script_sounds`).
     write : callable
         Writes one event or record to the session log (``SessionFolder.write_event``).
     start_s : float
@@ -182,7 +150,7 @@ class ScriptSession:
     # -- the child's events -----------------------------------------------
 
     def accepts(self, event: InputEvent) -> bool:
-        """Whether an input event is the child playing into this script's inputs (see :func:`accepts_input`)."""
+        """Whether an input event is the child playing into this script's inputs (see :func:`~engine.interventions.inputs.accepts_input`)."""
         return accepts_input(self.script, event.source, event.key, event.note)
 
     def child_event(self, event: InputEvent) -> bool:
@@ -439,134 +407,3 @@ class ScriptSession:
         if missing:
             raise ConfigError(f"{self.script.path}: the sounds {', '.join(missing)} were not loaded; "
                               f"the sounds loaded are {', '.join(self.bank.names)}.")
-
-
-def accepts_input(script: Script, source: str, key: str, note: int) -> bool:
-    """Whether an input event (its ``source``, ``key``, ``note``) is the child playing into the script's inputs.
-
-    MIDI note-ons count when the script listens to MIDI and, if it names
-    pads or keys, the note is one of them; microphone onsets and voiced
-    onsets count when it listens to the microphone. Note-offs,
-    ``voice-end`` and therapist keys never count. A module function so that
-    re-scoring a log (:mod:`engine.records.rescore`) applies the same rule.
-    """
-    inputs = script.inputs
-    if source in ("midi", "sim"):
-        if source == "midi" and inputs.source not in ("midi", "both"):
-            return False
-        allowed = set(inputs.pads) | set(inputs.keys)
-        return source == "sim" or not allowed or note in allowed
-    if source == "mic":
-        return inputs.source in ("mic", "both") and key in ("onset", "voice")
-    return False
-
-
-def add_child_event(events: list[tuple[float, int | None]], t: float, note: int) -> bool:
-    """Add an accepted event at ``t`` s to the session's sorted ``events``; False if it repeats the last one.
-
-    A voiced response confirming the onset it began with has the same time:
-    it is not a second event. Events are kept sorted by time (rtmidi and mic
-    threads may interleave).
-    """
-    if events and events[-1][0] == t:
-        return False
-    events.append((t, None if note < 0 else int(note)))
-    if len(events) >= 2 and events[-2][0] > t:
-        events.sort(key=lambda e: e[0])
-    return True
-
-
-def feedback_request(script: Script, device_sound: str | None) -> str | None:
-    """The sound-bank request for the script's feedback instrument.
-
-    ``device`` takes ``device_sound`` (the input device's own mapped sound;
-    None: none), ``none`` none.
-    """
-    fb = script.instruments.feedback
-    if fb == "none":
-        return None
-    if fb == "device":
-        return device_sound
-    return bank_name(fb, None)
-
-
-def script_sounds(script: Script, *, feedback: bool = True, device_sound: str | None = None) -> list[str]:
-    """Every sound the script's trials can ask for, as sound-bank requests (loaded before the session)."""
-    from engine.interventions.kinds import COUNT_IN_SOUNDS, LEAD_IN_SOUND, _pitched
-
-    cue = script.instruments.cue
-    names = [*COUNT_IN_SOUNDS]
-    pitches = {p for ph in script.phrases for p in ph.pitches}
-    if cue == "midi_out":
-        pass  # played by the external instrument, not the sound bank
-    elif _pitched(cue):
-        if script.kind == "turn_taking":  # the engine echoes the child's own notes
-            pitches |= set(script.inputs.keys) or set(ECHO_PITCHES)
-        names += [bank_name(cue, p) for p in sorted(pitches | {DEFAULT_NOTE})]
-    else:
-        names.append(bank_name(cue, None))
-    lead_sound = cue if _pitched(cue) else LEAD_IN_SOUND
-    if lead_sound != "midi_out":
-        names += [bank_name(lead_sound, note) for note, _ in script.prompts.lead_in]
-    accompaniment = script.options.get("accompaniment")
-    if accompaniment not in (None, "none", "midi_out"):
-        names.append(bank_name(accompaniment, None))
-    if script.prompts.your_turn_sound not in ("none", "midi_out"):
-        names.append(bank_name(script.prompts.your_turn_sound, None))
-    song = script.options.get("song") if script.kind == "rhythmic_cueing" else None
-    if song is not None:  # a cueing song's notes, held as at the script's tempo (kinds.RhythmicCueing)
-        from engine.interventions.script import load_cueing_song
-
-        names += load_cueing_song(song, script.tempo_bpm).sounds()
-    if feedback:
-        fb = feedback_request(script, device_sound)
-        if fb is not None:
-            names.append(fb)
-    return list(dict.fromkeys(names))
-
-
-def judge_objectives(script: Script, results: list[TrialResult],
-                     history: dict[str, list[SessionResult]] | None = None,
-                     plan_objectives: Sequence[Objective] = ()) -> list[dict]:
-    """Each of the script's objectives, then each of the plan's that it measures, judged on one session.
-
-    ``history`` (key → earlier sessions' results, oldest first; the key is the
-    objective's id, ``plan:ID`` for the plan's) is extended with this
-    session's, and the status is over all of them. Returns per objective:
-    ``id``, ``source`` (``script`` or ``plan``), ``status``, ``sentence``,
-    ``value`` (this session's) and ``met`` (None: too few trials to judge).
-    A plan objective whose metric the script's kind does not produce (the
-    plan names a script that cannot measure it) has status ``not_measured``.
-    """
-    trials = [r.trial for r in results if r.trial is not None]
-    out = []
-    for source, obj in [("script", o) for o in script.objectives] + [("plan", o) for o in plan_objectives]:
-        key = obj.id if source == "script" else f"plan:{obj.id}"
-        try:
-            res = evaluate_session(obj, trials)
-        except ValueError:
-            if source == "script":
-                raise  # a script's own objectives are checked against its kind when it loads
-            out.append({"id": obj.id, "source": source, "status": "not_measured", "value": None, "met": None,
-                        "sentence": f"This script does not measure {obj.metric}; the plan should name "
-                                    f"another script for this objective."})
-            continue
-        past = history.setdefault(key, []) if history is not None else []
-        past.append(res)
-        st = objective_status(obj, past)
-        out.append({"id": obj.id, "source": source, "status": st.status, "sentence": st.sentence,
-                    "value": res.value, "met": res.met})
-    return out
-
-
-def objective_label(objective: dict) -> str:
-    """How a judged objective (from :func:`judge_objectives`) is named in printed summaries."""
-    return f"plan objective {objective['id']}" if objective.get("source") == "plan" else str(objective["id"])
-
-
-def trial_line(kind: str, trial: dict) -> str:
-    """One readable line for a scored trial (``n``, ``tempo_bpm``, ``scores``, ``correct``)."""
-    shown = [f"{label} {format_score(trial['scores'].get(k), spec)}" for k, label, spec in TRIAL_SCORES.get(kind, ())
-             if k in trial["scores"]]
-    correct = "—" if trial["correct"] is None else ("correct" if trial["correct"] else "not correct")
-    return f"trial {trial['n']:>2} at {trial['tempo_bpm']:.0f} BPM: {', '.join(shown)}; {correct}"

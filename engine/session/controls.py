@@ -1,12 +1,12 @@
 """The therapist's side of a live session: the session screen or the terminal, the keys and what they do.
 
-:class:`SessionUI` sits in the session loop of :func:`engine.run.run_session`
+:class:`SessionUI` sits in the session loop of :func:`engine.session.live.run_session`
 (the loop's thread, never the audio callback). Each step it
 
 - takes the therapist's key presses: from the session screen (its own
   process, :class:`engine.ui.process.ScreenProcess`, which turns keys into
   events itself) or from the terminal (raw keys from
-  :class:`engine.terminalkeys.TerminalKeys`, turned into the same events
+  :class:`engine.session.terminal.TerminalKeys`, turned into the same events
   here by :class:`engine.ui.keys.KeyHandler`);
 - writes every key press into the session log as a ``mark`` event
   (:class:`engine.events.MarkEvent`: key, action, the note or prompt level,
@@ -35,7 +35,8 @@ from typing import Any
 
 from engine.events import MarkEvent, StatusEvent
 from engine.interventions.script import Script
-from engine.scriptsession import ScriptSession, judge_objectives, trial_line
+from engine.scoring.judge import judge_objectives, trial_line
+from engine.session.runner import ScriptSession
 from engine.ui.keys import KeyHandler
 from engine.ui.session import objective_lines, session_view
 from engine.ui.state import ScreenState, beat_origin_on_screen_clock

@@ -1,6 +1,7 @@
 """What audio and MIDI devices this machine has (``tandem devices``).
 
-The device libraries are imported here lazily. Their C libraries print
+The device libraries are imported when the devices are asked for (PortAudio
+and rtmidi talk to their servers as they start). Their C libraries print
 diagnostics straight to file descriptor 2 (ALSA's "cannot open /dev/snd/seq",
 JACK's "server is not running"); those are caught into one ``notes`` line per
 missing system instead of spilling onto the therapist's terminal.
@@ -8,11 +9,10 @@ missing system instead of spilling onto the therapist's terminal.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+from engine.audio.devices import list_audio, quiet_stderr
+from engine.midi.devicemap import map_for_port
 
-__all__ = ["list_devices", "quiet_stderr"]
+__all__ = ["list_devices"]
 
 _MIDI_APIS = {
     1: "CoreMIDI",
@@ -21,50 +21,6 @@ _MIDI_APIS = {
     4: "Windows MM",
     6: "Web MIDI",
 }
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Send fd 2 to /dev/null for the duration (C libraries write there directly)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _audio(notes: list[str]) -> list[dict]:
-    try:
-        with quiet_stderr():
-            import sounddevice as sd
-
-            devices = sd.query_devices()
-            hostapis = sd.query_hostapis()
-            default_in, default_out = sd.default.device
-    except OSError:
-        notes.append("The PortAudio library is missing (Debian/Ubuntu: apt install libportaudio2); no audio devices can be used.")
-        return []
-    out = []
-    for d in devices:
-        out.append({
-            "index": d["index"], "name": d["name"], "hostapi": hostapis[d["hostapi"]]["name"],
-            "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
-            "default_samplerate": d["default_samplerate"],
-            "default": d["index"] in (default_in, default_out),
-        })
-    if not out:
-        notes.append("No audio device found: no sound card, and no JACK or PulseAudio server running. "
-                     "`tandem demo` works without one.")
-    return out
 
 
 def _midi(notes: list[str]) -> tuple[list[dict], list[dict]]:
@@ -95,14 +51,12 @@ def _midi(notes: list[str]) -> tuple[list[dict], list[dict]]:
 
 def _profile(port: str) -> str:
     """The shipped device profile Tandem would use for a MIDI input."""
-    from engine.midi.devicemap import map_for_port
-
     return map_for_port(port).name
 
 
 def list_devices() -> dict:
     """Audio devices, MIDI inputs and outputs, and notes on what is missing."""
     notes: list[str] = []
-    audio = _audio(notes)
+    audio = list_audio(notes)
     midi_in, midi_out = _midi(notes)
     return {"audio": audio, "midi_inputs": midi_in, "midi_outputs": midi_out, "notes": notes}

@@ -1,0 +1,116 @@
+"""The ``tandem plan`` commands: ``new`` and ``show`` (the plan file), ``suggest``, ``accept`` and ``reject``
+(objectives suggested by the latest assessment).
+
+Each takes the data directory ``root`` and an ``echo`` for its output and
+returns the exit status; bad input (a bad child id, no assessment, a broken
+plan) raises :class:`engine.errors.ConfigError` with one sentence (a broken
+plan: one sentence per problem, each naming file:line and field).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from engine.assessment.accept import accept_suggestions, parse_edit, reject_suggestions, suggestions_for
+from engine.assessment.results import Assessment, latest_assessment
+from engine.assessment.suggest import Suggestions, load_suggestions
+from engine.errors import ConfigError
+from engine.records.plan import check_child_id, load_plan, load_plan_file, new_plan
+from engine.reports.sentences import criterion_text
+
+__all__ = ["cmd_plan_accept", "cmd_plan_new", "cmd_plan_reject", "cmd_plan_show", "cmd_plan_suggest"]
+
+Echo = Callable[[str], object]
+
+
+def cmd_plan_new(root: str | os.PathLike, child: str, echo: Echo) -> int:
+    """``tandem plan new CHILD``: write a commented template plan to edit."""
+    path = new_plan(root, check_child_id(child))
+    echo(f"Wrote a plan template for {child}: {path}")
+    echo(f"Edit its goals and objectives, then check it with `tandem plan show {child}`.")
+    return 0
+
+
+def cmd_plan_show(root: str | os.PathLike, child: str, as_json: bool, echo: Echo) -> int:
+    """``tandem plan show CHILD [--json]``: check the plan and print it."""
+    plan = load_plan(root, check_child_id(child))
+    if as_json:
+        echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    echo(f"Plan of {plan.id}" + (f" ({plan.display_name})" if plan.display_name else "") + f": {plan.path}")
+    if plan.therapist:
+        echo(f"Therapist: {plan.therapist}")
+    if plan.phases:
+        echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
+    if not plan.goals:
+        echo("No goals yet.")
+    for goal in plan.goals:
+        echo(f"{goal.domain.capitalize()}: {goal.description or '(no description)'}")
+        for o in goal.objectives:
+            target = f"; target {o.target_date.isoformat()}" if o.target_date else ""
+            scripts = ", ".join(o.scripts) or "no script yet"
+            echo(f"  {o.id}: {o.description or criterion_text(o.objective)}")
+            echo(f"    criterion: {criterion_text(o.objective)}")
+            echo(f"    measured by: {scripts}{target}")
+    echo(f"The plan is valid (sha256 {plan.sha256[:12]}).")
+    return 0
+
+
+def _latest(root: str | os.PathLike, child: str) -> Assessment:
+    assessment = latest_assessment(root, check_child_id(child))
+    if assessment is None:
+        raise ConfigError(f"'{child}' has no assessment yet; run `tandem assess {child}` first.")
+    return assessment
+
+
+def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: Callable[[str], object]) -> int:
+    """``tandem plan suggest CHILD [--json]``: the latest assessment's suggested objectives and their states."""
+    assessment = _latest(root, child)
+    suggestions = suggestions_for(assessment)
+    if as_json:
+        echo(json.dumps({"assessment": assessment.folder, "suggestions": [s.to_dict() for s in suggestions],
+                         "notes": suggestions.notes}, indent=2, ensure_ascii=False))
+        return 0
+    echo(f"Suggested objectives from the assessment of {assessment.date.isoformat()} ({assessment.folder}):")
+    if not suggestions:
+        echo("  none.")
+    for s in suggestions:
+        echo(f"  {s.id} [{s.state}] {s.domain}: {s.sentence}")
+        echo(f"      why: {s.rationale}")
+    for note in suggestions.notes:
+        echo(f"note: {note}")
+    if any(s.state == "open" for s in suggestions):
+        echo(f"Accept with `tandem plan accept {child} S1 S2 [--set S1.threshold=70]`, or reject with "
+             f"`tandem plan reject {child} S3`.")
+    return 0
+
+
+def cmd_plan_accept(root: str | os.PathLike, child: str, ids: Iterable[str], sets: Iterable[str],
+                    echo: Callable[[str], object]) -> int:
+    """``tandem plan accept CHILD ID... [--set ID.FIELD=VALUE]...``."""
+    edits: dict[str, dict[str, Any]] = {}
+    for text in sets:
+        sid, name, value = parse_edit(text)
+        edits.setdefault(sid, {})[name] = value
+    assessment = _latest(root, child)
+    path = accept_suggestions(root, child, assessment, ids, edits=edits)
+    plan = load_plan_file(path, child)
+    saved = load_suggestions(assessment) or Suggestions()
+    for sid in ids:
+        s = saved.get(sid)
+        if s is not None:
+            echo(f"{s.id} is in the plan as {s.plan_id}" + (" (with your changes)." if s.edits else "."))
+    if plan.phases:
+        echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
+    echo(f"Plan: {path} (check it with `tandem plan show {child}`).")
+    return 0
+
+
+def cmd_plan_reject(root: str | os.PathLike, child: str, ids: Iterable[str], echo: Callable[[str], object]) -> int:
+    """``tandem plan reject CHILD ID...``."""
+    reject_suggestions(root, child, _latest(root, child), ids)
+    echo(f"Rejected {', '.join(i.upper() for i in ids)}; the plan is unchanged.")
+    return 0
