@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m benchmarks.records --json OUT.json [--children 40] [--sessions 45]``.
 
 **The data.** Real session logs, not made-up ones: the script demo
-(:func:`engine.simulation.demo.run_script_demo`, the engine end to end on the
+(:func:`engine.simulation.demo.run_demo`, the engine end to end on the
 offline backend) runs each of seven shipped songs once with a simulated child
 (echo drums, keyboard echo, hello, drum conversation, steady-beat march,
 stop-and-go, fill-in-the-blank; 4–78 trials each). A year is then
@@ -56,12 +56,12 @@ GOALS = {"report_s": 3.0, "sessions_list_s": 1.0, "rescore_s": 2.0}
 
 def _templates(work: Path, echo) -> list[Path]:
     """One real session log per song (the demo's), returned as events.jsonl paths."""
-    from engine.simulation.demo import run_script_demo
+    from engine.simulation.demo import run_demo
 
     out = []
     for song, model in zip(SONGS, MODELS):
-        s = run_script_demo(REPO / "content" / "songs" / f"{song}.toml", root=work / "templates",
-                            child_id="T", model=model, echo=None)[0]
+        s = run_demo(REPO / "content" / "songs" / f"{song}.toml", root=work / "templates",
+                     child_id="T", model=model, echo=None)[0]
         out.append(Path(s["folder"]) / "events.jsonl")
         echo(f"  template {song} ({model}): {len(s['trials'])} trials")
     return out
@@ -93,13 +93,13 @@ def _year(root: Path, templates: list[Path], children: int, sessions: int) -> in
 
 def _hour_log(work: Path, echo) -> Path:
     """A 60-minute session log: the steady-beat march with duration_min = 60."""
-    from engine.simulation.demo import run_script_demo
+    from engine.simulation.demo import run_demo
 
     text = (REPO / "content" / "songs" / "steady-beat-march.toml").read_text("utf-8")
     script = work / "march-60min.toml"
     script.write_text(text.replace("duration_min = 3", "duration_min = 60"), "utf-8")
     t0 = time.perf_counter()
-    s = run_script_demo(script, root=work / "hour", child_id="H", model="steady", echo=None)[0]
+    s = run_demo(script, root=work / "hour", child_id="H", model="steady", echo=None)[0]
     echo(f"  60-minute log: {len(s['trials'])} trials, made in {time.perf_counter() - t0:.1f} s")
     return Path(s["folder"]) / "events.jsonl"
 

@@ -13,6 +13,7 @@ import pytest
 
 from engine.cli import main
 from engine.errors import ConfigError
+from engine.scoring.imitation import score_imitation
 from engine.scoring.sync import match_taps, summarize
 from engine.scoring.timefile import read_times
 
@@ -194,7 +195,6 @@ def test_read_times_error_is_a_config_error_and_a_value_error(tmp_path):
 
 
 def test_imitation_json_and_text(tmp_path, capsys):
-    imitation = pytest.importorskip("engine.scoring.imitation")
     call = [0.0, 0.5, 1.0, 1.25]
     response = [2.5, 3.0, 3.5, 3.75]
     call_file = _write(tmp_path / "call.txt", call)
@@ -202,7 +202,7 @@ def test_imitation_json_and_text(tmp_path, capsys):
     code, out, err = _cli(capsys, "imitation", "--call", call_file, "--response", resp_file, "--json")
     assert code == 0 and err == ""
     d = json.loads(out)
-    assert d == json.loads(json.dumps(imitation.score_imitation(np.array(call), np.array(response)).to_dict()))
+    assert d == json.loads(json.dumps(score_imitation(np.array(call), np.array(response)).to_dict()))
     assert d["response_present"] is True
     code, out, _ = _cli(capsys, "imitation", "--call", call_file, "--response", resp_file)
     assert code == 0 and out.startswith(f"call: {call_file}, response: {resp_file}")
@@ -210,7 +210,6 @@ def test_imitation_json_and_text(tmp_path, capsys):
 
 
 def test_imitation_bad_file(tmp_path, capsys):
-    pytest.importorskip("engine.scoring.imitation")
     call_file = _write(tmp_path / "call.txt", [0.0, 0.5])
     resp_file = _write(tmp_path / "resp.txt", ["1.0", "0.9"])
     err = _error(capsys, "imitation", "--call", call_file, "--response", resp_file)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.assessment import battery
 from engine.assessment.battery import TASK_IDS, planned_minutes, run_assessment
 from engine.assessment.figures import (
     TaskLog,
@@ -42,7 +43,9 @@ from engine.assessment.tasks import (
 )
 from engine.errors import ConfigError
 from engine.interventions.kinds import make_kind
+from engine.interventions.script import load_script
 from engine.records.rescore import rescore
+from engine.simulation.demo import simulate_task
 from engine.simulation.models import MODELS, make_model
 from engine.simulation.tapping import norms_at
 
@@ -360,20 +363,18 @@ def test_free_tapping_model_taps_at_its_own_tempo():
 
 def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules_afterwards(env, monkeypatch):
     """The live path with ``run_session`` replaced by the simulated session (no devices here): the battery
-    finds each session's folder, holds each task for the space key, cuts a silent task after 3 trials
-    (the live session ran all 8) and reads the therapist's rating keys from the sensory session's log."""
-    import engine.session.live
-    from engine.interventions.script import load_script
-    from engine.simulation.task import run_simulated_task
-
+    takes each session's folder, holds each task for the space key, cuts a silent task after 3 trials
+    when the session ignored its early end (the log has all 8) and reads the therapist's rating keys from
+    the sensory session's log."""
     calls = []
 
-    def fake_run_session(script, *, root, child_id, midi_in, mic, controls, echo, wait_for_space, **options):
+    def fake_run_session(script, *, root, child_id, midi_in, mic, controls, echo, wait_for_space, stop_when,
+                         header_extra, **options):
         calls.append({"script": Path(script).name, "midi_in": midi_in, "mic": mic, "wait": wait_for_space,
-                      **options})
+                      "stop_when": stop_when is not None, **options})
         sensory = Path(script).name == "sensory.toml"
-        out = run_simulated_task(load_script(script), root=root, child_id=child_id,
-                                 model="steady" if sensory else "silent", seed=0, header_extra={})
+        out = simulate_task(load_script(script), root=root, child_id=child_id,
+                            model="steady" if sensory else "silent", seed=0, header=header_extra)
         if sensory:  # the therapist pressed 3 (seeks) in the first probe and 2 (avoids) in the second
             plans = [json.loads(x) for x in (out.folder / "events.jsonl").read_text().splitlines()
                      if '"plan"' in x]
@@ -383,13 +384,14 @@ def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules
                     frame = round((plans[bar]["start_s"] + 0.5) * rate)
                     f.write(json.dumps({"type": "mark", "frame": frame, "key": key, "action": "none",
                                         "text": "", "trial": -1}) + "\n")
-        return {"status": "completed"}
+        return {"status": "completed", "folder": str(out.folder)}
 
-    monkeypatch.setattr(engine.session.live, "run_session", fake_run_session)
+    monkeypatch.setattr(battery, "run_session", fake_run_session)
     a = run_assessment("live-child", root=env, midi_in="pad", mic=True, echo=None, blocksize=256,
                        tasks=["sync_fast", "sensory"])
     assert [c["script"] for c in calls] == ["sync-fast.toml", "sensory.toml"]
-    assert all(c["wait"] and c["midi_in"] == "pad" and c["mic"] and c["blocksize"] == 256 for c in calls)
+    assert all(c["wait"] and c["stop_when"] and c["midi_in"] == "pad" and c["mic"] and c["blocksize"] == 256
+               for c in calls)
     fast = a.task("sync_fast")
     assert fast.status == "no_response" and fast.trials == 3 and fast.details["no_response_after_trials"] == 3
     assert len(read_task_log(Path(env) / fast.session).scored()) == 8  # what the live session played
@@ -397,20 +399,16 @@ def test_live_battery_runs_one_tandem_run_session_per_task_and_applies_the_rules
     assert [r.rating for r in a.ratings] == ["seeks", "avoids", None, None, None]
 
 
-def test_a_run_session_with_the_battery_hooks_ends_the_task_inside_the_session(env, monkeypatch):
-    """With ``run_session(stop_when=, header_extra=)`` (the change proposed to engine/run.py) the battery
-    hands over its rule and header fields, and takes the folder from the summary."""
-    import engine.session.live
-    from engine.interventions.script import load_script
-    from engine.simulation.task import run_simulated_task
-
+def test_a_live_task_ends_inside_the_session_by_the_battery_rule(env, monkeypatch):
+    """``run_session`` gets the battery's rule (``stop_when``) and header fields (``header_extra``): a silent
+    task ends inside the session after 3 trials, the header names the task, and the log re-scores."""
     def fake_run_session(script, *, root, child_id, midi_in, mic, controls, echo, wait_for_space,
                          stop_when=None, header_extra=None, **options):
-        out = run_simulated_task(load_script(script), root=root, child_id=child_id, model="silent", seed=0,
-                                 header_extra=header_extra, stop_rule=stop_when)
+        out = simulate_task(load_script(script), root=root, child_id=child_id, model="silent", seed=0,
+                            header=header_extra, stop_when=stop_when)
         return {"status": "completed", "folder": str(out.folder), "stop_reason": out.stop_reason}
 
-    monkeypatch.setattr(engine.session.live, "run_session", fake_run_session)
+    monkeypatch.setattr(battery, "run_session", fake_run_session)
     a = run_assessment("hooked-child", root=env, midi_in="pad", echo=None, tasks=["sync_slow"])
     t = a.task("sync_slow")
     assert t.status == "no_response" and t.trials == 3
@@ -418,7 +416,6 @@ def test_a_run_session_with_the_battery_hooks_ends_the_task_inside_the_session(e
     header = json.loads((Path(env) / t.session / "events.jsonl").read_text().splitlines()[0])
     assert header["assessment"]["tasks"] == ["sync_slow"]
     assert rescore(Path(env) / t.session)["identical"]
-
 
 def test_tandem_assess_simulated_prints_json(env, capsys):
     from engine.cli import build_parser, main

@@ -9,6 +9,7 @@ import stat
 from html import escape as html_escape
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from engine.assessment.report import (
@@ -27,8 +28,6 @@ from engine.assessment.results import (
     save_assessment,
 )
 from engine.errors import ConfigError
-
-pypdf = pytest.importorskip("pypdf")
 
 BAATH = "Bååth & Madison (2012), tapping_norms.json"
 

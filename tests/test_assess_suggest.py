@@ -41,10 +41,11 @@ def test_the_known_assessment_gives_known_suggestions(suggested):
     # baseline within-window 35 % -> 60 % (the example)
     assert (beat.objective.aggregate, beat.objective.comparator, beat.objective.threshold) == ("mean", ">=", 60.0)
     assert beat.sentence.startswith("Will tap within ±80 ms of the beat on at least 60 % of beats")
-    assert "in 3 consecutive sessions" in beat.sentence and "80–90 BPM" in beat.sentence
+    # The scripts that measure it run at 80-100 BPM (the metronome at 100, the marches at 80-90).
+    assert "in 3 consecutive sessions" in beat.sentence and "80–100 BPM" in beat.sentence
     assert beat.domain == "motor" and beat.task == "sync_own_tempo" and beat.baseline == 35.0
     assert "35 %" in beat.rationale and "n = 32" in beat.rationale and "104 BPM" in beat.rationale
-    assert set(beat.scripts) == {"steady-beat-march", "march-song", "tap-and-keep-going"}
+    assert set(beat.scripts) == {"steady-beat-march", "march-song", "tap-and-keep-going", "metronome"}
     assert got["asynchrony_sd_ms"].objective.threshold == 45.0  # 61 ms, 25 % lower, rounded down to 5
     assert got["continuation_iti_cv"].objective.threshold == pytest.approx(0.09)  # 12 % → 9 %, as a fraction
     assert got["continuation_iti_cv"].scripts == ("tap-and-keep-going",)
@@ -110,7 +111,7 @@ def test_the_sync_baseline_is_the_task_nearest_the_scripts_tempo():
     a = make_assessment(sync_own_tempo=TaskResult("sync_own_tempo", "motor", "Synchronisation at own tempo",
                                                   "no_response", reason="No taps."))
     beat = next(s for s in suggest_objectives(a, songs_dir=SONGS) if s.objective.metric == "within_window_pct")
-    # slow is 60 BPM, fast 120 BPM; the scripts run at 80–90 BPM: slow is nearer
+    # slow is 60 BPM, fast 120 BPM; the scripts run at 80–100 BPM: slow is nearer
     assert beat.task == "sync_slow" and beat.baseline == 22.0 and beat.objective.threshold == 50.0
 
 

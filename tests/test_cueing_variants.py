@@ -25,6 +25,7 @@ from engine.midi.midifile import load_midi
 from engine.midi.playback import note_sound
 from engine.scoring.objectives import evaluate_session
 from engine.simulation.models import events_for, make_model
+from tests.fixture_files import objective_text, script_text
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 MARCH = SONGS / "march-song.mid"
@@ -101,31 +102,13 @@ def test_the_committed_march_is_what_make_march_writes(tmp_path):
 # --------------------------------------------------------------------------
 # Scripts
 
-BASE = """\
-title = "t"
-kind = "rhythmic_cueing"
-tempo_bpm = {tempo}
-meter = "4/4"
-grid = "1/4"
-trials = 12
-[instruments]
-cue = "drum:hi_wood_block"
-[input]
-source = "midi"
-{phrases}
-[cueing]
-{cueing}
-[prompts]
-count_in_beats = {count_in}
-{extra}
-"""
-PHRASE = '[[phrases]]\nrhythm = "xxxx"\n'
-
-
-def write(tmp_path, *, cueing="continuation_beats = 6", tempo=120, count_in=4, phrases=PHRASE, extra="",
+def write(tmp_path, *, cueing="continuation_beats = 6", tempo=120, count_in=4, rhythms=("xxxx",), extra="",
           name="s.toml"):
+    """The minimal script as a rhythmic cueing of ``rhythms`` (none: a song), with ``cueing`` as its [cueing]."""
+    text = script_text("minimal", kind="rhythmic_cueing", tempo_bpm=tempo, grid="1/4", trials=12,
+                       cue="drum:hi_wood_block", source="midi", phrases=[{"rhythm": r} for r in rhythms])
     path = tmp_path / name
-    path.write_text(BASE.format(tempo=tempo, cueing=cueing, count_in=count_in, phrases=phrases, extra=extra))
+    path.write_text(f"{text}[cueing]\n{cueing}\n[prompts]\ncount_in_beats = {count_in}\n{extra}\n")
     return path
 
 
@@ -184,7 +167,7 @@ def test_continuation_plans_when_the_tempo_steps(tmp_path):
 
 def test_the_phrase_is_repeated_over_the_sync_bars(tmp_path):
     path = write(tmp_path, cueing="continuation_beats = 5\nsync_bars = 3",
-                 phrases='[[phrases]]\nrhythm = "x.xx"\n', count_in=0)
+                 rhythms=["x.xx"], count_in=0)
     plan = make_kind(load_script(path)).next_trial(10.0)
     assert plan.cue_times("downbeat", "beat") == [10.0 + b * 0.5 for b in (0, 2, 3, 4, 6, 7, 8, 10, 11)]
     assert plan.params["continuation_beats_s"] == [10.0 + (12 + j) * 0.5 for j in range(5)]
@@ -240,7 +223,7 @@ def test_the_continuation_window_ends_half_a_beat_before_the_next_trial(tmp_path
     assert "3 taps" in r.scores["continuation_reason"]
     assert r.correct is True and r.scores["within_window_pct"] == 100.0
     # Objectives: a continuation objective skips the unscorable trial.
-    s_load = load_script(write(tmp_path, name="o.toml", extra=OBJECTIVE.format(metric="drift_pct_per_interval")))
+    s_load = load_script(write(tmp_path, name="o.toml", extra=objective("drift_pct_per_interval")))
     res = evaluate_session(s_load.objectives[0], [r.trial, kind.score(plan, beats + cont).trial])
     assert res.value == pytest.approx(0.0) and res.counted == 1 and res.unscorable == 1
 
@@ -250,19 +233,14 @@ def test_a_trial_whose_sync_part_is_unscorable_is_unscorable_for_continuation_ob
     plan = kind.next_trial(0.0)
     r = kind.score(plan, plan.params["beats_s"][-1:] + plan.params["continuation_beats_s"])
     assert r.scores["scorable"] is False and r.scores["continuation_scorable"] is True and r.correct is False
-    script = load_script(write(tmp_path, name="o.toml", extra=OBJECTIVE.format(metric="drift_pct_per_interval")))
+    script = load_script(write(tmp_path, name="o.toml", extra=objective("drift_pct_per_interval")))
     res = evaluate_session(script.objectives[0], [r.trial])
     assert res.value is None and res.counted == 0 and res.unscorable == 1
 
 
-OBJECTIVE = """
-[[objectives]]
-id = "o"
-metric = "{metric}"
-aggregate = "median"
-comparator = "<="
-threshold = 1
-"""
+def objective(metric):
+    """An objective on ``metric``: a median of at most 1."""
+    return objective_text("o", metric, aggregate="median", comparator="<=", threshold=1)
 
 
 def test_adaptation_follows_the_sync_part_only(tmp_path):
@@ -365,7 +343,7 @@ def test_events_for_plain_cueing_is_unchanged_by_the_variants(tmp_path):
 
 def song_script(tmp_path, *, tempo=88, cueing="", extra="", count_in=4):
     shutil.copy(MARCH, tmp_path / "march.mid")
-    return write(tmp_path, cueing=f'song = "march.mid"\n{cueing}', tempo=tempo, phrases="", extra=extra,
+    return write(tmp_path, cueing=f'song = "march.mid"\n{cueing}', tempo=tempo, rhythms=(), extra=extra,
                  count_in=count_in)
 
 
@@ -451,35 +429,35 @@ def problems(path):
 
 
 def test_song_validation_errors(tmp_path):
-    path = write(tmp_path, cueing='song = "nowhere.mid"', phrases="")
+    path = write(tmp_path, cueing='song = "nowhere.mid"', rhythms=())
     (p,) = problems(path)
     song_line = line_of(path, "song =")
     assert p.startswith(f"{path}:{song_line}: cueing.song 'nowhere.mid' names a file that does not exist")
     (tmp_path / "junk.mid").write_bytes(b"this is not MIDI at all")
-    (p,) = problems(write(tmp_path, cueing='song = "junk.mid"', phrases=""))
+    (p,) = problems(write(tmp_path, cueing='song = "junk.mid"', rhythms=()))
     assert f":{song_line}: cueing.song 'junk.mid' is not a MIDI file Tandem can read" in p and p.count(". ") == 0
     empty = mido.MidiFile()
     empty.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
     empty.save(tmp_path / "empty.mid")
-    (p,) = problems(write(tmp_path, cueing='song = "empty.mid"', phrases=""))
+    (p,) = problems(write(tmp_path, cueing='song = "empty.mid"', rhythms=()))
     assert f":{song_line}: cueing.song 'empty.mid' names empty.mid, which has no notes to play" in p
-    (p,) = problems(write(tmp_path, cueing='song = "s.toml"', phrases=""))
+    (p,) = problems(write(tmp_path, cueing='song = "s.toml"', rhythms=()))
     assert "cueing.song 's.toml' must name a MIDI file (.mid)" in p
     changing = make_march()
     changing.tracks[0].insert(3, mido.MetaMessage("set_tempo", tempo=400000, time=TPB * 8))
     changing.save(tmp_path / "changing.mid")
-    (p,) = problems(write(tmp_path, cueing='song = "changing.mid"', phrases=""))
+    (p,) = problems(write(tmp_path, cueing='song = "changing.mid"', rhythms=()))
     assert "changes tempo at beat 8; a cueing song must keep one tempo" in p
     three = make_march()
     three.tracks[0][1] = mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0)
     three.save(tmp_path / "three.mid")
-    (p,) = problems(write(tmp_path, cueing='song = "three.mid"', phrases=""))
+    (p,) = problems(write(tmp_path, cueing='song = "three.mid"', rhythms=()))
     assert "cueing.song 'three.mid' is in 3/4, but the script's meter is 4/4" in p
     shutil.copy(MARCH, tmp_path / "march.mid")
     (p,) = problems(write(tmp_path, cueing='song = "march.mid"'))
     assert p.startswith(f"{tmp_path / 's.toml'}:{line_of(tmp_path / 's.toml', '[[phrases]]')}: phrases are not played when [cueing] song is given")
     # The song's own kind: not a cueing table elsewhere, and a kind without phrases or song fails clearly.
-    assert load_script(write(tmp_path, cueing='song = "march.mid"', phrases="")).options["song"] == \
+    assert load_script(write(tmp_path, cueing='song = "march.mid"', rhythms=())).options["song"] == \
         (tmp_path / "march.mid").resolve()
 
 
@@ -493,9 +471,9 @@ def test_continuation_validation_errors(tmp_path):
     (p,) = problems(write(tmp_path, cueing="continuation_beats = 2.5"))
     assert "cueing.continuation_beats must be a whole number" in p
     # Continuation metrics: only with continuation on; the sync metrics always.
-    ok = load_script(write(tmp_path, extra=OBJECTIVE.format(metric="continuation_tempo_ratio")))
+    ok = load_script(write(tmp_path, extra=objective("continuation_tempo_ratio")))
     assert ok.objectives[0].metric == "continuation_tempo_ratio" and ok.options["continuation_beats"] == 6
-    (p,) = problems(write(tmp_path, cueing="window_ms = 80", extra=OBJECTIVE.format(metric="wk_clock_sd_ms")))
+    (p,) = problems(write(tmp_path, cueing="window_ms = 80", extra=objective("wk_clock_sd_ms")))
     assert "objectives[1].metric 'wk_clock_sd_ms' is a continuation metric, measured only in the " \
            "synchronisation-continuation variant; give [cueing] continuation_beats above 0" in p
     assert load_script(write(tmp_path, cueing="continuation_beats = 0")).options == {}

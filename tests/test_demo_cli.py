@@ -5,14 +5,18 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from engine.audio.soundbank import SoundBank
 from engine.cli import main
 from engine.events import event_from_dict
-from engine.simulation.metronome import run_demo
+from engine.paths import cache_dir
+from engine.records.rescore import rescore
+from engine.simulation.demo import METRONOME, beat_table, run_demo
 
 
 @pytest.fixture(autouse=True)
@@ -22,44 +26,56 @@ def private_dirs(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _metronome(tmp_path, **kw) -> dict:
+    """One session of `tandem demo` without a script: the metronome, a child tapping along (profile typical)."""
+    return run_demo(None, root=tmp_path / "data", echo=None, **kw)[0]
+
+
+def _log(entry: dict) -> list:
+    lines = (Path(entry["folder"]) / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def test_demo_measures_what_the_simulated_child_did(tmp_path):
-    res = run_demo(root=tmp_path / "data", seed=7, beats=24, echo=lambda s: None)
+    s = _metronome(tmp_path, seed=7, beats=24)
+    assert s["script"] == str(METRONOME) and s["child_profile"] == "typical" and len(s["trials"]) == 6
     # Every asynchrony the engine measured equals the child's own (tap time − the cue it aimed at)
     # to within half a frame of stamping.
-    assert res.truth_max_error_ms is not None and res.truth_max_error_ms <= 0.5 / 48
-    sync = res.summary["sync"]
-    assert sync["matched"] + sync["missed"] == 24
+    assert s["truth_check_max_error_ms"] is not None and s["truth_check_max_error_ms"] <= 0.5 / 48
+    assert s["sync"]["matched"] + s["sync"]["missed"] == 24 == len(s["beats"])
     # The events file holds every cue and tap, readable back into events, in time order of writing.
-    lines = (res.folder / "events.jsonl").read_text().splitlines()
-    header = json.loads(lines[0])
-    assert header["type"] == "header" and header["sample_rate"] == 48_000
-    assert json.loads(lines[-1])["type"] == "summary"  # the closing line: the session ended
-    events = [event_from_dict(json.loads(line)) for line in lines[1:-1]]
+    lines = _log(s)
+    assert lines[0]["type"] == "header" and lines[0]["sample_rate"] == 48_000
+    assert lines[0]["simulated_child"] == {"profile": "typical", "seed": 7}
+    assert lines[-1]["type"] == "summary" and lines[-1]["trials"] == 6  # the closing line: the session ended
+    events = [event_from_dict(d) for d in lines[1:-1] if d["type"] in ("cue", "input", "status")]
     cues = [e for e in events if e.kind == "cue" and e.role != "feedback"]
     taps = [e for e in events if e.kind == "input"]
-    assert len(cues) == 28 and len(taps) == len(res.taps) > 0
-    assert [c.frame for c in cues] == [c.frame for c in res.cues]
+    assert [c.role for c in cues[:4]] == ["count_in"] * 4 and len(cues) == 28 and len(taps) > 0
+    # The beat table is the log's beats, each on the 100 BPM grid (0.6 s apart, to the frame).
+    heard = [c.heard_frame for c in cues[4:]]
+    assert [b["cue_heard_s"] for b in s["beats"]] == [round(f / 48_000, 6) for f in heard]
+    assert set(np.diff(heard)) == {28_800}
+    # ... and the whole session re-scores from its log.
+    assert rescore(Path(s["folder"]))["identical"] is True
 
 
 def test_demo_audio_is_exactly_the_sounds_in_the_log(tmp_path):
     """Rebuild the mix from the logged sounds (frame, gain, pan) and compare with audio.wav."""
-    from engine.audio.soundbank import SoundBank
-    from engine.paths import cache_dir
-    from engine.simulation.metronome import DEMO_SOUNDS
-
-    res = run_demo(root=tmp_path / "data", seed=3, beats=8, echo=lambda s: None)
-    audio, rate = sf.read(res.folder / "audio.wav", dtype="float32")
+    s = _metronome(tmp_path, seed=3, beats=8)
+    audio, rate = sf.read(Path(s["folder"]) / "audio.wav", dtype="float32")
     assert rate == 48_000 and audio.shape[1] == 2
-    bank = SoundBank.load(DEMO_SOUNDS.values(), sample_rate=rate, cache_dir=cache_dir())
+    played = [event_from_dict(d) for d in _log(s) if d["type"] == "cue"]
+    bank = SoundBank.load({ev.sound for ev in played}, sample_rate=rate, cache_dir=cache_dir())
     expected = np.zeros_like(audio)
-    for ev in res.played:
+    for ev in played:
         data = bank[ev.sound].data
         angle = (ev.pan + 1) * np.pi / 4
         n = min(len(data), len(expected) - ev.frame)
         expected[ev.frame : ev.frame + n, 0] += np.float32(ev.gain * np.cos(angle)) * data[:n]
         expected[ev.frame : ev.frame + n, 1] += np.float32(ev.gain * np.sin(angle)) * data[:n]
-    assert any(ev.role == "feedback" for ev in res.played)
-    assert len(audio) >= res.played[-1].frame
+    assert any(ev.role == "feedback" for ev in played)
+    assert len(audio) >= played[-1].frame
     # Up to the stop, exact (16-bit WAV); then the closing fade only ever lowers the sound.
     fade = 5 * 128  # the engine renders ceil(10 ms / block) + 1 blocks of fade
     np.testing.assert_allclose(audio[:-fade], expected[:-fade], atol=1.5 / 32768)
@@ -67,9 +83,9 @@ def test_demo_audio_is_exactly_the_sounds_in_the_log(tmp_path):
 
 
 def test_demo_files_are_private(tmp_path):
-    res = run_demo(root=tmp_path / "data", seed=1, beats=4, echo=lambda s: None)
-    assert stat.S_IMODE(res.folder.stat().st_mode) == 0o700
-    for f in res.folder.iterdir():
+    folder = Path(_metronome(tmp_path, seed=1, beats=4)["folder"])
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for f in folder.iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
 
 
@@ -77,16 +93,43 @@ def test_demo_command_prints_a_truthful_summary(tmp_path, capsys):
     assert main(["demo", "--seed", "5", "--beats", "8", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     folder = next((tmp_path / "out" / "sessions" / "demo-child").iterdir())
-    summary = json.loads((folder / "summary.json").read_text())
+    sync = beat_table(folder)["sync"]  # recomputed from the log alone
     printed = [line for line in out.splitlines() if line.startswith("Asynchrony:")][0]
-    assert f"mean {summary['sync']['asynchrony_mean_ms']:+.1f} ms" in printed
-    assert f"SD {summary['sync']['asynchrony_sd_ms']:.1f} ms" in printed
+    assert f"mean {sync['asynchrony_mean_ms']:+.1f} ms" in printed
+    assert f"SD {sync['asynchrony_sd_ms']:.1f} ms" in printed
     assert str(folder) in out
 
 
 def test_several_sessions(tmp_path):
     assert main(["demo", "--sessions", "2", "--seed", "1", "--beats", "4", "--child", "C07", "--out", str(tmp_path)]) == 0
     assert len(list((tmp_path / "sessions" / "C07").iterdir())) == 2
+
+
+def test_the_metronome_takes_every_flag_a_script_takes(tmp_path, capsys):
+    """The metronome is an ordinary script: --json, --max-trials, --child-model and --tempo work on it."""
+    assert main(["demo", "--json", "--max-trials", "2", "--child-model", "steady", "--tempo", "120", "--seed", "2",
+                 "--out", str(tmp_path)]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["child_model"] == "steady" and len(entry["trials"]) == 2
+    assert {t["tempo_bpm"] for t in entry["trials"]} == {120.0}
+    header = _log(entry)[0]
+    assert header["script_overrides"] == {"tempo_bpm": 120.0} and header["simulated_child"]["model"] == "steady"
+    assert rescore(Path(entry["folder"]))["identical"] is True  # the override is applied when re-scoring
+
+
+def test_demo_flags_that_cannot_apply_are_refused_in_one_sentence(tmp_path):
+    cases = [
+        (["--beats", "6"], "--beats"),  # not whole 4-beat bars
+        (["content/songs/echo-drums.toml", "--beats", "8"], "--beats"),  # not rhythmic cueing
+        (["content/songs/echo-drums.toml", "--profile", "typical"], "--profile"),  # a tapping child cannot echo
+        (["--profile", "typical", "--child-model", "steady"], "--child-model"),
+        (["--tempo", "500"], "--tempo"),
+    ]
+    for args, flag in cases:
+        r = run_cli("--data-dir", str(tmp_path), "demo", *args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert flag in r.stderr and r.stderr.count("\n") == 1, (args, r.stderr)
+    assert not (tmp_path / "sessions").exists()  # nothing ran
 
 
 def run_cli(*args, env_extra=None):

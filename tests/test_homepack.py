@@ -29,7 +29,7 @@ from engine.homepack.songs import choose_songs, working_tempo
 from engine.interventions.script import load_script
 from engine.records.index import load_records
 from engine.records.model import SessionRecord, TrialRecord
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 
 SONGS = Path("content/songs")
 MARCH, ECHO, KEEP, CONV = (SONGS / f"{n}.toml" for n in
@@ -107,8 +107,8 @@ def pack(tmp_path_factory):
     (root / "plans").mkdir(parents=True)
     (root / "plans" / "C07.toml").write_text(PLAN)
     # Adaptive sessions: the steady child speeds the march up (80 → 88.2 BPM) and the echo (90 → 94.5).
-    run_script_demo(MARCH, root=root, child_id="C07", model="steady", max_trials=10, echo=None)
-    run_script_demo(ECHO, root=root, child_id="C07", model="steady", max_trials=4, echo=None)
+    run_demo(MARCH, root=root, child_id="C07", model="steady", max_trials=10, echo=None)
+    run_demo(ECHO, root=root, child_id="C07", model="steady", max_trials=4, echo=None)
     save_assessment(_assessment("C07", SMT_BPM), root)
     result = make_homepack(root, "C07", note=NOTE, minutes=MINUTES, today=TODAY)
     yield root, result, {s["title"]: s for s in result["songs"]}

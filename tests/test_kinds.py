@@ -17,23 +17,21 @@ from engine.interventions.kinds import (
 from engine.interventions.script import load_cueing_song, load_script
 from engine.scoring.objectives import evaluate_session
 from engine.simulation.models import events_for, make_model
+from tests.fixture_files import objective_text, script_text
 
 SONGS = sorted((Path(__file__).resolve().parent.parent / "content" / "songs").glob("*.toml"))
 
 
-def script(tmp_path, kind, phrases, *, tempo=90, adapt=None, prompts="count_in_beats = 4", extra="trials = 10",
-           objectives="", grid="1/8"):
-    """Write and load a small script."""
-    text = ['title = "t"', f'kind = "{kind}"', f"tempo_bpm = {tempo}", 'meter = "4/4"', f'grid = "{grid}"', extra,
-            "[instruments]", 'cue = "drum:hi_bongo"', "[input]", 'source = "midi"']
-    for p in phrases:
-        key = "melody" if p[0] in "ABCDEFG" else "rhythm"
-        text += ["[[phrases]]", f'{key} = "{p}"']
+def script(tmp_path, kind, phrases, *, tempo=90, adapt=None, prompts="count_in_beats = 4", trials=10,
+           duration_min=None, objectives="", grid="1/8"):
+    """Write and load the minimal script as ``kind`` with ``phrases`` (notations: a melody or a rhythm)."""
+    length = {"trials": trials} if duration_min is None else {"trials": None, "duration_min": duration_min}
+    text = script_text("minimal", kind=kind, tempo_bpm=tempo, grid=grid, source="midi",
+                       phrases=[{"melody" if p[0] in "ABCDEFG" else "rhythm": p} for p in phrases], **length)
     if adapt:
-        text += ["[adapt]", adapt]
-    text += ["[prompts]", prompts, objectives]
+        text += f"[adapt]\n{adapt}\n"
     path = tmp_path / f"{kind}.toml"
-    path.write_text("\n".join(text) + "\n")
+    path.write_text(text + f"[prompts]\n{prompts}\n{objectives}\n")
     return load_script(path)
 
 
@@ -185,7 +183,7 @@ def test_turn_taking_steps_up_after_passed_turns(tmp_path):
 
 def test_bars_never_share_a_tap_when_the_tempo_steps_down(tmp_path):
     s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80,
-               adapt="up_after = 4\ndown_after = 1\ntempo_step_pct = 10\nmin_tempo_bpm = 60", extra="trials = 5")
+               adapt="up_after = 4\ndown_after = 1\ntempo_step_pct = 10\nmin_tempo_bpm = 60", trials=5)
     kind = make_kind(s)
     first = kind.next_trial(0.0)
     kind.adapt(kind.score(first, []))  # a miss: the next bar is 10 % slower
@@ -204,7 +202,7 @@ def beats(plan, offset=0.0):
 
 
 def test_cueing_steps_tempo_by_exactly_the_percent_once_entrained(tmp_path):
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, duration_min=3)
     kind = make_kind(s)
     trials = run(kind, 6, lambda p: beats(p, 0.010))
     assert all(r.correct and r.scores["within_window_pct"] == 100.0 for _, r in trials)
@@ -213,7 +211,7 @@ def test_cueing_steps_tempo_by_exactly_the_percent_once_entrained(tmp_path):
 
 
 def test_cueing_does_not_step_while_not_entrained_and_steps_down_after_misses(tmp_path):
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, duration_min=3)
     # Two of four beats within ±80 ms (50 % < 70 %): never entrained.
     off = RhythmicCueing.from_script(s, criterion_pct=70)
     half = run(off, 8, lambda p: [t + (0.02 if i % 2 else 0.15) for i, t in enumerate(beats(p))])
@@ -221,7 +219,7 @@ def test_cueing_does_not_step_while_not_entrained_and_steps_down_after_misses(tm
     # Misses step down after down_after = 2 bars (and again after 2 more), never up.
     assert [p.tempo_bpm for p, _ in half][:5] == [80.0, 80.0, 80.0 / 1.05, 80.0 / 1.05, 80.0 / 1.05 ** 2]
     # Three entrained bars then one miss: the run is broken, no step.
-    s2 = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    s2 = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, duration_min=3)
     kind = make_kind(s2)
     pattern = iter([0.0, 0.0, 0.0, 0.2, 0.0, 0.0])
     trials = run(kind, 6, lambda p: beats(p, next(pattern)))
@@ -230,9 +228,8 @@ def test_cueing_does_not_step_while_not_entrained_and_steps_down_after_misses(tm
 
 
 def test_criterion_comes_from_the_scripts_within_window_objective(tmp_path):
-    objective = ('[[objectives]]\nid = "beat"\nmetric = "within_window_pct"\naggregate = "mean"\n'
-                 'comparator = ">="\nthreshold = 50')
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="trials = 8",
+    objective = objective_text("beat", "within_window_pct", threshold=50)
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, trials=8,
                objectives=objective)
     kind = make_kind(s)
     assert kind.criterion_pct == 50.0
@@ -241,7 +238,7 @@ def test_criterion_comes_from_the_scripts_within_window_objective(tmp_path):
 
 
 def test_free_play_finds_the_childs_tempo_from_the_median_iti(tmp_path):
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, extra="duration_min = 3")
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=80, adapt=CUE_ADAPT, duration_min=3)
     kind = make_kind(s, free_play=True)
     free = kind.next_trial(0.0)
     assert free.phase == "free_play" and free.cue_times() == []
@@ -266,7 +263,7 @@ def test_free_play_finds_the_childs_tempo_from_the_median_iti(tmp_path):
 
 
 def test_cue_times_are_logical_time_across_consecutive_bars(tmp_path):
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=70, adapt=CUE_ADAPT, extra="trials = 40")
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=70, adapt=CUE_ADAPT, trials=40)
     kind = make_kind(s)
     start = 3.1
     cues = []
@@ -304,7 +301,7 @@ def test_plans_are_deterministic(tmp_path):
 
 
 def test_finished_after_the_scripts_trials_or_duration(tmp_path):
-    s = script(tmp_path, "call_and_response", ["x.x.x..."], extra="trials = 3")
+    s = script(tmp_path, "call_and_response", ["x.x.x..."], trials=3)
     kind = make_kind(s)
     done = []
     t = 0.0
@@ -315,7 +312,7 @@ def test_finished_after_the_scripts_trials_or_duration(tmp_path):
         t = plan.end_s
     assert len(done) == 3
     # One minute at 120 bpm, no count-in: 30 bars of 2 s fill exactly 60 s.
-    d = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=120, extra="duration_min = 1",
+    d = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=120, duration_min=1,
                prompts="count_in_beats = 0")
     kind = make_kind(d)
     n, t = 0, 0.0
@@ -515,12 +512,11 @@ def test_stop_and_go_harder_is_faster_with_shorter_less_predictable_go_spans(tmp
 # -- fill in the blank -------------------------------------------------------------
 
 
-def fill_script(tmp_path, melody="C4 D4 E4 F4:2", blank="blank = 3", table=""):
-    text = (f'title = "f"\nkind = "fill_in_the_blank"\ntempo_bpm = 120\ntrials = 4\n[instruments]\n'
-            f'cue = "program:0"\n[input]\nsource = "both"\n[[phrases]]\nmelody = "{melody}"\n{blank}\n'
-            f'[[phrases]]\nrhythm = "x.x.x.x."\n{table}\n')
+def fill_script(tmp_path, table=""):
+    text = script_text("minimal", kind="fill_in_the_blank", tempo_bpm=120, trials=4, cue="program:0",
+                       phrases=[{"melody": "C4 D4 E4 F4:2", "blank": 3}, {"rhythm": "x.x.x.x."}])
     path = tmp_path / "fill.toml"
-    path.write_text(text)
+    path.write_text(f"{text}{table}\n")
     return load_script(path)
 
 
@@ -564,9 +560,8 @@ def test_fill_in_the_blank_scores_and_adapts_the_tempo(tmp_path):
 
 
 def test_a_steady_child_meets_the_motor_objective_that_a_drifting_child_misses(tmp_path):
-    objective = ('[[objectives]]\nid = "beat"\nmetric = "within_window_pct"\naggregate = "mean"\n'
-                 'comparator = ">="\nthreshold = 70')
-    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=100, extra="trials = 8",
+    objective = objective_text("beat", "within_window_pct")
+    s = script(tmp_path, "rhythmic_cueing", ["xxxx"], grid="1/4", tempo=100, trials=8,
                objectives=objective)
     met = {}
     for name in ("steady", "drifting"):

@@ -20,67 +20,14 @@ from engine.records.plan import (
     plan_objectives_for,
     plan_path,
 )
+from tests.fixture_files import plan_text, write_plan
 
-GOOD = '''\
-id = "C07"
-display_name = "Samantha"
-therapist = "J. Rivera, MT-BC"
-
-[[phases]]
-name = "baseline"
-start = 2026-09-01
-
-[[phases]]
-name = "intervention"
-start = 2026-09-22
-
-[[goals]]
-domain = "motor"
-description = "Keeps a steady beat."
-
-[[goals.objectives]]
-id = "steady-beat"
-metric = "within_window_pct"
-aggregate = "mean"
-comparator = ">="
-threshold = 70
-scripts = ["steady-beat-march"]
-target_date = 2026-12-15
-
-[[goals]]
-domain = "communication"
-description = "Imitates rhythms."
-
-[[goals.objectives]]
-id = "imitate"
-metric = "correct"
-criterion = "k_of_n"
-k = 4
-n = 5
-comparator = "=="
-threshold = true
-max_prompt = "gestural"
-scripts = ["content/songs/echo-drums.toml", "keyboard-echo.toml"]
-
-[[goals.objectives]]
-id = "quick"
-metric = "response_latency_ms"
-aggregate = "median"
-comparator = "<="
-threshold = 2000
-scripts = ["echo-drums"]
-'''
-
-
-def write(root, text, child="C07"):
-    path = plan_path(root, child)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
-    return path
+# The shared plan, its "imitate" naming its scripts by path and by file name as well as by stem.
+GOOD = plan_text("C07", objectives={"imitate": {"scripts": ["content/songs/echo-drums.toml", "keyboard-echo.toml"]}})
 
 
 def problems(root, text, child="C07"):
-    write(root, text, child)
+    write_plan(root, child, text)
     with pytest.raises(PlanError) as info:
         load_plan(root, child)
     assert isinstance(info.value, ConfigError)
@@ -104,21 +51,21 @@ def test_template_is_private_valid_and_never_overwritten(tmp_path):
 
 
 def test_good_plan_reads_every_field(tmp_path):
-    write(tmp_path, GOOD)
+    write_plan(tmp_path, "C07", GOOD)
     plan = load_plan(tmp_path, "C07")
     assert plan.display_name == "Samantha" and plan.therapist == "J. Rivera, MT-BC"
-    imitate = plan.objectives[1]
+    imitate = plan.objectives[0]
     assert imitate.domain == "communication" and imitate.goal == "Imitates rhythms."
     assert imitate.objective.k == 4 and imitate.objective.counted_prompts == ("independent", "gestural")
     assert plan.objectives[0].target_date == dt.date(2026, 12, 15)
     assert plan.phase_on(dt.date(2026, 8, 31)) is None
     assert plan.phase_on(dt.date(2026, 9, 21)) == "baseline"
     assert plan.phase_on(dt.date(2026, 9, 22)) == "intervention"
-    assert plan.to_dict()["goals"][1]["objectives"][0]["counted_prompts"] == ["independent", "gestural"]
+    assert plan.to_dict()["goals"][0]["objectives"][0]["counted_prompts"] == ["independent", "gestural"]
 
 
 def test_plan_objectives_for_matches_stem_file_name_and_path(tmp_path):
-    write(tmp_path, GOOD)
+    write_plan(tmp_path, "C07", GOOD)
     plan = load_plan(tmp_path, "C07")
     assert [o.id for o in plan_objectives_for(plan, "/anywhere/content/songs/echo-drums.toml")] == ["imitate", "quick"]
     assert [o.id for o in plan_objectives_for(plan, "keyboard-echo.toml")] == ["imitate"]
@@ -128,7 +75,7 @@ def test_plan_objectives_for_matches_stem_file_name_and_path(tmp_path):
 
 
 def test_plan_hash_is_the_file_sha256_and_follows_edits(tmp_path):
-    path = write(tmp_path, GOOD)
+    path = write_plan(tmp_path, "C07", GOOD)
     plan = load_plan(tmp_path, "C07")
     assert plan_hash(plan) == plan_hash(path) == hashlib.sha256(GOOD.encode()).hexdigest()
     path.write_text(GOOD.replace("threshold = 70", "threshold = 75"), "utf-8")
@@ -150,11 +97,11 @@ def test_errors_name_file_line_and_field(tmp_path):
         in found[0]
     assert "did you mean 'start'?" in found[0]
     motr, pc = line_of('domain = "motr"'), line_of('metric = "within_window_pc"')
-    assert any(p.startswith(f"{shown}:{motr}: goals[1].domain 'motr' is not one of")
+    assert any(p.startswith(f"{shown}:{motr}: goals[2].domain 'motr' is not one of")
                and "did you mean motor?" in p for p in found)
-    assert any(p.startswith(f"{shown}:{pc}: goals[1].objectives[1].metric")
+    assert any(p.startswith(f"{shown}:{pc}: goals[2].objectives[1].metric")
                and "did you mean 'within_window_pct'?" in p for p in found)
-    assert any(p.startswith(f"{shown}:{line_of('k = 9')}: goals[2].objectives[1] (imitate) k (9) cannot be more "
+    assert any(p.startswith(f"{shown}:{line_of('k = 9')}: goals[1].objectives[1] (imitate) k (9) cannot be more "
                             "than n (5)") for p in found)
     assert len(found) == 4
     assert all(p.endswith(".") and "\n" not in p for p in found)

@@ -16,12 +16,14 @@ from engine.assessment.results import load_assessment, save_assessment
 from engine.assessment.suggest import load_suggestions
 from engine.errors import ConfigError
 from engine.records.plan import load_plan, plan_path
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
+from tests.fixture_files import write_plan
 from tests.test_assess_report import make_assessment
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 DAY = dt.date(2026, 9, 2)  # the assessment's day
 
+# A plan as a therapist writes it by hand, with comments (not the shared fixture): accepting must keep its text.
 OWN_PLAN = '''\
 # Sam's plan -- written by hand; keep my notes!
 id = "C07"
@@ -54,13 +56,6 @@ def states(a) -> dict[str, str]:
     return {s.id: s.state for s in load_suggestions(a)}
 
 
-def write_plan(root: Path, text: str) -> Path:
-    path = plan_path(root, "C07")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
-    return path
-
-
 def test_no_plan_yet_makes_one_with_only_the_accepted_objectives(setup):
     root, a = setup
     path = accept_suggestions(root, "C07", a, ["S1", "s4"], edits={"S1": {"threshold": 55}})
@@ -72,7 +67,7 @@ def test_no_plan_yet_makes_one_with_only_the_accepted_objectives(setup):
     assert (beat.objective.metric, beat.objective.aggregate, beat.objective.threshold) == ("within_window_pct", "mean",
                                                                                            55.0)
     assert beat.domain == "motor" and "55 % of beats" in beat.description and "60 %" not in beat.description
-    assert set(beat.scripts) == {"steady-beat-march", "march-song", "tap-and-keep-going"}
+    assert set(beat.scripts) == {"steady-beat-march", "march-song", "tap-and-keep-going", "metronome"}
     assert (imitate.objective.metric, imitate.objective.threshold, imitate.domain) == ("correct", 70.0, "cognition")
     assert [(p.name, p.start) for p in plan.phases] == [("baseline", DAY)]
     text = path.read_text("utf-8")
@@ -87,7 +82,7 @@ def test_no_plan_yet_makes_one_with_only_the_accepted_objectives(setup):
 
 def test_an_own_plan_keeps_its_text_and_gets_a_baseline_phase(setup):
     root, a = setup
-    path = write_plan(root, OWN_PLAN)
+    path = write_plan(root, "C07", OWN_PLAN)
     accept_suggestions(root, "C07", a, ["S5"], edits={"S5": {"max_prompt": "gestural", "target_date": "2026-12-15"}})
     text = path.read_text("utf-8")
     # the therapist's text is all there, unchanged, in order; the phase goes before the first table
@@ -107,7 +102,7 @@ def test_an_existing_baseline_or_earlier_phase_is_left_alone(setup):
     for phases in ('[[phases]]\nname = "baseline"\nstart = 2026-08-01\n',
                    '[[phases]]\nname = "intervention"\nstart = 2026-08-20\n'):
         own = OWN_PLAN.replace("[[goals]]", phases + "\n[[goals]]", 1)
-        path = write_plan(root, own)
+        path = write_plan(root, "C07", own)
         before = load_plan(root, "C07").phases
         accept_suggestions(root, "C07", a, ["S6"])
         assert load_plan(root, "C07").phases == before
@@ -120,7 +115,7 @@ def test_an_existing_baseline_or_earlier_phase_is_left_alone(setup):
 def test_a_later_phase_gets_the_baseline_before_it(setup):
     root, a = setup
     own = OWN_PLAN.replace("[[goals]]", '# phases\n[[phases]]\nname = "intervention"\nstart = 2026-10-01\n\n[[goals]]', 1)
-    write_plan(root, own)
+    write_plan(root, "C07", own)
     accept_suggestions(root, "C07", a, ["S2"])
     assert [(p.name, p.start) for p in load_plan(root, "C07").phases] == [("baseline", DAY),
                                                                           ("intervention", dt.date(2026, 10, 1))]
@@ -130,7 +125,7 @@ def test_reject_records_and_leaves_the_plan_alone(setup):
     root, a = setup
     out = reject_suggestions(root, "C07", a, ["S2", "S3"])
     assert out == Path(a.folder) / "suggestions.json" and not plan_path(root, "C07").exists()
-    path = write_plan(root, OWN_PLAN)
+    path = write_plan(root, "C07", OWN_PLAN)
     reject_suggestions(root, "C07", a, ["S6"])
     assert path.read_text("utf-8") == OWN_PLAN
     assert states(a) == {"S1": "open", "S2": "rejected", "S3": "rejected", "S4": "open", "S5": "open",
@@ -155,7 +150,7 @@ def test_reject_records_and_leaves_the_plan_alone(setup):
 ])
 def test_a_bad_edit_leaves_the_plan_and_the_suggestions_unchanged(setup, edits, message):
     root, a = setup
-    path = write_plan(root, OWN_PLAN)
+    path = write_plan(root, "C07", OWN_PLAN)
     ids = list(edits) if message is None or "not being accepted" not in message else ["S4"]
     if message is None:
         accept_suggestions(root, "C07", a, ids, edits=edits)
@@ -179,7 +174,7 @@ def test_unknown_ids_twice_accepted_and_a_broken_plan_are_one_sentence(setup):
     with pytest.raises(ConfigError, match="of 'C07', not 'C08'"):
         accept_suggestions(root, "C08", a, ["S2"])
     broken = OWN_PLAN.replace('domain = "communication"', 'domain = "musicality"')
-    path = write_plan(root, broken)
+    path = write_plan(root, "C07", broken)
     with pytest.raises(ConfigError, match="has problems .*musicality"):
         accept_suggestions(root, "C07", a, ["S2"])
     assert path.read_text("utf-8") == broken
@@ -197,8 +192,8 @@ def test_parse_edit():
 def test_sessions_of_the_accepted_scripts_judge_the_accepted_objectives(setup):
     root, a = setup
     accept_suggestions(root, "C07", a, ["S1", "S4"], edits={"S4": {"threshold": 100}})
-    beat = run_script_demo(SONGS / "steady-beat-march.toml", root=root, child_id="C07", max_trials=2, echo=None)
-    echo = run_script_demo(SONGS / "echo-drums.toml", root=root, child_id="C07", max_trials=3, echo=None)
+    beat = run_demo(SONGS / "steady-beat-march.toml", root=root, child_id="C07", max_trials=2, echo=None)
+    echo = run_demo(SONGS / "echo-drums.toml", root=root, child_id="C07", max_trials=3, echo=None)
     plan_beat = [o for o in beat[0]["objectives"] if o["source"] == "plan"]
     plan_echo = [o for o in echo[0]["objectives"] if o["source"] == "plan"]
     assert [o["id"] for o in plan_beat] == ["taps-on-the-beat"] and [o["id"] for o in plan_echo] == ["imitates-rhythms"]

@@ -7,58 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.records.plan import objective_data, plan_path
+from engine.records.plan import objective_data
 from engine.records.reader import read_log
 from engine.records.rescore import rescore
 from engine.scoring.objectives import Objective
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
+from tests.fixture_files import plan_text, write_plan
 
 ECHO = Path("content/songs/echo-drums.toml")
 
-# "imitate" is echo-drums' own "echo-rhythm" under another id (so their figures must agree);
+# The shared plan: "imitate" is echo-drums' own "echo-rhythm" under another id (so their figures must agree);
 # "fast" asks for a quicker response than the script's; "steady" is a metric echo-drums does not produce.
-PLAN = '''\
-id = "C07"
-
-[[phases]]
-name = "baseline"
-start = 2026-09-01
-
-[[goals]]
-domain = "communication"
-description = "Imitates rhythms."
-
-[[goals.objectives]]
-id = "imitate"
-metric = "correct"
-criterion = "k_of_n"
-k = 4
-n = 5
-comparator = "=="
-threshold = true
-max_prompt = "gestural"
-scripts = ["echo-drums"]
-
-[[goals.objectives]]
-id = "fast"
-metric = "response_latency_ms"
-aggregate = "median"
-comparator = "<="
-threshold = 400
-scripts = ["echo-drums"]
-
-[[goals]]
-domain = "motor"
-description = "Keeps a steady beat."
-
-[[goals.objectives]]
-id = "steady"
-metric = "within_window_pct"
-aggregate = "mean"
-comparator = ">="
-threshold = 70
-scripts = ["echo-drums", "steady-beat-march"]
-'''
+PLAN = plan_text("C07", objectives={"quick": {"id": "fast", "threshold": 400},
+                                    "steady-beat": {"id": "steady", "scripts": ["echo-drums", "steady-beat-march"]}})
 
 
 @pytest.fixture(autouse=True)
@@ -67,16 +28,9 @@ def private_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
 
 
-def write_plan(root: Path, text: str = PLAN) -> Path:
-    path = plan_path(root, "C07")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, "utf-8")
-    return path
-
-
 def demo(root: Path, sessions: int = 2, echo=None):
-    return run_script_demo(ECHO, root=root, child_id="C07", model="learning", seed=3, sessions=sessions,
-                           max_trials=5, echo=echo)
+    return run_demo(ECHO, root=root, child_id="C07", model="learning", seed=3, sessions=sessions,
+                    max_trials=5, echo=echo)
 
 
 def by_source(objectives):
@@ -85,7 +39,7 @@ def by_source(objectives):
 
 def test_sessions_judge_the_plan_objectives_their_script_measures(tmp_path):
     root = tmp_path / "out"
-    write_plan(root)
+    write_plan(root, "C07", PLAN)
     sessions = demo(root)
     for s in sessions:
         got = by_source(s["objectives"])
@@ -105,7 +59,7 @@ def test_sessions_judge_the_plan_objectives_their_script_measures(tmp_path):
 
 def test_the_log_keeps_the_plan_objectives_it_judged_and_rescoring_uses_them(tmp_path):
     root = tmp_path / "out"
-    plan = write_plan(root)
+    plan = write_plan(root, "C07", PLAN)
     s = demo(root, sessions=1)[0]
     lines = [json.loads(x) for x in (Path(s["folder"]) / "events.jsonl").read_text().splitlines()]
     header = lines[0]
@@ -139,7 +93,7 @@ def test_the_log_keeps_the_plan_objectives_it_judged_and_rescoring_uses_them(tmp
 
 def test_an_interrupted_session_is_judged_on_its_logged_plan_objectives(tmp_path):
     root = tmp_path / "out"
-    write_plan(root)
+    write_plan(root, "C07", PLAN)
     s = demo(root, sessions=1)[0]
     log = Path(s["folder"]) / "events.jsonl"
     lines = log.read_text().splitlines()
@@ -155,7 +109,7 @@ def test_an_interrupted_session_is_judged_on_its_logged_plan_objectives(tmp_path
 
 def test_a_plan_that_does_not_check_leaves_the_scripts_objectives_and_says_why(tmp_path):
     root = tmp_path / "out"
-    write_plan(root, PLAN.replace('comparator = "<="', 'comparator = "about"'))
+    write_plan(root, "C07", PLAN.replace('comparator = "<="', 'comparator = "about"'))
     said: list[str] = []
     s = demo(root, sessions=1, echo=said.append)[0]
     assert [(o["source"], o["id"]) for o in s["objectives"]] == [("script", "echo-rhythm"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.records.beats import beat_asynchronies
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 
 MARCH = Path("content/songs/steady-beat-march.toml")
 
@@ -20,7 +20,7 @@ def private_dirs(tmp_path, monkeypatch):
 
 
 def test_per_beat_asynchronies_are_the_trials_own(tmp_path):
-    s = run_script_demo(MARCH, root=tmp_path / "out", model="early", max_trials=4, echo=None, seed=2)[0]
+    s = run_demo(MARCH, root=tmp_path / "out", model="early", max_trials=4, echo=None, seed=2)[0]
     beats = beat_asynchronies(Path(s["folder"]))
     assert beats is not None
     k = 0
@@ -36,11 +36,11 @@ def test_per_beat_asynchronies_are_the_trials_own(tmp_path):
 
 
 def test_other_kinds_and_changed_scripts_have_none(tmp_path):
-    echo = run_script_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "o", max_trials=1, echo=None)[0]
+    echo = run_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "o", max_trials=1, echo=None)[0]
     assert beat_asynchronies(Path(echo["folder"])) is None
     copy = tmp_path / "march.toml"
     copy.write_text(MARCH.read_text())
-    s = run_script_demo(copy, root=tmp_path / "p", max_trials=1, echo=None)[0]
+    s = run_demo(copy, root=tmp_path / "p", max_trials=1, echo=None)[0]
     assert beat_asynchronies(Path(s["folder"]))
     copy.write_text(MARCH.read_text() + "\n# edited\n")  # not the script that ran any more
     assert beat_asynchronies(Path(s["folder"])) is None

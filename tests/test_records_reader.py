@@ -15,7 +15,7 @@ from engine.errors import DataDirError
 from engine.records.index import list_sessions
 from engine.records.reader import peek_log, read_log
 from engine.records.rescore import rescore
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 
 ECHO = Path("content/songs/echo-drums.toml")
 
@@ -28,7 +28,7 @@ def private_dirs(tmp_path, monkeypatch):
 
 def demo(script, tmp_path, **kw):
     kw.setdefault("max_trials", 4)
-    return run_script_demo(script, root=tmp_path / "out", echo=None, **kw)[0]
+    return run_demo(script, root=tmp_path / "out", echo=None, **kw)[0]
 
 
 def lines_of(folder):
@@ -174,11 +174,13 @@ def test_a_session_killed_mid_way_leaves_a_readable_interrupted_log(tmp_path):
     assert len(again["trials"]) == len(on_disk)
 
 
-def test_the_metronome_demo_reads_as_completed_from_its_summary_line(tmp_path):
-    from engine.simulation.metronome import run_demo
-
-    res = run_demo(root=tmp_path, beats=4, seed=1, echo=lambda _: None)
-    rec = read_log(res.folder)
-    assert rec.status == "completed" and rec.trials == () and rec.header["schema"] == 2
-    assert rec.duration_s == round(res.summary["stream"]["frames"] / 48_000, 3) > 2
-    assert rec.summary["status"] == "completed" and rec.summary["trials"] == 0  # from the summary line
+def test_the_metronome_demo_reads_as_completed_with_its_trials(tmp_path):
+    """The metronome is an ordinary script session now: its bars are trials, read back from the log."""
+    s = run_demo(None, root=tmp_path, beats=8, seed=1, echo=None)[0]
+    rec = read_log(s["folder"])
+    summary = json.loads((Path(s["folder"]) / "summary.json").read_text())
+    assert rec.status == "completed" and len(rec.trials) == 2 and rec.header["schema"] == 2
+    assert [t.scores for t in rec.trials] == [t["scores"] for t in s["trials"]]
+    assert rec.duration_s == round(summary["stream"]["frames"] / 48_000, 3) > 2
+    assert rec.summary["status"] == "completed" and rec.summary["trials"] == 2  # from the summary line
+    assert [o.id for o in rec.objectives] == ["on-the-beat"]

@@ -10,6 +10,7 @@ import os
 import stat
 from pathlib import Path
 
+import pypdf
 import pytest
 
 from engine.cli.plan import cmd_plan_new, cmd_plan_show
@@ -19,55 +20,19 @@ from engine.records.model import ObjectiveRecord, SessionRecord, TrialRecord
 from engine.records.plan import load_plan, plan_path
 from engine.reports import build_report, collect
 from engine.reports.csvjson import OBJECTIVE_COLUMNS, TRIAL_COLUMNS, cell
-
-pypdf = pytest.importorskip("pypdf")
+from tests.fixture_files import plan_text, write_plan
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 ECHO = SONGS / "echo-drums.toml"
 MARCH = SONGS / "steady-beat-march.toml"
 TZ = dt.timezone(dt.timedelta(hours=1))
 
-PLAN = '''\
-id = "C07"
-display_name = "Samantha"
-therapist = "J. Rivera, MT-BC"
-
-[[phases]]
-name = "baseline"
-start = 2026-09-01
-
-[[phases]]
-name = "intervention"
-start = 2026-09-08
-
-[[goals]]
-domain = "communication"
-description = "Imitates short rhythms."
-
-[[goals.objectives]]
-id = "imitate-3-beats"
-description = "Imitates 3-beat rhythms correctly on 4 of 5 trials."
-metric = "correct"
-criterion = "k_of_n"
-k = 4
-n = 5
-comparator = "=="
-threshold = true
-scripts = ["echo-drums"]
-target_date = 2026-12-15
-
-[[goals]]
-domain = "motor"
-description = "Keeps a steady beat."
-
-[[goals.objectives]]
-id = "steady-beat"
-metric = "within_window_pct"
-aggregate = "mean"
-comparator = ">="
-threshold = 70
-scripts = ["steady-beat-march"]
-'''
+# The shared plan, as a report's: the intervention from the second week, "imitate" under the id and
+# description a therapist gave it and counting independent trials only; no latency objective.
+PLAN = plan_text("C07", phases={"intervention": {"start": dt.date(2026, 9, 8)}},
+                 objectives={"imitate": {"id": "imitate-3-beats", "max_prompt": None,
+                                         "description": "Imitates 3-beat rhythms correctly on 4 of 5 trials."},
+                             "quick": None})
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -123,9 +88,7 @@ def known_sessions() -> list[SessionRecord]:
 
 @pytest.fixture
 def plan(tmp_path):
-    path = plan_path(tmp_path, "C07")
-    path.parent.mkdir(parents=True)
-    path.write_text(PLAN, "utf-8")
+    write_plan(tmp_path, "C07", PLAN)
     return load_plan(tmp_path, "C07")
 
 
@@ -192,9 +155,7 @@ def test_unreadable_script_falls_back_to_the_logged_objectives(tmp_path):
 
 
 def test_a_plan_objective_no_session_measured_yet_is_not_started(tmp_path):
-    path = plan_path(tmp_path, "C07")
-    path.parent.mkdir(parents=True)
-    path.write_text(PLAN + '''
+    write_plan(tmp_path, "C07", PLAN + '''
 [[goals]]
 domain = "socialization"
 description = "Greets others in song."
@@ -206,7 +167,7 @@ aggregate = "percent_true"
 comparator = ">="
 threshold = 60
 scripts = ["hello"]
-''', "utf-8")
+''')
     report = collect("C07", known_sessions(), load_plan(tmp_path, "C07"), plots_wanted=False)
     greets = next(v for v in report.objectives if v.key == "plan:greets")
     assert greets.status == "not started" and greets.rows == [] and greets.domain == "socialization"
@@ -365,12 +326,12 @@ def test_pseudonymous_id_unless_names(tmp_path, plan):
 
 
 def test_demo_sessions_report(tmp_path):
-    from engine.simulation.demo import run_script_demo
+    from engine.simulation.demo import run_demo
 
     sessions = []
     for k, (script, n) in enumerate(((ECHO, 6), (MARCH, 4))):
-        for s in run_script_demo(script, root=tmp_path / "data", child_id="C07", sessions=1, echo=None,
-                                 max_trials=n, model="steady"):
+        for s in run_demo(script, root=tmp_path / "data", child_id="C07", sessions=1, echo=None,
+                          max_trials=n, model="steady"):
             trials = [dict(t["scores"], tempo=t["tempo_bpm"]) for t in s["trials"]]
             objs = tuple(ObjectiveRecord(o["id"], o["status"], o["sentence"], o["value"], o["met"])
                          for o in s["objectives"])
@@ -443,10 +404,10 @@ def test_report_command(tmp_path, plan):
 def test_a_session_notes_trial_table_shows_its_kinds_scores(tmp_path, monkeypatch):
     """From a real log: the trial table has the intervention's own score columns with their figures."""
     from engine.records.reader import read_log
-    from engine.simulation.demo import run_script_demo
+    from engine.simulation.demo import run_demo
 
     monkeypatch.setenv("TANDEM_CACHE", str(tmp_path / "cache"))
-    s = run_script_demo(ECHO, root=tmp_path / "d", max_trials=2, echo=None)[0]
+    s = run_demo(ECHO, root=tmp_path / "d", max_trials=2, echo=None)[0]
     rec = read_log(Path(s["folder"]))
     assert rec.kind == "demo" and rec.header["intervention"] == "call_and_response"
     view = collect("C00", [rec], None, plots_wanted=False).sessions[0]
@@ -476,11 +437,9 @@ def test_each_note_says_which_devices_and_whether_their_latencies_were_calibrate
 
 
 def test_service_diagnosis_summary_and_signature_are_in_the_report(tmp_path):
-    path = plan_path(tmp_path, "C07")
-    path.parent.mkdir(parents=True)
-    path.write_text(PLAN.replace('therapist = "J. Rivera, MT-BC"\n', 'therapist = "J. Rivera, MT-BC"\n'
-                                 'service = "Individual music therapy, 45 min weekly"\n'
-                                 'diagnosis = "Autism spectrum disorder"\n'), "utf-8")
+    write_plan(tmp_path, "C07", PLAN.replace('therapist = "J. Rivera, MT-BC"\n', 'therapist = "J. Rivera, MT-BC"\n'
+                                             'service = "Individual music therapy, 45 min weekly"\n'
+                                             'diagnosis = "Autism spectrum disorder"\n'))
     summary = tmp_path / "summary.txt"
     summary.write_text("Sam imitates longer rhythms\nthan in September.\n\n  Recommendation: keep the echo songs.\n",
                        "utf-8")

@@ -23,7 +23,7 @@ from engine.records.reader import read_log
 from engine.records.rescore import rescore
 from engine.scoring.judge import judge_objectives
 from engine.session.runner import ScriptSession
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 from engine.simulation.models import events_for, make_model
 
 SONGS = sorted(Path("content/songs").glob("*.toml"))
@@ -38,7 +38,7 @@ def private_dirs(tmp_path, monkeypatch):
 
 def demo(script, tmp_path, **kw):
     kw.setdefault("max_trials", 4)
-    return run_script_demo(script, root=tmp_path / "out", echo=None, **kw)
+    return run_demo(script, root=tmp_path / "out", echo=None, **kw)
 
 
 @pytest.mark.parametrize("song", SONGS, ids=lambda p: p.stem)
@@ -99,7 +99,7 @@ def test_a_changed_score_or_plan_in_the_log_is_found(tmp_path):
     assert cmd_rescore(log, True, shown.append) == 0 and json.loads(shown[0])["identical"] is True
 
 
-def test_a_missing_or_changed_script_or_no_script_is_one_sentence(tmp_path):
+def test_a_missing_or_changed_script_is_one_sentence_and_no_script_no_trials(tmp_path):
     script = tmp_path / "echo.toml"
     shutil.copy("content/songs/echo-drums.toml", script)
     s = demo(script, tmp_path, max_trials=1)[0]
@@ -113,7 +113,11 @@ def test_a_missing_or_changed_script_or_no_script_is_one_sentence(tmp_path):
     folder = SessionFolder(tmp_path / "m", child_id="C00", name="metronome")
     folder.write_header({"kind": "demo", "intervention": "rhythmic-cueing (metronome)", "sample_rate": 48000})
     folder.close()
-    with pytest.raises(ConfigError, match="did not run an intervention script"):
+    out = rescore(folder.path)  # a metronome log of before the metronome was a script: no trials to recompute
+    assert out["identical"] is True and out["trials"] == [] and "rhythmic-cueing (metronome)" in out["note"]
+    with open(folder.events_path, "a") as f:  # ... but trials it cannot judge are refused
+        f.write(json.dumps({"type": "trial", "frame": 0, "index": 0, "scores": {}}) + "\n")
+    with pytest.raises(ConfigError, match="names no intervention script"):
         rescore(folder.path)
 
 

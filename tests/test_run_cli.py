@@ -73,3 +73,26 @@ def test_bad_options_are_refused_by_the_parser(tmp_path, bad):
     with pytest.raises(SystemExit) as exc:
         main(["--data-dir", str(tmp_path), "run", "free", "--child", "C1", *bad])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["run", "content/songs/echo-drums.toml", "--child", "C1", "--mic", "--tempo-scale", "1.5"], "--tempo-scale"),
+    (["run", "free", "--child", "C1", "--mic", "--no-wait"], "--no-wait"),
+    (["run", "content/songs/echo-drums.toml", "--child", "C1", "--mic", "--no-ui", "--fullscreen"], "--fullscreen"),
+    (["run", "content/songs/echo-drums.toml", "--child", "C1", "--mic", "--no-ui", "--theme", "low_stimulation"],
+     "--theme"),
+    (["run", "free", "--child", "C1", "--mic", "--duration", "0"], "--duration"),
+    (["assess", "C1", "--simulate", "steady", "--midi-in", "pad"], "--midi-in"),
+    (["assess", "C1", "--simulate", "steady", "--no-ui"], "--no-ui"),
+    (["assess", "C1", "--simulate", "steady", "--midi-transport", "jack"], "--midi-transport"),
+    (["assess", "C1", "--mic", "--seed", "3"], "--seed"),
+    (["calibrate", "--taps", "20"], "--taps"),
+    (["calibrate", "--no-mic"], "--no-mic"),
+    (["calibrate", "--midi-transport", "jack"], "--midi-transport"),
+])
+def test_a_flag_that_does_nothing_on_this_path_is_refused_naming_it(tmp_path, capsys, argv, flag):
+    """Every flag does what it says on every path, or is refused in one sentence naming it, before any
+    device opens or anything is recorded."""
+    assert main(["--data-dir", str(tmp_path), *argv]) == 2
+    assert flag in _one_sentence(capsys)
+    assert not (tmp_path / "sessions").exists() and not (tmp_path / "assessments").exists()

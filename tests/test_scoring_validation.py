@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
+import mir_eval
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -177,11 +179,8 @@ def test_f_measure_needs_a_maximum_matching_not_a_greedy_one():
 @given(ref=st.lists(st.integers(0, 400), max_size=30, unique=True),
        est=st.lists(st.integers(0, 400), max_size=30, unique=True))
 def test_f_measure_equals_mir_eval_on_random_onsets(ref, est):
-    mir_eval = pytest.importorskip("mir_eval")  # optional (bench extra); the fixtures above need no install
     ref_s, est_s = np.sort(np.array(ref) * 0.01), np.sort(np.array(est) * 0.01)  # many exact-window ties
     assume(ref_s.size and est_s.size)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = mir_eval.onset.f_measure(ref_s, est_s, window=0.05)

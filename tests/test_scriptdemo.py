@@ -5,12 +5,13 @@ import os
 import stat
 from pathlib import Path
 
+import pygame
 import pytest
 
 from engine.cli import main
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import load_script
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 
 SONGS = sorted(Path("content/songs").glob("*.toml"))
 
@@ -62,7 +63,7 @@ def turn_script(tmp_path):
 
 def run(script, tmp_path, model="steady", **kw):
     kw.setdefault("max_trials", 3)
-    return run_script_demo(script, root=tmp_path / "out", model=model, echo=None, **kw)
+    return run_demo(script, root=tmp_path / "out", model=model, echo=None, **kw)
 
 
 def read_log(folder):
@@ -273,10 +274,9 @@ def test_every_song_runs_with_every_child_model_and_scores_what_it_did(song, mod
 
 
 def test_screenshot_of_the_session_screen_as_the_child_plays(tmp_path):
-    pygame = pytest.importorskip("pygame")
     shot = tmp_path / "shots" / "echo.png"
-    out = run_script_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "out", echo=None, max_trials=2,
-                          sessions=2, screenshot=shot)
+    out = run_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "out", echo=None, max_trials=2,
+                   sessions=2, screenshot=shot)
     summary = json.loads((Path(out[0]["folder"]) / "summary.json").read_text())
     assert summary["screenshot"] == {"path": str(shot), "phase": "child_turn"}
     assert "screenshot" not in json.loads((Path(out[1]["folder"]) / "summary.json").read_text())

@@ -20,6 +20,7 @@ from engine.interventions.script import (
     ScriptError,
     load_script,
 )
+from tests.fixture_files import FIXTURES, objective_text, script_text
 
 SONGS = Path(__file__).resolve().parents[1] / "content" / "songs"
 
@@ -176,6 +177,13 @@ def test_every_shipped_song_validates():
         assert load_script(song).title
 
 
+def test_the_shared_test_scripts_validate(capsys):
+    """The fixtures other tests vary (tests/fixture_files.py): each variant starts from a valid script."""
+    scripts = sorted((FIXTURES / "scripts").glob("*.toml"))
+    assert len(scripts) >= 3
+    assert main(["validate", *map(str, scripts)]) == 0, capsys.readouterr().err
+
+
 def test_optional_tables_and_sample_file(tmp_path):
     (tmp_path / "sounds").mkdir()
     (tmp_path / "sounds" / "cue.wav").write_bytes(b"RIFF")
@@ -328,21 +336,10 @@ def test_docs_explain_every_field():
 # --------------------------------------------------------------------------
 # The kinds' own tables, the blank, objectives the kind measures
 
-KIND_BASE = """\
-title = "t"
-kind = "{kind}"
-tempo_bpm = 100
-trials = 5
-[instruments]
-cue = "drum:hi_bongo"
-[input]
-source = "both"
-[[phrases]]
-rhythm = "x.x.x.x."
-{table}
-"""
+def kind_script(kind: str, table: str) -> str:
+    """The minimal script of ``kind`` with ``table`` from its line 11 (the cases below assert those lines)."""
+    return script_text("minimal", kind=kind) + table + "\n"
 
-OBJ = '[[objectives]]\nid = "b"\nmetric = "{metric}"\naggregate = "mean"\ncomparator = ">="\nthreshold = 70'
 
 KIND_CASES = [
     # (kind, text from line 11, expected line, field, words)
@@ -376,11 +373,11 @@ KIND_CASES = [
      "is 9, but it must be a whole number from 1 to 4 (which note of the 4 the child plays"),
     ("fill_in_the_blank", 'blank = "last"', 11, "phrases[1].blank", "must be a whole number from 1 to 4"),
     ("call_and_response", "blank = 2", 11, "phrases[1].blank", "applies only to fill_in_the_blank scripts"),
-    ("call_and_response", OBJ.format(metric="within_window_pct"), 13, "objectives[1].metric",
+    ("call_and_response", objective_text("b", "within_window_pct"), 13, "objectives[1].metric",
      "'within_window_pct' is not measured in a call_and_response script; its metrics are "),
-    ("stop_and_go", OBJ.format(metric="filled"), 13, "objectives[1].metric",
+    ("stop_and_go", objective_text("b", "filled"), 13, "objectives[1].metric",
      "is not measured in a stop_and_go script; its metrics are correct, stopped, played_during_go"),
-    ("rhythmic_cueing", OBJ.format(metric="drift_pct_per_interval"), 13, "objectives[1].metric",
+    ("rhythmic_cueing", objective_text("b", "drift_pct_per_interval"), 13, "objectives[1].metric",
      ("'drift_pct_per_interval' is a continuation metric, measured only in the synchronisation-continuation "
       "variant; give [cueing] continuation_beats above 0")),
 ]
@@ -388,21 +385,21 @@ KIND_CASES = [
 
 @pytest.mark.parametrize(("kind", "table", "at", "field", "words"), KIND_CASES)
 def test_malformed_kind_fields_give_one_sentence(tmp_path, kind, table, at, field, words):
-    problems = _problems(tmp_path, KIND_BASE.format(kind=kind, table=table))
+    problems = _problems(tmp_path, kind_script(kind, table))
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{tmp_path / 'echo.toml'}:{at}: {field} "), problems[0]
     assert words in problems[0] and problems[0].endswith(".") and "\n" not in problems[0]
 
 
 def test_a_fill_phrase_needs_two_notes(tmp_path):
-    text = KIND_BASE.format(kind="fill_in_the_blank", table="").replace('"x.x.x.x."', '"x......."')
+    text = kind_script("fill_in_the_blank", "").replace('"x.x.x.x."', '"x......."')
     (problem,) = _problems(tmp_path, text)
     assert ":10: phrases[1].rhythm has one note, but a fill_in_the_blank phrase needs at least two" in problem
 
 
 def test_kind_tables_load_as_the_kinds_options(tmp_path):
     def load(kind, table):
-        return load_script(_write(tmp_path, KIND_BASE.format(kind=kind, table=table)))
+        return load_script(_write(tmp_path, kind_script(kind, table)))
 
     turns = load("turn_taking", '[turns]\ngap_s = 2\nmax_s = 8\ninitiate_within_s = 4\ngrace_s = 0\n'
                                 'answers = ["next", "echo"]')

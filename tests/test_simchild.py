@@ -51,12 +51,6 @@ def test_profiles():
         SimulatedChild("toddler")  # ConfigError is also a ValueError
 
 
-def test_continue_after_stop_is_not_implemented_yet():
-    profile = dataclasses.replace(PROFILES["adult"], continue_after_stop=True)
-    with pytest.raises(NotImplementedError):
-        SimulatedChild(profile)
-
-
 @pytest.mark.parametrize("name", list(PROFILES))
 def test_same_seed_same_taps(name):
     cues = metronome(60, 0.5)

@@ -11,7 +11,7 @@ import pytest
 from engine.events import MarkEvent
 from engine.records.reader import read_log
 from engine.reports import build_report
-from engine.simulation.demo import run_script_demo
+from engine.simulation.demo import run_demo
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +22,8 @@ def private_dirs(tmp_path, monkeypatch):
 
 def _session_with_marks(tmp_path: Path) -> Path:
     """A demo session's log with the therapist's marks added before its summary line, as a live session logs them."""
-    s = run_script_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "out", child_id="C07",
-                        model="steady", max_trials=3, echo=None)[0]
+    s = run_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "out", child_id="C07",
+                 model="steady", max_trials=3, echo=None)[0]
     log = Path(s["folder"]) / "events.jsonl"
     lines = log.read_text().splitlines()
     marks = [MarkEvent(frame=48_000 * 3, key="p", action="prompt", text="verbal", trial=2),

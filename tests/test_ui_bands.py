@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-pygame = pytest.importorskip("pygame")
+
+import pygame  # noqa: E402 - after the video driver is chosen
 
 from engine.ui.process import _Bands  # noqa: E402 - after the video driver is chosen
 

@@ -4,7 +4,7 @@
 - :mod:`engine.assessment.battery`: ``tandem assess`` (:func:`~engine.assessment.battery.run_assessment`),
   with :mod:`~engine.assessment.tasks` (each task's generated script), :mod:`~engine.assessment.staircase`,
   :mod:`~engine.assessment.figures` (the figures from each task's session log) and
-  :mod:`~engine.simulation.task` (a task with a simulated child, offline);
+  :func:`~engine.simulation.demo.simulate_task` (a task with a simulated child, offline);
 - :mod:`engine.assessment.report`: the baseline report (HTML and PDF);
 - :mod:`engine.assessment.suggest`: objectives suggested from the baseline (accepted into the plan by
   :mod:`engine.assessment.accept`).

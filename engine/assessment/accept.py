@@ -8,7 +8,7 @@ A plan that had no baseline phase gets one starting on the assessment's day
 (when that is before its first phase). With no plan yet, the plan is made
 from the ``tandem plan new`` template, its example goals commented out (they
 were not accepted). The edited plan must load and check
-(:func:`engine.records.plan.load_plan_file`) before it replaces the old one:
+(:func:`engine.records.plan.parse_plan`) before it replaces the old one:
 otherwise the file is left as it was and :class:`ConfigError` says why in one
 sentence. The file is replaced atomically (0600).
 
@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +41,17 @@ from engine.assessment.suggest import (
     songs_path,
     suggest_objectives,
     with_state,
-    write_atomic,
 )
 from engine.errors import ConfigError
 from engine.interventions.script import load_script
+from engine.paths import write_private
 from engine.records.plan import (
     Phase,
     PlanError,
     check_child_id,
     load_plan_file,
     new_plan,
+    parse_plan,
     plan_path,
 )
 from engine.scoring.objectives import Objective
@@ -220,16 +221,13 @@ def _with_baseline_phase(text: str, phases: tuple, day: dt.date) -> str:
     return "\n".join(lines[:at] + block + lines[at:]) + "\n"
 
 
-def _check_plan(path: Path, child: str) -> Callable[[Path], None]:
-    def check(tmp: Path) -> None:
-        try:
-            load_plan_file(tmp, child)
-        except PlanError as exc:
-            problem = exc.problems[0].replace(str(tmp), str(path))
-            raise ConfigError(f"With these objectives the plan would not check ({problem.rstrip('.')}), so "
-                              f"{path} was left unchanged.") from None
-
-    return check
+def _check_plan(text: str, path: Path, child: str) -> None:
+    """ConfigError unless ``text`` checks as the child's plan (before it replaces ``path``)."""
+    try:
+        parse_plan(text.encode("utf-8"), path, child)
+    except PlanError as exc:
+        raise ConfigError(f"With these objectives the plan would not check ({exc.problems[0].rstrip('.')}), so "
+                          f"{path} was left unchanged.") from None
 
 
 # --- accept / reject ------------------------------------------------------------------------------------
@@ -343,7 +341,8 @@ def accept_suggestions(root: str | os.PathLike, child: str, assessment: Assessme
 
     new_text = _with_baseline_phase(text, phases, assessment.date)
     new_text = new_text.rstrip("\n") + "\n" + _goals_text(accepted, assessment)
-    write_atomic(path, new_text, _check_plan(path, child))
+    _check_plan(new_text, path, child)
+    write_private(path, new_text)
 
     decided = {s.id: with_state(s, "edited" if s.edits else "accepted") for s, _ in accepted}
     save_suggestions(assessment, Suggestions((decided.get(x.id, x) for x in suggestions), suggestions.notes))

@@ -30,7 +30,7 @@ measured is kept and saved.
 
 **Simulated** (``simulate=MODEL``): every task runs on the offline backend
 with the behaviour model of :mod:`engine.simulation.models`, as
-fast as the machine goes (:mod:`engine.simulation.task`); a MIDI pad
+fast as the machine goes (:func:`engine.simulation.demo.simulate_task`); a MIDI pad
 and a microphone are assumed, a keyboard only with ``keyboard=True``. The
 early ends above happen inside the session (no trial is abandoned).
 ``controls`` takes ``pause``/``resume``/``toggle``/``stop``. Sensory probes
@@ -41,17 +41,15 @@ devices as ``tandem run`` (``device_options``: ``midi_out``, ``audio``,
 ``blocksize``, ``transport``, ``soundfont``, ``screen``, ``theme``,
 ``fullscreen``, ``status_line``), each held until the therapist's space key
 (``wait_for_space``), so the child is ready; space pauses and resumes within
-a task. ``run_session`` has no hook for the battery's early ends, so a live
-task runs its planned trials and the same rules are applied to its log
-afterwards (the figures use the trials up to where the battery would have
-stopped).
+a task. The battery's early ends happen inside the session (``stop_when``),
+as in a simulated one; the figures apply the same rules to the log, so a
+log that ran its trials (an older one) is cut where the battery would have
+stopped.
 """
 
 from __future__ import annotations
 
-import inspect
 import queue
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -86,6 +84,9 @@ from engine.assessment.tasks import (
 )
 from engine.errors import ConfigError
 from engine.paths import ensure_private_dir
+from engine.session.live import run_session
+from engine.simulation.demo import simulate_task
+from engine.simulation.models import make_model
 
 __all__ = ["TASK_IDS", "format_assessment", "planned_minutes", "run_assessment"]
 
@@ -183,8 +184,6 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
     root = Path(root)
     say = echo or (lambda line: None)
     if simulate is not None:
-        from engine.simulation.models import make_model
-
         make_model(simulate)  # an unknown model is one sentence before anything runs
         pad, mic = True, True
     else:
@@ -230,11 +229,9 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
             header_extra = {"assessment": {"folder": str(folder.relative_to(root)) if folder.is_relative_to(root)
                                            else str(folder), "tasks": [s.id for s in specs]}}
             if simulate is not None:
-                from engine.simulation.task import run_simulated_task
-
-                outcome = run_simulated_task(
-                    script, root=root, child_id=child_id, model=simulate, seed=seed + n, header_extra=header_extra,
-                    stop_rule=_stop_rule(session, script.kind, specs), controls=controls, echo=echo,
+                outcome = simulate_task(
+                    script, root=root, child_id=child_id, model=simulate, seed=seed + n, header=header_extra,
+                    stop_when=_stop_rule(session, script.kind, specs), controls=controls, echo=echo,
                     **{k: v for k, v in device_options.items() if k in SIM_OPTIONS})
                 session_folder, session_status = outcome.folder, outcome.status
             else:
@@ -277,28 +274,12 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
 def _run_live(script_path: Path, *, root: Path, child_id: str, midi_in: str | None, mic: bool,
               controls: queue.Queue | None, echo: Callable[[str], None], stop_rule: Callable[[list], str | None],
               header_extra: dict[str, Any], **device_options: Any) -> tuple[Path, str]:
-    """One task as one ``tandem run`` session; returns its folder and status (``completed`` or ``stopped``).
-
-    A ``run_session`` that takes ``stop_when`` and ``header_extra`` (see the report of issue 9) gets the
-    battery's early end and the header's assessment fields; without them the rules are applied to the log
-    afterwards (:func:`_task_result`) and the assessment names the session instead.
-    """
-    from engine.session.live import run_session
-
-    hooks = inspect.signature(run_session).parameters
-    extra = {k: v for k, v in (("stop_when", stop_rule), ("header_extra", header_extra)) if k in hooks}
-    base = root / "sessions" / re.sub(r"[^A-Za-z0-9_.-]+", "_", child_id)  # as SessionFolder names it
-    before = set(base.iterdir()) if base.is_dir() else set()
+    """One task as one ``tandem run`` session, held for the space key; returns its folder and status
+    (``completed`` or ``stopped``)."""
     summary = run_session(str(script_path), root=root, child_id=child_id, midi_in=midi_in, mic=mic,
-                          controls=controls, echo=echo, wait_for_space=True, **extra, **device_options)
-    if summary.get("folder"):
-        folder = Path(summary["folder"])
-    else:  # the session folder is the one it made (sessions of one child are made one at a time)
-        made = sorted(p for p in base.iterdir() if p not in before and (p / "events.jsonl").is_file())
-        if not made:
-            raise ConfigError(f"The session of {script_path.name} left no log under {base}.")
-        folder = made[-1]
-    return folder, "stopped" if summary.get("status") == "stopped" else "completed"
+                          controls=controls, echo=echo, wait_for_space=True, stop_when=stop_rule,
+                          header_extra=header_extra, **device_options)
+    return Path(summary["folder"]), "stopped" if summary.get("status") == "stopped" else "completed"
 
 
 def _task_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str, *, simulated: bool) -> TaskResult:

@@ -50,6 +50,9 @@ from engine.assessment.tasks import (
     STAIRCASE,
     WINDOW_MS,
 )
+from engine.errors import ConfigError
+from engine.interventions.inputs import accepts_input, add_child_event
+from engine.records.reader import LogLines, log_path, read_header, script_for
 
 __all__ = ["TaskLog", "no_response_cut", "played_nothing", "read_task_log", "reference_at", "sensory_ratings",
            "task_figures"]
@@ -85,10 +88,6 @@ def read_task_log(folder: str | Path) -> TaskLog:
     engine.errors.ConfigError
         Its script is missing or changed.
     """
-    from engine.errors import ConfigError
-    from engine.interventions.inputs import accepts_input, add_child_event
-    from engine.records.reader import LogLines, log_path, read_header, script_for
-
     path = log_path(folder)
     header = read_header(path)
     script, why = script_for(header)

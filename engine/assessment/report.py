@@ -13,7 +13,7 @@ the imitation staircase's levels. Saved suggestions
 (:mod:`engine.assessment.suggest`) are listed at the end with their states.
 
 It is written the way the progress report is (:mod:`engine.reports.build`):
-jinja2 (the same environment, template ``baseline.html``), matplotlib
+jinja2 (the same environment, :mod:`engine.reports.render`; template ``baseline.html``), matplotlib
 (:mod:`engine.reports.plots`' style) and WeasyPrint; files are 0600 in
 folders made 0700; the child is named by the pseudonymous id unless
 ``names=True``.
@@ -38,9 +38,12 @@ from engine.assessment.results import (
     Rating,
     TaskResult,
 )
+from engine.assessment.suggest import load_suggestions, save_suggestions, suggest_objectives
 from engine.errors import ConfigError
+from engine.paths import write_private
+from engine.records.plan import PlanError, load_plan
 from engine.reports import plots
-from engine.reports.build import _data_uri, _env, _import_weasyprint, write_private
+from engine.reports.render import data_uri, environment, html_to_pdf
 
 __all__ = [
     "FORMATS",
@@ -194,8 +197,6 @@ def collect_baseline(assessment: Assessment, *, names: bool = False, display_nam
     if assessment.status != "completed":
         report.notes.append(f"The battery was {assessment.status} before its end; tasks not reached are missing.")
     if assessment.folder:
-        from engine.assessment.suggest import load_suggestions
-
         try:
             saved = load_suggestions(assessment)
         except (OSError, ValueError):
@@ -221,7 +222,7 @@ def asynchrony_by_tempo_plot(points: Sequence[dict[str, Any]]) -> bytes | None:
                  key=lambda p: p["tempo_bpm"])
     if not pts:
         return None
-    fig, (ax,) = plots._figure(1, 2.3)
+    fig, (ax,) = plots.figure(1, 2.3)
     ax.axhline(0, color=plots.MUTED, linewidth=0.8)
     xs = [p["tempo_bpm"] for p in pts]
     ax.errorbar(xs, [p["mean_ms"] for p in pts], yerr=[p.get("sd_ms") or 0.0 for p in pts], fmt="o-",
@@ -249,7 +250,7 @@ def asynchrony_by_tempo_plot(points: Sequence[dict[str, Any]]) -> bytes | None:
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=6.5, frameon=False,
               borderaxespad=0.2)
     fig.subplots_adjust(left=0.1, top=0.83)
-    return plots._png(fig)
+    return plots.png(fig)
 
 
 def staircase_plot(levels: Sequence[float], correct: Sequence[bool | None] | None, *, title: str,
@@ -258,7 +259,7 @@ def staircase_plot(levels: Sequence[float], correct: Sequence[bool | None] | Non
     lv = [_num(v) for v in levels]
     if not any(v is not None for v in lv):
         return None
-    fig, (ax,) = plots._figure(1, 2.0)
+    fig, (ax,) = plots.figure(1, 2.0)
     n = list(range(1, len(lv) + 1))
     known = [(i, v) for i, v in zip(n, lv, strict=True) if v is not None]
     ax.step([i for i, _ in known], [v for _, v in known], where="mid", color=plots.MUTED, linewidth=1.0, zorder=1)
@@ -274,13 +275,13 @@ def staircase_plot(levels: Sequence[float], correct: Sequence[bool | None] | Non
     vals = [v for _, v in known]
     ax.set_ylim(min(vals) - 0.7, max(vals + ([span] if span is not None else [])) + 0.9)
     ax.set_xlim(0.4, len(lv) + 0.6)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # heavy (matplotlib): only when a plot is drawn
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     ax.set_title(title + ("   ● correct  ○ not correct" if correct is not None else ""), loc="left")
     ax.set_xlabel("trial")
     ax.set_ylabel(ylabel)
-    return plots._png(fig)
+    return plots.png(fig)
 
 
 def _staircase(task: TaskResult) -> tuple[list[Any], list[Any] | None]:
@@ -317,7 +318,7 @@ def _draw(report: BaselineReport, domains: dict[str, DomainView]) -> None:
     if png is not None:
         caption = ("Mean asynchrony (± SD of asynchrony) at each tempo of the synchronisation tasks; open squares: "
                    "the ADULT reference at that tempo (not a child norm).")
-        domains["motor"].plots.append((_data_uri(png), caption))
+        domains["motor"].plots.append((data_uri(png), caption))
     for tid in _STAIRCASE_TASKS:
         t = a.task(tid)
         if t is None or t.status != "done":
@@ -329,7 +330,7 @@ def _draw(report: BaselineReport, domains: dict[str, DomainView]) -> None:
         if png is not None:
             caption = (f"{t.title}: the pattern length of each trial (up after a correct imitation, down after a "
                        f"miss) and the span measured.")
-            domains.setdefault(t.domain, DomainView(t.domain, t.domain)).plots.append((_data_uri(png), caption))
+            domains.setdefault(t.domain, DomainView(t.domain, t.domain)).plots.append((data_uri(png), caption))
 
 
 # --- writing -------------------------------------------------------------------------------------------
@@ -337,7 +338,8 @@ def _draw(report: BaselineReport, domains: dict[str, DomainView]) -> None:
 
 def render_baseline_html(report: BaselineReport) -> str:
     """The baseline report as one self-contained HTML page (plots embedded)."""
-    return _env().get_template("baseline.html").render(r=report, rating_labels=RATING_LABELS, status_labels=STATUS_LABELS)
+    return environment().get_template("baseline.html").render(r=report, rating_labels=RATING_LABELS,
+                                                              status_labels=STATUS_LABELS)
 
 
 def build_baseline_report(assessment: Assessment, *, out_dir: str | os.PathLike,
@@ -375,9 +377,7 @@ def build_baseline_report(assessment: Assessment, *, out_dir: str | os.PathLike,
     if "html" in wanted:
         written["html"].append(write_private(out / "baseline.html", html))
     if "pdf" in wanted:
-        weasyprint = _import_weasyprint()
-        pdf = weasyprint.HTML(string=html, base_url=str(out)).write_pdf()
-        written["pdf"].append(write_private(out / "baseline.pdf", pdf))
+        written["pdf"].append(write_private(out / "baseline.pdf", html_to_pdf(html, str(out))))
     return written
 
 
@@ -386,20 +386,12 @@ def write_baseline(assessment: Assessment, *, root: str | os.PathLike | None = N
     """What ``tandem assess`` writes when the battery ends: the suggestions (made and saved once) and the baseline
     report, both in the assessment's folder (or ``out_dir``). With ``names``, the name is the plan's
     ``display_name`` (``root``: the data directory holding the plan)."""
-    from engine.assessment.suggest import (
-        load_suggestions,
-        save_suggestions,
-        suggest_objectives,
-    )
-
     if not assessment.folder:
         raise ConfigError("This assessment has not been saved yet; save it with save_assessment first.")
     if load_suggestions(assessment) is None:
         save_suggestions(assessment, suggest_objectives(assessment))
     display_name = None
     if names and root is not None:
-        from engine.records.plan import PlanError, load_plan
-
         try:
             display_name = load_plan(root, assessment.child_id).display_name
         except PlanError:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DataDirError
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.paths import write_private
 
 __all__ = [
     "ASSESSMENT_FILE",
@@ -174,21 +174,11 @@ def save_assessment(assessment: Assessment, root: str | os.PathLike) -> Path:
     """
     started = dt.datetime.fromisoformat(assessment.started)
     base = assessment_dir(root, assessment.child_id)
-    try:
-        folder = ensure_private_dir(base / f"{started:%Y%m%d-%H%M%S}")
-        path = folder / ASSESSMENT_FILE
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({**assessment.to_dict(), "folder": str(folder)}, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise DataDirError(f"Tandem could not save the assessment in {base} ({exc.strerror or exc}); "
-                           f"check that the data folder is writable and not full.") from None
-    return path
+    folder = base / f"{started:%Y%m%d-%H%M%S}"
+    text = json.dumps({**assessment.to_dict(), "folder": str(folder)}, indent=2) + "\n"
+    return write_private(folder / ASSESSMENT_FILE, text, error=lambda exc: DataDirError(
+        f"Tandem could not save the assessment in {base} ({exc.strerror or exc}); check that the data folder is "
+        f"writable and not full."))
 
 
 def load_assessment(path: str | os.PathLike) -> Assessment:

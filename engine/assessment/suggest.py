@@ -30,7 +30,6 @@ import datetime as dt
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,8 +38,9 @@ from typing import Any
 from engine.assessment.results import Assessment, Figure, TaskResult
 from engine.errors import ConfigError, DataDirError
 from engine.interventions.script import KIND_METRICS, METRICS, Script, load_script
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.paths import write_private
 from engine.records.plan import objective_data
+from engine.reports.sentences import criterion_text
 from engine.scoring.objectives import Objective
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
     "songs_path",
     "suggest_objectives",
     "with_state",
-    "write_atomic",
 ]
 
 SUGGESTIONS_FILE = "suggestions.json"
@@ -109,8 +108,6 @@ class Suggestion:
             return self.template.format(target=_fmt(objective.threshold / self.scale))
         if same:
             return self.description
-        from engine.reports.sentences import criterion_text
-
         return criterion_text(objective).split(" (")[0] + "."
 
     def to_dict(self) -> dict[str, Any]:
@@ -425,35 +422,9 @@ def save_suggestions(assessment: Assessment | str | os.PathLike, suggestions: Su
     doc = {"schema": SCHEMA, "written": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
            "suggestions": [s.to_dict() for s in suggestions],
            "notes": list(getattr(suggestions, "notes", []))}
-    try:
-        write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise DataDirError(f"Tandem could not save the suggestions in {folder} ({exc.strerror or exc}); check that "
-                           f"the data folder is writable and not full.") from None
-    return path
-
-
-def write_atomic(path: Path, text: str, check: Callable[[Path], object] | None = None) -> None:
-    """Replace ``path`` with ``text`` (0600, in a 0700 folder) atomically: written and synced beside it, then renamed.
-
-    ``check(tmp)`` runs on the written file before the rename; whatever it
-    raises leaves ``path`` as it was (and no temporary file behind).
-    """
-    ensure_private_dir(path.parent)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if check is not None:
-            check(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    return write_private(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", error=lambda exc: DataDirError(
+        f"Tandem could not save the suggestions in {folder} ({exc.strerror or exc}); check that the data folder is "
+        f"writable and not full."))
 
 
 def load_suggestions(assessment: Assessment | str | os.PathLike) -> Suggestions | None:

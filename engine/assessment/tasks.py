@@ -40,12 +40,13 @@ about 12 minutes of music, plus the therapist's pauses between tasks.
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.paths import PRIVATE_FILE_MODE
+from engine.interventions.script import load_script
+from engine.paths import write_private
 
 __all__ = [
     "FAST_BPM",
@@ -214,15 +215,9 @@ def script_text(task: str, *, source: str, tempo_bpm: float | None = None, song:
     raise ValueError(f"no battery task has the script {task!r}")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 def write_probe_song(path: Path) -> Path:
     """The sensory probes as a MIDI file (drums on channel 10, one tempo, no time signature)."""
-    import mido
+    import mido  # heavy (70 ms): only when the battery writes its scripts
 
     tpb = 480
     events: list[tuple[int, mido.Message]] = []
@@ -243,11 +238,9 @@ def write_probe_song(path: Path) -> Path:
     track.append(mido.MetaMessage("end_of_track", time=end - now))
     mid = mido.MidiFile(ticks_per_beat=tpb)
     mid.tracks.append(track)
-    tmp = path.with_suffix(".tmp")
-    mid.save(tmp)
-    os.chmod(tmp, PRIVATE_FILE_MODE)
-    os.replace(tmp, path)
-    return path
+    data = io.BytesIO()
+    mid.save(file=data)
+    return write_private(path, data.getvalue())
 
 
 def write_script(folder: Path, task: str, *, source: str, tempo_bpm: float | None = None):
@@ -257,14 +250,14 @@ def write_script(folder: Path, task: str, *, source: str, tempo_bpm: float | Non
     ------
     engine.errors.ConfigError
         If the generated script does not validate (a bug: one sentence naming the field).
+    engine.errors.DataDirError
+        If the folder cannot be written (one sentence).
     """
-    from engine.interventions.script import load_script
-
     song = None
     if task == "sensory":
         song = write_probe_song(folder / "sensory-probes.mid").name
     path = folder / f"{task}.toml"
-    _write_private(path, script_text(task, source=source, tempo_bpm=tempo_bpm, song=song).encode("utf-8"))
+    write_private(path, script_text(task, source=source, tempo_bpm=tempo_bpm, song=song))
     return load_script(path)
 
 

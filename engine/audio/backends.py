@@ -276,7 +276,7 @@ class SoundDeviceBackend(Backend):
 
 def _import_sounddevice():
     try:
-        import sounddevice as sd
+        import sounddevice as sd  # it scans PortAudio's host APIs at import: only when a device is used
     except OSError:
         raise AudioDeviceError(
             "The PortAudio library is missing; install it (Debian/Ubuntu: apt install libportaudio2) "

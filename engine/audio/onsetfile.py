@@ -74,7 +74,7 @@ def _check_mp3_support(path: Path, what: str) -> None:
     """libsndfile reads MP3 from version 1.1 on; an older one gets its own sentence."""
     if path.suffix.lower() != ".mp3" or not path.is_file():
         return
-    import soundfile
+    import soundfile  # heavy (130 ms): only for an MP3 file
 
     version = getattr(soundfile, "__libsndfile_version__", "") or ""
     try:

@@ -15,6 +15,8 @@ SIGTERM): the process stops the stream, which silences it, and exits.
 from __future__ import annotations
 
 import atexit
+import ctypes
+import gc
 import importlib
 import os
 import signal
@@ -30,6 +32,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from engine.audio.backends import BACKENDS, Backend, StreamParams
+from engine.audio.core import EngineCore
 from engine.audio.shared import C, Layout, SharedState
 from engine.errors import AudioDeviceError, ConfigError, TandemError
 
@@ -193,8 +196,6 @@ def _make_backend(spec: str, options: dict) -> Backend:
 def _set_parent_death_signal() -> None:
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
         except Exception:
             pass  # the socket's EOF still ends the process
@@ -259,8 +260,6 @@ def main(fd: int) -> int:
         cfg = conn.recv()
         state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])  # shm: keeps the mapping
         _KEEP.append(shm)  # alive until os._exit, whichever way main() returns
-        from engine.audio.engine import EngineCore
-
         core = EngineCore(state, **cfg["core_args"])
         backend = _make_backend(cfg["spec"], cfg["options"])
         backend.on_failure = core.mark_failed
@@ -281,8 +280,6 @@ def main(fd: int) -> int:
         conn.send(("device", f"The audio process failed to open the stream ({type(exc).__name__}: {exc})."))
         return 1
     # From here on the callback is the only Python that runs: no collector pauses.
-    import gc
-
     gc.collect()
     gc.freeze()
     gc.disable()

@@ -15,7 +15,7 @@ covers, so readers need no lock.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 
@@ -154,8 +154,6 @@ class SharedState:
         """Map an existing segment (another process created it and will unlink it)."""
         shm = shared_memory.SharedMemory(name=name)
         try:  # Python < 3.13 registers attached segments too, and would unlink it at our exit
-            from multiprocessing import resource_tracker
-
             resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
         except Exception:
             pass

@@ -34,22 +34,26 @@ second start reads them back in milliseconds without importing FluidSynth.
 
 from __future__ import annotations
 
+import ctypes
 import difflib
 import hashlib
+import io
 import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from engine.audio import synth
+from engine.audio.audiofile import AudioFileError, read_audio
 from engine.audio.sound import Sound
 from engine.errors import ConfigError, SoundBankError
+from engine.paths import write_private
 
 __all__ = [
     "GM_PERCUSSION",
@@ -360,8 +364,6 @@ def default_soundfont() -> Path | None:
 
 def default_cache_dir() -> Path:
     """Folder of the rendered-sound cache: ``<user cache dir>/tandem/sounds``."""
-    import platformdirs
-
     return Path(platformdirs.user_cache_dir("tandem")) / "sounds"
 
 
@@ -406,14 +408,12 @@ class _SoundFontUnreadable(Exception):
 def _import_fluidsynth():
     """Import pyfluidsynth (slow: ~40 ms, and it probes for libfluidsynth) only when needed."""
     try:
-        import fluidsynth
+        import fluidsynth  # optional and slow: only when a SoundFont renders a sound
     except (ImportError, OSError) as exc:  # OSError: the library is found but cannot be loaded
         raise _FluidSynthUnavailable(str(exc) or type(exc).__name__) from exc
     try:
         # Silence FluidSynth's console messages at every level (panic..debug);
         # failures reach the user as Tandem's own sentences instead.
-        import ctypes
-
         set_log = fluidsynth._fl.fluid_set_log_function
         set_log.restype = ctypes.c_void_p
         set_log.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
@@ -609,8 +609,6 @@ def _render_builtin(request: SoundRequest, *, sample_rate: int) -> np.ndarray:
 
 def _read_sample_file(path: Path, *, sample_rate: int) -> np.ndarray:
     """Read an audio file as float32 mono at ``sample_rate``, peak-limited to full scale."""
-    from engine.audio.audiofile import AudioFileError, read_audio
-
     try:
         mono = read_audio(path, mono=True, sample_rate=sample_rate, what="sample file").samples
     except AudioFileError as exc:
@@ -674,26 +672,16 @@ class _Cache:
         return data, source
 
     def put(self, key: str, data: np.ndarray, source: str) -> None:
-        """Store atomically (temp file + os.replace, mode 0o600); a failure only costs speed next time."""
+        """Store atomically (:func:`engine.paths.write_private`); a failure only costs speed next time."""
         if self.write_error is not None:
             return
-        tmp_name = None
+        npz = io.BytesIO()
+        np.savez(npz, data=data, source=np.str_(source), key=np.str_(key))
         try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp_name = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".npz")
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, data=data, source=np.str_(source), key=np.str_(key))
-            os.chmod(tmp_name, 0o600)
-            os.replace(tmp_name, self.directory / f"{key}.npz")
-            tmp_name = None
+            # The OSError as it is (error=): its reason goes into the bank's warning.
+            write_private(self.directory / f"{key}.npz", npz.getvalue(), error=lambda exc: exc)
         except OSError as exc:
             self.write_error = f"{exc.strerror or exc}"
-        finally:
-            if tmp_name is not None:
-                try:
-                    os.unlink(tmp_name)
-                except OSError:
-                    pass
 
 
 # --------------------------------------------------------------------------

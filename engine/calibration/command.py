@@ -12,6 +12,7 @@ from pathlib import Path
 from engine.audio.engine import AudioEngine
 from engine.calibration.procedure import NoteOnCollector, _wait_for_input, calibrate
 from engine.calibration.profiles import save_profile
+from engine.midi.live import MidiInput
 
 __all__ = ["run_calibrate"]
 
@@ -45,8 +46,6 @@ def run_calibrate(
     dict
         :meth:`Calibration.to_dict` plus ``saved`` (the profile's path or None).
     """
-    from engine.midi.live import MidiInput
-
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
     backend = "engine.midi.jackmidi:JackMidiBackend" if transport == "jack" else "sounddevice"

@@ -27,12 +27,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import ConfigError, DataDirError
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.paths import write_private
 
 __all__ = [
     "FORMAT_VERSION",
@@ -252,29 +251,11 @@ def save_profile(profile: Profile, root: str | os.PathLike) -> Path:
     DataDirError
         With a plain sentence when the folder or file cannot be written.
     """
-    folder = ensure_private_dir(profiles_dir(root))
-    path = folder / f"{profile.setup.file_stem()}.json"
+    folder = profiles_dir(root)
     text = json.dumps(profile.to_dict(), indent=2, sort_keys=True) + "\n"
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".profile-", suffix=".tmp")  # mkstemp makes it 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise DataDirError(f"Tandem cannot save the calibration in {folder} ({exc.strerror or exc}); "
-                           f"free some space or fix the folder's permissions.") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return path
+    return write_private(folder / f"{profile.setup.file_stem()}.json", text, error=lambda exc: DataDirError(
+        f"Tandem cannot save the calibration in {folder} ({exc.strerror or exc}); free some space or fix the "
+        f"folder's permissions."))
 
 
 def load_profiles(root: str | os.PathLike) -> list[Profile]:

@@ -106,7 +106,7 @@ def _first_arrival(corr: np.ndarray, guard: int) -> int:
     """Index of the first arrival in a matched-filter output: the earliest envelope peak of at least
     half the strongest one (more than ``guard`` samples before it), else the strongest; refined to
     the largest |corr| within two samples."""
-    from scipy.signal import hilbert
+    from scipy.signal import hilbert  # heavy (1.4 s): only when a calibration is analysed
 
     env = np.abs(hilbert(corr))
     m = int(np.argmax(env))
@@ -168,7 +168,7 @@ def analyse_roundtrip(
     ValueError
         When the recording does not cover the sequence plus ``max_latency_ms``.
     """
-    from scipy.signal import fftconvolve
+    from scipy.signal import fftconvolve  # heavy (1.4 s): only when a calibration is analysed
 
     rate = sequence.sample_rate
     x = np.asarray(recording, dtype=np.float64).ravel()

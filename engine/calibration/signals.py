@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GAPS_MS", "ProbeSequence", "pacing_click", "probe", "probe_sequence"]
+__all__ = ["GAPS_MS", "SIGNAL_RATES", "ProbeSequence", "pacing_click", "probe", "probe_sequence", "signal_files"]
+
+#: The sample rates the shipped test-signal files are written at (the top-level ``calibration/`` folder).
+SIGNAL_RATES = (48_000, 44_100)
 
 GAPS_MS = (350, 320, 420, 280, 330, 290, 390, 300, 410, 360, 430)
 """Spacing of successive probes (ms). No two pairs of probes are the same time apart (the starts
@@ -32,6 +35,7 @@ def probe(sample_rate: int, *, duration_ms: float = 30.0, f0_hz: float = 600.0, 
     600 Hz–9 kHz suits laptop speakers (little below) and microphones; at
     48 kHz its matched-filter peak is about 0.1 ms wide.
     """
+    # heavy (1.4 s): only when a calibration makes its probe
     from scipy.signal import chirp
     from scipy.signal.windows import tukey
 
@@ -87,3 +91,27 @@ def pacing_click(sample_rate: int, *, freq_hz: float = 1500.0, duration_ms: floa
     t = np.arange(n) / sample_rate
     env = np.exp(-t / (duration_ms / 5000.0))
     return (amplitude * np.sin(2 * np.pi * freq_hz * t + np.pi / 2) * env).astype(np.float32)
+
+
+def signal_files(sample_rates=SIGNAL_RATES) -> dict[str, tuple[np.ndarray, int]]:
+    """The test signals as files: name → (signal, sample rate), exactly what ``tandem calibrate`` plays.
+
+    ``roundtrip-probes-RATE.flac`` is the round-trip sequence (:func:`probe_sequence`) and
+    ``pacing-click-RATE.flac`` the click the therapist taps along with (:func:`pacing_click`).
+    """
+    out = {}
+    for rate in sample_rates:
+        out[f"roundtrip-probes-{rate}.flac"] = (probe_sequence(rate).rendered(), rate)
+        out[f"pacing-click-{rate}.flac"] = (pacing_click(rate), rate)
+    return out
+
+
+if __name__ == "__main__":  # python -m engine.calibration.signals DIR: write the shipped test-signal files
+    import sys
+    from pathlib import Path
+
+    import soundfile
+
+    folder = Path(sys.argv[1])
+    for name, (signal, rate) in signal_files().items():
+        soundfile.write(folder / name, signal, rate, subtype="PCM_24")

@@ -9,6 +9,7 @@ plan: one sentence per problem, each naming file:line and field).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from engine.assessment.accept import accept_suggestions, parse_edit, reject_sugg
 from engine.assessment.results import Assessment, latest_assessment
 from engine.assessment.suggest import Suggestions, load_suggestions
 from engine.errors import ConfigError
+from engine.paths import data_dir
 from engine.records.plan import check_child_id, load_plan, load_plan_file, new_plan
 from engine.reports.sentences import criterion_text
 
@@ -114,3 +116,17 @@ def cmd_plan_reject(root: str | os.PathLike, child: str, ids: Iterable[str], ech
     reject_suggestions(root, child, _latest(root, child), ids)
     echo(f"Rejected {', '.join(i.upper() for i in ids)}; the plan is unchanged.")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    root = data_dir(args.data_dir)
+    if args.plan_cmd == "new":
+        return cmd_plan_new(root, args.child, print)
+    if args.plan_cmd in ("suggest", "accept", "reject"):
+
+        if args.plan_cmd == "suggest":
+            return cmd_plan_suggest(root, args.child, args.json, print)
+        if args.plan_cmd == "accept":
+            return cmd_plan_accept(root, args.child, args.ids, args.set or [], print)
+        return cmd_plan_reject(root, args.child, args.ids, print)
+    return cmd_plan_show(root, args.child, args.json, print)

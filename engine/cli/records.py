@@ -7,11 +7,17 @@ with one sentence (the command line prints it and exits 2).
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import DataDirError
+from engine.paths import data_dir
+from engine.records.index import list_sessions
+from engine.records.reader import read_header
+from engine.records.rescore import rescore
+from engine.scoring.judge import objective_label, trial_line
 
 __all__ = ["cmd_rescore", "cmd_sessions", "format_duration"]
 
@@ -35,8 +41,6 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
     A table of date, child, title, duration, trials and status, or the JSON
     list of :func:`engine.records.index.list_sessions`.
     """
-    from engine.records.index import list_sessions
-
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise DataDirError(f"The data directory {root} is a file, not a folder; choose another with --data-dir.")
@@ -68,9 +72,6 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
 
 def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = print) -> int:
     """``tandem rescore LOG [--json]``: recompute a log's trials and objectives; 0 if identical, 1 if not."""
-    from engine.records.rescore import rescore
-    from engine.scoring.judge import objective_label, trial_line
-
     out = rescore(path)
     if as_json:
         echo(json.dumps(out, indent=2))
@@ -79,7 +80,6 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
          f"(logged with {out['logged_engine_version']}).")
     kind = None
     try:
-        from engine.records.reader import read_header
 
         kind = read_header(path).get("intervention")
     except DataDirError:
@@ -95,6 +95,8 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
         mark = {True: "same", False: "DIFFERS", None: "not stored (interrupted)"}[o["identical"]]
         sentence = o["recomputed"]["sentence"] if o["recomputed"] else "no longer judged (not in the script now)"
         echo(f"  {objective_label(o)}: {mark}; {sentence}")
+    if out.get("note"):
+        echo(out["note"])
     if out["plan_mismatch"]:
         echo(out["plan_mismatch"])
     extra = []
@@ -108,3 +110,11 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
     verdict = "identical to the stored results" if out["identical"] else "NOT identical to the stored results"
     echo(f"{scored} trials{' (' + ', '.join(extra) + ')' if extra else ''}: {verdict}.")
     return 0 if out["identical"] else 1
+
+
+def sessions(args: argparse.Namespace) -> int:
+    return cmd_sessions(data_dir(args.data_dir), args.child, args.json, print)
+
+
+def rescore_command(args: argparse.Namespace) -> int:
+    return cmd_rescore(args.log, args.json, print)

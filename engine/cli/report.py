@@ -8,14 +8,18 @@ or broken plan) raises :class:`engine.errors.ConfigError` with one sentence
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.paths import data_dir
+from engine.records.index import load_records
 from engine.records.model import SessionRecord
 from engine.records.plan import check_child_id, load_plan, plan_path
+from engine.reports.build import FORMATS, build_report, session_date
 
 __all__ = ["cmd_report", "parse_date", "parse_formats"]
 
@@ -36,8 +40,6 @@ def parse_date(text: str | None, flag: str) -> dt.date | None:
 
 def parse_formats(formats: str | Sequence[str] | None) -> list[str]:
     """``"html,pdf"`` or a list → the formats, checked; None → every format."""
-    from engine.reports.build import FORMATS
-
     if formats is None:
         return list(FORMATS)
     items = formats.split(",") if isinstance(formats, str) else [p for f in formats for p in str(f).split(",")]
@@ -89,7 +91,6 @@ def cmd_report(root: str | os.PathLike, child: str,
     if out_dir is None:
         span = f"{first.isoformat() if first else 'start'}_{last.isoformat() if last else 'latest'}"
         out_dir = root / "reports" / child / span
-    from engine.reports.build import build_report, session_date
 
     shown = [r for r in records if (first is None or session_date(r) >= first)
              and (last is None or session_date(r) <= last)]
@@ -105,3 +106,9 @@ def cmd_report(root: str | os.PathLike, child: str,
         extra = f" and {notes} session note{'s' if notes != 1 else ''} in notes/" if notes else ""
         echo(f"  {fmt}: {', '.join(p.name for p in main)}{extra}")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
+                      args.formats, args.out, args.names, print, require_plan=False,
+                      summary_file=args.summary)

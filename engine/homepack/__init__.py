@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.assessment.results import latest_assessment
 from engine.errors import ConfigError, DataDirError
 from engine.homepack.render import MAX_MINUTES, encode, render_song
 from engine.homepack.sheet import (
@@ -43,7 +44,9 @@ from engine.homepack.songs import (
     choose_songs,
     working_tempo,
 )
-from engine.paths import ensure_private_dir
+from engine.paths import ensure_private_dir, write_private
+from engine.records.index import load_records
+from engine.records.plan import check_child_id, load_plan, plan_path
 
 __all__ = ["MAX_NOTE_CHARS", "PDF_NAME", "README_NAME", "cmd_homepack", "homepack_dir", "make_homepack"]
 
@@ -62,16 +65,6 @@ def homepack_dir(root: str | os.PathLike, child: str, day: dt.date) -> Path:
         n += 1
         candidate = base / f"{first.name}-{n}"
     return candidate
-
-
-def _write(path: Path, data: bytes | str) -> Path:
-    from engine.reports.build import write_private
-
-    try:
-        return write_private(path, data)
-    except OSError as exc:
-        raise DataDirError(f"Tandem could not write {path} ({exc.strerror or exc}); check that the folder is "
-                           f"writable and the disk is not full.") from None
 
 
 def _file_stem(i: int, song: Song) -> str:
@@ -132,10 +125,6 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     DataDirError
         The folder cannot be written.
     """
-    from engine.assessment.results import latest_assessment
-    from engine.records.index import load_records
-    from engine.records.plan import check_child_id, load_plan, plan_path
-
     check_child_id(child)
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= MAX_MINUTES:
         raise ConfigError(f"--minutes must be more than 0 and at most {MAX_MINUTES} (minutes of music per song), "
@@ -184,8 +173,8 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
                 notes.append(w)
         stem = _file_stem(i, song)
         wav, ogg = f"{stem}.wav", f"{stem}.ogg"
-        _write(folder / wav, encode(rendered, "wav"))
-        _write(folder / ogg, encode(rendered, "ogg"))
+        write_private(folder / wav, encode(rendered, "wav"))
+        write_private(folder / ogg, encode(rendered, "ogg"))
         mins = rendered.duration_s / 60.0
         readme_rows += [(ogg, f"{song.script.title}, smaller file (Ogg Vorbis)"),
                         (wav, f"{song.script.title}, plays almost anywhere (WAV)")]
@@ -205,9 +194,9 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     pdf, _html = render_sheet(child=shown, pseudonymous=shown == child, goals=goals[:MAX_GOALS],
                               more_goals=max(0, len(goals) - MAX_GOALS), songs=sheet_songs, note=note,
                               therapist=plan.therapist if plan is not None else None, made=made)
-    _write(folder / PDF_NAME, pdf)
+    write_private(folder / PDF_NAME, pdf)
     readme_rows.append((README_NAME, "this list"))
-    _write(folder / README_NAME, _readme(shown, made, readme_rows))
+    write_private(folder / README_NAME, _readme(shown, made, readme_rows))
     return {
         "folder": str(folder), "child": child, "shown_as": shown, "made": made.isoformat(),
         "files": [name for name, _ in readme_rows], "pdf": PDF_NAME, "readme": README_NAME, "pdf_pages": 1,

@@ -1,8 +1,8 @@
 """A song of the homepack rendered offline: the engine's own part at one fixed tempo, as audio for the family.
 
-The script is run exactly as in a session (:class:`~engine.session.runner.ScriptSession`
-on an offline :class:`~engine.audio.engine.AudioEngine`, sounds from the
-:class:`~engine.audio.soundbank.SoundBank`), with three changes made to a
+The script is run exactly as in a session (the one session driver,
+:func:`engine.session.driver.run_session`, on the offline backend, sounds
+from the :class:`~engine.audio.soundbank.SoundBank`; no child, no log), with three changes made to a
 copy of the checked script in memory (nothing is written, nothing executed):
 
 - ``tempo_bpm`` is the child's working tempo and ``[adapt]`` is off, so
@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
 from engine.events import CueEvent
@@ -41,7 +40,9 @@ from engine.interventions.kinds import make_kind
 from engine.interventions.script import Script
 from engine.interventions.sounds import script_sounds
 from engine.paths import cache_dir
-from engine.session.runner import ScriptSession
+from engine.session.activities import ScriptActivity
+from engine.session.driver import run_session
+from engine.session.parts import OfflineStream, Part
 
 __all__ = ["FADE_S", "LEAD_S", "MAX_MINUTES", "PEAK_CEILING_DBFS", "TARGET_RMS_DBFS", "RenderedSong", "encode",
            "fixed_tempo_script", "normalise", "render_song"]
@@ -49,8 +50,6 @@ __all__ = ["FADE_S", "LEAD_S", "MAX_MINUTES", "PEAK_CEILING_DBFS", "TARGET_RMS_D
 MAX_MINUTES = 10  # a song at home is a few minutes; this bounds the memory a render takes (~25 MB a minute)
 SAMPLE_RATE = 48_000
 BLOCKSIZE = 512  # the largest the engine takes: a render has no deadline, and cues still start on their frame
-START_S = 0.5
-LOOKAHEAD_S = 0.1
 TAIL_S = 1.5  # after the last window: the last sound rings out
 EXTRA_S = 60.0  # a render stops at minutes + this even if the script has not finished its trial
 TARGET_RMS_DBFS = -18.0
@@ -81,6 +80,19 @@ class RenderedSong:
         return self.audio.shape[0] / self.sample_rate
 
 
+class _Heard(Part):
+    """The heard times of the cues (seconds), to trim the silence before the first."""
+
+    def __init__(self) -> None:
+        self.heard_s: list[float] = []
+
+    def on_cue(self, cue: CueEvent) -> None:
+        self.heard_s.append(cue.heard_frame / self._rate)
+
+    def start(self, ctx) -> None:
+        self._rate = ctx.rate
+
+
 def fixed_tempo_script(script: Script, tempo_bpm: float, minutes: float) -> Script:
     """A copy of ``script`` at ``tempo_bpm`` with adaptation and free play off, running ``minutes``."""
     options: dict[str, Any] = {k: v for k, v in script.options.items() if k not in ("free_play", "free_play_s")}
@@ -102,51 +114,19 @@ def render_song(script: Script, tempo_bpm: float, *, minutes: float, sample_rate
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes <= MAX_MINUTES:
         raise ConfigError(f"A homepack song lasts more than 0 and at most {MAX_MINUTES} minutes, not {minutes!r}.")
     fixed = fixed_tempo_script(script, tempo_bpm, minutes)
-    kind = make_kind(fixed)
     bank = SoundBank.load(script_sounds(fixed, feedback=False), sample_rate=sample_rate, soundfont=soundfont,
                           cache_dir=cache_dir())
-    eng = AudioEngine(backend="offline", sample_rate=sample_rate, blocksize=BLOCKSIZE, channels_in=1,
-                      channels_out=2, ring_s=10.0, sound_memory_s=60.0)
-    heard_s: list[float] = []
-
-    def log(item: Any) -> None:
-        # Of the session's log lines only the cues' heard times are kept (to trim the silence before the first).
-        if isinstance(item, CueEvent):
-            heard_s.append(item.heard_frame / sample_rate)
-
+    stream = OfflineStream(sample_rate=sample_rate, blocksize=BLOCKSIZE, ring_s=10.0, tail_s=TAIL_S,
+                           sound_memory_s=60.0)
     chunks: list[np.ndarray] = []
-    try:
-        eng.open()
-        eng.start()
-        runner = ScriptSession(fixed, kind, eng, bank, log, start_s=START_S, lookahead_s=LOOKAHEAD_S)
-        read = 0
-        limit = round((minutes * 60.0 + EXTRA_S) * sample_rate)
-        half = sample_rate // 2
-
-        def advance() -> None:
-            nonlocal read
-            eng.backend.run_blocks(1)
-            if eng.output_ring.written - read >= half:
-                chunks.append(eng.output_ring.read(read, eng.output_ring.written - read).copy())
-                read = eng.output_ring.written
-
-        while True:
-            runner.step()
-            if runner.done:
-                break
-            if eng.now_frame >= limit:
-                runner.stop("homepack long enough")  # silences what sounds (a short fade), never cut hard
-                break
-            advance()
-        end = eng.now_frame + round(TAIL_S * sample_rate)
-        while eng.now_frame < end:
-            advance()
-        eng.stop()
-        chunks.append(eng.output_ring.read(read, eng.output_ring.written - read).copy())
-    finally:
-        eng.close()
+    stream.on_audio = lambda block: chunks.append(block.copy())
+    heard = _Heard()
+    # No log (root None): a render is not a session of the child's. Stopped at minutes + EXTRA_S even if the
+    # script has not finished its trial (silencing what sounds with a short fade, never a hard cut).
+    run_session(ScriptActivity(fixed, make_kind(fixed), bank), stream=stream, kind="demo", child_id="", root=None,
+                parts=[heard], echo=None, duration_s=minutes * 60.0 + EXTRA_S)
     raw = np.concatenate(chunks, axis=0).astype(np.float32, copy=False)
-    first = min(heard_s, default=0.0)
+    first = min(heard.heard_s, default=0.0)
     cut = max(0, round((first - LEAD_S) * sample_rate))
     audio, gain_db = normalise(raw[cut:], sample_rate)
     return RenderedSong(audio=audio, sample_rate=sample_rate, tempo_bpm=float(tempo_bpm), gain_db=gain_db,

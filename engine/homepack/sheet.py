@@ -5,20 +5,21 @@ Plain language throughout: the plan's goals by domain in everyday words
 never an objective's criterion, a metric or a score; for each song the file
 to play and one sentence on how to join in (:func:`play_along`); how long
 and how often; the therapist's note. The page is laid out with jinja2 and
-WeasyPrint (``engine/reports/templates/homepack.html``) and must fit one A4
-page: if it does not, it is laid out again more compactly, and a note too
-long even for that is refused in one sentence (:func:`render_sheet`).
+WeasyPrint (:mod:`engine.reports.render`, template
+``engine/reports/templates/homepack.html``) and must fit one A4 page: if it
+does not, it is laid out again more compactly, and a note too long even for
+that is refused in one sentence (:func:`render_sheet`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.errors import ConfigError
 from engine.interventions.script import Script
+from engine.reports.render import environment, import_weasyprint
 
 __all__ = ["DOMAIN_WORDS", "MAX_GOALS", "SheetSong", "play_along", "render_sheet", "sheet_html"]
 
@@ -83,34 +84,15 @@ def play_along(script: Script, child: str) -> str:
     return "Listen, and join in however feels right."
 
 
-@functools.cache
-def _env():
-    import jinja2
-
-    return jinja2.Environment(loader=jinja2.PackageLoader("engine.reports", "templates"),
-                              autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined)
-
-
 def sheet_html(*, child: str, pseudonymous: bool, goals: Sequence[tuple[str, str]], more_goals: int,
                songs: Sequence[SheetSong], note: str | None, therapist: str | None, made: dt.date,
                layout: str = "normal") -> str:
     """The sheet as HTML. ``goals``: (domain in everyday words, the goal's description) pairs."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-    return _env().get_template("homepack.html").render(
+    return environment().get_template("homepack.html").render(
         child=child, pseudonymous=pseudonymous, goals=list(goals), more_goals=more_goals, songs=list(songs),
         note=note, therapist=therapist, made=made, layout=layout)
-
-
-def _weasyprint():
-    import logging
-
-    import weasyprint
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return weasyprint
 
 
 def render_sheet(**context) -> tuple[bytes, str]:
@@ -121,7 +103,7 @@ def render_sheet(**context) -> tuple[bytes, str]:
     ConfigError
         The page does not fit one A4 page even laid out compactly (only a long note can do that).
     """
-    weasyprint = _weasyprint()
+    weasyprint = import_weasyprint()
     pages = 0
     for layout in LAYOUTS:
         html = sheet_html(**context, layout=layout)

@@ -14,6 +14,7 @@ from typing import Any
 from engine.audio.soundbank import GM_PERCUSSION
 from engine.interventions.notation import GRIDS
 from engine.interventions.script import (
+    ALL_METRICS,
     ANSWERS,
     BLANK_WINDOW_BEATS,
     CONTINUATION_BEATS,
@@ -28,7 +29,6 @@ from engine.interventions.script import (
     MAX_TEMPO_BPM,
     MAX_TEMPO_STEP_PCT,
     MAX_TRIALS,
-    METRICS,
     MIN_TEMPO_BPM,
     RESPONSE_WINDOW_S,
     SOURCES,
@@ -67,10 +67,9 @@ def script_schema() -> dict[str, Any]:
                               {"type": "string", "enum": sorted(GM_PERCUSSION.values())}]}
     key_or_note = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 127},
                              {"type": "string", "pattern": r"^[A-Ga-g][#b]?-?\d+$"}]}
-    metrics = sorted({m for names in METRICS.values() for m in names})
     objective = _obj("objectives", {
         "id": {"type": "string", "minLength": 1},
-        "metric": {"type": "string", "enum": metrics},
+        "metric": {"type": "string", "enum": sorted(ALL_METRICS)},
         "comparator": {"type": "string", "enum": list(COMPARATORS)},
         "threshold": {"type": ["number", "boolean"]},
         "criterion": {"type": "string", "enum": list(CRITERIA), "default": "aggregate"},

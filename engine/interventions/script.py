@@ -59,6 +59,14 @@ from engine.interventions.notation import (
     parse_meter,
     parse_rhythm,
 )
+from engine.interventions.tomlcheck import (
+    Checker,
+    Problem,
+    describe,
+    did_you_mean,
+    objective_problem,
+    syntax_problem,
+)
 from engine.midi.midifile import load_midi
 from engine.midi.playback import note_sound
 from engine.scoring.blanks import BlankResult
@@ -70,6 +78,7 @@ from engine.scoring.sync import SyncSummary
 from engine.scoring.turns import TurnResult
 
 __all__ = [
+    "ALL_METRICS",
     "FIELDS",
     "KINDS",
     "KIND_METRICS",
@@ -198,7 +207,8 @@ KIND_TABLES: dict[str, str] = {
 }
 """The optional per-kind tables and the kind each belongs to."""
 
-_ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
+ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
+"""Every metric an objective may name, each once (in the order of :data:`METRICS`)."""
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "script": ("title", "kind", "description", "tempo_bpm", "meter", "grid", "trials", "duration_min",
@@ -391,7 +401,7 @@ def load_cueing_song(path: str | Path, tempo_bpm: float) -> CueingSong:
         One sentence (without the script's file:line; the checker adds it):
         the file is missing, not a MIDI file, has no notes, or changes tempo.
     """
-    import mido
+    import mido  # heavy (70 ms): only when a script names a song
 
     path = Path(path)
     if not path.is_file():
@@ -437,80 +447,7 @@ def load_cueing_song(path: str | Path, tempo_bpm: float) -> CueingSong:
 
 
 # --------------------------------------------------------------------------
-# Where keys are
-
-
-class _KeyLines:
-    """Line numbers of the keys and table headers of a TOML text.
-
-    Hand-written because :mod:`tomllib` returns plain dicts without positions,
-    and the parsers that keep them (tomlkit) are not dependencies of Tandem. A
-    script's layout is simple, so one pass over the lines that follows
-    ``[table]`` and ``[[array]]`` headers (counting entries) and skips the
-    insides of multi-line strings finds every key a therapist writes. Keys are
-    looked up by (table, entry index or None, key); a dotted key at the top
-    (``instruments.cue = ...``) is found too.
-    """
-
-    _KEY = re.compile(r"""\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")
-
-    def __init__(self, text: str) -> None:
-        self.keys: dict[tuple[str, int | None, str], int] = {}
-        self.tables: dict[tuple[str, int | None], int] = {}
-        table, index = "", None
-        counts: dict[str, int] = {}
-        open_quote = None
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if open_quote:
-                if open_quote in line:
-                    open_quote = None
-                continue
-            stripped = line.strip()
-            if stripped.startswith("[["):
-                table = stripped[2:stripped.find("]]")].strip()
-                index = counts.get(table, 0)
-                counts[table] = index + 1
-                self.tables[(table, index)] = lineno
-            elif stripped.startswith("["):
-                table, index = stripped[1:stripped.find("]")].strip(), None
-                self.tables[(table, None)] = lineno
-            else:
-                match = self._KEY.match(line)
-                if match:
-                    key = match.group(1).strip("\"'")
-                    self.keys.setdefault((table, index, key), lineno)
-                    rest = line[match.end():]
-                    for quote in ('"""', "'''"):
-                        if rest.count(quote) % 2:
-                            open_quote = quote
-
-    def line(self, table: str, index: int | None, key: str | None = None) -> int | None:
-        """Line of ``key`` in the table (or its header when the key is absent), else None."""
-        if key is not None:
-            for candidate in ((table, index, key), ("", None, f"{table}.{key}" if table else key)):
-                if candidate in self.keys:
-                    return self.keys[candidate]
-        if table and (table, index) in self.tables:
-            return self.tables[(table, index)]
-        if table and ("", None, table) in self.keys:  # an inline table: instruments = { ... }
-            return self.keys[("", None, table)]
-        return None
-
-
-# --------------------------------------------------------------------------
 # Checking
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (true/false)"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -524,41 +461,17 @@ def _is_int(value: Any) -> bool:
 _BAD = object()  # what a failed check gives back inside the checker
 
 
-class _Problem(Exception):
-    """Raised inside the checker for one problem of one field (collected, not shown)."""
-
-
-class _Checker:
+class _Checker(Checker):
     def __init__(self, text: str, path: Path, shown: str) -> None:
-        self.lines = _KeyLines(text)
+        super().__init__(text, shown)
         self.path = path
-        self.shown = shown
-        self.problems: list[str] = []
         self.tempo: float | None = None  # the script's tempo and meter, once read (for [cueing] song)
         self.meter: tuple[int, int] | None = None
 
-    # -- reporting ---------------------------------------------------------
-
-    def report(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> None:
-        line = self.lines.line(table, index, key)
-        where = f"{self.shown}:{line}" if line else self.shown
-        self.problems.append(f"{where}: {field} {problem.rstrip('.')}.")
-
-    def fail(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> _Problem:
-        self.report(table, index, key, field, problem)
-        return _Problem()
-
-    # -- typed getters (raise _Problem after reporting) --------------------
+    # -- typed getters (raise Problem after reporting) ---------------------
 
     def unknown(self, data: dict, kind: str, table: str, index: int | None, field_prefix: str) -> None:
-        allowed = FIELDS[kind]
-        for key in data:
-            if key in allowed:
-                continue
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.report(table, index, key, f"{field_prefix}{key}",
-                        f"is not a field of {_TABLE_NAMES[kind]}{hint}; the fields are {', '.join(allowed)}")
+        self.unknown_fields(data, FIELDS[kind], _TABLE_NAMES[kind], table, index, field_prefix)
 
     def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, default: Any = ...) -> Any:
         if key not in data:
@@ -567,7 +480,7 @@ class _Checker:
             return default
         value = data[key]
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
         return value.strip()
 
     def number(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
@@ -582,7 +495,7 @@ class _Checker:
         value = data[key]
         ok_type = _is_int(value) if whole else _is_number(value)
         if not ok_type:
-            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
         if value > hi or value < lo or (lo_open and value == lo):
             raise self.fail(*where, key, field, f"is {value:g}, but it must be {allowed}")
         return value
@@ -594,7 +507,7 @@ class _Checker:
             return None
         value = data[key]
         if not isinstance(value, dict):
-            raise self.fail("", None, key, field, f"must be a table [{key}], not {_describe(value)}")
+            raise self.fail("", None, key, field, f"must be a table [{key}], not {describe(value)}")
         return value
 
     def entries(self, data: dict, key: str, required: bool) -> list[dict]:
@@ -604,7 +517,7 @@ class _Checker:
             return []
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail("", None, key, key, f"must be [[{key}]] entries, not {_describe(value)}")
+            raise self.fail("", None, key, key, f"must be [[{key}]] entries, not {describe(value)}")
         if required and not value:
             raise self.fail("", None, key, key, f"are empty; add at least one [[{key}]] entry")
         return value
@@ -612,7 +525,7 @@ class _Checker:
     def flag(self, data: dict, key: str, where: tuple, field: str, default: bool) -> bool:
         value = data.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(*where, key, field, f"must be true or false, not {_describe(value)}")
+            raise self.fail(*where, key, field, f"must be true or false, not {describe(value)}")
         return value
 
     def span(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
@@ -623,18 +536,12 @@ class _Checker:
         allowed = f"{one} or a [low, high] range of {many} from {lo:g} to {hi:g}{unit}"
         items = value if isinstance(value, list) else [value]
         if not 1 <= len(items) <= 2 or not all(_is_int(v) if whole else _is_number(v) for v in items):
-            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
         if any(v < lo or v > hi for v in items):
             raise self.fail(*where, key, field, f"is {value}, but it must be {allowed}")
         if items[0] > items[-1]:
             raise self.fail(*where, key, field, f"is {value}, but a range must have its low end first")
         return items[0], items[-1]
-
-    def attempt(self, fn, *args, default=None):
-        try:
-            return fn(*args)
-        except _Problem:
-            return default
 
     # -- sounds and notes --------------------------------------------------
 
@@ -682,7 +589,7 @@ class _Checker:
         if not isinstance(value, list):
             raise self.fail(*where, key, field, f"must be a list of {what}, e.g. "
                             + ("[\"acoustic_snare\", 36]" if drums else "[\"C4\", \"E4\", \"G4\"]")
-                            + f", not {_describe(value)}")
+                            + f", not {describe(value)}")
         out = []
         for item in value:
             if _is_int(item) and 0 <= item <= 127:
@@ -700,7 +607,7 @@ class _Checker:
                         continue
                     except SoundRequestError:
                         pass
-            raise self.fail(*where, key, field, f"has {_describe(item)}, but it must list {what}")
+            raise self.fail(*where, key, field, f"has {describe(item)}, but it must list {what}")
         return tuple(out)
 
     # -- the whole script --------------------------------------------------
@@ -713,10 +620,9 @@ class _Checker:
         try:
             kind = self.text(data, "kind", top, "kind", "one of " + ", ".join(KINDS))
             if kind not in KINDS:
-                close = difflib.get_close_matches(kind.replace("-", "_"), KINDS, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = did_you_mean(kind.replace("-", "_"), KINDS, quoted=False)
                 raise self.fail("", None, "kind", "kind", f"'{kind}' is not one of {', '.join(KINDS)}{hint}")
-        except _Problem:
+        except Problem:
             kind = None
         description = self.attempt(self.text, data, "description", top, "description", "text in quotes",
                                    "", default="")
@@ -813,7 +719,7 @@ class _Checker:
             try:
                 phrase = self.phrase(entry, i, where, prefix, meter, grid)
                 out.append(self.blank(entry, phrase, kind, where, prefix))
-            except _Problem:
+            except Problem:
                 pass
         return tuple(out) if len(out) == len(data["phrases"]) else None
 
@@ -833,16 +739,16 @@ class _Checker:
             ok = isinstance(value, list) and value and all(_is_number(b) and 0 <= b <= 256 for b in value)
             if not ok or any(b <= a for a, b in itertools.pairwise(value)):
                 raise self.fail(*where, notation, field, "must be a list of rising onset times in beats from 0, "
-                                f"e.g. [0, 1, 2, 2.5], not {_describe(value)}")
+                                f"e.g. [0, 1, 2, 2.5], not {describe(value)}")
             onsets = tuple(float(b) for b in value)
             return Phrase(name, notation, str(value), onsets, (), math.floor(onsets[-1]) + 1.0)
         if not isinstance(value, str):
-            raise self.fail(*where, notation, field, f"must be text in quotes, not {_describe(value)}")
+            raise self.fail(*where, notation, field, f"must be text in quotes, not {describe(value)}")
         try:
             if notation == "rhythm":
                 phrase_grid = self.text(entry, "grid", where, prefix + "grid", "a note value like \"1/8\"", grid)
                 if meter is None or phrase_grid is None:
-                    raise _Problem  # the meter or grid was already reported
+                    raise Problem  # the meter or grid was already reported
                 try:
                     parse_grid(phrase_grid)
                 except NotationError as exc:
@@ -929,7 +835,7 @@ class _Checker:
             ok = isinstance(value, list) and value and all(isinstance(v, str) for v in value)
             if not ok:
                 raise self.fail(*w, k, f, f"must be a list of {', '.join(ANSWERS)}, e.g. [\"echo\", \"next\"], "
-                                f"not {_describe(value)}")
+                                f"not {describe(value)}")
             wrong = [v for v in value if v not in ANSWERS]
             if wrong:
                 raise self.fail(*w, k, f, f"has '{wrong[0]}', but the answers are {', '.join(ANSWERS)}")
@@ -1066,7 +972,7 @@ class _Checker:
         visual = table.get("your_turn_visual", True)
         if not isinstance(visual, bool):
             raise self.fail(*where, "your_turn_visual", "prompts.your_turn_visual",
-                            f"must be true or false, not {_describe(visual)}")
+                            f"must be true or false, not {describe(visual)}")
         sound = self.text(table, "your_turn_sound", where, "prompts.your_turn_sound",
                           "an instrument in quotes or \"none\"", "none")
         sound = self.sound(sound, where, "your_turn_sound", "prompts.your_turn_sound", ("none",))
@@ -1089,9 +995,8 @@ class _Checker:
             if len(self.problems) > n_before:
                 continue
             metric = entry.get("metric")
-            if isinstance(metric, str) and metric not in _ALL_METRICS:
-                close = difflib.get_close_matches(metric, _ALL_METRICS, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if isinstance(metric, str) and metric not in ALL_METRICS:
+                hint = did_you_mean(metric, ALL_METRICS)
                 families = "; ".join(f"{fam}: {', '.join(names)}" for fam, names in METRICS.items())
                 self.report(*where, "metric", prefix + "metric",
                             f"'{metric}' is not a metric Tandem measures{hint}; the metrics are {families}")
@@ -1113,12 +1018,8 @@ class _Checker:
             try:
                 objective = Objective.from_dict(entry)
             except (ValueError, TypeError) as exc:
-                message = str(exc)
                 oid = entry.get("id")
-                for start in (f"Objective '{oid}': ", f"Objective '{oid}' ", "An objective "):
-                    if message.startswith(start):
-                        message = message[len(start):]
-                        break
+                message = objective_problem(exc, oid)
                 key = next((k for k in FIELDS["objectives"] if re.search(rf"\b{k}\b", message)), None)
                 if key is not None and key not in entry:
                     key_line = None
@@ -1134,19 +1035,6 @@ class _Checker:
             ids.add(objective.id)
             out.append(objective)
         return tuple(out) if len(out) == len(entries) else None
-
-
-def _syntax_problem(exc: tomllib.TOMLDecodeError, shown: str, last_line: int) -> str:
-    """tomllib's message ("Invalid value (at line 3, column 7)") as one sentence naming file:line."""
-    message = str(exc)
-    match = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
-    if match:
-        what = message[: match.start()].strip().rstrip(".")
-        return (f"{shown}:{match.group(1)}: the TOML is not valid at column {match.group(2)} "
-                f"({what[:1].lower() + what[1:]}); check the quotes, brackets and '=' on that line.")
-    what = re.sub(r"\s*\(at end of document\)\s*$", "", message).strip().rstrip(".")
-    return (f"{shown}:{last_line}: the TOML is not valid at the end of the file ({what[:1].lower() + what[1:]}); "
-            "check for an unclosed quote or bracket.")
 
 
 def load_script(path: str | Path) -> Script:
@@ -1181,5 +1069,5 @@ def load_script(path: str | Path) -> Script:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScriptError([_syntax_problem(exc, shown, max(1, len(text.splitlines())))]) from None
+        raise ScriptError([syntax_problem(exc, shown, text)]) from None
     return _Checker(text, path, shown).build(data)

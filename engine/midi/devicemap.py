@@ -325,9 +325,7 @@ class _Checker:
         return value
 
     def check_sound(self, sound: str, fname: str, key: str, section: str) -> None:
-        from engine.audio.soundbank import (
-            parse_request,  # lazy: keeps numpy out of plain imports
-        )
+        from engine.audio.soundbank import parse_request  # start-up: keeps numpy out of plain imports
 
         try:
             parse_request(sound)

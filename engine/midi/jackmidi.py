@@ -45,7 +45,7 @@ import numpy as np
 from engine.audio.backends import SoundDeviceBackend
 from engine.audio.service import ScheduledOutput
 from engine.audio.shared import C
-from engine.midi.ports import MidiDeviceError
+from engine.midi.ports import MidiDeviceError, refind_port
 
 __all__ = ["JackMidiBackend", "JackMidiOutput", "JackMidiReader", "JackPatch", "SPEC"]
 
@@ -57,7 +57,7 @@ _MAX_BYTES = 7  # packed little-endian into one int64
 
 def _import_jack():
     try:
-        import jack
+        import jack  # optional: only where JACK is the server (it talks to the server)
     except (ImportError, OSError):
         raise MidiDeviceError("The JACK client library is missing (pip install JACK-Client, "
                               "apt install libjack-jackd2-0); use MIDI through rtmidi instead.") from None
@@ -475,8 +475,6 @@ class JackMidiOutput(ScheduledOutput):
         return [p for p in self._patch.destinations() if not p.startswith(own)]
 
     def _connect(self) -> None:
-        from engine.midi.ports import refind_port
-
         dests = self._destinations()
         self.name = dests[refind_port(dests, self.name, self.part, kind="output")]
         self._patch.connect(self._port, self.name)

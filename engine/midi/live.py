@@ -32,7 +32,8 @@ from engine.errors import ConfigError
 from engine.events import Event, InputEvent
 from engine.midi.decode import MidiDecoder
 from engine.midi.devicemap import DeviceMap, map_for_port
-from engine.midi.ports import InputPort, MidiDeviceError, _open_client, refind_port
+from engine.midi.jackmidi import JackMidiReader, JackPatch
+from engine.midi.ports import InputPort, MidiDeviceError, _open_client, list_inputs, refind_port
 from engine.midi.stamp import stamp_input
 
 __all__ = ["MidiInput", "TRANSPORTS", "feedback_sounds"]
@@ -155,16 +156,12 @@ class MidiInput(DeviceService):
         the device is not there.
         """
         if self.transport == "jack":
-            from engine.midi.jackmidi import JackPatch
-
             patch = JackPatch()
             try:
                 names = [p for p in patch.sources() if not p.startswith("tandem-")]
             finally:
                 patch.close()
         else:
-            from engine.midi.ports import list_inputs
-
             names = list_inputs(self.api)
         self.port.name = names[refind_port(names, self.port.name, self.port.part)]
         return self.port.name
@@ -289,8 +286,6 @@ class MidiInput(DeviceService):
     # ------------------------------------------------------------------ the frame-exact JACK transport
 
     def _start_jack(self) -> MidiInput:
-        from engine.midi.jackmidi import JackMidiReader, JackPatch
-
         info = self.engine.backend_info()
         if "midi_port" not in info or self.engine.state.midi_in is None:
             raise MidiDeviceError("The frame-exact JACK MIDI input needs the engine started with the "

@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 
+from engine.audio.devices import quiet_stderr
 from engine.errors import TandemError
 
 __all__ = [
@@ -52,7 +53,7 @@ class MidiDeviceError(TandemError, OSError):
 
 def _rtmidi():
     try:
-        import rtmidi
+        import rtmidi  # optional and heavy: only when a MIDI port is listed or opened
     except ImportError:
         raise MidiDeviceError("python-rtmidi is not installed; install Tandem's dependencies (make setup).") from None
     return rtmidi
@@ -73,18 +74,12 @@ def api_name(api: int) -> str:
     return _API_LABELS.get(api, f"rtmidi API {api}")
 
 
-def _quiet():
-    from engine.audio.devices import quiet_stderr
-
-    return quiet_stderr()
-
-
 def _jack_running() -> bool:
     rtmidi = _rtmidi()
     if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
         return False
     try:
-        with _quiet():
+        with quiet_stderr():
             probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, _CLIENT + "-probe")
             probe.get_port_count()  # connects: raises when no server answers
             probe.delete()
@@ -128,7 +123,7 @@ def _open_client(kind: str, api: int, client_name: str):
     rtmidi = _rtmidi()
     cls = rtmidi.MidiIn if kind == "input" else rtmidi.MidiOut
     try:
-        with _quiet():
+        with quiet_stderr():
             return cls(api, client_name)
     except Exception:  # noqa: BLE001
         hint = {2: "there is no ALSA sequencer (/dev/snd/seq); is the MIDI driver loaded?",
@@ -215,7 +210,7 @@ class _Port:
             index = find_port(names, self.part, kind=self.kind)
             if prepare is not None:
                 prepare(client)
-            with _quiet():
+            with quiet_stderr():
                 client.open_port(index, "in" if self.kind == "input" else "out")
         except MidiDeviceError:
             client.delete()

@@ -24,18 +24,12 @@ from typing import Any
 import numpy as np
 
 from engine.events import Event
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir, write_private
 from engine.records.log import LogWriter, disk_error, file_sha256, header_fields
 
 __all__ = ["SessionFolder"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_disk_error = disk_error  # the name other modules knew
-
-
-def _private_open(path: Path, mode: str):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    return os.fdopen(fd, mode)
 
 
 class SessionFolder:
@@ -111,7 +105,7 @@ class SessionFolder:
         self._log.sync()
 
     def open_audio(self, *, sample_rate: int, channels: int) -> None:
-        import soundfile as sf
+        import soundfile as sf  # heavy (130 ms): only when a session records its audio
 
         try:
             fd = os.open(self.audio_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
@@ -119,23 +113,25 @@ class SessionFolder:
             self._audio = sf.SoundFile(self._audio_file, "w", samplerate=sample_rate, channels=channels,
                                        subtype="PCM_16", format="WAV")
         except OSError as exc:
-            raise _disk_error(self.audio_path, exc) from None
+            raise disk_error(self.audio_path, exc) from None
 
     def write_audio(self, block: np.ndarray) -> None:
         try:
             self._audio.write(block)
         except (OSError, RuntimeError) as exc:
-            raise _disk_error(self.audio_path, exc if isinstance(exc, OSError) else OSError(str(exc))) from None
+            raise disk_error(self.audio_path, exc if isinstance(exc, OSError) else OSError(str(exc))) from None
 
     def write_json(self, name: str, data: dict[str, Any]) -> Path:
+        """Write ``data`` as the file ``name`` in the folder (indented JSON, 0600, atomically); returns its path.
+
+        Raises
+        ------
+        DataDirError
+            When it cannot be written (one sentence).
+        """
         path = self.path / name
-        try:
-            with _private_open(path, "w") as f:
-                json.dump(data, f, indent=2, sort_keys=True)
-                f.write("\n")
-        except OSError as exc:
-            raise _disk_error(path, exc) from None
-        return path
+        return write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n",
+                             error=lambda exc: disk_error(path, exc))
 
     def close(self) -> None:
         """Write what is queued, fsync and close the files. Safe twice.

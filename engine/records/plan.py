@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 import hashlib
 import os
 import re
@@ -48,13 +47,16 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.interventions.script import (
-    _ALL_METRICS,
-    _describe,
-    _KeyLines,
-    _syntax_problem,
+from engine.interventions.script import ALL_METRICS
+from engine.interventions.tomlcheck import (
+    Checker,
+    Problem,
+    describe,
+    did_you_mean,
+    objective_problem,
+    syntax_problem,
 )
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.paths import write_private
 from engine.scoring.objectives import Objective
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "load_plan_file",
     "new_plan",
     "objective_data",
+    "parse_plan",
     "plan_hash",
     "plan_objectives_for",
     "plan_path",
@@ -214,35 +217,9 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
-class _Problem(Exception):
-    pass
-
-
-class _Checker:
-    def __init__(self, text: str, shown: str) -> None:
-        self.lines = _KeyLines(text)
-        self.shown = shown
-        self.problems: list[str] = []
-
-    def report(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> None:
-        line = self.lines.line(table, index, key)
-        where = f"{self.shown}:{line}" if line else self.shown
-        self.problems.append(f"{where}: {field} {problem.rstrip('.')}.")
-
-    def fail(self, *args: Any) -> _Problem:
-        self.report(*args)
-        return _Problem()
-
+class _Checker(Checker):
     def unknown(self, data: dict, kind: str, index: int | None, prefix: str) -> None:
-        allowed = _FIELDS[kind]
-        table = "" if kind == "plan" else kind
-        for key in data:
-            if key in allowed:
-                continue
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.report(table, index, key, f"{prefix}{key}",
-                        f"is not a field of {_TABLE_NAMES[kind]}{hint}; the fields are {', '.join(allowed)}")
+        self.unknown_fields(data, _FIELDS[kind], _TABLE_NAMES[kind], "" if kind == "plan" else kind, index, prefix)
 
     def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, required: bool) -> str | None:
         if key not in data:
@@ -251,20 +228,14 @@ class _Checker:
             return None
         value = data[key]
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
         return value.strip()
 
     def entries(self, data: dict, key: str, table: str, index: int | None, field: str) -> list[dict]:
         value = data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(table, index, key, field, f"must be [[{key}]] entries, not {_describe(value)}")
+            raise self.fail(table, index, key, field, f"must be [[{key}]] entries, not {describe(value)}")
         return value
-
-    def attempt(self, fn, *args, default=None):
-        try:
-            return fn(*args)
-        except _Problem:
-            return default
 
     def build(self, data: dict, path: Path, child: str | None, sha: str) -> Plan:
         self.unknown(data, "plan", None, "")
@@ -302,8 +273,7 @@ class _Checker:
             try:
                 name = self.text(entry, "name", where, prefix + "name", "one of " + ", ".join(PHASES), True)
                 if name not in PHASES:
-                    close = difflib.get_close_matches(name, PHASES, n=1)
-                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    hint = did_you_mean(name, PHASES, quoted=False)
                     raise self.fail(*where, "name", prefix + "name",
                                     f"'{name}' is not one of {', '.join(PHASES)}{hint}")
                 if "start" not in entry:
@@ -312,8 +282,8 @@ class _Checker:
                 start = _as_date(entry["start"])
                 if start is None:
                     raise self.fail(*where, "start", prefix + "start", "must be a date like 2026-09-01, not "
-                                    f"{_describe(entry['start'])}")
-            except _Problem:
+                                    f"{describe(entry['start'])}")
+            except Problem:
                 continue
             if out and start <= out[-1].start:
                 self.report(*where, "start", prefix + "start", f"is {start}, but phases must be written in the "
@@ -333,15 +303,14 @@ class _Checker:
             domain = self.attempt(self.text, entry, "domain", where, prefix + "domain",
                                   "one of " + ", ".join(DOMAINS), True)
             if domain is not None and domain not in DOMAINS:
-                close = difflib.get_close_matches(domain.lower(), DOMAINS, n=1)
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                hint = did_you_mean(domain.lower(), DOMAINS, quoted=False)
                 self.report(*where, "domain", prefix + "domain", f"'{domain}' is not one of {', '.join(DOMAINS)}{hint}")
                 domain = None
             description = self.attempt(self.text, entry, "description", where, prefix + "description",
                                        "the goal in words, in quotes", False) or ""
             try:
                 entries = self.entries(entry, "objectives", "goals", i, prefix + "objectives")
-            except _Problem:
+            except Problem:
                 entries = []
             objectives = []
             for j, oentry in enumerate(entries):
@@ -363,9 +332,8 @@ class _Checker:
         if len(self.problems) > n_before:
             return None
         metric = entry.get("metric")
-        if isinstance(metric, str) and metric not in _ALL_METRICS:
-            close = difflib.get_close_matches(metric, _ALL_METRICS, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if isinstance(metric, str) and metric not in ALL_METRICS:
+            hint = did_you_mean(metric, ALL_METRICS)
             self.report(*where, "metric", prefix + "metric", f"'{metric}' is not a metric Tandem measures{hint}; "
                         "see docs/scripts.md for the metrics of each kind")
             return None
@@ -373,12 +341,8 @@ class _Checker:
         try:
             objective = Objective.from_dict(core)
         except (ValueError, TypeError) as exc:
-            message = str(exc)
             oid = entry.get("id")
-            for start in (f"Objective '{oid}': ", f"Objective '{oid}' ", "An objective "):
-                if message.startswith(start):
-                    message = message[len(start):]
-                    break
+            message = objective_problem(exc, oid)
             key = next((k for k in _OBJECTIVE_FIELDS if re.search(rf"\b{k}\b", message) and k in entry), None)
             self.report(*where, key, prefix.rstrip(".") + (f" ({oid})" if isinstance(oid, str) else ""), message)
             return None
@@ -392,14 +356,14 @@ class _Checker:
             scripts = entry.get("scripts", [])
             if not isinstance(scripts, list) or not all(isinstance(s, str) and s.strip() for s in scripts):
                 raise self.fail(*where, "scripts", prefix + "scripts", "must be a list of script names, e.g. "
-                                f"[\"echo-drums\"] or [\"content/songs/echo-drums.toml\"], not {_describe(scripts)}")
+                                f"[\"echo-drums\"] or [\"content/songs/echo-drums.toml\"], not {describe(scripts)}")
             target = None
             if "target_date" in entry:
                 target = _as_date(entry["target_date"])
                 if target is None:
                     raise self.fail(*where, "target_date", prefix + "target_date", "must be a date like "
-                                    f"2026-12-15, not {_describe(entry['target_date'])}")
-        except _Problem:
+                                    f"2026-12-15, not {describe(entry['target_date'])}")
+        except Problem:
             return None
         return PlanObjective(objective=objective, domain=domain, goal=goal, description=description,
                              scripts=tuple(s.strip() for s in scripts), target_date=target)
@@ -423,6 +387,19 @@ def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
         raise PlanError([f"{shown}: there is no plan{who}{hint}."]) from None
     except OSError as exc:
         raise PlanError([f"{shown}: the plan cannot be read ({exc.strerror or exc})."]) from None
+    return parse_plan(raw, path, child)
+
+
+def parse_plan(raw: bytes, path: str | os.PathLike, child: str | None = None) -> Plan:
+    """Check a plan's bytes as the file ``path`` (read, or about to be written); ``child`` as in :func:`load_plan_file`.
+
+    Raises
+    ------
+    PlanError
+        One sentence per problem, each naming ``path:line`` and the field.
+    """
+    path = Path(path)
+    shown = str(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -430,7 +407,7 @@ def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PlanError([_syntax_problem(exc, shown, max(1, len(text.splitlines())))]) from None
+        raise PlanError([syntax_problem(exc, shown, text)]) from None
     return _Checker(text, shown).build(data, path, child, hashlib.sha256(raw).hexdigest())
 
 
@@ -545,16 +522,13 @@ def new_plan(root: str | os.PathLike, child: str, *, today: dt.date | None = Non
     ------
     ConfigError
         If the child id is not a safe pseudonymous id, or the child already has a plan.
+    DataDirError
+        If the plan cannot be written (one sentence).
     """
     path = plan_path(root, child)
-    ensure_private_dir(path.parent)
     text = _TEMPLATE.format(child=child, today=(today or dt.date.today()).isoformat())
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        return write_private(path, text, replace=False)
     except FileExistsError:
         raise ConfigError(f"{path}: '{child}' already has a plan; edit it, or move it away to start "
                           "again.") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
-        fh.write(text)
-    return path

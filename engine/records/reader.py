@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, DataDirError
+from engine.interventions.overrides import apply_overrides
 from engine.interventions.script import load_script
 from engine.records.log import file_sha256
 from engine.records.model import NoteRecord, ObjectiveRecord, SessionRecord, TrialRecord
@@ -99,7 +100,9 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
 
     The file (``script``, else ``script_resolved``: the same, absolute) must
     still be there and, when the header has ``script_sha256``,
-    have that hash (a changed script is not the one that ran).
+    have that hash (a changed script is not the one that ran). The changes
+    the session ran it with (``script_overrides``: ``tandem demo --tempo``,
+    ``--beats``) are applied to it (:func:`~engine.interventions.overrides.apply_overrides`).
     """
     name = header.get("script")
     if not name or name == "free" or not str(name).endswith(".toml"):
@@ -113,9 +116,13 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
     if want is not None and file_sha256(path) != want:
         return None, f"its script {name} has changed since the session (its SHA-256 differs)"
     try:
-        return load_script(path), None
+        script = load_script(path)
     except Exception as exc:  # noqa: BLE001 - a script that no longer loads is a reason, not a crash
         return None, f"its script {name} does not load any more ({exc})"
+    try:
+        return apply_overrides(script, header.get("script_overrides")), None
+    except ConfigError as exc:
+        return None, f"its header's script_overrides cannot be applied ({exc})"
 
 
 def _objective(d: dict[str, Any]) -> ObjectiveRecord:

@@ -78,12 +78,17 @@ def rescore(path: str | Path) -> dict[str, Any]:
     (planned, never scored: an interrupted log), ``plan_mismatch`` (a
     sentence, or None), ``skipped_lines`` and ``identical`` (everything).
 
+    A session that ran no intervention script (a MIDI song, free play, a
+    metronome demo of before the metronome was a script) has no trials and
+    no objectives: it re-scores as identical when its log holds none, with
+    ``note`` saying so.
+
     Raises
     ------
     DataDirError
         The log cannot be read.
     ConfigError
-        The log ran no intervention script, or its script is missing or changed.
+        Its script is missing or changed, or a log without a script has trials.
     """
     path = log_path(path)
     try:
@@ -94,6 +99,8 @@ def rescore(path: str | Path) -> dict[str, Any]:
         raise DataDirError(f"{path} is not a readable session log (it is empty); name a session's events.jsonl "
                            f"or its folder.")
     header = _parse_header(path, raw_lines[0])
+    if not str(header.get("script") or "").endswith(".toml"):
+        return _no_script(path, header, raw_lines)
     script, why = script_for(header)
     if script is None:
         raise ConfigError(f"{path} cannot be re-scored: {why}.")
@@ -175,4 +182,29 @@ def rescore(path: str | Path) -> dict[str, Any]:
         "status": "ended" if summary is not None else "interrupted",
         "trials": trials, "objectives": objectives, "abandoned": abandoned, "open_at_end": len(open_plans),
         "plan_mismatch": mismatch, "skipped_lines": records.skipped, "identical": identical,
+    }
+
+
+def _no_script(path: Path, header: dict[str, Any], raw_lines: list[bytes]) -> dict[str, Any]:
+    """The re-score of a session that ran no intervention script: nothing to recompute, nothing stored."""
+    records = LogLines(raw_lines[1:])
+    summary = None
+    scored = 0
+    for d in records:
+        if d.get("type") in ("trial", "plan"):
+            scored += 1
+        elif d.get("type") == "summary":
+            summary = d
+    if scored or (summary is not None and summary.get("trials") not in (None, 0)):
+        raise ConfigError(f"{path} cannot be re-scored: it has trials but names no intervention script.")
+    name = str(header.get("script") or "")
+    what = ("a MIDI song" if name.lower().endswith((".mid", ".midi")) else "free play" if name == "free"
+            else str(header.get("intervention") or "no script"))
+    return {
+        "path": str(path), "script": header.get("script"), "title": header.get("title"),
+        "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
+        "status": "ended" if summary is not None else "interrupted",
+        "trials": [], "objectives": [], "abandoned": 0, "open_at_end": 0, "plan_mismatch": None,
+        "skipped_lines": records.skipped, "identical": True,
+        "note": f"The session ran {what}, not an intervention script: it has no trials or objectives to re-score.",
     }

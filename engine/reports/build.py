@@ -22,43 +22,42 @@ made 0700.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import functools
+import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import engine
 from engine.errors import ConfigError
-from engine.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from engine.interventions.script import load_script
+from engine.paths import ensure_private_dir, write_private
 from engine.records.beats import beat_asynchronies
 from engine.records.model import SessionRecord
 from engine.records.plan import Plan, plan_entries_for
-from engine.reports import plots
+from engine.reports import csvjson, plots
+from engine.reports.render import data_uri, environment, html_to_pdf, import_weasyprint
 from engine.reports.sentences import (
     criterion_text,
-    duration_text,
     prompt_counts,
-    prompt_text,
     session_sentences,
     setup_text,
     status_label,
 )
 from engine.scoring.display import TRIAL_SCORES, format_score
 from engine.scoring.objectives import (
-    _BOOL_AGGREGATES,
+    BOOL_AGGREGATES,
     Objective,
     SessionResult,
     Trial,
-    _fmt,
-    _metric_display,
     evaluate_session,
     objective_status,
 )
+from engine.scoring.words import format_value, metric_display
 
 __all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_report", "collect", "session_date"]
 
@@ -187,10 +186,6 @@ class Report:
         return f"{first:%d %b %Y} – {last:%d %b %Y}"
 
 
-def _data_uri(png: bytes | None) -> str | None:
-    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def _figure_of(objective: Objective | None, result: SessionResult | None, value: Any) -> tuple[float | None, str]:
     """The session figure the table and plot show, and its text."""
     if objective is None:
@@ -198,11 +193,11 @@ def _figure_of(objective: Objective | None, result: SessionResult | None, value:
                 format_score(value, "{:.4g}"))
     if result is None or result.met is None and not result.counted:
         return None, "–"
-    if objective.criterion == "aggregate" and objective.aggregate not in _BOOL_AGGREGATES:
-        unit = _metric_display(objective.metric)[1]
+    if objective.criterion == "aggregate" and objective.aggregate not in BOOL_AGGREGATES:
+        unit = metric_display(objective.metric)[1]
         if result.value is None:
             return None, "–"
-        return result.value, _fmt(result.value, unit)
+        return result.value, format_value(result.value, unit)
     if objective.criterion == "aggregate" and objective.aggregate == "count_true":
         return result.value, f"{result.passed} of {result.judged}"
     if not result.judged:
@@ -216,8 +211,8 @@ def _plot_spec(objective: Objective | None) -> tuple[float | None, str, bool, bo
     if objective is None:
         return None, "value", False, False
     lower = objective.comparator in ("<", "<=")
-    if objective.criterion == "aggregate" and objective.aggregate not in _BOOL_AGGREGATES:
-        unit = _metric_display(objective.metric)[1]
+    if objective.criterion == "aggregate" and objective.aggregate not in BOOL_AGGREGATES:
+        unit = metric_display(objective.metric)[1]
         label = f"session {objective.aggregate}" + (f" ({unit})" if unit else "")
         return objective.threshold, label, lower, unit == "%"
     if objective.criterion == "aggregate" and objective.aggregate == "count_true":
@@ -246,8 +241,6 @@ class _ScriptCache:
     def objectives(self, record: SessionRecord) -> tuple[Objective, ...] | None:
         path = record.script
         if path not in self.cache:
-            from engine.interventions.script import load_script
-
             try:
                 self.cache[path] = load_script(path).objectives
             except (ConfigError, OSError):
@@ -438,13 +431,13 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
             [f"{row.session.date:%d %b}" for row in view.rows], [row.figure for row in view.rows],
             [row.met for row in view.rows]), {"criterion": crit, "ylabel": ylabel, "lower_is_better": lower,
                                               "phase_marks": marks, "percent": percent}))
-        setters.append(lambda png, view=view: setattr(view, "plot", _data_uri(png)))
+        setters.append(lambda png, view=view: setattr(view, "plot", data_uri(png)))
     for sv in report.sessions:
         jobs.append((plots.session_timing_plot, (_session_panels(sv.record),), {}))
 
         def set_session(png, sv=sv):
             sv.plot_png = png
-            sv.plot = _data_uri(png)
+            sv.plot = data_uri(png)
 
         setters.append(set_session)
     if len(report.sessions) > 1:
@@ -462,7 +455,7 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
                 break
         if panels:
             jobs.append((plots.range_timing_plot, (labels, panels), {}))
-            setters.append(lambda png: setattr(report, "timing_plot", _data_uri(png)))
+            setters.append(lambda png: setattr(report, "timing_plot", data_uri(png)))
         else:
             report.timing_plot = None
     for setter, png in zip(setters, _render(jobs, meanwhile)):
@@ -489,9 +482,6 @@ def _render(jobs: list[tuple[Any, tuple, dict]], meanwhile: Callable[[], object]
     WeasyPrint, 0.4 s) runs in this process while the workers draw, after they
     were forked (so they do not carry it).
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     cores = os.cpu_count() or 1
     if len(jobs) >= PARALLEL_PLOTS and cores > 1 and "fork" in multiprocessing.get_all_start_methods():
         try:
@@ -512,30 +502,6 @@ def _render(jobs: list[tuple[Any, tuple, dict]], meanwhile: Callable[[], object]
 # --- writing ------------------------------------------------------------------------------------------
 
 
-def write_private(path: Path, data: bytes | str) -> Path:
-    """Write a file readable by the user alone (0600), replacing any old one."""
-    ensure_private_dir(path.parent)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
-        fh.write(raw)
-    return path
-
-
-@functools.cache
-def _env():
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("engine.reports", "templates"),
-                             autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
-    env.filters["score"] = format_score
-    env.filters["prompts"] = prompt_text
-    env.filters["duration"] = duration_text
-    return env
-
-
 def _note_name(sv: SessionView) -> str:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", sv.stem) or "session"
     return f"{sv.started:%Y%m%d-%H%M%S}-{stem}"
@@ -547,7 +513,7 @@ def render_html(report: Report, *, only: SessionView | None = None, part: str = 
     ``part``: ``all`` (the report, then every session's note: report.html) or
     ``report`` (without the notes: report.pdf).
     """
-    template = _env().get_template("report.html")  # compiled once (the environment caches it)
+    template = environment().get_template("report.html")  # compiled once (the environment caches it)
     return template.render(r=report, only=only, part=part,
                            status_order=("not started", "in progress", "met", "mastered"))
 
@@ -597,7 +563,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     wants_pages = "html" in formats or "pdf" in formats
     report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
                      therapist=therapist, plots_wanted=wants_pages,
-                     meanwhile=_import_weasyprint if "pdf" in formats else None)
+                     meanwhile=import_weasyprint if "pdf" in formats else None)
     report.summary = [" ".join(p.split()) for p in re.split(r"\n\s*\n", summary or "") if p.strip()]
     written: dict[str, list[Path]] = {f: [] for f in formats}
     if wants_pages:
@@ -609,26 +575,12 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
                 written["html"].append(write_private(out / "notes" / f"{_note_name(sv)}.html", notes[sv.anchor]))
         if "pdf" in formats:
             written["pdf"].extend(_write_pdfs(report, out, notes))
-    if "csv" in formats or "json" in formats:
-        from engine.reports import csvjson
-
-        if "csv" in formats:
-            written["csv"].append(write_private(out / "trials.csv", csvjson.trials_csv(report)))
-            written["csv"].append(write_private(out / "objectives.csv", csvjson.objectives_csv(report)))
-        if "json" in formats:
-            written["json"].append(write_private(out / "report.json", csvjson.report_json(report)))
+    if "csv" in formats:
+        written["csv"].append(write_private(out / "trials.csv", csvjson.trials_csv(report)))
+        written["csv"].append(write_private(out / "objectives.csv", csvjson.objectives_csv(report)))
+    if "json" in formats:
+        written["json"].append(write_private(out / "report.json", csvjson.report_json(report)))
     return written
-
-
-def _import_weasyprint():
-    """WeasyPrint, imported (0.4 s the first time), with its warnings about CSS it ignores kept quiet."""
-    import logging
-
-    import weasyprint
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return weasyprint
 
 
 #: Laying out the progress report costs about as much as this many session notes (measured: 0.65 s and
@@ -649,16 +601,11 @@ def _write_pdfs(report: Report, out: Path, notes: dict[str, str]) -> list[Path]:
     jobs = [("report.pdf", render_html(report, part="report"))]
     jobs += [(f"notes/{_note_name(sv)}.pdf", notes[sv.anchor]) for sv in report.sessions]
     mine, theirs = jobs, []
-    if len(report.sessions) > 1 and (os.cpu_count() or 1) > 1:
-        import multiprocessing
-
-        if "fork" in multiprocessing.get_all_start_methods():
-            k = 1 + max(0, (len(report.sessions) - REPORT_COST_IN_NOTES) // 2)
-            mine, theirs = jobs[:k], jobs[k:]
+    if len(report.sessions) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        k = 1 + max(0, (len(report.sessions) - REPORT_COST_IN_NOTES) // 2)
+        mine, theirs = jobs[:k], jobs[k:]
     done: dict[str, bytes] = {}
     if theirs:
-        from concurrent.futures import ProcessPoolExecutor
-
         _PDF_JOBS = (theirs, str(out))  # the worker, forked at the first submit, finds them here
         try:
             with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as ex:
@@ -685,5 +632,4 @@ def _forked_pdfs() -> dict[str, bytes]:
 
 def _pdfs(jobs: list[tuple[str, str]], base_url: str) -> dict[str, bytes]:
     """Each (name, HTML) laid out and written as PDF bytes."""
-    weasyprint = _import_weasyprint()
-    return {name: weasyprint.HTML(string=html, base_url=base_url).render().write_pdf() for name, html in jobs}
+    return {name: html_to_pdf(html, base_url) for name, html in jobs}

@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from engine.scoring.objectives import (
-    _AGGREGATE_WORDS,
-    _BOOL_AGGREGATES,
-    _COMPARATOR_WORDS,
+from engine.scoring.objectives import BOOL_AGGREGATES, PROMPT_LEVELS, Objective, trial_test_phrase
+from engine.scoring.words import (
+    AGGREGATE_WORDS,
     BOOL_METRIC_PHRASES,
-    PROMPT_LEVELS,
-    Objective,
-    _fmt,
-    _metric_display,
-    _plural,
-    _trial_test_phrase,
+    COMPARATOR_WORDS,
+    format_value,
+    metric_display,
+    plural,
 )
 
 __all__ = [
@@ -40,6 +37,7 @@ REPORT_STATUSES = ("not started", "in progress", "met", "mastered")
 _STATUS_MAP = {"not started": "not started", "in progress": "in progress", "met this session": "met",
                "met": "met", "mastered": "mastered"}
 
+
 def status_label(status: str | None) -> str:
     """The report's status for an objective status (``met this session`` → ``met``)."""
     return _STATUS_MAP.get(status or "", "not started")
@@ -48,20 +46,20 @@ def status_label(status: str | None) -> str:
 def criterion_text(objective: Objective) -> str:
     """The objective's criterion in one sentence, e.g. "Imitated correctly on at least 4 of 5 trials."."""
     agg = objective.aggregate
-    if objective.criterion == "aggregate" and agg in _BOOL_AGGREGATES:
+    if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
         phrase = BOOL_METRIC_PHRASES.get(objective.metric,
-                                         f"{_metric_display(objective.metric)[0].capitalize()}: yes")
-        words = _COMPARATOR_WORDS[objective.comparator]
+                                         f"{metric_display(objective.metric)[0].capitalize()}: yes")
+        words = COMPARATOR_WORDS[objective.comparator]
         if agg == "percent_true":
             text = f"{phrase} on {words} {objective.threshold:g} % of trials"
         else:
-            text = f"{phrase} on {words} {_plural(int(objective.threshold), 'trial')}"
+            text = f"{phrase} on {words} {plural(int(objective.threshold), 'trial')}"
     elif objective.criterion == "aggregate":
-        name, unit = _metric_display(objective.metric)
-        text = (f"{_AGGREGATE_WORDS[agg]} {name} {_COMPARATOR_WORDS[objective.comparator]} "
-                f"{_fmt(objective.threshold, unit)} over a session's trials")
+        name, unit = metric_display(objective.metric)
+        text = (f"{AGGREGATE_WORDS[agg]} {name} {COMPARATOR_WORDS[objective.comparator]} "
+                f"{format_value(objective.threshold, unit)} over a session's trials")
     else:
-        text = f"{_trial_test_phrase(objective)} on at least {objective.k} of {objective.n}"
+        text = f"{trial_test_phrase(objective)} on at least {objective.k} of {objective.n}"
         text += " consecutive trials" if objective.criterion == "k_of_n_consecutive" else " trials"
     prompts = objective.counted_prompts
     if prompts == ("independent",):
@@ -70,7 +68,7 @@ def criterion_text(objective: Objective) -> str:
         counted = f"{', '.join(prompts[:-1])} and {prompts[-1]} trials count" if len(prompts) > 1 \
             else f"{prompts[0]} trials count"
     return (f"{text} ({counted}); mastered when met in "
-            f"{_plural(objective.sessions, 'consecutive session')}.")
+            f"{plural(objective.sessions, 'consecutive session')}.")
 
 
 def prompt_counts(prompts: Iterable[str]) -> dict[str, int]:
@@ -102,7 +100,7 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
                       prompts: dict[str, int], skipped_lines: int = 0) -> list[str]:
     """The opening sentences of a session progress note."""
     help_given = {k: v for k, v in prompts.items() if k != "independent"}
-    first = f"{title}: {_plural(n_trials, 'trial')} in {duration_text(duration_s)}"
+    first = f"{title}: {plural(n_trials, 'trial')} in {duration_text(duration_s)}"
     if n_trials and not help_given:
         first += ", all without prompts."
     elif help_given:
@@ -116,7 +114,7 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
     elif status == "stopped":
         out.append("The therapist stopped the session before all its trials.")
     if skipped_lines:
-        out.append(f"{_plural(skipped_lines, 'line')} of the session log could not be read "
+        out.append(f"{plural(skipped_lines, 'line')} of the session log could not be read "
                    f"(cut off by the interruption) and {'was' if skipped_lines == 1 else 'were'} left out.")
     return out
 

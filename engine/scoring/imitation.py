@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.scoring.times import as_times
+from engine.scoring.words import plural
 
 __all__ = ["ImitationResult", "score_imitation"]
 
@@ -144,10 +145,6 @@ def _positive(value: float, name: str, unit: str = "seconds") -> float:
     if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number of {unit}")
     return float(value)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def score_imitation(
@@ -360,11 +357,11 @@ def score_imitation(
     reasons = []
     if matched < n_call:
         failed.append("onsets_missed")
-        reasons.append(f"{n_call - matched} of the call's {_plural(n_call, 'note')} "
+        reasons.append(f"{n_call - matched} of the call's {plural(n_call, 'note')} "
                        "had no response note in time")
     if extra > max_extra_onsets:
         failed.append("onsets_extra")
-        reasons.append(f"the response had {_plural(extra, 'extra note')}")
+        reasons.append(f"the response had {plural(extra, 'extra note')}")
     if ioi_error_rel is not None and ioi_error_rel > max_ioi_error_rel:
         failed.append("ioi_error")
         reasons.append(f"its intervals were off by {100 * ioi_error_rel:.0f} % on average "

@@ -41,8 +41,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.scoring.words import (
+    AGGREGATE_WORDS,
+    BOOL_METRIC_PHRASES,
+    COMPARATOR_WORDS,
+    NUMERIC_METRIC_NAMES,
+    format_value,
+    metric_display,
+    plural,
+)
+
 __all__ = [
     "AGGREGATES",
+    "BOOL_AGGREGATES",
     "COMPARATORS",
     "CRITERIA",
     "PROMPT_LEVELS",
@@ -54,6 +65,7 @@ __all__ = [
     "TrialOutcome",
     "evaluate_session",
     "objective_status",
+    "trial_test_phrase",
 ]
 
 #: Prompt levels, from least to most help (as in clinical data-collection tools).
@@ -70,39 +82,14 @@ STATUSES = ("not started", "in progress", "met this session", "mastered")
 #: Default number of consecutive sessions for mastery.
 DEFAULT_SESSIONS = 3
 
-_BOOL_AGGREGATES = ("percent_true", "count_true")
+#: The aggregates of true/false scores (the others take numbers).
+BOOL_AGGREGATES = ("percent_true", "count_true")
 _COMPARE = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b,
     "<": lambda a, b: a < b,
     "==": lambda a, b: a == b,
-}
-_COMPARATOR_WORDS = {
-    ">=": "at least", ">": "more than", "<=": "at most", "<": "less than", "==": "exactly",
-}
-_AGGREGATE_WORDS = {"mean": "Average", "median": "Median", "min": "Lowest", "max": "Highest"}
-
-#: How a true/false metric reads in a sentence ("… on 4 of 5 trials").
-BOOL_METRIC_PHRASES = {
-    "correct": "Imitated correctly",
-    "response_present": "Responded",
-    "waited": "Waited for the music's turn to end",
-    "initiated": "Started a turn",
-}
-#: Display name and unit of a numeric metric.
-NUMERIC_METRIC_NAMES = {
-    "within_window_pct": ("beats within the timing window", "%"),
-    "asynchrony_mean_ms": ("asynchrony", "ms"),
-    "asynchrony_sd_ms": ("timing variability (SD of asynchrony)", "ms"),
-    "vector_strength": ("timing consistency (vector strength)", ""),
-    "iti_cv": ("tapping evenness (CV of inter-tap intervals)", ""),
-    "tempo_ratio": ("tempo ratio", ""),
-    "response_latency_ms": ("response latency", "ms"),
-    "initiation_latency_ms": ("initiation latency", "ms"),
-    "rhythm_similarity": ("rhythm similarity", ""),
-    "overlap_ms": ("overlap", "ms"),
-    "turn_length_notes": ("turn length", "notes"),
 }
 
 _FIELD_HELP = {
@@ -133,10 +120,6 @@ def _is_bool(x: Any) -> bool:
 
 def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not _is_bool(x)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _ordinal(n: int) -> str:
@@ -560,10 +543,10 @@ def _trial_value(objective: Objective, trial: Trial, index: int) -> float | bool
         raise ValueError(f"Trial {index + 1}'s {objective.metric} must be a number, true/false "
                          f"or None, not {value!r}.")
     agg = objective.aggregate
-    if agg in _BOOL_AGGREGATES and not isinstance(value, bool):
+    if agg in BOOL_AGGREGATES and not isinstance(value, bool):
         raise ValueError(f"Objective '{objective.id}': {agg} needs true/false scores, but "
                          f"trial {index + 1}'s {objective.metric} is {value!r}.")
-    if agg is not None and agg not in _BOOL_AGGREGATES and isinstance(value, bool):
+    if agg is not None and agg not in BOOL_AGGREGATES and isinstance(value, bool):
         raise ValueError(f"Objective '{objective.id}': {agg} needs numeric scores, but "
                          f"trial {index + 1}'s {objective.metric} is {value!r}; use "
                          "percent_true or count_true for true/false scores.")
@@ -654,7 +637,7 @@ def evaluate_session(
         if value is None:
             outcomes.append(TrialOutcome(index, trial.prompt, None, "unscorable", None, False))
             continue
-        if objective.aggregate in _BOOL_AGGREGATES and not k_of_n:
+        if objective.aggregate in BOOL_AGGREGATES and not k_of_n:
             passed = bool(value)
         else:
             passed = bool(compare(float(value), threshold))
@@ -713,10 +696,10 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
         return "No trials were recorded."
     if counted == 0 and prompted == n_trials:
         levels = " or ".join(objective.counted_prompts)
-        return (f"All {_plural(n_trials, 'trial')} were prompted, and only {levels} trials "
+        return (f"All {plural(n_trials, 'trial')} were prompted, and only {levels} trials "
                 "count toward the criterion.")
     if counted == 0 and unscorable == n_trials:
-        return f"None of the {_plural(n_trials, 'trial')} could be scored."
+        return f"None of the {plural(n_trials, 'trial')} could be scored."
     left_out = []
     if prompted:
         left_out.append(f"{prompted} prompted")
@@ -724,62 +707,42 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
         left_out.append(f"{unscorable} could not be scored")
     detail = f" ({', '.join(left_out)})" if left_out else ""
     verb = "was" if counted == 1 else "were"
-    return (f"Only {counted} of {_plural(n_trials, 'trial')} {verb} counted{detail}; the "
+    return (f"Only {counted} of {plural(n_trials, 'trial')} {verb} counted{detail}; the "
             f"criterion needs {needed}.")
 
 
 # --- sentences ------------------------------------------------------------------
 
 
-def _metric_display(metric: str) -> tuple[str, str]:
-    """Display name (lower case) and unit of a numeric metric, with a fallback."""
-    if metric in NUMERIC_METRIC_NAMES:
-        return NUMERIC_METRIC_NAMES[metric]
-    for suffix, unit in (("_ms", "ms"), ("_pct", "%")):
-        if metric.endswith(suffix):
-            return metric[: -len(suffix)].replace("_", " "), unit
-    return metric.replace("_", " "), ""
-
-
-def _fmt(value: float, unit: str) -> str:
-    if float(value).is_integer() or (unit and abs(value) >= 100):
-        text = f"{value:.0f}"
-    elif unit:
-        text = f"{value:.1f}"
-    else:
-        text = f"{value:.2f}"
-    return f"{text} {unit}" if unit else text
-
-
-def _trial_test_phrase(objective: Objective) -> str:
+def trial_test_phrase(objective: Objective) -> str:
     """What a passing trial is, e.g. "Imitated correctly" or "Response latency at most 2000 ms"."""
     is_true = (objective.comparator in ("==", ">=") and objective.threshold == 1.0) or (
         objective.comparator == ">" and objective.threshold == 0.0)
     if is_true and objective.metric in BOOL_METRIC_PHRASES:
         return BOOL_METRIC_PHRASES[objective.metric]
-    name, unit = _metric_display(objective.metric)
+    name, unit = metric_display(objective.metric)
     if is_true and objective.metric not in NUMERIC_METRIC_NAMES and not unit:
         return f"{name.capitalize()}: yes"
-    words = _COMPARATOR_WORDS[objective.comparator]
-    return f"{name.capitalize()} {words} {_fmt(objective.threshold, unit)}"
+    words = COMPARATOR_WORDS[objective.comparator]
+    return f"{name.capitalize()} {words} {format_value(objective.threshold, unit)}"
 
 
 def _measure_phrase(objective: Objective, result: SessionResult) -> str:
     """The session's numbers in words, without the verdict."""
     agg = objective.aggregate
-    if objective.criterion == "aggregate" and agg in _BOOL_AGGREGATES:
+    if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
         phrase = BOOL_METRIC_PHRASES.get(
-            objective.metric, f"{_metric_display(objective.metric)[0].capitalize()}: yes")
+            objective.metric, f"{metric_display(objective.metric)[0].capitalize()}: yes")
         pct = 100.0 * result.passed / result.judged
-        return f"{phrase} on {result.passed} of {_plural(result.judged, 'trial')} ({pct:.0f} %)"
+        return f"{phrase} on {result.passed} of {plural(result.judged, 'trial')} ({pct:.0f} %)"
     if objective.criterion == "aggregate":
-        name, unit = _metric_display(objective.metric)
-        return (f"{_AGGREGATE_WORDS[agg]} {name} {_fmt(result.value, unit)} over "
-                f"{_plural(result.counted, 'trial')}")
+        name, unit = metric_display(objective.metric)
+        return (f"{AGGREGATE_WORDS[agg]} {name} {format_value(result.value, unit)} over "
+                f"{plural(result.counted, 'trial')}")
     pct = 100.0 * result.passed / result.judged
     first = "the first " if result.counted > result.judged else ""
-    text = (f"{_trial_test_phrase(objective)} on {result.passed} of {first}"
-            f"{_plural(result.judged, 'trial')} ({pct:.0f} %)")
+    text = (f"{trial_test_phrase(objective)} on {result.passed} of {first}"
+            f"{plural(result.judged, 'trial')} ({pct:.0f} %)")
     if objective.criterion == "k_of_n_consecutive":
         text += f", longest run {result.longest_run} in a row ({objective.k} needed)"
     return text
@@ -789,7 +752,7 @@ def _exclusion_note(result: SessionResult) -> str:
     notes = []
     if result.excluded_prompted:
         verb = "was" if result.excluded_prompted == 1 else "were"
-        notes.append(f" {_plural(result.excluded_prompted, 'prompted trial')} {verb} "
+        notes.append(f" {plural(result.excluded_prompted, 'prompted trial')} {verb} "
                      "not counted.")
     if result.unscorable == 1:
         notes.append(" 1 trial was left out because it could not be scored.")
@@ -864,7 +827,7 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult]) ->
             sentence += (f" The objective stays mastered: its criterion was met in the "
                          f"{streak} sessions with data before this one.")
         elif streak:
-            sentence += (f" The criterion was met in the last {_plural(streak, 'session')} "
+            sentence += (f" The criterion was met in the last {plural(streak, 'session')} "
                          f"with data ({required} in a row needed for mastery).")
     else:
         measure = _measure_phrase(objective, latest)

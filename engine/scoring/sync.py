@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from engine.scoring.times import as_times
+from engine.scoring.words import plural
 
 __all__ = [
     "CueMatch",
@@ -313,10 +314,6 @@ def _assign(
                 tap_of_cue[ur[i]] = uc[j]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def summarize(
     matches: Sequence[CueMatch],
     taps_count: int,
@@ -442,14 +439,14 @@ def summarize(
 
     reason = None
     if n_cues == 0:
-        reason = (f"No cues were scored: the run had {_plural(len(ordered), 'cue')} "
+        reason = (f"No cues were scored: the run had {plural(len(ordered), 'cue')} "
                   f"and the first {warmup} were warm-up.")
     elif matched < MIN_MATCHED_TAPS:
         verb = "was" if matched == 1 else "were"
-        reason = (f"Only {matched} of {_plural(n_cues, 'cue')} {verb} matched to a tap; "
+        reason = (f"Only {matched} of {plural(n_cues, 'cue')} {verb} matched to a tap; "
                   f"at least {MIN_MATCHED_TAPS} are needed to score timing.")
     elif n_taps < MIN_TAP_SHARE * n_cues:
-        reason = (f"There were {_plural(n_taps, 'tap')} for {_plural(n_cues, 'cue')}, "
+        reason = (f"There were {plural(n_taps, 'tap')} for {plural(n_cues, 'cue')}, "
                   "fewer than half, so the timing cannot be scored.")
 
     return SyncSummary(

@@ -1,274 +1,162 @@
-"""``tandem demo SCRIPT...``: whole sessions of an intervention script with a simulated child.
+"""``tandem demo``: whole sessions of intervention scripts with a simulated child, no hardware.
 
-Everything is the real engine except the devices, as in :mod:`engine.simulation.metronome`:
-the offline backend drives the stream block by block (``pace="fast"``: as
-fast as the machine goes), the script's kind (:mod:`engine.interventions.kinds`)
-plans each trial, every cue of the plan is scheduled in the engine at its
-frame with its sound from the sound bank, and a behaviour model of
-:mod:`engine.simulation.models` plays the child. Its events enter
-through the same stamping path as MIDI notes (host time → clock map →
-frames, :func:`engine.midi.stamp.stamp_input`) when the stream reaches them, are
-logged as input events, and the trial is scored by the kind from the times
-*as logged* (frames back to seconds on the engine clock): the log is the
-truth, and a test recomputes every score from ``events.jsonl``.
+Everything is the real engine except the devices: the one session driver
+(:func:`engine.session.driver.run_session`) on the offline backend
+(``pace="fast"``: as fast as the machine goes; ``"realtime"``: kept to the
+wall clock, to watch and listen), the script's kind plans each trial, every
+cue is scheduled at its frame with its sound from the sound bank, and a
+simulated child (:mod:`engine.simulation.player`) plays. Its events enter
+through the same stamping path as MIDI notes, are logged, and each trial is
+scored from the times *as logged*: the log is the truth, and ``tandem
+rescore`` recomputes every score from ``events.jsonl``.
 
-Per trial the situation of the kind decides what the model is asked:
-call-and-response → :meth:`respond` (the call's cue times and pitches, the
-call's end); turn-taking → :meth:`take_turn` (the engine's turn start and
-hand-over); rhythmic cueing → :meth:`tap_along` (every beat cue of the
-session so far, count-in included, keeping the taps in this bar's window:
-the model taps a run, not bar by bar). A new model per trial
-(``make_model(name, seed=seed + session, trial_index=trial)``).
+The child is a behaviour model (``model``: ``steady``, ``early``, ...: a
+new model per trial, ``make_model(name, seed=seed + session, trial_index=trial)``)
+or a tapping profile (``profile``: ``typical``, ``adult``, ``motor``, ...:
+a child tapping along causally, for rhythmic cueing). Without a script the
+demo runs the metronome (:data:`METRONOME`, an ordinary rhythmic-cueing
+script in ``content/songs``) with the ``typical`` tapping profile and
+prints each beat's asynchrony.
 
-**Timing** is :mod:`engine.session.runner`'s (shared with ``tandem run``):
-plan times are seconds on the engine clock, cues are heard at their plan
-times, a trial is scored when its window closes (a turn-taking trial as soon
-as the child's turn is over), and rhythmic cueing plays its bars back to back.
-``pace="realtime"`` keeps the offline stream to the wall clock (as a sound
-card would), for watching a session; ``fast`` runs as fast as the machine goes.
-
-Not yet: ``midi_out`` cue instruments (a clear error).
+:func:`simulate_session` is one such session; the assessment battery's
+simulated tasks use it too.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import engine
-from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
-from engine.events import CueEvent, InputEvent, StatusEvent
-from engine.interventions.kinds import TrialPlan, TrialResult, make_kind
+from engine.interventions.kinds import TrialResult, make_kind
+from engine.interventions.overrides import apply_overrides, overrides_for
 from engine.interventions.script import Script, load_script
 from engine.interventions.sounds import feedback_request, script_sounds
-from engine.midi.stamp import stamp_input
 from engine.paths import cache_dir
-from engine.records.folder import SessionFolder
-from engine.records.plan import objective_data, session_plan_objectives
-from engine.scoring.judge import judge_objectives, objective_label, trial_line
+from engine.records.plan import session_plan_objectives
+from engine.scoring.judge import objective_label, trial_line
 from engine.scoring.objectives import Objective, SessionResult
-from engine.session.runner import ScriptSession
-from engine.simulation.models import events_for, make_model
+from engine.scoring.sync import match_taps, summarize
+from engine.session.activities import ScriptActivity
+from engine.session.driver import SessionOutcome, run_session
+from engine.session.parts import PACES, OfflineStream, Part
+from engine.session.screenshot import OfflineScreenshot
+from engine.simulation.models import make_model
+from engine.simulation.player import DEVICE_FEEDBACK, ModelChild, TappingChild
+from engine.simulation.tapping import PROFILES
 
-__all__ = ["DEVICE_FEEDBACK", "FEEDBACK_DELAY_MS", "PACES", "SimulatedPlayer", "run_script_demo"]
+__all__ = ["METRONOME", "SimulatedRun", "run_demo", "simulate_session", "simulate_task"]
 
-PACES = ("fast", "realtime")
-START_S = 0.5  # the first plan starts this long after the stream
-LOOKAHEAD_S = 0.1  # cues are scheduled this long before they are due
-TAIL_S = 0.3  # recorded after the last window closes
-FEEDBACK_DELAY_MS = 5.0
-#: The simulated pad's own sound, for ``feedback = "device"``.
-DEVICE_FEEDBACK = "drum:low_conga"
-
-
-def _run_session(script: Script, *, root: Path, child_id: str, model_name: str, session: int,
-                 seed: int, bank: SoundBank, blocksize: int, sample_rate: int, pace: str,
-                 max_trials: int | None, kind_options: dict[str, Any],
-                 history: dict[str, list[SessionResult]] | None = None,
-                 plan_objectives: Sequence[Objective] = (),
-                 screenshot: Path | None = None,
-                 ) -> tuple[dict, list[TrialResult], Path, list[dict]]:
-    kind = make_kind(script, seed=seed + session, **kind_options)
-    feedback_name = feedback_request(script, DEVICE_FEEDBACK)
-    feedback = bank[feedback_name] if feedback_name else None
-    eng = AudioEngine(backend="offline", sample_rate=sample_rate, blocksize=blocksize,
-                      channels_in=1, channels_out=2, ring_s=10.0)
-    folder = SessionFolder(root, child_id=child_id, name=f"demo-{script.path.stem}")
-    try:
-        params = eng.open()
-        folder.write_header({
-            "engine_version": engine.__version__, "kind": "demo",
-            "intervention": script.kind, "script": str(script.path), "title": script.title,
-            "child_id": child_id, "session": session, "kind_seed": seed + session,
-            **({"kind_options": kind_options} if kind_options else {}),
-            "simulated_child": {"model": model_name, "seed": seed + session},
-            "started": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "backend": "offline", "pace": pace, "sample_rate": params.sample_rate,
-            "blocksize": params.blocksize,
-            "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames},
-            "sound_source": bank.source, "feedback": feedback_name, "feedback_delay_ms": FEEDBACK_DELAY_MS,
-            "max_trials": max_trials, "plan_objectives": [objective_data(o) for o in plan_objectives],
-        })
-        folder.open_audio(sample_rate=params.sample_rate, channels=eng.channels_out)
-        eng.start()
-        backend = eng.backend
-        rate = eng.sample_rate
-        player = SimulatedPlayer(eng, folder.write_event, model_name, seed + session, feedback)
-        runner = ScriptSession(script, kind, eng, bank, folder.write_event, start_s=START_S,
-                               lookahead_s=LOOKAHEAD_S, max_trials=max_trials, on_plan=player.plans)
-        written = 0
-        wall0 = time.monotonic()
-        shot = _Screenshot(screenshot, eng, folder.write_event, script, plan_objectives) if screenshot else None
-
-        def advance() -> None:
-            nonlocal written
-            backend.run_blocks(1)
-            if pace == "realtime":  # the stream keeps to the wall clock, as a sound card would
-                ahead = eng.now_frame / rate - (time.monotonic() - wall0)
-                if ahead > 0:
-                    time.sleep(ahead)
-            if eng.output_ring.written - written >= rate // 2:
-                folder.write_audio(eng.output_ring.read(written, eng.output_ring.written - written))
-                written = eng.output_ring.written
-
-        while True:
-            player.deliver(runner)
-            runner.step()
-            if shot is not None:
-                shot.step(runner)
-            if runner.done:
-                # Events the child would still play after the last window are not asked for.
-                break
-            advance()
-        end = eng.now_frame + round(TAIL_S * rate)
-        while eng.now_frame < end:
-            advance()
-        eng.stop()
-        folder.write_audio(eng.output_ring.read(written, eng.output_ring.written - written))
-        stats = eng.stats()
-        folder.write_event(StatusEvent(frame=eng.now_frame, what="stream_stats", detail=stats))
-        results = runner.results
-        summary = {
-            "script": str(script.path), "title": script.title, "kind": script.kind, "session": session,
-            "child_id": child_id, "child_model": model_name, "seed": seed + session,
-            "trials": [{"n": i + 1, "tempo_bpm": r.plan.tempo_bpm, "scores": r.scores,
-                        "correct": r.correct} for i, r in enumerate(results)],
-            "inputs": player.inputs, "stream": stats, "sound_source": bank.source,
-            "files": {"events": folder.events_path.name, "audio": folder.audio_path.name},
-        }
-        if shot is not None:
-            summary["screenshot"] = shot.finish(runner)
-        folder.write_json("summary.json", summary)
-        objectives = judge_objectives(script, results, history, plan_objectives)
-        folder.write_summary({
-            "status": "completed", "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "duration_s": round(eng.now_frame / rate, 3), "trials": len(results), "objectives": objectives,
-        })
-    finally:
-        eng.close()
-        folder.close()
-    return summary, results, folder.path, objectives
+#: The metronome of ``tandem demo`` without a script.
+METRONOME = Path(__file__).resolve().parents[2] / "content" / "songs" / "metronome.toml"
+DEFAULT_MODEL = "steady"
+WINDOW_MS = 80.0  # the hit window of rhythmic cueing when a script names none (kinds.RhythmicCueing)
+DEFAULT_PROFILE = "typical"
 
 
-class SimulatedPlayer:
-    """The simulated child playing into a script session on the offline engine (the demo's and the battery's).
+@dataclasses.dataclass
+class SimulatedRun:
+    """One simulated session: the driver's outcome and the child that played."""
 
-    :meth:`plans` is the session's ``on_plan``: the behaviour model plans the
-    child's events for each trial (fresh per trial, seeded, with the beats
-    heard so far). :meth:`deliver`, called before each step of the session,
-    hands over the events whose time the stream has reached, as MIDI would
-    arrive (so an event just before a window closes is in it): stamped
-    through the input path, logged, given to the session, and answered by
-    the pad's own ``feedback`` sound ``FEEDBACK_DELAY_MS`` later.
+    outcome: SessionOutcome
+    child: Part
+
+    @property
+    def folder(self) -> Path:
+        return self.outcome.folder
+
+
+def simulate_session(script: Script, *, root: Path, child_id: str, child: Part, bank: SoundBank,
+                     kind_seed: int | None, kind_options: dict[str, Any] | None = None,
+                     session: int | None = None, pace: str = "fast", blocksize: int = 128,
+                     sample_rate: int = 48_000, max_trials: int | None = None,
+                     history: dict[str, list[SessionResult]] | None = None,
+                     plan_objectives: Sequence[Objective] = (), screenshot: Path | None = None,
+                     record_audio: bool = True, stop_when: Callable[[list[TrialResult]], str | None] | None = None,
+                     controls=None, header: dict[str, Any] | None = None, ring_s: float = 10.0,
+                     on_first_sound: Callable[[], None] | None = None, name: str | None = None) -> SimulatedRun:
+    """One session of ``script`` with the simulated ``child`` on the offline backend (see the module docstring).
+
+    ``name`` is the session folder's (default ``demo-<script>``); ``controls`` takes ``pause``, ``resume``,
+    ``toggle`` and ``stop`` between blocks, as a live session does.
     """
-
-    def __init__(self, eng: AudioEngine, write: Callable[[Any], None], model: str, seed: int | None,
-                 feedback=None) -> None:
-        self.eng = eng
-        self.write = write
-        self.model = model
-        self.seed = seed
-        self.feedback = feedback
-        self.inputs = 0
-        self.pending: list[Any] = []  # SimEvents not delivered yet, by time
-        self._beats: list[float] = []
-        self._fb_delay = eng.clock.ms_to_frames(FEEDBACK_DELAY_MS)
-
-    def plans(self, plan: TrialPlan) -> list[dict]:
-        events = events_for(plan, make_model(self.model, seed=self.seed, trial_index=plan.index), self._beats)
-        self.pending.extend(events)
-        self.pending.sort(key=lambda e: e.time_s)
-        return [e.truth for e in events]
-
-    def deliver(self, runner: ScriptSession) -> None:
-        eng = self.eng
-        now = eng.now_frame
-        while self.pending and self.pending[0].time_s * eng.sample_rate <= now:
-            sim = self.pending.pop(0)
-            note = -1 if sim.note is None else int(sim.note)
-            ev: InputEvent = stamp_input(eng, source="sim", key="pad1" if sim.note is None else f"note:{note}",
-                                         velocity=sim.velocity, arrival_ns=eng.backend.start_ns
-                                         + round(sim.time_s * 1e9), note=note)
-            self.write(ev)
-            runner.child_event(ev)
-            self.inputs += 1
-            if self.feedback is not None:
-                fb = self.feedback
-                frame = max(ev.frame + self._fb_delay, now)
-                gain = round(0.4 + 0.5 * ev.velocity / 127, 4)
-                eng.play(fb, frame, gain=gain, pan=0.3)
-                self.write(CueEvent(frame=frame, sound=fb.name, heard_frame=frame + fb.attack_frames
-                                    + eng.output_latency_frames, gain=gain, pan=0.3, role="feedback",
-                                    index=self.inputs - 1))
+    kind = make_kind(script, seed=kind_seed, **(kind_options or {}))
+    activity = ScriptActivity(script, kind, bank, kind_seed=kind_seed, kind_options=kind_options,
+                              plan_objectives=plan_objectives, max_trials=max_trials, stop_when=stop_when,
+                              name=name or f"demo-{script.path.stem}")
+    parts: list[Part] = [child]
+    if screenshot is not None:
+        parts.append(OfflineScreenshot(screenshot, script, plan_objectives))
+    stream = OfflineStream(sample_rate=sample_rate, blocksize=blocksize, pace=pace, ring_s=ring_s)
+    stream.on_first_sound = on_first_sound
+    extra = {"session": session} if session is not None else {}
+    outcome = run_session(activity, stream=stream, kind="demo", child_id=child_id, root=root, parts=parts,
+                          controls=controls, echo=None, record_audio=record_audio, history=history,
+                          header={"sound_source": bank.source, **extra, **(header or {})})
+    return SimulatedRun(outcome, child)
 
 
-class _Screenshot:
-    """The session screen drawn off-screen (in this process: the offline stream has no deadline) and saved as
-    a PNG at the first moment the simulated child plays; at the session's end if it never did."""
+def simulate_task(script: Script, *, root: Path, child_id: str, model: str, seed: int,
+                  header: dict[str, Any] | None = None,
+                  stop_when: Callable[[list[TrialResult]], str | None] | None = None, controls=None,
+                  blocksize: int = 128, sample_rate: int = 48_000, soundfont: str | None = None,
+                  echo: Callable[[str], None] | None = None) -> SessionOutcome:
+    """One assessment task's script with the behaviour model ``model`` (``tandem assess --simulate``).
 
-    def __init__(self, path: Path, eng, write, script: Script, plan_objectives) -> None:
-        from engine.session.controls import SessionUI
-
-        self.path = Path(path)
-        self.ui = SessionUI(engine=eng, write=write, echo=lambda line: None, script=script,
-                            devices="simulated child", latency="offline stream: no device latency",
-                            plan_objectives=plan_objectives)
-        self.saved: dict | None = None
-
-    def step(self, runner: ScriptSession) -> None:
-        from engine.session.controls import SCREENSHOT_PHASES
-
-        if self.saved is None:
-            state = self.ui.state(runner)
-            if state.phase in SCREENSHOT_PHASES:
-                self._save(state)
-
-    def finish(self, runner: ScriptSession) -> dict | None:
-        if self.saved is None:
-            self._save(self.ui.state(runner))
-        return self.saved
-
-    def _save(self, state) -> None:
-        from engine.ui.screen import SessionScreen
-
-        screen = SessionScreen()
-        screen.render(state, time.monotonic())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        screen.save(self.path)
-        self.saved = {"path": str(self.path), "phase": state.phase}
+    As a demo session, except: the kind is built without a seed (``kind_seed`` None), as ``tandem run``
+    builds it live, so a simulated and a live battery play the same plans; no ``audio.wav`` (twelve
+    minutes of stereo audio per battery is 140 MB nothing a therapist listens to); no plan objectives
+    (a task measures the child, not the plan); the folder is named ``assess-<script>``; ``stop_when`` is
+    the battery's early end, checked after each scored trial and before the next is planned, so no trial
+    is abandoned and the log re-scores exactly.
+    """
+    bank = SoundBank.load(script_sounds(script, device_sound=DEVICE_FEEDBACK), sample_rate=sample_rate,
+                          soundfont=soundfont, cache_dir=cache_dir())
+    if echo is not None:
+        for w in bank.warnings:
+            echo(f"note: {w}")
+    feedback_name = feedback_request(script, DEVICE_FEEDBACK)
+    child = ModelChild(model, seed, feedback=bank[feedback_name] if feedback_name else None,
+                       feedback_name=feedback_name)
+    return simulate_session(script, root=root, child_id=child_id, child=child, bank=bank, kind_seed=None,
+                            blocksize=blocksize, sample_rate=sample_rate, record_audio=False, stop_when=stop_when,
+                            controls=controls, header=header, ring_s=2.0,
+                            name=f"assess-{script.path.stem}").outcome
 
 
-def run_script_demo(
-    script_path: str | Path,
-    *,
-    root: Path,
-    child_id: str = "C00",
-    model: str = "steady",
-    sessions: int = 1,
-    seed: int = 0,
-    pace: str = "fast",
-    blocksize: int = 128,
-    sample_rate: int = 48_000,
-    soundfont: str | None = None,
-    echo: Callable[[str], None] | None = print,
-    max_trials: int | None = None,
-    kind_options: dict[str, Any] | None = None,
-    screenshot: str | Path | None = None,
-) -> list[dict]:
-    """Run ``sessions`` sessions of one script with the simulated child ``model``; one dict per session.
+def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str = "C00",
+             model: str | None = None, profile: str | None = None, sessions: int = 1, seed: int | None = 0,
+             pace: str = "fast", blocksize: int = 128, sample_rate: int = 48_000, soundfont: str | None = None,
+             echo: Callable[[str], None] | None = print, max_trials: int | None = None,
+             kind_options: dict[str, Any] | None = None, screenshot: str | Path | None = None,
+             tempo_bpm: float | None = None, beats: int | None = None) -> list[dict]:
+    """Run ``sessions`` sessions of one script (None: the metronome) with a simulated child; one dict per session.
 
-    Each dict: ``script``, ``session`` (1-based), ``child_model``, ``folder``,
-    ``trials`` (``n``, ``scores``, ``correct``) and ``objectives`` (``id``,
-    ``status``, ``sentence``, ``value``: the status over this run's sessions
-    up to this one, the value this session's). ``echo`` prints a readable
-    summary of each session (None: quiet). ``max_trials`` stops a session
-    early (for tests and quick looks). ``screenshot`` saves a PNG of the
-    session screen as the child plays in the first session.
+    Each dict: ``script``, ``title``, ``kind``, ``session`` (1-based),
+    ``child_id``, ``child_model`` or ``child_profile``, ``folder``,
+    ``trials`` (``n``, ``tempo_bpm``, ``scores``, ``correct``) and
+    ``objectives`` (``id``, ``status``, ``sentence``, ``value``: the status over
+    this run's sessions up to this one, the value this session's); a
+    tapping child's sessions also ``beats`` (each beat's asynchrony) and
+    ``sync`` (their summary). ``echo`` prints a readable summary of each
+    session (None: quiet). ``max_trials`` stops a session early;
+    ``screenshot`` saves a PNG of the session screen as the child plays in
+    the first session; ``tempo_bpm`` and ``beats`` change the script's
+    tempo and (rhythmic cueing) its length in beats. ``seed`` None: a
+    different child every time.
+
+    Raises
+    ------
+    ConfigError
+        A bad request (an unknown model or profile, both given, a profile for
+        a script that is not rhythmic cueing, a script the demo cannot play).
     """
     if pace not in PACES:
         raise ConfigError(f"The pace must be one of {', '.join(PACES)}, not {pace!r}.")
@@ -276,46 +164,158 @@ def run_script_demo(
         raise ConfigError(f"A demo needs at least one session, not {sessions}.")
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"max_trials must be at least 1, not {max_trials}.")
-    make_model(model)  # an unknown model is one sentence before anything runs
-    script = load_script(script_path)
+    if model is not None and profile is not None:
+        raise ConfigError("Give the simulated child a behaviour model (--child-model) or a tapping profile "
+                          "(--profile), not both.")
+    if model is None and profile is None:
+        model, profile = (None, DEFAULT_PROFILE) if script_path is None else (DEFAULT_MODEL, None)
+    if model is not None:
+        make_model(model)  # an unknown model is one sentence before anything runs
+    elif profile not in PROFILES:
+        raise ConfigError(f"Unknown tapping profile {profile!r}; choose one of: {', '.join(PROFILES)}.")
+    script = load_script(script_path if script_path is not None else METRONOME)
+    overrides = overrides_for(script, tempo_bpm=tempo_bpm, beats=beats)
+    script = apply_overrides(script, overrides)
+    if profile is not None and script.kind != "rhythmic_cueing":
+        raise ConfigError(f"{script.path}: a tapping profile (--profile {profile}) only taps along with a beat; "
+                          f"this script is {script.kind.replace('_', '-')}, so give it a behaviour model with "
+                          f"--child-model instead.")
     make_kind(script)  # a kind that cannot run yet, likewise
     if "midi_out" in (script.instruments.cue, script.prompts.your_turn_sound):
         raise ConfigError(f"{script.path}: this script plays its cues on an external MIDI instrument (midi_out), "
                           f"and `tandem demo` has no MIDI output; try it with a sound-bank instrument such as "
                           f"program:0 or drum:hi_bongo, or run it with `tandem run --midi-out NAME`.")
     bank = SoundBank.load(script_sounds(script, device_sound=DEVICE_FEEDBACK), sample_rate=sample_rate,
-                          soundfont=soundfont,
-                          cache_dir=cache_dir())
+                          soundfont=soundfont, cache_dir=cache_dir())
     if echo is not None:
         for w in bank.warnings:
             echo(f"note: {w}")
     plan_objectives, warning = session_plan_objectives(root, child_id, script.path)
     if warning and echo is not None:
         echo(f"note: {warning}")
+    feedback_name = feedback_request(script, DEVICE_FEEDBACK)
+    feedback = bank[feedback_name] if feedback_name else None
     out: list[dict] = []
     history: dict[str, list[SessionResult]] = {}
     for s in range(1, sessions + 1):
-        summary, _results, folder, objectives = _run_session(
-            script, root=root, child_id=child_id, model_name=model, session=s, seed=seed, bank=bank,
-            blocksize=blocksize, sample_rate=sample_rate, pace=pace, max_trials=max_trials,
-            kind_options=kind_options or {}, history=history, plan_objectives=plan_objectives,
-            screenshot=Path(screenshot) if screenshot and s == 1 else None)
+        # A model child (and the kind) of session s is seeded seed + s; a tapping child seed + s - 1, so the
+        # metronome's first session is the child --seed names (as the metronome demo always seeded it).
+        child_seed = None if seed is None else seed + s - (model is None)
+        child: Part = (ModelChild(model, child_seed, feedback=feedback, feedback_name=feedback_name)
+                       if model is not None else
+                       TappingChild(profile, child_seed, feedback=feedback, feedback_name=feedback_name))
+        run = simulate_session(script, root=root, child_id=child_id, child=child, bank=bank, kind_seed=child_seed,
+                               kind_options=kind_options, session=s, pace=pace, blocksize=blocksize,
+                               sample_rate=sample_rate, max_trials=max_trials, history=history,
+                               plan_objectives=plan_objectives,
+                               screenshot=Path(screenshot) if screenshot and s == 1 else None,
+                               header={"script_overrides": overrides} if overrides else None,
+                               on_first_sound=first_sound_tracer() if s == 1 else None)
+        summary = run.outcome.summary
         entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
-                 "child_id": child_id, "child_model": model, "folder": str(folder),
-                 "trials": summary["trials"], "objectives": objectives}
+                 "child_id": child_id, **({"child_model": model} if model else {"child_profile": profile}),
+                 "folder": str(run.folder), "trials": summary["trials"], "objectives": summary["objectives"]}
+        if "screenshot" in summary:
+            entry["screenshot"] = summary["screenshot"]
+        if isinstance(child, TappingChild):
+            entry.update(beat_table(run.folder, child, window_ms=float(script.options.get("window_ms", WINDOW_MS))))
         out.append(entry)
         if echo is not None:
-            _print_session(echo, entry)
+            _print_session(echo, entry, summary)
     return out
 
 
-def _print_session(echo: Callable[[str], None], s: dict) -> None:
-    echo(f"{s['title']} ({s['kind'].replace('_', '-')}), session {s['session']}: child {s['child_id']} "
-         f"(simulated, model '{s['child_model']}'), {len(s['trials'])} trials.")
-    for t in s["trials"]:
-        echo("  " + trial_line(s["kind"], t))
+def beat_table(folder: Path, child: TappingChild | None = None, *, window_ms: float = WINDOW_MS) -> dict[str, Any]:
+    """Every beat's asynchrony over the whole session, from its log, and their summary; with the check
+    against what the tapping child aimed at (``truth_check_max_error_ms``: the largest difference between a
+    measured asynchrony and the child's own, tap time − the cue it aimed at, before stamping and scoring).
+
+    The beats are the cues of roles ``downbeat`` and ``beat`` (the count-in is not scored), matched with
+    every tap of the session (:func:`engine.scoring.sync.match_taps`); ``window_ms`` is the hit window
+    (the script's ``[cueing] window_ms``).
+    """
+    lines = [json.loads(x) for x in (Path(folder) / "events.jsonl").read_text().splitlines() if x.strip()]
+    header = lines[0]
+    rate = float(header["sample_rate"])
+    cues = [d for d in lines if d.get("type") == "cue" and d.get("role") in ("downbeat", "beat")]
+    taps = [d for d in lines if d.get("type") == "input" and d.get("source") == "sim"]
+    cue_s = [c["heard_frame"] / rate for c in cues]
+    tap_s = [t["frame"] / rate for t in taps]
+    matches = match_taps(cue_s, tap_s)
+    sync = summarize(matches, len(taps), window_ms=window_ms, tap_s=tap_s).to_dict()
+    errors = []
+    for m in matches if child is not None else ():
+        if m.tap_index is None or taps[m.tap_index]["frame"] not in child.truth:
+            continue
+        tap_time_s, aimed = child.truth[taps[m.tap_index]["frame"]]
+        if aimed < len(child.heard_s) and child.heard_s[aimed] == m.cue_s:  # scored against the cue it aimed at
+            errors.append(abs(m.asynchrony_ms - 1000.0 * (tap_time_s - m.cue_s)))
+    return {"window_ms": window_ms, "sync": sync,
+            "beats": [{"index": k, "cue_heard_s": round(c, 6),
+                       "tap_s": None if m.tap_s is None else round(m.tap_s, 6),
+                       "asynchrony_ms": None if m.asynchrony_ms is None else round(m.asynchrony_ms, 3)}
+                      for k, (c, m) in enumerate(zip(cue_s, matches))],
+            "truth_check_max_error_ms": max(errors) if errors else None}
+
+
+def _fmt(x, spec=".1f", none="—"):
+    return none if x is None else format(x, spec)
+
+
+def _print_session(echo: Callable[[str], None], s: dict, summary: dict) -> None:
+    who = (f"simulated, model '{s['child_model']}'" if "child_model" in s
+           else f"simulated, profile '{s['child_profile']}'")
+    if "beats" in s:
+        _print_beats(echo, s, who)
+    else:
+        echo(f"{s['title']} ({s['kind'].replace('_', '-')}), session {s['session']}: child {s['child_id']} "
+             f"({who}), {len(s['trials'])} trials.")
+        for t in s["trials"]:
+            echo("  " + trial_line(s["kind"], t))
     if s["objectives"]:
         echo("Objectives:")
     for o in s["objectives"]:
         echo(f"  {objective_label(o)}: {o['status']}. {o['sentence']}")
+    if "beats" in s:
+        st = summary["stream"]
+        echo(f"Stream: {st['callbacks']} blocks, {st['xruns']} xruns, {st['late_sounds']} late sounds, "
+             f"{st['callback_errors']} callback errors.")
+        if s["truth_check_max_error_ms"] is not None:
+            echo(f"Check: measured asynchronies match the simulated child's own to within "
+                 f"{s['truth_check_max_error_ms']:.3f} ms.")
     echo(f"Session folder: {s['folder']}  (events.jsonl, audio.wav, summary.json)")
+
+
+def _print_beats(echo: Callable[[str], None], s: dict, who: str) -> None:
+    """A tapping child's session, beat by beat (the metronome demo's table)."""
+    sync = s["sync"]
+    tempi = sorted({t["tempo_bpm"] for t in s["trials"]})
+    at = f"{tempi[0]:g} BPM" if len(tempi) == 1 else f"{tempi[0]:g}-{tempi[-1]:g} BPM"
+    echo(f"Demo session {s['session']}: child {s['child_id']} ({who}), {s['title']} at {at}, "
+         f"{len(s['beats'])} beats after the count-in.")
+    echo("")
+    echo("  beat   cue heard (s)   tap (s)    asynchrony (ms)")
+    for row in s["beats"]:
+        echo(f"  {row['index'] + 1:>4}   {row['cue_heard_s']:>12.3f}   {_fmt(row['tap_s'], '8.3f', '     —  ')}   "
+             f"{_fmt(row['asynchrony_ms'], '+8.1f', '  missed')}")
+    echo("")
+    if sync.get("scorable", True):
+        echo(f"Asynchrony: mean {_fmt(sync['asynchrony_mean_ms'], '+.1f')} ms, SD {_fmt(sync['asynchrony_sd_ms'])} ms "
+             f"(negative = ahead of the beat)")
+        echo(f"Within ±{s['window_ms']:g} ms: {_fmt(sync['within_window_pct'])} % of beats; "
+             f"missed {sync['missed']}, extra taps {sync['extra']}; "
+             f"tempo ratio {_fmt(sync['tempo_ratio'], '.3f')}, vector strength {_fmt(sync['vector_strength'], '.2f')}")
+    else:
+        echo(f"Not scorable: {sync.get('reason')}")
+
+
+def first_sound_tracer() -> Callable[[], None] | None:
+    """For the latency benchmark (``TANDEM_TRACE_FIRST_SOUND=1``): print the wall-clock time of the first
+    rendered sound to stderr."""
+    if not os.environ.get("TANDEM_TRACE_FIRST_SOUND"):
+        return None
+
+    def tell() -> None:
+        print(f"first_sound_wall_s={time.time():.6f}", file=sys.stderr, flush=True)
+
+    return tell

@@ -72,8 +72,9 @@ shaped by the literature, not fitted to child data):
     taps and loud play; all numbers are assumptions.
 
 The model assumes an isochronous beat (a metronome or a song's pulse): a rest
-of two beats is taken as a slower tempo. ``continue_after_stop`` (tapping on
-after the music stops, synchronisation–continuation) is reserved for later.
+of two beats is taken as a slower tempo. It stops when the cues stop; tapping
+on after them (synchronisation–continuation) is modelled by
+:meth:`engine.simulation.models.ChildModel.sync_continue`.
 """
 
 from __future__ import annotations
@@ -153,8 +154,6 @@ class ChildProfile:
         Probability of an extra tap between two beats (35–65 % of the period).
     velocity_mean, velocity_sd : float
         MIDI velocity distribution (normal, rounded, clipped to 1–127).
-    continue_after_stop : bool
-        Keep tapping after :meth:`SimulatedChild.stop` (not implemented yet).
     """
 
     name: str
@@ -170,7 +169,6 @@ class ChildProfile:
     offbeat_tap_prob: float = 0.0
     velocity_mean: float = 95.0
     velocity_sd: float = 8.0
-    continue_after_stop: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha < 1.0:
@@ -338,8 +336,6 @@ class SimulatedChild:
     ------
     engine.errors.ConfigError
         If the profile name is unknown.
-    NotImplementedError
-        If the profile asks for ``continue_after_stop``.
 
     Examples
     --------
@@ -360,8 +356,6 @@ class SimulatedChild:
                 f"Unknown simulated-child profile {profile!r}; "
                 f"choose one of: {', '.join(PROFILES)}."
             )
-        if self._profile.continue_after_stop:
-            raise NotImplementedError("Tapping on after the music stops is not implemented yet.")
         self._rng = np.random.default_rng(seed)
         self._cues_heard = 0
         self._last_heard_s = -math.inf

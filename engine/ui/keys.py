@@ -123,7 +123,7 @@ class KeyHandler:
 def from_pygame(event: Any) -> tuple[str, str] | None:
     """(key name, typed text) of a pygame ``KEYDOWN`` event, ``("window_close", "")`` for ``QUIT``;
     None for any other event. Imports pygame (call it in the screen process only)."""
-    import pygame
+    import pygame  # the engine process never imports pygame (see engine.ui)
 
     if event.type == pygame.QUIT:
         return "window_close", ""

@@ -33,12 +33,15 @@ import json
 import multiprocessing
 import os
 import select
+import signal
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any, Self
 
 from engine.errors import TandemError
+from engine.ui.keys import KeyHandler, from_pygame
 from engine.ui.state import THEMES, ScreenState
 
 __all__ = ["ScreenError", "ScreenProcess"]
@@ -312,9 +315,7 @@ class _Bands:
         self._size = None
 
     def changed(self, surface) -> list:
-        import zlib
-
-        import pygame
+        import pygame  # the screen process only: the engine's never imports pygame
 
         w, h = surface.get_size()
         pitch = surface.get_pitch()
@@ -341,8 +342,6 @@ class _Bands:
 
 def _screen_main(conn, slot, seq, length, options: dict[str, Any]) -> None:
     """The screen process: draw at ``fps``, turn keys into events, obey commands."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle: it closes us
     if options["headless"]:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -353,10 +352,10 @@ def _screen_main(conn, slot, seq, length, options: dict[str, Any]) -> None:
         pass  # no nice (Windows) or not allowed: run at the normal priority
     parent = os.getppid()
     try:
+        # pygame here only: the engine's process never imports it, and SDL reads the settings made above
         import pygame
 
-        from engine.ui.keys import KeyHandler, from_pygame
-        from engine.ui.screen import SessionScreen
+        from engine.ui.screen import SessionScreen  # draws with pygame
 
         pygame.display.init()  # display and fonts only: pygame.init() would grab the sound device
         pygame.font.init()

@@ -7,34 +7,15 @@ import time
 
 import numpy as np
 
+from tests.fixture_files import script_text
+
 __all__ = ["MARCH", "NOTE", "EchoingChild"]
 
 NOTE = 38  # the pad the child plays (GM acoustic snare)
 
-#: A march the virtual child taps along to on pad 38 (``{length}``: ``trials = N`` or ``duration_min = M``).
-MARCH = """\
-title = "March (rig)"
-kind = "rhythmic_cueing"
-tempo_bpm = 120
-meter = "4/4"
-grid = "1/4"
-{length}
-
-[instruments]
-cue = "drum:bass_drum_1"
-feedback = "none"
-
-[input]
-source = "midi"
-pads = [38]
-
-[[phrases]]
-rhythm = "xxxx"
-
-[prompts]
-count_in_beats = 4
-
-"""
+#: benchmarks.latency's march (tests/fixtures/scripts/rig-march.toml), its length left as ``{length}``:
+#: ``trials = N`` or ``duration_min = M``. Tests take the fixture itself: ``script_text("rig-march", trials=N)``.
+MARCH = "{length}\n" + script_text("rig-march", trials=None)
 
 
 class EchoingChild:

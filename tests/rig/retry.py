@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -11,22 +12,57 @@ import pytest
 RETRY_PAUSE_S = 3.0
 
 
-def pause_before_retry() -> None:
-    time.sleep(RETRY_PAUSE_S)
+def stats_xruns(out: tuple) -> dict[str, int]:
+    """The xruns of a ``(result, stats)`` measurement: ``stats["xruns"]``."""
+    return {"xruns": out[1]["xruns"]}
 
 
-def xrun_free(measure, attempts: int = 3):
-    """Run a frame-exact measurement; again (up to ``attempts`` times) if an xrun happened meanwhile.
+def session_xruns(summary: Mapping) -> dict[str, int]:
+    """The xruns of a live session after its devices were opened (an xrun while they open moves
+    nothing that is measured)."""
+    stream = summary["stream"]
+    return {"xruns after set-up": stream["xruns"] - stream["xruns_during_setup"]}
 
-    Sample-exactness is the engine's promise on a machine that keeps up; an
-    xrun on this shared 2-core VM is the environment's (the benchmarks count
-    them). ``measure()`` returns ``(result, stats)`` with ``stats["xruns"]``;
-    when every attempt had xruns, the test fails saying so plainly.
+
+def xrun_free(measure: Callable[[], object], *, attempts: int = 3,
+              xruns: Callable[[object], Mapping[str, int]] = stats_xruns,
+              unsteady: tuple[type[Exception], ...] = (), before_retry: Callable[[], None] | None = None):
+    """Run a frame-exact measurement; again (up to ``attempts`` times) while an xrun made it moot.
+
+    Sample-exactness is the engine's promise on a machine that keeps up; an xrun on this shared
+    2-core VM is the environment's (the benchmarks count them).
+
+    Parameters
+    ----------
+    measure
+        One attempt; what it returns is returned from the first attempt that counts.
+    xruns
+        The xruns of an attempt that make its checks moot, by name (``measure``'s result in):
+        the attempt counts when all are 0. The default reads ``stats["xruns"]`` of a
+        ``(result, stats)`` pair.
+    unsteady
+        Exceptions of ``measure`` that also mean an xrun hit the attempt: it is discarded.
+    before_retry
+        Run before each attempt after a discarded one (after the pause): what the next
+        attempt must not inherit from it.
+
+    Every discarded attempt is printed with its number and its xruns (pytest shows it with
+    the test's output); when every attempt is discarded, the test fails saying so plainly.
     """
-    for attempt in range(attempts):
-        if attempt:
-            pause_before_retry()
-        result, stats = measure()
-        if stats["xruns"] == 0:
-            return result, stats
-    pytest.fail(f"xruns in {attempts} attempts ({stats}): the machine is too busy for a frame-exact check")
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(RETRY_PAUSE_S)
+            if before_retry is not None:
+                before_retry()
+        try:
+            result = measure()
+        except unsteady as exc:
+            print(f"rig: attempt {attempt} of {attempts} discarded: {exc}")
+            continue
+        counts = xruns(result)
+        if not any(counts.values()):
+            return result
+        print(f"rig: attempt {attempt} of {attempts} discarded: "
+              + ", ".join(f"{name} {n}" for name, n in counts.items()))
+    pytest.fail(f"xruns in {attempts} attempts (each is printed above): the machine is too busy for a "
+                "frame-exact check")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import json
 import threading
 import time
@@ -12,7 +15,7 @@ import pytest
 
 from engine.cli import main
 from tests.rig.measure import jack_system_device
-from tests.rig.retry import pause_before_retry
+from tests.rig.retry import session_xruns, xrun_free
 
 pytestmark = pytest.mark.rig
 
@@ -20,33 +23,32 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "groove_midi"
 SONG = FIXTURES / "drummer7_34_hiphop_100_fill_4-4.mid"
 
 
-def _session(child, tmp_path, capsys, child_id: str, argv: list[str], before=None, attempts: int = 6):
-    """Run `tandem run`; once more if the machine dropped out (xruns make frame-exact checks moot)."""
-    for attempt in range(attempts):
-        if attempt:
-            pause_before_retry()
+def _session(child, tmp_path, child_id: str, argv: list[str], before=None):
+    """Run `tandem run`; again if an xrun made its frame-exact checks moot (up to 6 attempts)."""
+    tries = itertools.count()
+
+    def session():
         child.heard_midi(clear=True)
         if before is not None:
             before()
-        data = tmp_path / f"try{attempt}"
-        code = main(["--data-dir", str(data), "run", *argv, "--child", child_id,
-                     "--audio", str(jack_system_device()), "--json"])
-        out = capsys.readouterr().out
+        data = tmp_path / f"try{next(tries)}"
+        # The session's stdout apart (not capsys, which would swallow what the retry prints between attempts).
+        with contextlib.redirect_stdout(io.StringIO()) as stdout:
+            code = main(["--data-dir", str(data), "run", *argv, "--child", child_id,
+                         "--audio", str(jack_system_device()), "--json"])
+        out = stdout.getvalue()
         assert code == 0, out
         summary = json.loads(out[out.index("{"):])
         folder = next((data / "sessions" / child_id).iterdir())
         lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
-        # The engine's stream kept up during the session (as in test_engine_rig); an xrun
-        # while the devices were being opened moves nothing that is measured here.
-        if summary["stream"]["xruns"] - summary["stream"]["xruns_during_setup"] == 0:
-            break
-    else:
-        pytest.fail(f"xruns in {attempts} attempts: the machine is too busy for a frame-exact check")
-    return summary, lines
+        return summary, lines
+
+    # The engine's stream kept up during the session (as in test_engine_rig).
+    return xrun_free(session, attempts=6, xruns=lambda out: session_xruns(out[0]))
 
 
 @pytest.mark.parametrize("transport", ["jack", "rtmidi"])
-def test_run_records_every_hit_with_feedback(virtual_child, tmp_path, capsys, transport):
+def test_run_records_every_hit_with_feedback(virtual_child, tmp_path, transport):
     child = virtual_child
     rate = child.rate
     hits: list[int] = []
@@ -58,7 +60,7 @@ def test_run_records_every_hit_with_feedback(virtual_child, tmp_path, capsys, tr
         child.send_midi_many([(f, bytes([0x99, 38, 90])) for f in hits]
                              + [(f + 2000, bytes([0x89, 38, 0])) for f in hits])
 
-    summary, lines = _session(child, tmp_path, capsys, "R1",
+    summary, lines = _session(child, tmp_path, "R1",
                               [str(SONG), "--midi-in", "virtual-child", "--duration", "4.5",
                                "--midi-transport", transport], before=send_hits)
     assert summary["status"] == "completed"
@@ -81,9 +83,9 @@ def test_run_records_every_hit_with_feedback(virtual_child, tmp_path, capsys, tr
 
 
 @pytest.mark.parametrize("transport", ["jack", "rtmidi"])
-def test_run_plays_the_song_on_midi_out_in_time(virtual_child, tmp_path, capsys, transport):
+def test_run_plays_the_song_on_midi_out_in_time(virtual_child, tmp_path, transport):
     child = virtual_child
-    summary, lines = _session(child, tmp_path, capsys, "R2",
+    summary, lines = _session(child, tmp_path, "R2",
                               [str(SONG), "--midi-out", "virtual-child:midi_ear", "--midi-transport", transport])
     song = [x for x in lines if x["type"] == "cue" and x["role"] == "song"]
     heard = child.heard_midi()
@@ -107,7 +109,7 @@ def test_run_plays_the_song_on_midi_out_in_time(virtual_child, tmp_path, capsys,
         assert good >= 0.9 * len(gaps), (good, len(gaps))
 
 
-def test_run_with_the_microphone_records_every_hit(virtual_child, tmp_path, capsys):
+def test_run_with_the_microphone_records_every_hit(virtual_child, tmp_path):
     """`tandem run free --mic`: bursts the virtual child plays into the engine's input are one
     'mic' onset each, with their spacing kept to within 2 samples (the detector's own accuracy)."""
     child = virtual_child
@@ -135,7 +137,7 @@ def test_run_with_the_microphone_records_every_hit(virtual_child, tmp_path, caps
         hits.clear()
         threading.Thread(target=wire_and_play, daemon=True).start()
 
-    summary, lines = _session(child, tmp_path, capsys, "R3", ["free", "--mic", "--duration", "4.5"],
+    summary, lines = _session(child, tmp_path, "R3", ["free", "--mic", "--duration", "4.5"],
                               before=play_hits)
     assert len(hits) == 12, "the session's input port never appeared"
     assert summary["status"] == "completed"

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import queue
 
+import pygame
 import pytest
 
 from engine.session import live as run_module
-from tests.rig.test_script_rig import ECHO, _run
+from tests.fixture_files import script_text
+from tests.rig.test_script_rig import _run
 
 pytestmark = pytest.mark.rig
 
-SCRIPT = ECHO.replace("trials = 2", "trials = 6")
+SCRIPT = script_text("rig-echo", trials=6)
 
 
 def _marks(log):
@@ -73,7 +75,6 @@ def test_terminal_keys_start_prompt_note_and_stop(virtual_child, tmp_path):
 
 
 def test_screen_keys_and_a_screenshot_mid_session(virtual_child, tmp_path, monkeypatch):
-    pytest.importorskip("pygame")
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     screens = []
     real_open = run_module._open_screen
@@ -93,8 +94,6 @@ def test_screen_keys_and_a_screenshot_mid_session(virtual_child, tmp_path, monke
                               wait_for_space=True, screen="headless", screenshot=str(shot), exact=False)
     _check(summary, log)
     assert log[0]["ui"] == "screen"
-    import pygame
-
     image = pygame.image.load(str(shot))
     assert image.get_size() == (1280, 720)
     # The screen drew frames on its own clock while the session ran.
