@@ -50,7 +50,8 @@ def test_calibration_recovers_the_rooms_delay_and_the_pads_midi_offset(jack_serv
 
 def test_tandem_calibrate_hearing_only_silence_says_why_and_saves_nothing(jack_server, tmp_path, capsys):
     """Without the room the rig's input is digital silence, as with a microphone unplugged or muted."""
-    from engine.cli import EXIT_ERROR, main
+    from engine.cli import main
+    from engine.cli.exits import EXIT_ERROR
     from tests.rig.measure import jack_system_device
 
     rc = main(["--data-dir", str(tmp_path), "calibrate", "--audio", str(jack_system_device()), "--json"])
