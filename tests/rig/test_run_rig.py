@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.records.rescore import rescore
 from tests.rig.measure import jack_system_device
 from tests.rig.retry import session_xruns, xrun_free
 
@@ -41,6 +42,8 @@ def _session(child, tmp_path, child_id: str, argv: list[str], before=None):
         summary = json.loads(out[out.index("{"):])
         folder = next((data / "sessions" / child_id).iterdir())
         lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+        again = rescore(folder)  # a song or free play: nothing to recompute, and the log says so
+        assert again["identical"] is True and again["trials"] == [] and again["note"]
         return summary, lines
 
     # The engine's stream kept up during the session (as in test_engine_rig).

@@ -17,6 +17,7 @@ import threading
 import pytest
 
 from engine.calibration.profiles import DeviceSetup, Profile, save_profile
+from engine.records.rescore import rescore
 from engine.session.live import run_session
 from tests.fixture_files import objective_text, script_text
 from tests.rig.measure import jack_system_device
@@ -70,6 +71,9 @@ def _run(child, tmp_path, script: str, delay_s: float, *, controls=None, on_line
                                   **options)
         folder = next((root / "sessions" / "R9").iterdir())
         log = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+        # Every live session re-scores to its own trials and objectives from its log alone.
+        again = rescore(folder)
+        assert again["identical"] is True, [t for t in again["trials"] if not t["identical"]]
         return summary, log, player, lines_out
 
     def forget_the_discarded_attempt() -> None:
