@@ -38,7 +38,7 @@ def list_audio(notes: list[str]) -> list[dict]:
     """The audio devices (index, name, host API, channels, default rate); a missing PortAudio is a note."""
     try:
         with quiet_stderr():
-            import sounddevice as sd
+            import sounddevice as sd  # PortAudio scans its host APIs (and talks to JACK) as it loads
 
             devices = sd.query_devices()
             hostapis = sd.query_hostapis()

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import soundfile
 
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
@@ -165,8 +166,6 @@ def normalise(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
 
 def encode(song: RenderedSong, fmt: str) -> bytes:
     """The song as file bytes: ``wav`` (PCM 16-bit) or ``ogg`` (Vorbis)."""
-    import soundfile
-
     if fmt == "wav":
         kind = ("WAV", "PCM_16")
     elif fmt == "ogg":

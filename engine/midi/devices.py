@@ -25,7 +25,7 @@ _MIDI_APIS = {
 
 def _midi(notes: list[str]) -> tuple[list[dict], list[dict]]:
     try:
-        import rtmidi
+        import rtmidi  # its C library may be missing: then a note, not a failure
     except ImportError:
         notes.append("python-rtmidi is not installed; MIDI devices cannot be used.")
         return [], []

@@ -41,7 +41,7 @@ class TerminalKeys:
             fd = self.stream.fileno()
             if not os.isatty(fd):
                 return self
-            import termios
+            import termios  # POSIX only (no termios on Windows: no keys there, the screen has them)
             import tty
 
             self._saved = termios.tcgetattr(fd)
@@ -57,7 +57,7 @@ class TerminalKeys:
         if self._thread is not None:
             self._thread.join(timeout=1.0)
         if self._saved is not None:
-            import termios
+            import termios  # POSIX only, as in __enter__
 
             try:
                 termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
