@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_opt = argparse.ArgumentParser(add_help=False)
     data_dir_opt.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
 
+    # The devices and the screen of a live session: `tandem run` and the live `tandem assess`.
+    live_opt = argparse.ArgumentParser(add_help=False)
+    live_opt.add_argument("--audio", metavar="DEVICE",
+                          help="audio device (index or part of its name; default: the system's)")
+    live_opt.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    live_opt.add_argument("--midi-transport", default=None, choices=("auto", "rtmidi", "jack"),
+                          help="how MIDI is read and sent (default auto: frame-exact through JACK where JACK is "
+                               "the server)")
+    live_opt.add_argument("--no-ui", action="store_true",
+                          help="no session screen: a status line and the same keys in the terminal")
+    live_opt.add_argument("--theme", default=None, choices=("standard", "low_stimulation"),
+                          help="the child's screen: standard, or low_stimulation (softer colours, less motion)")
+    live_opt.add_argument("--fullscreen", action="store_true", help="the session screen fills the display")
+    live_opt.add_argument("--soundfont", metavar="SF2",
+                          help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
+
     d = sub.add_parser("devices", parents=[data_dir_opt], help="list audio and MIDI devices and calibration profiles")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(command_module="devices", command_function="run")
@@ -90,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print per session the script, trials with their scores and each objective's status as JSON")
     m.set_defaults(command_module="demo", command_function="run")
 
-    r = sub.add_parser("run", parents=[data_dir_opt], help="a live session on real devices")
+    r = sub.add_parser("run", parents=[data_dir_opt, live_opt], help="a live session on real devices")
     r.add_argument("script", metavar="SCRIPT",
                    help="an intervention script (.toml, e.g. content/songs/echo-drums.toml), a MIDI song (.mid) "
                         "to play along with, or `free` for free play")
@@ -99,26 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--midi-out", metavar="NAME", help="MIDI output for the song/cues (external synth or keyboard)")
     r.add_argument("--mic", action="store_true",
                    help="listen to the microphone too: onsets and voiced responses, the engine's own sounds taken out")
-    r.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
-    r.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
-    r.add_argument("--no-ui", action="store_true",
-                   help="no session screen: a status line and the same keys in the terminal")
     r.add_argument("--screenshot", metavar="PNG", help="save a picture of the session screen once the child plays "
                                                        "(drawn off-screen with --no-ui)")
-    r.add_argument("--theme", default=None, choices=("standard", "low_stimulation"),
-                   help="the child's screen: standard, or low_stimulation (softer colours, less motion)")
-    r.add_argument("--fullscreen", action="store_true", help="the session screen fills the display")
     r.add_argument("--no-wait", action="store_true",
                    help="start the script at once instead of on the therapist's space key")
     r.add_argument("--duration", type=float, metavar="S", help="end the session after S seconds")
     r.add_argument("--tempo-scale", type=float, default=None, help="play the MIDI song this much faster (default 1)")
-    r.add_argument("--midi-transport", default="auto", choices=("auto", "rtmidi", "jack"),
-                   help="how MIDI input is read (auto: frame-exact through JACK where JACK is the server)")
-    r.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.set_defaults(command_module="run", command_function="run")
 
-    asm = sub.add_parser("assess", parents=[data_dir_opt],
+    asm = sub.add_parser("assess", parents=[data_dir_opt, live_opt],
                          help="the initial assessment: a battery of short musical tasks (about 10-13 minutes)")
     asm.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     asm.add_argument("--simulate", metavar="MODEL",
@@ -129,16 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the MIDI input is a keyboard: adds melodic imitation (with --simulate: a simulated keyboard)")
     asm.add_argument("--mic", action="store_true", help="listen to the microphone too: adds the singing task")
     asm.add_argument("--midi-out", metavar="NAME", help="MIDI output (external synth or keyboard)")
-    asm.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
-    asm.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
-    asm.add_argument("--no-ui", action="store_true",
-                     help="no session screen: a status line and the same keys in the terminal")
-    asm.add_argument("--theme", default=None, choices=("standard", "low_stimulation"),
-                     help="the child's screen: standard, or low_stimulation (softer colours, less motion)")
-    asm.add_argument("--fullscreen", action="store_true", help="the session screen fills the display")
-    asm.add_argument("--midi-transport", default=None, choices=("auto", "rtmidi", "jack"),
-                     help="how MIDI input is read (auto: frame-exact through JACK where JACK is the server)")
-    asm.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     asm.add_argument("--tasks", type=lambda text: [t.strip() for t in text.split(",") if t.strip()],
                      metavar="ID,ID", help="only these tasks (e.g. stop_and_go,turn_taking; default: all)")
     asm.add_argument("--seed", type=int, default=None, help="with --simulate: the simulated child's seed (default 0)")

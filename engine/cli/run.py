@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                               midi_in=args.midi_in, midi_out=args.midi_out, mic=args.mic, audio=args.audio,
                               blocksize=args.blocksize, duration_s=args.duration,
                               tempo_scale=1.0 if args.tempo_scale is None else args.tempo_scale,
-                              transport=args.midi_transport, soundfont=args.soundfont,
+                              transport=args.midi_transport or "auto", soundfont=args.soundfont,
                               controls=keys.commands if keys.active else None,
                               screen="none" if args.no_ui else "window", screenshot=args.screenshot,
                               theme=args.theme or "standard", fullscreen=args.fullscreen,

@@ -191,19 +191,21 @@ def run_session(activity: Activity, *, stream: Stream, kind: str, child_id: str,
                 if runner is not None:
                     if echo_trials:
                         shown = _echo_trials(runner, say, shown)
-                    if not stream.live:  # an offline session nobody resumes must not run for ever
-                        paused_at = (paused_at if paused_at is not None else eng.now_frame) \
-                            if runner.state == "paused" else None
-                        if paused_at is not None and eng.now_frame - paused_at > MAX_PAUSE_S * rate:
-                            runner.stop("paused too long")
-                            asked_to_stop = True
-                            break
+                    if stream.live or runner.state != "paused":
+                        paused_at = None
+                    elif paused_at is None:
+                        paused_at = eng.now_frame
+                    elif eng.now_frame - paused_at > MAX_PAUSE_S * rate:  # an offline session nobody resumes
+                        runner.stop("paused too long")
+                        asked_to_stop = True
+                        break
                 for p in parts:
                     p.after_step(runner)
                 if activity.done:
                     break
                 stream.advance(busy=runner is not None)
-            activity.stop("duration reached")  # a script still running when --duration ran out
+            # Every other way out has stopped or completed the script: one still running here ran out of time.
+            activity.stop("duration reached")
             status = "completed" if activity.finished and not asked_to_stop else "stopped"
         except KeyboardInterrupt:
             status = "stopped"
