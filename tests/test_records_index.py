@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli.records import cmd_sessions, format_duration
+from engine.cli.sessions import cmd_sessions, format_duration
 from engine.errors import DataDirError
 from engine.records.index import INDEX_NAME, list_sessions
 

@@ -10,7 +10,7 @@ import pytest
 import engine
 from engine.audio.engine import AudioEngine
 from engine.audio.soundbank import SoundBank
-from engine.cli.records import cmd_rescore
+from engine.cli.rescore import cmd_rescore
 from engine.errors import ConfigError
 from engine.events import InputEvent
 from engine.interventions.kinds import make_kind

@@ -156,12 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     ss = sub.add_parser("sessions", parents=[data_dir_opt], help="list the recorded sessions: date, script, duration, trials, status")
     ss.add_argument("child", nargs="?", metavar="CHILD", help="only this child's sessions (pseudonymous id)")
     ss.add_argument("--json", action="store_true", help="print JSON")
-    ss.set_defaults(command_module="records", command_function="sessions")
+    ss.set_defaults(command_module="sessions", command_function="run")
 
     rs = sub.add_parser("rescore", help="recompute a session log's trials and objectives with the current scoring code")
     rs.add_argument("log", metavar="LOG", help="a session's events.jsonl or its folder")
     rs.add_argument("--json", action="store_true", help="print JSON")
-    rs.set_defaults(command_module="records", command_function="rescore_command")
+    rs.set_defaults(command_module="rescore", command_function="run")
 
     pl = sub.add_parser("plan", help="the child's plan: goals, objectives, phases")
     plsub = pl.add_subparsers(dest="plan_cmd", metavar="new|show|suggest|accept|reject")

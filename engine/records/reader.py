@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, DataDirError
-from engine.interventions.overrides import apply_overrides
-from engine.interventions.script import load_script
 from engine.records.log import file_sha256
 from engine.records.model import NoteRecord, ObjectiveRecord, SessionRecord, TrialRecord
 from engine.scoring.judge import judge_objectives
@@ -115,6 +113,11 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
     want = header.get("script_sha256")
     if want is not None and file_sha256(path) != want:
         return None, f"its script {name} has changed since the session (its SHA-256 differs)"
+    # Loaded here, not at the top: the script checker brings numpy and the sound bank's tables (~0.15 s),
+    # which `tandem sessions` (headers and summary lines only) must not pay for.
+    from engine.interventions.overrides import apply_overrides
+    from engine.interventions.script import load_script
+
     try:
         script = load_script(path)
     except Exception as exc:  # noqa: BLE001 - a script that no longer loads is a reason, not a crash

@@ -1,0 +1,70 @@
+"""``tandem sessions [CHILD] [--json]``: the recorded sessions, from the index (derived from the logs).
+
+Bad input is a :class:`~engine.errors.DataDirError` with one sentence (the command line prints it and
+exits 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import DataDirError
+from engine.paths import data_dir
+from engine.records.index import list_sessions
+
+__all__ = ["cmd_sessions", "format_duration", "run"]
+
+
+def format_duration(seconds: float | None) -> str:
+    """``m:ss`` (``h:mm:ss`` from an hour); ``—`` for none."""
+    if seconds is None:
+        return "—"
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _date(iso: str) -> str:
+    return iso[:16].replace("T", " ") if iso else "—"
+
+
+def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Callable[[str], None] = print) -> int:
+    """``tandem sessions [CHILD] [--json]``: every session (one child's), oldest first.
+
+    A table of date, child, title, duration, trials and status, or the JSON
+    list of :func:`engine.records.index.list_sessions`.
+    """
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataDirError(f"The data directory {root} is a file, not a folder; choose another with --data-dir.")
+    rows = list_sessions(root, child)
+    if as_json:
+        echo(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        whose = f" for child {child}" if child else ""
+        echo(f"No sessions{whose} in {root}.")
+        return 0
+    table = [(_date(r["date"]), r["child"], r["title"] or r["script"] or "—", format_duration(r["duration_s"]),
+              "—" if r["trials"] is None else str(r["trials"]), r["status"]) for r in rows]
+    heads = ("date", "child", "title", "duration", "trials", "status")
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
+    right = {3, 4}
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    echo(line(heads))
+    for row in table:
+        echo(line(row))
+    n = len(rows)
+    cut = sum(r["status"] == "interrupted" for r in rows)
+    echo(f"{n} session{'s' if n != 1 else ''}" + (f", {cut} interrupted" if cut else "") + ".")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return cmd_sessions(data_dir(args.data_dir), args.child, args.json, print)
