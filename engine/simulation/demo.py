@@ -24,7 +24,6 @@ simulated tasks use it too.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -52,25 +51,13 @@ from engine.simulation.models import make_model
 from engine.simulation.player import DEVICE_FEEDBACK, ModelChild, TappingChild
 from engine.simulation.tapping import PROFILES
 
-__all__ = ["METRONOME", "SimulatedRun", "run_demo", "simulate_session", "simulate_task"]
+__all__ = ["METRONOME", "run_demo", "simulate_session", "simulate_task"]
 
 #: The metronome of ``tandem demo`` without a script.
 METRONOME = Path(__file__).resolve().parents[2] / "content" / "songs" / "metronome.toml"
 DEFAULT_MODEL = "steady"
 WINDOW_MS = 80.0  # the hit window of rhythmic cueing when a script names none (kinds.RhythmicCueing)
 DEFAULT_PROFILE = "typical"
-
-
-@dataclasses.dataclass
-class SimulatedRun:
-    """One simulated session: the driver's outcome and the child that played."""
-
-    outcome: SessionOutcome
-    child: Part
-
-    @property
-    def folder(self) -> Path:
-        return self.outcome.folder
 
 
 def simulate_session(script: Script, *, root: Path, child_id: str, child: Part, bank: SoundBank,
@@ -81,7 +68,7 @@ def simulate_session(script: Script, *, root: Path, child_id: str, child: Part, 
                      plan_objectives: Sequence[Objective] = (), screenshot: Path | None = None,
                      record_audio: bool = True, stop_when: Callable[[list[TrialResult]], str | None] | None = None,
                      controls=None, header: dict[str, Any] | None = None, ring_s: float = 10.0,
-                     on_first_sound: Callable[[], None] | None = None, name: str | None = None) -> SimulatedRun:
+                     on_first_sound: Callable[[], None] | None = None, name: str | None = None) -> SessionOutcome:
     """One session of ``script`` with the simulated ``child`` on the offline backend (see the module docstring).
 
     ``name`` is the session folder's (default ``demo-<script>``); ``controls`` takes ``pause``, ``resume``,
@@ -97,10 +84,9 @@ def simulate_session(script: Script, *, root: Path, child_id: str, child: Part, 
     stream = OfflineStream(sample_rate=sample_rate, blocksize=blocksize, pace=pace, ring_s=ring_s)
     stream.on_first_sound = on_first_sound
     extra = {"session": session} if session is not None else {}
-    outcome = run_session(activity, stream=stream, kind="demo", child_id=child_id, root=root, parts=parts,
-                          controls=controls, echo=None, record_audio=record_audio, history=history,
-                          header={"sound_source": bank.source, **extra, **(header or {})})
-    return SimulatedRun(outcome, child)
+    return run_session(activity, stream=stream, kind="demo", child_id=child_id, root=root, parts=parts,
+                       controls=controls, echo=None, record_audio=record_audio, history=history,
+                       header={"sound_source": bank.source, **extra, **(header or {})})
 
 
 def simulate_task(script: Script, *, root: Path, child_id: str, model: str, seed: int,
@@ -128,7 +114,7 @@ def simulate_task(script: Script, *, root: Path, child_id: str, model: str, seed
     return simulate_session(script, root=root, child_id=child_id, child=child, bank=bank, kind_seed=None,
                             blocksize=blocksize, sample_rate=sample_rate, record_audio=False, stop_when=stop_when,
                             controls=controls, header=header, ring_s=2.0,
-                            name=f"assess-{script.path.stem}").outcome
+                            name=f"assess-{script.path.stem}")
 
 
 def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str = "C00",
@@ -211,7 +197,7 @@ def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str
                                screenshot=Path(screenshot) if screenshot and s == 1 else None,
                                header={"script_overrides": overrides} if overrides else None,
                                on_first_sound=first_sound_tracer() if s == 1 else None)
-        summary = run.outcome.summary
+        summary = run.summary
         entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
                  "child_id": child_id, **({"child_model": model} if model else {"child_profile": profile}),
                  "folder": str(run.folder), "trials": summary["trials"], "objectives": summary["objectives"]}
