@@ -326,6 +326,14 @@ class VirtualChild:
                     raise
                 time.sleep(0.005)
 
+    def stall(self, at_frame: int, seconds: float, *, after_midi_frames: int | None = None) -> None:
+        """Force a dropout: the child's cycle that reaches ``at_frame`` sleeps ``seconds`` at its end, and
+        the server misses that many seconds of deadlines: every client sees the xrun there. With
+        ``after_midi_frames``: instead, that many frames after the first MIDI event the child sends from
+        ``at_frame`` on (so a stall can be placed between the child's taps)."""
+        self._call("stall", int(at_frame), float(seconds),
+                   None if after_midi_frames is None else int(after_midi_frames))
+
     def stats(self, reset: bool = False) -> dict:
         """Counters: cycles, late items, xruns, callback errors, max callback time (µs).
 
@@ -465,6 +473,13 @@ class _ChildEngine:
         self._zero_counters()
         self._next_t = None
         self._shutdown_reason: str | None = None
+        # A forced dropout: (frame, seconds), the cycle that reaches that frame takes that long, so the whole
+        # JACK graph misses its deadlines: an xrun at a known moment, of a known length. ``_stall_after_midi``
+        # (frame, seconds, frames) arms it at the first MIDI event the child sends from that frame on, that
+        # many frames later. Events of the child's own that fall due while it sleeps are late (``late_midi``):
+        # place a stall where nothing of the child's is due.
+        self._stall: tuple[int, float] | None = None
+        self._stall_after_midi: tuple[int, float, int] | None = None
 
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._on_xrun)
@@ -547,7 +562,15 @@ class _ChildEngine:
                 self._midi_out.clear_buffer()
             self._take_inbox(t)
             self._mix(t, hand, frames)
-            self._write_midi(t, frames)
+            wrote = self._write_midi(t, frames)
+            armed = self._stall_after_midi
+            if armed is not None and wrote and t >= armed[0]:
+                self._stall_after_midi = None
+                self._stall = (t + armed[2], armed[1])
+            stall = self._stall
+            if stall is not None and t >= stall[0]:
+                self._stall = None
+                time.sleep(stall[1])  # the fault itself: this cycle is late by design
         except Exception:   # noqa: BLE001 - an exception would stop the callback for good
             self._callback_errors += 1
             try:
@@ -639,7 +662,9 @@ class _ChildEngine:
                 keep += 1
         del active[keep:]
 
-    def _write_midi(self, t: int, frames: int) -> None:
+    def _write_midi(self, t: int, frames: int) -> int:
+        """Write the MIDI events due in this cycle; returns how many were written."""
+        written = 0
         end = t + frames
         pending = self._midi_pending
         port = self._midi_out
@@ -654,8 +679,10 @@ class _ChildEngine:
                 continue
             try:
                 port.write_midi_event(frame - t, data)   # heap order = time order
+                written += 1
             except self._jack.JackError:
                 self._midi_write_errors += 1
+        return written
 
     # -- command thread ------------------------------------------------------
 
@@ -725,6 +752,12 @@ class _ChildEngine:
         while self._cycle_serial < target and time.monotonic() < deadline:
             time.sleep(0.001)
         getattr(self, f"_{which}").unregister()
+
+    def _cmd_stall(self, at_frame: int, seconds: float, after_midi_frames: int | None) -> None:
+        if after_midi_frames is None:
+            self._stall = (int(at_frame), float(seconds))
+        else:
+            self._stall_after_midi = (int(at_frame), float(seconds), int(after_midi_frames))
 
     def _cmd_replug(self, which: str) -> None:
         flag = f"_{which}_plugged"

@@ -4,8 +4,7 @@ Every key press is a ``mark`` event in the log; space starts a session that
 waits for it, ``p`` sets the prompt level of the trial scored next, ``m``
 adds a note, Esc then ``y`` stops, ``n`` moves on. The screen runs headless
 (SDL's dummy video driver) in its own process, as it does under ``--no-ui
---screenshot``. Nothing checked here depends on the timing, so a session
-with an xrun counts (``exact=False``).
+--screenshot``. Nothing checked here depends on the timing.
 """
 
 from __future__ import annotations
@@ -68,7 +67,7 @@ def test_terminal_keys_start_prompt_note_and_stop(virtual_child, tmp_path):
             controls.put({"type": "raw", "key": ch, "text": ch})
 
     summary, log, _, lines = _run(virtual_child, tmp_path, SCRIPT, 2.0, controls=controls,
-                                  on_line=_keys_after_trials(press), wait_for_space=True, exact=False)
+                                  on_line=_keys_after_trials(press), wait_for_space=True)
     _check(summary, log)
     assert any(x.startswith("Stop the session?") for x in lines)
     assert log[0]["ui"] == "terminal"
@@ -91,7 +90,7 @@ def test_screen_keys_and_a_screenshot_mid_session(virtual_child, tmp_path, monke
 
     shot = tmp_path / "screen.png"
     summary, log, _, _ = _run(virtual_child, tmp_path, SCRIPT, 2.0, on_line=_keys_after_trials(press),
-                              wait_for_space=True, screen="headless", screenshot=str(shot), exact=False)
+                              wait_for_space=True, screen="headless", screenshot=str(shot))
     _check(summary, log)
     assert log[0]["ui"] == "screen"
     image = pygame.image.load(str(shot))
