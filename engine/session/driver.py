@@ -68,15 +68,9 @@ class SessionOutcome:
     results: list = field(default_factory=list)
     stop_reason: str | None = None
 
-    @property
-    def objectives(self) -> list[dict]:
-        return self.summary.get("objectives", [])
-
 
 class _NoFolder:
     """The log of a session that keeps none (a homepack render): every line is dropped."""
-
-    path = None
 
     def write_event(self, event: Any) -> None:
         pass
