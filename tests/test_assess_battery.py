@@ -31,6 +31,7 @@ from engine.assessment.figures import (
 )
 from engine.assessment.results import DOMAINS, TASK_STATUSES, load_assessment
 from engine.assessment.staircase import Staircase
+from engine.assessment.suggest import suggest_objectives
 from engine.assessment.tasks import (
     FAST_BPM,
     SENSORY_PROBES,
@@ -210,11 +211,12 @@ def test_steady_child_keeps_the_beat_echoes_waits_and_stops(steady):
     assert fig(steady, "vocal_fill", "filled_pct").value == 100
 
 
-def test_sensory_probes_play_but_a_simulated_child_is_not_rated(steady):
+def test_sensory_probes_are_rated_by_the_simulated_model_not_scored(steady):
     t = steady.task("sensory")
-    assert t.status == "skipped" and "simulated" in t.reason and t.session
+    assert t.status == "done" and t.reason is None and t.session and t.trials == len(SENSORY_PROBES)
+    assert t.figures == () and t.details["rated_by"] == "simulated model 'steady'"
     assert [r.item for r in steady.ratings] == [p.item for p in SENSORY_PROBES]
-    assert all(r.rating is None for r in steady.ratings)
+    assert all(r.rating == "calm" and r.rated_by == "simulated model 'steady'" for r in steady.ratings)
 
 
 def test_silent_child_ends_every_task_with_no_response(silent):
@@ -222,8 +224,8 @@ def test_silent_child_ends_every_task_with_no_response(silent):
     for t in silent.tasks:
         if t.id == "melodic_imitation":
             assert t.status == "skipped" and "keyboard" in t.reason
-        elif t.id == "sensory":
-            assert t.status == "skipped"
+        elif t.id == "sensory":  # rated, not played: a silent child stays calm (the model's rating)
+            assert t.status == "done" and {r.rating for r in silent.ratings} == {"calm"}
         else:
             assert t.status == "no_response", t.id
             assert t.reason.endswith(".") and t.session
@@ -239,6 +241,10 @@ def test_impulsive_child_fails_inhibition(impulsive):
     assert fig(impulsive, "stop_and_go", "stop_latency_ms").value >= 400
     assert fig(impulsive, "stop_and_go", "played_during_go_pct").value == 100
     assert fig(impulsive, "turn_taking", "waited_pct").value <= 20  # plays over the engine's turn
+    # ... so it never takes a turn (docs/definitions.md, T2), and no turn-taking skill is "maintained".
+    assert fig(impulsive, "turn_taking", "initiated_pct").value <= 20
+    suggested = {s.objective.id: s for s in suggest_objectives(impulsive)}  # the shipped songs
+    assert "starts-a-turn" in suggested and not any(k.endswith("-maintained") for k in suggested)
     assert impulsive.task("rhythm_imitation").status == "done"  # it answers, wrongly: not "no response"
     assert [t.id for t in impulsive.tasks] == ["rhythm_imitation", "turn_taking", "stop_and_go"]
 
@@ -349,6 +355,7 @@ def test_sensory_ratings_take_the_last_key_during_each_probe():
     ratings = sensory_ratings(log)
     assert [r.rating for r in ratings] == ["avoids", "seeks", "calm", None, "avoids"]
     assert ratings[0].t_s == 5.0 and ratings[3].t_s is None
+    assert [r.rated_by for r in ratings] == ["therapist"] * 3 + [None, "therapist"]
 
 
 def test_free_tapping_model_taps_at_its_own_tempo():

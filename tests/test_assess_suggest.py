@@ -61,9 +61,9 @@ def test_every_suggestion_is_measurable_by_each_script_it_links(suggested):
         for stem in s.scripts:
             script = load_script(SONGS / f"{stem}.toml")
             assert s.objective.metric in script_metrics(script), (s.id, stem)
-        # it judges a session of made-up trials carrying its metric
+        # it judges a session of made-up trials carrying its metric (as many as it needs: DEFAULT_MIN_TRIALS)
         value = True if s.objective.aggregate == "percent_true" else s.objective.threshold
-        assert evaluate_session(s.objective, [Trial({s.objective.metric: value})] * 3).met is True
+        assert evaluate_session(s.objective, [Trial({s.objective.metric: value}, "independent")] * 5).met is True
 
 
 def test_targets_are_a_step_past_baseline_and_capped(suggested):

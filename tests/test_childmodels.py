@@ -180,7 +180,10 @@ def test_impulsive_plays_over_the_engine(seed):
     assert t.waited is False
     assert t.onsets_during_turn == len(over)
     assert t.overlap_ms > 0.0
-    assert t.initiated
+    # It never waited, so its playing after the hand-over is not a turn (docs/definitions.md, T2) ...
+    assert not t.initiated and t.initiation_latency_ms is None and t.turn_length_notes == 0
+    # ... though it came in at once, as the model intended.
+    assert t.first_onset_after_handover_ms == pytest.approx(events[0].truth["latency_s"] * 1000.0)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

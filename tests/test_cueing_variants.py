@@ -218,20 +218,20 @@ def test_the_continuation_window_ends_half_a_beat_before_the_next_trial(tmp_path
     s = kind.score(plan, beats + cont + [late]).scores
     assert s["continuation_n_taps"] == 6
     # Too few taps after the cues: the continuation cannot be scored, the bar still can.
-    r = kind.score(plan, beats + cont[:3])
+    r = kind.score(plan, beats + cont[:3], prompt="independent")  # marked: an objective counts it
     assert r.scores["continuation_scorable"] is False and r.scores["drift_pct_per_interval"] is None
     assert "3 taps" in r.scores["continuation_reason"]
     assert r.correct is True and r.scores["within_window_pct"] == 100.0
     # Objectives: a continuation objective skips the unscorable trial.
     s_load = load_script(write(tmp_path, name="o.toml", extra=objective("drift_pct_per_interval")))
-    res = evaluate_session(s_load.objectives[0], [r.trial, kind.score(plan, beats + cont).trial])
+    res = evaluate_session(s_load.objectives[0], [r.trial, kind.score(plan, beats + cont, prompt="independent").trial])
     assert res.value == pytest.approx(0.0) and res.counted == 1 and res.unscorable == 1
 
 
 def test_a_trial_whose_sync_part_is_unscorable_is_unscorable_for_continuation_objectives(tmp_path):
     kind = make_kind(load_script(write(tmp_path)))
     plan = kind.next_trial(0.0)
-    r = kind.score(plan, plan.params["beats_s"][-1:] + plan.params["continuation_beats_s"])
+    r = kind.score(plan, plan.params["beats_s"][-1:] + plan.params["continuation_beats_s"], prompt="independent")
     assert r.scores["scorable"] is False and r.scores["continuation_scorable"] is True and r.correct is False
     script = load_script(write(tmp_path, name="o.toml", extra=objective("drift_pct_per_interval")))
     res = evaluate_session(script.objectives[0], [r.trial])

@@ -46,7 +46,8 @@ def test_demo_measures_what_the_simulated_child_did(tmp_path):
     # The events file holds every cue and tap, readable back into events, in time order of writing.
     lines = _log(s)
     assert lines[0]["type"] == "header" and lines[0]["sample_rate"] == 48_000
-    assert lines[0]["simulated_child"] == {"profile": "typical", "seed": 7}
+    assert lines[0]["simulated_child"] == {"profile": "typical", "seed": 7, "prompt": "independent"}
+    assert {t["prompt"] for t in lines if t["type"] == "trial"} == {"independent"}  # a tapping child is not helped
     assert lines[-1]["type"] == "summary" and lines[-1]["trials"] == 6  # the closing line: the session ended
     events = [event_from_dict(d) for d in lines[1:-1] if d["type"] in ("cue", "input", "status")]
     cues = [e for e in events if e.kind == "cue" and e.role != "feedback"]

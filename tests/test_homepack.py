@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import stat
 from pathlib import Path
@@ -87,6 +88,15 @@ scripts = ["drum-conversation", "steady-beat-march"]
 '''
 
 
+def _as_the_childs(run: list[dict]) -> None:
+    """A demo's log marked as a session with the child (``"simulated": false``): these tests need adaptive
+    sessions with known tempi, which only the simulated child plays here. A simulated visit itself never sets
+    a homepack's tempo (tests/test_kept_apart.py)."""
+    log = Path(run[0]["folder"]) / "events.jsonl"
+    header, *rest = log.read_text().splitlines()
+    log.write_text("\n".join([json.dumps({**json.loads(header), "simulated": False}), *rest]) + "\n")
+
+
 def _assessment(child: str, smt_bpm: float | None, *, status: str = "done") -> Assessment:
     figs = () if smt_bpm is None else (Figure(id="smt_bpm", label="Spontaneous motor tempo", value=smt_bpm,
                                               unit="BPM", definition="60 / the median inter-tap interval", n=24,
@@ -94,7 +104,7 @@ def _assessment(child: str, smt_bpm: float | None, *, status: str = "done") -> A
     task = TaskResult(id="spontaneous_tempo", domain="motor", title="Free tapping", status=status, trials=1,
                       figures=figs, reason=None if status == "done" else "no taps")
     return Assessment(child_id=child, started="2026-11-10T10:00:00+00:00", ended="2026-11-10T10:14:00+00:00",
-                      status="completed", simulated="steady", devices={"midi_in": None, "keyboard": False,
+                      status="completed", simulated=None, devices={"midi_in": None, "keyboard": False,
                                                                         "mic": False}, tasks=(task,))
 
 
@@ -107,8 +117,8 @@ def pack(tmp_path_factory):
     (root / "plans").mkdir(parents=True)
     (root / "plans" / "C07.toml").write_text(PLAN)
     # Adaptive sessions: the steady child speeds the march up (80 → 88.2 BPM) and the echo (90 → 94.5).
-    run_demo(MARCH, root=root, child_id="C07", model="steady", max_trials=10, echo=None)
-    run_demo(ECHO, root=root, child_id="C07", model="steady", max_trials=4, echo=None)
+    _as_the_childs(run_demo(MARCH, root=root, child_id="C07", model="steady", max_trials=10, echo=None))
+    _as_the_childs(run_demo(ECHO, root=root, child_id="C07", model="steady", max_trials=4, echo=None))
     save_assessment(_assessment("C07", SMT_BPM), root)
     result = make_homepack(root, "C07", note=NOTE, minutes=MINUTES, today=TODAY)
     yield root, result, {s["title"]: s for s in result["songs"]}

@@ -139,7 +139,10 @@ def test_child_playing_during_engine_turn_is_not_waited(tmp_path):
     hand_over = plan.engine_end_s
     impulsive = kind.score(plan, [middle, hand_over + 0.3, hand_over + 0.8])
     assert impulsive.scores["waited"] is False and impulsive.scores["onsets_during_turn"] == 1
-    assert impulsive.correct is False
+    # Playing after a hand-over it did not wait for is not taking a turn; nothing to answer either.
+    assert impulsive.scores["initiated"] is False and impulsive.scores["initiation_latency_ms"] is None
+    assert impulsive.scores["first_onset_after_handover_ms"] == pytest.approx(300.0)
+    assert impulsive.correct is False and impulsive.answer is None
     polite = kind.score(plan, [hand_over + 0.3, hand_over + 0.8])
     assert polite.scores["waited"] is True and polite.scores["initiated"] is True
     assert polite.scores["turn_length_notes"] == 2 and polite.correct is True
@@ -572,7 +575,8 @@ def test_a_steady_child_meets_the_motor_objective_that_a_drifting_child_misses(t
             while not kind.finished:
                 plan = kind.next_trial(t)
                 events = events_for(plan, make_model(name, seed=seed, trial_index=plan.index), history)
-                result = kind.score(plan, [(e.time_s, e.note) for e in events])
+                # A simulated child plays unprompted: its trials are independent (as tandem demo logs them).
+                result = kind.score(plan, [(e.time_s, e.note) for e in events], prompt="independent")
                 kind.adapt(result)
                 trials.append(result.trial)
                 t = plan.end_s

@@ -192,8 +192,9 @@ def test_parse_edit():
 def test_sessions_of_the_accepted_scripts_judge_the_accepted_objectives(setup):
     root, a = setup
     accept_suggestions(root, "C07", a, ["S1", "S4"], edits={"S4": {"threshold": 100}})
-    beat = run_demo(SONGS / "steady-beat-march.toml", root=root, child_id="C07", max_trials=2, echo=None)
-    echo = run_demo(SONGS / "echo-drums.toml", root=root, child_id="C07", max_trials=3, echo=None)
+    # 5 trials each: the fewest an aggregate objective is judged on (DEFAULT_MIN_TRIALS)
+    beat = run_demo(SONGS / "steady-beat-march.toml", root=root, child_id="C07", max_trials=5, echo=None)
+    echo = run_demo(SONGS / "echo-drums.toml", root=root, child_id="C07", max_trials=5, echo=None)
     plan_beat = [o for o in beat[0]["objectives"] if o["source"] == "plan"]
     plan_echo = [o for o in echo[0]["objectives"] if o["source"] == "plan"]
     assert [o["id"] for o in plan_beat] == ["taps-on-the-beat"] and [o["id"] for o in plan_echo] == ["imitates-rhythms"]

@@ -107,10 +107,11 @@ def test_sessions_command_prints_a_table_and_json(tmp_path):
     fake_log(tmp_path, "C01", 2, status=None, trials=1)
     out: list[str] = []
     assert cmd_sessions(tmp_path, "C01", False, out.append) == 0
-    assert out[0].split() == ["date", "child", "title", "duration", "trials", "status"]
-    assert out[1].split() == ["2026-01-02", "10:00", "C01", "Echo", "drums", "5:01", "3", "completed"]
-    assert out[2].split()[-3:] == ["0:01", "1", "interrupted"]
-    assert out[-1] == "2 sessions, 1 interrupted."
+    assert out[0].split() == ["date", "child", "activities", "duration", "trials", "status"]
+    # A schema-2 demo log is a simulated child's: marked as such.
+    assert out[1].split() == ["2026-01-02", "10:00", "C01", "Echo", "drums", "5:01", "3", "completed", "simulated"]
+    assert out[2].split()[-4:] == ["0:01", "1", "interrupted", "simulated"]
+    assert out[-1] == "2 visits, 1 interrupted, 2 simulated (not a child's data)."
     out.clear()
     assert cmd_sessions(tmp_path, None, True, out.append) == 0
     assert [r["status"] for r in json.loads(out[0])] == ["completed", "interrupted"]

@@ -127,12 +127,12 @@ def test_dev_full_is_a_full_disk(tmp_path):
         w.close()
 
 
-def test_header_fields_fill_the_schema_2_header(tmp_path, monkeypatch):
+def test_header_fields_fill_the_schema_3_header(tmp_path, monkeypatch):
     script = tmp_path / "s.toml"
     script.write_bytes(b"title = 'x'\n")
     monkeypatch.setenv("TANDEM_THERAPIST", "T. Herapist")
     h = header_fields({"schema": 1, "script": str(script), "kind_seed": 7})
-    assert h["schema"] == SCHEMA == 2
+    assert h["schema"] == SCHEMA == 3
     assert h["script_sha256"] == hashlib.sha256(b"title = 'x'\n").hexdigest()
     assert h["script_resolved"] == str(script.resolve())
     assert h["therapist"] == "T. Herapist" and h["kind_seed"] == 7 and h["plan_sha256"] is None
@@ -152,7 +152,7 @@ def test_session_folder_writes_header_events_and_summary_in_order(tmp_path):
     # write_summary flushes: the whole log is on disk before close
     lines = [json.loads(x) for x in folder.events_path.read_text().splitlines()]
     assert [x["type"] for x in lines] == ["header", *["mark"] * 10, "summary"]
-    assert lines[0]["schema"] == 2 and lines[-1]["status"] == "completed"
+    assert lines[0]["schema"] == 3 and lines[-1]["status"] == "completed"
     folder.close()
     folder.close()  # safe twice
     assert stat.S_IMODE(os.stat(folder.events_path).st_mode) == 0o600

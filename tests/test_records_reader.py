@@ -40,7 +40,7 @@ def test_an_ended_demo_session_reads_back_as_it_was_returned(tmp_path):
     rec = read_log(s["folder"])
     assert rec.status == "completed" and rec.skipped_lines == 0
     assert rec.child_id == "C00" and rec.title == s["title"] and rec.kind == "demo" and rec.script == str(ECHO)
-    assert rec.header["schema"] == 2 and rec.header["kind_seed"] == 4
+    assert rec.header["schema"] == 3 and rec.header["kind_seed"] == 4
     assert [(t.n, t.scores, t.correct, t.prompt) for t in rec.trials] == [
         (t["n"], json.loads(json.dumps(t["scores"])), t["correct"], "independent") for t in s["trials"]]
     assert [(o.id, o.status, o.sentence, o.value, o.met) for o in rec.objectives] == [
@@ -179,7 +179,7 @@ def test_the_metronome_demo_reads_as_completed_with_its_trials(tmp_path):
     s = run_demo(None, root=tmp_path, beats=8, seed=1, echo=None)[0]
     rec = read_log(s["folder"])
     summary = json.loads((Path(s["folder"]) / "summary.json").read_text())
-    assert rec.status == "completed" and len(rec.trials) == 2 and rec.header["schema"] == 2
+    assert rec.status == "completed" and len(rec.trials) == 2 and rec.header["schema"] == 3
     assert [t.scores for t in rec.trials] == [t["scores"] for t in s["trials"]]
     assert rec.duration_s == round(summary["stream"]["frames"] / 48_000, 3) > 2
     assert rec.summary["status"] == "completed" and rec.summary["trials"] == 2  # from the summary line

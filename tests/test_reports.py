@@ -112,10 +112,11 @@ def test_objective_figures_statuses_and_sentences_are_known(plan):
     assert [r.status for r in imitate.rows] == ["in progress", "met", "met", "mastered"]
     assert imitate.status == "mastered"
     assert imitate.sentence == ("Imitated correctly on 4 of 5 trials (80 %); criterion met for the 3rd "
-                                "consecutive session: mastered.")
+                                "consecutive session on separate days: mastered on 22 September 2026.")
+    assert imitate.mastered_on == "2026-09-22" and imitate.regressed_on is None
     assert imitate.domain == "communication" and imitate.target_date == dt.date(2026, 12, 15)
     assert imitate.criterion == ("Imitated correctly on at least 4 of 5 trials (independent trials count); "
-                                 "mastered when met in 3 consecutive sessions.")
+                                 "mastered when met in 3 consecutive sessions on separate days.")
     # The interrupted session's verbal-prompted trial is shown but not counted.
     assert imitate.rows[2].prompts == {"verbal": 1, "independent": 5}
     assert "1 prompted trial was not counted." in imitate.rows[2].summary
@@ -136,7 +137,7 @@ def test_range_shows_its_sessions_but_counts_earlier_ones(plan):
     imitate = until_15.objectives[0]
     assert len(until_15.sessions) == 3 and imitate.status == "met"
     assert imitate.sentence == ("Imitated correctly on 5 of 5 trials (100 %); criterion met for the 2nd "
-                                "consecutive session. 1 prompted trial was not counted.")
+                                "consecutive session on separate days. 1 prompted trial was not counted.")
     later = collect("C07", sessions, plan, date_from=D + dt.timedelta(days=8), plots_wanted=False)
     assert [s.date for s in later.sessions] == [D + dt.timedelta(days=14)] + [D + dt.timedelta(days=21)] * 2
     assert later.objectives[0].status == "mastered"  # the 08 Sep session, before the range, still counts
@@ -191,7 +192,8 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
     # The progress report goes home without the notes; they are in notes.pdf, each from a new page.
     assert sum(p.count("Session progress note") for p in pages) == 0
     assert "The session progress notes of these 5 sessions are in the notes folder" in text.replace("\n", " ")
-    assert "criterion met for the 3rd consecutive session: mastered." in text.replace("\n", " ")
+    assert "criterion met for the 3rd consecutive session on separate days: mastered on 22 September 2026." in (
+        text.replace("\n", " "))
     notes = sorted(p.name for p in written["pdf"] if p.parent.name == "notes")
     assert len(notes) == 5 and notes[0] == "20260901-100000-echo-drums.pdf"
     first_note = pdf_pages(out / "notes" / notes[0])
@@ -329,7 +331,8 @@ def test_demo_sessions_report(tmp_path):
     from engine.simulation.demo import run_demo
 
     sessions = []
-    for k, (script, n) in enumerate(((ECHO, 6), (MARCH, 4))):
+    # 5 march trials: the fewest an average is judged on (DEFAULT_MIN_TRIALS; 4 would leave it unjudged).
+    for k, (script, n) in enumerate(((ECHO, 6), (MARCH, 5))):
         for s in run_demo(script, root=tmp_path / "data", child_id="C07", sessions=1, echo=None,
                           max_trials=n, model="steady"):
             trials = [dict(t["scores"], tempo=t["tempo_bpm"]) for t in s["trials"]]
@@ -342,7 +345,7 @@ def test_demo_sessions_report(tmp_path):
     statuses = {o["id"]: o["status"] for o in report["objectives"]}
     assert statuses == {"echo-rhythm": "met", "responds-quickly": "met", "on-the-beat": "met", "steady-taps": "met"}
     rows = list(csv.DictReader(io.StringIO((out / "trials.csv").read_text("utf-8-sig"))))
-    assert len(rows) == 10 and {"score_rhythm_similarity", "score_vector_strength"} <= set(rows[0])
+    assert len(rows) == 11 and {"score_rhythm_similarity", "score_vector_strength"} <= set(rows[0])
     text = "\n".join(pdf_pages(out / "report.pdf"))
     assert "Asynchrony" not in text or "Echo drums" in text
     assert "Median response latency" in text.replace("\n", " ")
@@ -410,7 +413,7 @@ def test_a_session_notes_trial_table_shows_its_kinds_scores(tmp_path, monkeypatc
     s = run_demo(ECHO, root=tmp_path / "d", max_trials=2, echo=None)[0]
     rec = read_log(Path(s["folder"]))
     assert rec.kind == "demo" and rec.header["intervention"] == "call_and_response"
-    view = collect("C00", [rec], None, plots_wanted=False).sessions[0]
+    view = collect("C00", [rec], None, plots_wanted=False, include_simulated=True).sessions[0]  # a demo's log
     labels = [label for _, label in view.trial_columns]
     assert labels[:4] == ["Trial", "Tempo", "Correct", "Prompt"] and "Notes matched" in labels
     col = labels.index("Notes matched")

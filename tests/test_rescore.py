@@ -248,7 +248,9 @@ def test_moving_on_scores_the_trial_so_far_and_a_prompt_holds_for_one_trial(song
     plan = next(x for x in lines if x["type"] == "plan" and x["index"] == cut["index"])
     assert cut["close_s"] < plan["child_end_s"] and cut["frame"] == lines[moved]["frame"]
     assert cut["close_s"] == (lines[moved]["frame"] - 1) / 48_000
-    # The prompt was given for one trial: the fifth carries it, the others are independent.
-    assert [t["prompt"] for t in trials] == ["independent"] * 4 + ["verbal"] + ["independent"] * (len(trials) - 5)
+    # The prompt was given for one trial: the fifth carries it; nobody marked the others (a live-like session
+    # with no default chosen), so they are "not recorded", never taken as independent.
+    assert [t["prompt"] for t in trials] == (["not recorded"] * 4 + ["verbal"]
+                                             + ["not recorded"] * (len(trials) - 5))
     out = rescore(log)
     assert out["identical"] is True, [t for t in out["trials"] if not t["identical"]]

@@ -81,8 +81,9 @@ def test_percent_true_at_least_80():
 
 
 def test_count_true_counts():
+    # min_trials 1 here and below: these check the arithmetic, not the fewest trials (see test_min_trials_*).
     o = Objective.from_dict({"id": "w", "metric": "waited", "aggregate": "count_true",
-                             "comparator": ">", "threshold": 2})
+                             "comparator": ">", "threshold": 2, "min_trials": 1})
     result = evaluate_session(o, trials([T, F, T, T], metric="waited"))
     assert result.value == 3.0 and result.met is True
     assert evaluate_session(o, trials([T, F, T, F], metric="waited")).met is False
@@ -90,7 +91,7 @@ def test_count_true_counts():
 
 def test_mean_asynchrony_sd_at_most_60_ms():
     o = Objective.from_dict({"id": "steady", "metric": "asynchrony_sd_ms", "aggregate": "mean",
-                             "comparator": "<=", "threshold": 60})
+                             "comparator": "<=", "threshold": 60, "min_trials": 1})
     result = evaluate_session(o, trials([40.0, 55.0, 80.0], metric="asynchrony_sd_ms"))
     assert result.value == pytest.approx(58.333333333)
     assert result.met is True
@@ -107,7 +108,7 @@ def test_mean_asynchrony_sd_at_most_60_ms():
 )
 def test_numeric_aggregates(aggregate, expected):
     o = Objective.from_dict({"id": "a", "metric": "asynchrony_sd_ms", "aggregate": aggregate,
-                             "comparator": "<", "threshold": 56})
+                             "comparator": "<", "threshold": 56, "min_trials": 1})
     result = evaluate_session(o, trials([80.0, 40.0, 55.0], metric="asynchrony_sd_ms"))
     assert result.value == pytest.approx(expected)
     assert result.met is (expected < 56)
@@ -120,7 +121,7 @@ def test_numeric_aggregates(aggregate, expected):
 )
 def test_comparators_at_the_boundary(comparator, value, met):
     o = Objective.from_dict({"id": "b", "metric": "x", "aggregate": "mean",
-                             "comparator": comparator, "threshold": 60})
+                             "comparator": comparator, "threshold": 60, "min_trials": 1})
     assert evaluate_session(o, trials([value], metric="x")).met is met
 
 
@@ -168,7 +169,7 @@ def test_none_scores_are_unscorable_not_failures():
     assert result6.met is True and result6.passed == 4 and result6.unscorable == 1
     # In a mean, None is left out rather than taken as 0.
     o = Objective.from_dict({"id": "m", "metric": "x", "aggregate": "mean",
-                             "comparator": "<=", "threshold": 60})
+                             "comparator": "<=", "threshold": 60, "min_trials": 1})
     mean = evaluate_session(o, trials([50.0, None, 70.0], metric="x"))
     assert mean.value == pytest.approx(60.0) and mean.counted == 2 and mean.met is True
 
@@ -180,12 +181,12 @@ def test_none_reason_counts_the_trials():
 
 
 def test_scorable_false_overrides_the_value():
-    sync_like = [Trial({"within_window_pct": 90.0, "scorable": s}) for s in (T, F, T)]
+    sync_like = [Trial({"within_window_pct": 90.0, "scorable": s}, "independent") for s in (T, F, T)]
     o = Objective.from_dict({"id": "w", "metric": "within_window_pct", "aggregate": "mean",
                              "comparator": ">=", "threshold": 80})
     result = evaluate_session(o, sync_like)
     assert result.unscorable == 1 and result.counted == 2
-    explicit = evaluate_session(o, [Trial({"within_window_pct": 90.0}, scorable=False)])
+    explicit = evaluate_session(o, [Trial({"within_window_pct": 90.0}, "independent", scorable=False)])
     assert explicit.met is None and explicit.unscorable == 1
     assert explicit.reason == "None of the 1 trial could be scored."
 
@@ -205,7 +206,7 @@ def test_min_trials_for_an_aggregate():
 
 def test_trials_may_be_plain_dicts_and_results_are_json_ready():
     data = [{"scores": {"correct": True}, "prompt": "independent"}] * 4 + [
-        {"scores": {"correct": False}}]
+        {"scores": {"correct": False}, "prompt": "independent"}]
     result = evaluate_session(objective(), data)
     assert result.met is True
     back = json.loads(json.dumps(result.to_dict()))

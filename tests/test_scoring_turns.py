@@ -28,16 +28,29 @@ def test_child_who_plays_during_the_engines_turn():
     child = [9.0,           # before the engine's turn: ignored
              10.1,          # in the opening grace window: forgiven
              11.0, 11.1, 11.5,  # interruptions
-             13.9,          # in the closing grace window: initiates, 100 ms early
-             14.3, 14.8,    # the child's turn goes on (gaps 0.4, 0.5 ≤ 1.5)
-             17.0]          # 2.2 s after 14.8 > 1.5: after the child's turn
+             13.9,          # in the closing grace window, 100 ms early: but the child did not wait
+             14.3, 14.8,    # the child plays on (gaps 0.4, 0.5 ≤ 1.5)
+             17.0]          # 2.2 s after 14.8 > 1.5
     r = score_turn(START, END, child)
     assert r.waited is False and r.onsets_during_turn == 3
     # [11.0, 11.25] ∪ [11.1, 11.35] ∪ [11.5, 11.75] = 0.35 + 0.25 = 0.6 s
     assert r.overlap_ms == pytest.approx(600.0, abs=1e-9)
+    # Initiation is judged only after a wait: playing through the engine's
+    # turn and on past the hand-over is not taking a turn.
+    assert r.initiated is False and r.initiation_latency_ms is None
+    assert r.turn_length_notes == 0 and r.turn_end_s is None and r.turn_capped is False
+    # The first onset after the hand-over is kept, uncredited.
+    assert r.first_onset_after_handover_ms == pytest.approx(-100.0, abs=1e-9)
+
+
+def test_child_who_waits_then_starts_in_the_closing_grace_window():
+    # The same child without the interruptions: 10.1 is forgiven, so it waited.
+    r = score_turn(START, END, [9.0, 10.1, 13.9, 14.3, 14.8, 17.0])
+    assert r.waited is True and r.onsets_during_turn == 0 and r.overlap_ms == 0.0
     assert r.initiated is True
     assert r.initiation_latency_ms == pytest.approx(-100.0, abs=1e-9)
-    assert r.turn_length_notes == 3
+    assert r.first_onset_after_handover_ms == r.initiation_latency_ms
+    assert r.turn_length_notes == 3  # 13.9, 14.3, 14.8 (gaps 0.4, 0.5 ≤ 1.5); 17.0 is 2.2 s later
     assert r.turn_end_s == pytest.approx(14.8 + 1.5)
     assert r.turn_capped is False
 
@@ -46,8 +59,8 @@ def test_child_who_never_answers():
     r = score_turn(START, END, [])
     # Silence is not waiting: a child who played nothing at all has no "waited" figure.
     assert r == TurnResult(waited=None, onsets_during_turn=0, overlap_ms=0.0, initiated=False,
-                           initiation_latency_ms=None, turn_length_notes=0, turn_end_s=None,
-                           turn_capped=False)
+                           initiation_latency_ms=None, first_onset_after_handover_ms=None,
+                           turn_length_notes=0, turn_end_s=None, turn_capped=False)
     # Playing only after the window (17.5 > 14 + 3) is not initiating either.
     r = score_turn(START, END, [17.5, 18.0])
     assert r.initiated is False and r.initiation_latency_ms is None and r.turn_length_notes == 0
@@ -210,7 +223,11 @@ def test_invariants(ex):
     assert 0.0 <= r.overlap_ms <= (end - start) * 1000.0
     assert r.overlap_ms <= r.onsets_during_turn * KW["note_s"] * 1000.0 + 1e-9
     assert r.initiated == (r.turn_length_notes >= 1) == (r.turn_end_s is not None)
+    # Initiation is judged only after a wait; a silent child never "waited".
+    assert r.initiated == (r.waited is True)
+    assert r.initiated <= (r.first_onset_after_handover_ms is not None)
     if r.initiated:
+        assert r.initiation_latency_ms == r.first_onset_after_handover_ms
         assert -250.0 <= r.initiation_latency_ms <= 3000.0
         first = end + r.initiation_latency_ms / 1000.0
         assert first < r.turn_end_s <= first + KW["max_turn_s"] + 1e-9

@@ -183,11 +183,15 @@ def test_cues_are_heard_at_the_planned_times(tmp_path):
 
 
 def test_sessions_and_objective_status_carry_over(tmp_path):
-    out = run(Path("content/songs/echo-drums.toml"), tmp_path, sessions=2, max_trials=5)
+    """Visits dated a week apart count toward mastery one after the other; two the same day do not."""
+    out = run(Path("content/songs/echo-drums.toml"), tmp_path, sessions=2, max_trials=5, days_apart=7)
     assert [s["session"] for s in out] == [1, 2]
     assert out[0]["folder"] != out[1]["folder"]
     echo = next(o for o in out[1]["objectives"] if o["id"] == "echo-rhythm")
-    assert "2nd consecutive session" in echo["sentence"]
+    assert "2nd consecutive session on separate days" in echo["sentence"]
+    same_day = run(Path("content/songs/echo-drums.toml"), tmp_path / "b", sessions=2, max_trials=5)
+    echo = next(o for o in same_day[1]["objectives"] if o["id"] == "echo-rhythm")
+    assert "on the same day as" in echo["sentence"] and "(1 of 3 sessions on separate days so far)" in echo["sentence"]
 
 
 def test_demo_command_with_a_script_prints_json(tmp_path, capsys):

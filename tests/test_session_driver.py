@@ -85,7 +85,8 @@ def test_the_header_holds_the_stream_activity_and_every_part(tmp_path):
     header = _lines(outcome.folder)[0]
     assert header["kind"] == "demo" and header["script"] == str(ECHO) and header["kind_seed"] == 1
     assert header["backend"] == "offline" and header["pace"] == "fast" and header["session"] == 9
-    assert header["simulated_child"] == {"model": "steady", "seed": 1} and header["tagged"] is True
+    assert header["simulated_child"] == {"model": "steady", "seed": 1, "prompt": "independent"}
+    assert header["tagged"] is True
     # A part's latencies join the stream's instead of replacing them.
     assert header["latency_frames"] == {"input": 0, "output": 0, "tag": 7}
     assert outcome.status == "completed" and len(outcome.results) == 2

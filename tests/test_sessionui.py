@@ -49,24 +49,24 @@ def test_keys_become_marks_and_actions(session):
     while runner.trials_done < 1:
         runner.step()
         eng.backend.run_blocks(1)
-    press(ui, runner, "pp")
-    assert runner.prompt == "verbal"
+    press(ui, runner, "pp")  # from "not recorded" (no default chosen): independent, then gestural
+    assert runner.prompt == "gestural"
     press(ui, runner, "mLooked away\r")
     while runner.trials_done < 2:
         runner.step()
         eng.backend.run_blocks(1)
-    assert runner.prompt == "independent"  # it held for the one trial
+    assert runner.prompt == "not recorded"  # it held for the one trial
     assert press(ui, runner, "\x1bx") == [None, None]  # Esc asks, any other key goes on
     assert runner.state == "running"
     assert press(ui, runner, "\x1by") == [None, "stop"]
     assert runner.state == "stopped"
     marks = [(m.key, m.action, m.text, m.trial) for m in log if isinstance(m, MarkEvent)]
-    assert marks == [("space", "resume", "", -1), ("p", "prompt", "gestural", 2), ("p", "prompt", "verbal", 2),
+    assert marks == [("space", "resume", "", -1), ("p", "prompt", "independent", 2), ("p", "prompt", "gestural", 2),
                      ("m", "note_started", "", 2), ("m", "note", "Looked away", 2),
                      ("escape", "stop_asked", "", -1), ("x", "stop_cancelled", "", -1), ("escape", "stop_asked", "", -1),
                      ("y", "stop_confirmed", "", -1)]
     trials = [e for e in log if isinstance(e, dict) and e.get("type") == "trial"]
-    assert [t["prompt"] for t in trials] == ["independent", "verbal"]
+    assert [t["prompt"] for t in trials] == ["not recorded", "gestural"]
     assert "Stop the session? Esc again or y stops; any other key goes on." in said
 
 
@@ -86,9 +86,9 @@ def test_the_status_line_says_where_the_session_is(session):
     while not runner.open_plans or runner.now_s < runner.open_plans[0].engine_start_s + 0.05:
         runner.step()
         eng.backend.run_blocks(1)
-    assert ui.status_text(runner) == "Echo drums · trial 1/10 · engine's turn · prompt independent"
+    assert ui.status_text(runner) == "Echo drums · trial 1/10 · engine's turn · prompt not recorded"
     press(ui, runner, "mHi")
     assert ui.status_text(runner).endswith("· note (Enter saves, Esc cancels): Hi_")
     runner.pause()
     press(ui, runner, "\r")
-    assert ui.status_text(runner) == "Echo drums · trial 1/10 · paused · prompt independent"
+    assert ui.status_text(runner) == "Echo drums · trial 1/10 · paused · prompt not recorded"

@@ -44,7 +44,7 @@ def test_notes_are_read_back_with_their_time_and_trial(tmp_path):
 def test_notes_are_in_the_session_note_and_the_json_escaped(tmp_path):
     rec = read_log(_session_with_marks(tmp_path))
     out = tmp_path / "report"
-    build_report("C07", [rec], None, formats=["html", "json"], out_dir=out)
+    build_report("C07", [rec], None, formats=["html", "json"], out_dir=out, include_simulated=True)  # a demo's log
     html = (out / "report.html").read_text("utf-8")
     assert "Therapist's notes during the session" in html
     assert "6 s in · trial 2:</span> Looked at the drum, then played." in html

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine.scoring.objectives import PROMPT_LEVELS
+from engine.scoring.objectives import TRIAL_PROMPTS
 from engine.ui.keys import NOTE_MAX_CHARS, KeyHandler, from_pygame
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -35,10 +35,18 @@ def test_space_n_and_unmapped_keys_each_make_one_event():
 def test_p_cycles_the_prompt_levels_and_wraps():
     keys = _handler()
     keys.sync("independent", 1)
-    got = [keys.handle("p", "p")[0]["prompt"] for _ in PROMPT_LEVELS]
-    assert got == ["gestural", "verbal", "model", "physical", "independent"]
+    got = [keys.handle("p", "p")[0]["prompt"] for _ in TRIAL_PROMPTS]
+    # "not recorded" is in the cycle: a level pressed by mistake can be taken back.
+    assert got == ["gestural", "verbal", "model", "physical", "not recorded", "independent"]
     ev = _strip_t(keys.handle("p", "p"))
     assert ev == [{"type": "key", "key": "p", "action": "prompt", "prompt": "gestural", "trial": 1}]
+
+
+def test_an_unmarked_trial_shows_not_recorded_and_p_starts_at_independent():
+    keys = _handler()
+    assert keys.prompt == "not recorded"  # before the engine's first state too
+    keys.sync("not recorded", 1)
+    assert keys.handle("p", "p")[0]["prompt"] == "independent"
 
 
 def test_prompt_follows_the_engine_only_when_the_engine_changes_it():

@@ -90,6 +90,18 @@ def test_the_therapists_strip_shows_trial_prompt_objectives_devices_and_keys():
     assert "Stop the session?" in " ".join(t for _, t, _ in screen.text_rects)
 
 
+def test_the_strip_says_when_a_trial_is_at_the_visits_default_prompt_level():
+    def head(state: ScreenState) -> str:
+        keys = KeyHandler()
+        keys.sync(state.prompt, state.trial)
+        return next(t for area, t, _ in _render(state, keys=keys).text_rects if area == "strip")
+
+    assert "prompt: not recorded" in head(STATE.replace(prompt="not recorded"))  # no default chosen, none given
+    chosen = STATE.replace(prompt="independent", default_prompt="independent")
+    assert "prompt: independent (visit default)" in head(chosen)
+    assert head(chosen.replace(prompt="verbal")).endswith("prompt: verbal")  # given for this trial
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("theme", THEMES)
 def test_every_text_fits_inside_its_part_of_the_window(size, theme):

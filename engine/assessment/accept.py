@@ -54,7 +54,7 @@ from engine.records.plan import (
     parse_plan,
     plan_path,
 )
-from engine.scoring.objectives import Objective
+from engine.scoring.objectives import DEFAULT_MIN_TRIALS, Objective
 
 __all__ = [
     "EDITABLE",
@@ -146,7 +146,7 @@ def _entry(s: Suggestion) -> dict[str, Any]:
     entry["sessions"] = o.sessions
     if o.counted_prompts != ("independent",):
         entry["counted_prompts"] = list(o.counted_prompts)
-    if o.min_trials != 1:
+    if o.min_trials not in (None, DEFAULT_MIN_TRIALS):
         entry["min_trials"] = o.min_trials
     entry["scripts"] = list(s.scripts)
     for key, value in s.edits.items():

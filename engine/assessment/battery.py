@@ -14,7 +14,8 @@ figure ids are the contract of :mod:`engine.assessment.results`):
 5. ``turn_taking``, ``stop_and_go``, and singing a left-out note
    (``vocal_fill``, only with the microphone);
 6. sound probes the therapist rates with the keys 1 (calm), 2 (avoids),
-   3 (seeks) (``sensory``).
+   3 (seeks) (``sensory``): a rating, never a score (the child is not asked
+   to play; its bars in the log are only the probes' spans).
 
 Each task is a generated intervention script (:mod:`engine.assessment.tasks`,
 written into ``<assessment folder>/scripts/``) run as one ordinary session,
@@ -34,7 +35,10 @@ fast as the machine goes (:func:`engine.simulation.demo.simulate_task`); a MIDI 
 and a microphone are assumed, a keyboard only with ``keyboard=True``. The
 early ends above happen inside the session (no trial is abandoned).
 ``controls`` takes ``pause``/``resume``/``toggle``/``stop``. Sensory probes
-are played but not rated (a simulated child has no therapist watching).
+are played and rated by the model itself (its ``sensory_rating``; each
+rating says ``rated_by`` the simulated model: no therapist watched).
+A task's ``duration_s`` is its session's own time (its stream clock), so a
+battery that ran in seconds reports the minutes of music it played.
 
 **Live**: each task is one :func:`engine.session.live.run_session` with the same
 devices as ``tandem run`` (``device_options``: ``midi_out``, ``audio``,
@@ -59,6 +63,7 @@ import engine
 from engine.assessment.figures import (
     TaskLog,
     no_response_cut,
+    probes_played,
     read_task_log,
     sensory_ratings,
     task_figures,
@@ -84,6 +89,7 @@ from engine.assessment.tasks import (
 )
 from engine.errors import ConfigError
 from engine.paths import ensure_private_dir
+from engine.reports.sentences import duration_text
 from engine.session.live import run_session
 from engine.simulation.demo import simulate_task
 from engine.simulation.models import make_model
@@ -241,8 +247,10 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
                     **device_options)
             log = read_task_log(session_folder)
             rel = str(session_folder.relative_to(root)) if session_folder.is_relative_to(root) else str(session_folder)
+            if session == "sensory":
+                ratings = tuple(_ratings(log, simulate))
             for s in specs:
-                results[s.id] = _task_result(s, log, rel, session_status, simulated=simulate is not None)
+                results[s.id] = _task_result(s, log, rel, session_status, ratings=ratings)
                 say("  " + _task_line(results[s.id]))
             if session == "tempo":
                 bars = log.scored("trial")
@@ -251,8 +259,6 @@ def run_assessment(child_id: str, *, root: str | Path, simulate: str | None = No
                 results["sync_continuation"].details["tempo"] = (
                     "the child's own tempo (the beat of sync_own_tempo)" if own_tempo is not None else
                     f"{OWN_TEMPO_DEFAULT_BPM:g} BPM: the child's own tempo was not measured")
-            if session == "sensory":  # a simulated session has no therapist's keys: every rating is None
-                ratings = tuple(sensory_ratings(log))
             if session_status == "stopped":
                 status = "stopped"
     except BaseException:
@@ -282,7 +288,21 @@ def _run_live(script_path: Path, *, root: Path, child_id: str, midi_in: str | No
     return Path(summary["folder"]), "stopped" if summary.get("status") == "stopped" else "completed"
 
 
-def _task_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str, *, simulated: bool) -> TaskResult:
+def _ratings(log: TaskLog, simulate: str | None) -> list[Rating]:
+    """The probes' ratings: the therapist's keys, or (simulated) the model's own rating of each probe played."""
+    keyed = sensory_ratings(log)
+    if simulate is None:
+        return keyed
+    rating, played = make_model(simulate).params.sensory_rating, probes_played(log)
+    return [Rating(r.item, r.label, rating if k < played else None, None, f"simulated model '{simulate}'")
+            for k, r in enumerate(keyed)]
+
+
+def _task_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str, *,
+                 ratings: Sequence[Rating] = ()) -> TaskResult:
+    duration_s = (log.summary or {}).get("duration_s")  # the session's own clock, not the wall clock
+    if spec.id == "sensory":
+        return _sensory_result(spec, log, session, session_status, ratings, duration_s)
     kind = log.header.get("intervention") or ""
     trials = log.scored("trial")
     cut = no_response_cut(kind, [t["scores"] for t in trials]) if spec.no_response_rule else None
@@ -300,12 +320,6 @@ def _task_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str
     status, reason = "done", None
     if session_status == "stopped":
         status, reason = "stopped", "The therapist stopped this task; what was measured before is kept."
-    elif spec.id == "sensory":
-        if simulated:
-            status, reason = "skipped", ("A simulated child cannot be rated: the probes were played and left "
-                                         "unrated.")
-        elif not any(r.rating for r in sensory_ratings(log)):
-            status, reason = "skipped", "No probe was rated (keys 1 calm, 2 avoids, 3 seeks during each probe)."
     elif spec.id == "spontaneous_tempo" and not figures:
         status, reason = "no_response", (f"The child tapped fewer than 8 times in {FREE_PLAY_S:g} s of free play, "
                                          f"too few for a tempo.")
@@ -318,10 +332,32 @@ def _task_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str
         status, reason = "no_response", "The child's playing gave nothing to measure in this task."
     if cut is not None:
         details["no_response_after_trials"] = cut
-    return TaskResult(spec.id, spec.domain, spec.title, status, reason, session, n_trials, tuple(figures), details)
+    return TaskResult(spec.id, spec.domain, spec.title, status, reason, session, n_trials, tuple(figures), details,
+                      duration_s)
+
+
+def _sensory_result(spec: TaskSpec, log: TaskLog, session: str, session_status: str, ratings: Sequence[Rating],
+                    duration_s: float | None) -> TaskResult:
+    """The sensory probes as ratings: its "trials" are the probes played, never the player's bars, and it has no
+    figures (nothing the child played during the probes is scored)."""
+    played = probes_played(log)
+    rated = [r for r in ratings if r.rating]
+    details = {"probes_played": played, "probes_rated": len(rated),
+               "rated_by": rated[0].rated_by if rated else None}
+    status, reason = "done", None
+    if session_status == "stopped":
+        status, reason = "stopped", "The therapist stopped this task; the ratings given before are kept."
+    elif not rated:
+        status, reason = "skipped", "No probe was rated (keys 1 calm, 2 avoids, 3 seeks during each probe)."
+    return TaskResult(spec.id, spec.domain, spec.title, status, reason, session, played, (), details, duration_s)
 
 
 def _task_line(t: TaskResult) -> str:
+    if t.id == "sensory":
+        d = t.details
+        rated = f"{d.get('probes_rated', 0)} of {d.get('probes_played', t.trials)} probes rated" + (
+            f" by the {d['rated_by']}" if d.get("rated_by") else "")
+        return f"{t.title}: {t.status} ({rated})" + (f". {t.reason}" if t.reason else "")
     shown = ", ".join(f"{f.id} {f.value:g}" if isinstance(f.value, (int, float)) and f.value is not None
                       else f"{f.id} —" for f in t.figures[:3])
     return f"{t.title}: {t.status}" + (f" ({shown})" if shown else "") + (f". {t.reason}" if t.reason else "")
@@ -329,7 +365,9 @@ def _task_line(t: TaskResult) -> str:
 
 def format_assessment(a: Assessment) -> list[str]:
     """Readable lines: per task its status and figures (value, unit, n, spread), then the ratings."""
+    music = a.music_s
     lines = [f"Assessment of {a.child_id} ({a.started[:16]}, {a.status}"
+             + (f", {duration_text(music)} of music" if music is not None else "")
              + (f", simulated child '{a.simulated}'" if a.simulated else "") + ")"]
     for t in a.tasks:
         lines.append(f"{t.title} [{t.id}, {t.domain}]: {t.status}" + (f". {t.reason}" if t.reason else ""))
@@ -339,7 +377,8 @@ def format_assessment(a: Assessment) -> list[str]:
             ref = (f"; adult reference {f.reference.value:g}" if f.reference is not None else "")
             lines.append(f"  {f.label}: {value} (n = {f.n}{spread}){ref}")
     for r in a.ratings:
-        lines.append(f"Sensory probe {r.label}: {r.rating or 'not rated'}")
+        by = f" (rated by the {r.rated_by})" if r.rating and r.rated_by and r.rated_by != "therapist" else ""
+        lines.append(f"Sensory probe {r.label}: {r.rating or 'not rated'}{by}")
     if a.folder:
         lines.append(f"Saved in {a.folder}")
     return lines

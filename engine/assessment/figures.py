@@ -53,9 +53,10 @@ from engine.assessment.tasks import (
 from engine.errors import ConfigError
 from engine.interventions.inputs import accepts_input, add_child_event
 from engine.records.reader import LogLines, log_path, read_header, script_for
+from engine.scoring.words import format_half_up, round_half_up
 
-__all__ = ["TaskLog", "no_response_cut", "played_nothing", "read_task_log", "reference_at", "sensory_ratings",
-           "task_figures"]
+__all__ = ["TaskLog", "no_response_cut", "played_nothing", "probes_played", "read_task_log", "reference_at",
+           "sensory_ratings", "task_figures"]
 
 MIN_FREE_TAPS = 8  # as the cueing kind's free play: fewer taps give no tempo
 
@@ -159,9 +160,9 @@ def reference_at(tempo_bpm: float, what: str = "mean") -> Reference:
     isi_ms = 60000.0 / tempo_bpm
     row = min(data["norms"], key=lambda r: abs(r["isi_ms"] - isi_ms))
     near = "" if abs(row["isi_ms"] - isi_ms) < 0.5 else (
-        f"; nearest measured interval to this task's {isi_ms:.0f} ms (no data at it)")
+        f"; nearest measured interval to this task's {format_half_up('{:.0f}', isi_ms)} ms (no data at it)")
     population = (f"{row['n_subjects']} adults tapping to a metronome at {row['isi_ms']} ms "
-                  f"({60000.0 / row['isi_ms']:.0f} BPM), {row['n_taps']} taps{near}")
+                  f"({format_half_up('{:.0f}', 60000.0 / row['isi_ms'])} BPM), {row['n_taps']} taps{near}")
     source = data["source"].split(" Data file")[0]
     if what == "mean":
         return Reference(value=row["mean_asynchrony_ms"], spread=row["between_subject_sd_ms"],
@@ -174,7 +175,7 @@ def reference_at(tempo_bpm: float, what: str = "mean") -> Reference:
 # -- figures -------------------------------------------------------------------------------------------
 
 def _r(x: float | None, nd: int = 1) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), nd)
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round_half_up(float(x), nd)
 
 
 def _sd(values: Sequence[float]) -> float | None:
@@ -344,15 +345,19 @@ def staircase_figures(trials: Sequence[dict[str, Any]], *, melodic: bool) -> tup
 def turn_figures(trials: Sequence[dict[str, Any]]) -> tuple[list[Figure], dict[str, Any]]:
     s = [t["scores"] for t in trials]
     waited = [x["waited"] for x in s if x.get("waited") is not None]
-    init = [bool(x.get("initiated")) for x in s]
-    lat = [x["initiation_latency_ms"] for x in s if x.get("initiation_latency_ms") is not None]
+    # A turn counts only after a wait (docs/definitions.md); so a log scored before that rule reads the same.
+    init = [bool(x.get("initiated")) and x.get("waited") is True for x in s]
+    lat = [x["initiation_latency_ms"] for x, took in zip(s, init, strict=True)
+           if took and x.get("initiation_latency_ms") is not None]
     return [
         Figure("waited_pct", "Waited during the engine's turn", _r(_pct(waited)), "%",
                "Share of the hand-overs in which the child did not play over the engine's phrase (outside a "
                "0.2 s grace at each end); trials where the child played nothing at all are not counted.",
                len(waited)),
         Figure("initiated_pct", "Started after the hand-over", _r(_pct(init)), "%",
-               "Share of the hand-overs after which the child started playing within 3 s.", len(init)),
+               "Share of the hand-overs after which the child, having waited through the engine's phrase, "
+               "started playing within 3 s (playing through the engine's turn and on past the hand-over is not "
+               "a turn).", len(init)),
         Figure("initiation_latency_ms", "Time to start the turn", _r(statistics.median(lat)) if lat else None, "ms",
                "Median time from the hand-over to the child's first note, over the turns it started.", len(lat),
                _r(_iqr(lat)), "interquartile range, ms"),
@@ -392,9 +397,23 @@ def fill_figures(trials: Sequence[dict[str, Any]]) -> tuple[list[Figure], dict[s
     ], {}
 
 
+def _probe_bars(log: TaskLog) -> list[dict[str, Any]]:
+    """The sensory session's planned bars in order (the probe player's: never the child's trials)."""
+    return sorted((p for p in log.plans if p.get("phase") == "trial"), key=lambda p: p.get("index", 0))
+
+
+def probes_played(log: TaskLog) -> int:
+    """How many sensory probes the session played (a probe cut off by a stop counts: it was heard)."""
+    return min(len(SENSORY_PROBES), -(-len(_probe_bars(log)) // PROBE_BARS))
+
+
 def sensory_ratings(log: TaskLog) -> list[Rating]:
-    """One rating per probe: the last of the keys 1 (calm), 2 (avoids), 3 (seeks) pressed during it."""
-    bars = sorted((p for p in log.plans if p.get("phase") == "trial"), key=lambda p: p.get("index", 0))
+    """One rating per probe: the last of the keys 1 (calm), 2 (avoids), 3 (seeks) the therapist pressed during it.
+
+    The probes are rated, not scored: the sensory session's bars (a rhythmic-cueing player's, for their exact
+    timing) are only the probes' spans; what the child played during them is no result.
+    """
+    bars = _probe_bars(log)
     out = []
     for k, probe in enumerate(SENSORY_PROBES):
         span = bars[k * PROBE_BARS:(k + 1) * PROBE_BARS]
@@ -405,7 +424,7 @@ def sensory_ratings(log: TaskLog) -> list[Rating]:
             if keys:
                 t_s, key = keys[-1]
                 rating, t_s = SENSORY_KEYS[key], round(t_s, 3)
-        out.append(Rating(probe.item, probe.label, rating, t_s))
+        out.append(Rating(probe.item, probe.label, rating, t_s, "therapist" if rating else None))
     return out
 
 

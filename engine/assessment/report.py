@@ -22,6 +22,7 @@ folders made 0700; the child is named by the pseudonymous id unless
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -42,8 +43,9 @@ from engine.assessment.suggest import load_suggestions, save_suggestions, sugges
 from engine.errors import ConfigError
 from engine.paths import write_private
 from engine.records.plan import PlanError, load_plan
-from engine.reports import plots
+from engine.reports import plots, sentences
 from engine.reports.render import data_uri, environment, html_to_pdf
+from engine.scoring.words import format_half_up
 
 __all__ = [
     "FORMATS",
@@ -123,6 +125,7 @@ class BaselineReport:
     suggestions: list[Any] = field(default_factory=list)
     suggestion_notes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    music_s: float | None = None  # session time of the battery's tasks (see duration_text)
 
     @property
     def started(self) -> dt.datetime:
@@ -130,14 +133,27 @@ class BaselineReport:
 
     @property
     def duration_text(self) -> str:
-        if not self.assessment.ended:
+        """The battery's length in session time (the music its tasks played: a simulated battery that ran in
+        seconds played minutes); a live one also gives its time on the clock, with the pauses between tasks."""
+        if self.music_s is None:
             return "–"
-        s = (dt.datetime.fromisoformat(self.assessment.ended) - self.started).total_seconds()
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
+        text = f"{sentences.duration_text(self.music_s)} of music"
+        a = self.assessment
+        if not a.simulated and a.ended:
+            wall_s = (dt.datetime.fromisoformat(a.ended) - self.started).total_seconds()
+            if wall_s >= self.music_s + 60:
+                text += f" ({sentences.duration_text(wall_s)} with the pauses between tasks)"
+        return text
 
     @property
     def tasks(self) -> list[TaskView]:
         return [t for d in self.domains for t in d.tasks]
+
+    @property
+    def rated_by(self) -> str:
+        """Who rated the sensory probes: "the therapist", or a simulated assessment's "the simulated model '...'"."""
+        by = next((x.rated_by for x in self.assessment.ratings if x.rating and x.rated_by), None)
+        return f"the {by}" if by else "the therapist"
 
 
 def _num(value: Any) -> float | None:
@@ -147,8 +163,9 @@ def _num(value: Any) -> float | None:
 
 
 def _fmt(value: float, unit: str = "") -> str:
-    text = f"{value:.0f}" if abs(value) >= 20 or value == round(value) else f"{value:.2g}" if abs(value) < 1 \
-        else f"{value:.1f}"
+    value = float(value)
+    text = format_half_up("{:.0f}", value) if abs(value) >= 20 or value.is_integer() else f"{value:.2g}" \
+        if abs(value) < 1 else format_half_up("{:.1f}", value)
     text = text.replace("-", "−")
     return f"{text} {unit}".rstrip() if unit else text
 
@@ -190,7 +207,8 @@ def collect_baseline(assessment: Assessment, *, names: bool = False, display_nam
         assessment=assessment, child=display_name if (names and display_name) else assessment.child_id,
         names=bool(names and display_name), generated=dt.datetime.now().astimezone(),
         engine_version=engine.__version__, domains=list(domains.values()),
-        rating_counts={RATING_LABELS[k]: v for k, v in counts.items() if v})
+        rating_counts={RATING_LABELS[k]: v for k, v in counts.items() if v},
+        music_s=assessment.music_s if assessment.music_s is not None else _logged_music_s(assessment))
     if assessment.simulated:
         report.notes.append(f"This assessment ran with a simulated child (model '{assessment.simulated}'): its "
                             f"figures describe the model, not a child.")
@@ -206,6 +224,23 @@ def collect_baseline(assessment: Assessment, *, names: bool = False, display_nam
     if plots_wanted:
         _draw(report, domains)
     return report
+
+
+def _logged_music_s(assessment: Assessment) -> float | None:
+    """An older assessment's session time (it did not store it): the ``duration_s`` of its task sessions'
+    summary lines, each session once; None when one cannot be read."""
+    sessions = list(dict.fromkeys(t.session for t in assessment.tasks if t.session))
+    if not assessment.folder or not sessions:
+        return None
+    total = 0.0
+    try:
+        root = Path(assessment.folder).parents[2]  # <root>/assessments/<child>/<started>
+        for session in sessions:
+            last = (root / session / "events.jsonl").read_bytes().rstrip().rsplit(b"\n", 1)[-1]
+            total += float(json.loads(last)["duration_s"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+    return total
 
 
 # --- plots ---------------------------------------------------------------------------------------------

@@ -59,8 +59,8 @@ ASSESSMENT_FILE = "assessment.json"
 DOMAINS = ("communication", "cognition", "socialization", "motor", "sensory")
 TASK_STATUSES = ("done", "skipped", "no_response", "stopped")
 RATINGS = ("calm", "avoids", "seeks")
-"""The therapist's rating of a sensory probe: stays calm, avoids it (turns away, covers ears, stops), seeks it
-(leans in, asks for more)."""
+"""The rating of a sensory probe: stays calm, avoids it (turns away, covers ears, stops), seeks it (leans in, asks
+for more). A sensory probe is rated, never scored: the child is not asked to play during it."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,17 @@ class Figure:
 
 @dataclass(frozen=True)
 class Rating:
-    """The therapist's rating of one sensory probe (key press during the probe); ``rating`` None: not rated."""
+    """The rating of one sensory probe; ``rating`` None: not rated.
+
+    ``rated_by`` is ``"therapist"`` (a key pressed during the probe, at ``t_s``) or, in a simulated
+    assessment, ``"simulated model 'NAME'"`` (the behaviour model's own rating: no one watched).
+    """
 
     item: str
     label: str
     rating: str | None
     t_s: float | None = None  # seconds into the probe's session when the key was pressed
+    rated_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class TaskResult:
     trials: int = 0
     figures: tuple[Figure, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)  # task-specific (e.g. the staircase's levels)
+    duration_s: float | None = None  # its session's length on the session's own clock (frames / rate), seconds
 
     def figure(self, figure_id: str) -> Figure | None:
         return next((f for f in self.figures if f.id == figure_id), None)
@@ -134,6 +140,16 @@ class Assessment:
 
     def task(self, task_id: str) -> TaskResult | None:
         return next((t for t in self.tasks if t.id == task_id), None)
+
+    @property
+    def music_s(self) -> float | None:
+        """The battery's length in session time: its task sessions' durations on their own clocks, each
+        session once (two tasks can share one), seconds; None when a session's is not known (an older
+        assessment). Never the wall clock: a simulated battery runs in seconds, a live one has pauses."""
+        sessions = {t.session: t.duration_s for t in self.tasks if t.session}
+        if not sessions or any(d is None for d in sessions.values()):
+            return None
+        return float(sum(sessions.values()))
 
     @property
     def date(self) -> dt.date:
@@ -212,7 +228,11 @@ def list_assessments(root: str | os.PathLike, child: str) -> list[Path]:
     return sorted(p for p in base.iterdir() if (p / ASSESSMENT_FILE).is_file())
 
 
-def latest_assessment(root: str | os.PathLike, child: str) -> Assessment | None:
-    """The child's latest assessment, or None."""
-    folders = list_assessments(root, child)
-    return load_assessment(folders[-1]) if folders else None
+def latest_assessment(root: str | os.PathLike, child: str, *, include_simulated: bool = False) -> Assessment | None:
+    """The child's latest assessment, or None; a simulated one (a simulated child, ``tandem assess --simulate``)
+    only with ``include_simulated``: it describes a model, not the child, so it is no baseline of the child's."""
+    for folder in reversed(list_assessments(root, child)):
+        assessment = load_assessment(folder)
+        if include_simulated or not assessment.simulated:
+            return assessment
+    return None

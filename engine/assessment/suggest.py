@@ -42,6 +42,7 @@ from engine.paths import write_private
 from engine.records.plan import objective_data
 from engine.reports.sentences import criterion_text
 from engine.scoring.objectives import Objective
+from engine.scoring.words import format_half_up
 
 __all__ = [
     "DEFAULT_SONGS_DIR",
@@ -262,12 +263,13 @@ def _value(figure: Figure | None) -> float | None:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 or abs(x) >= 20 else f"{x:.1f}"
+    x = float(x)
+    return format_half_up("{:.0f}", x) if abs(x - round(x)) < 1e-9 or abs(x) >= 20 else format_half_up("{:.1f}", x)
 
 
 def _tempo_text(scripts: list[Script]) -> str:
     lo, hi = min(s.tempo_bpm for s in scripts), max(s.tempo_bpm for s in scripts)
-    return f"{lo:.0f} BPM" if lo == hi else f"{lo:.0f}–{hi:.0f} BPM"
+    return format_half_up("{:.0f} BPM", lo) if lo == hi else format_half_up("{:.0f}–{:.0f} BPM", lo, hi)
 
 
 def _sync_task(assessment: Assessment, figure_id: str, tempo_bpm: float) -> TaskResult | None:
@@ -339,12 +341,13 @@ def suggest_objectives(assessment: Assessment, *, songs_dir: str | os.PathLike =
         template = (f"Will keep on being able to {words}{tempo} (maintenance)." if at_ceiling
                     else f"Will {words}{tempo}.")
         description = template.format(target=_fmt(target))
-        sentence = (f"{description[:-1]}, in {objective.sessions} consecutive sessions "
+        sentence = (f"{description[:-1]}, in {objective.sessions} consecutive sessions on separate days "
                     f"({', '.join(s.path.stem for s in scripts)}).")
         at = ""
         if rule.task == "sync_own_tempo":
             tempo_fig = _value(task.figure("tempo_bpm"))
-            at = f" at {tempo_fig:.0f} BPM" if tempo_fig is not None and "bpm" not in task.title.lower() else ""
+            at = (format_half_up(" at {:.0f} BPM", tempo_fig)
+                  if tempo_fig is not None and "bpm" not in task.title.lower() else "")
         spread = (f", spread {_fmt(figure.spread)}" + (f" ({figure.spread_label})" if figure.spread_label else "")
                   if figure.spread is not None else "")
         if at_ceiling:
@@ -378,8 +381,8 @@ def suggest_objectives(assessment: Assessment, *, songs_dir: str | os.PathLike =
     smt = assessment.task("spontaneous_tempo")
     smt_bpm = _value(smt.figure("smt_bpm")) if smt is not None and smt.status == "done" else None
     if smt_bpm is not None:
-        notes.append(f"The child's spontaneous tempo was {smt_bpm:.0f} BPM: a starting tempo for rhythmic work "
-                     f"(it is not an objective).")
+        notes.append(f"The child's spontaneous tempo was {format_half_up('{:.0f}', smt_bpm)} BPM: a starting tempo "
+                     "for rhythmic work (it is not an objective).")
     if assessment.ratings:
         notes.append("Sensory ratings are not turned into objectives (no script measures them); write sensory goals "
                      "from the ratings in the baseline report.")

@@ -26,7 +26,8 @@ turn_taking            turn_taking         6 hand-overs: a one-bar bongo phrase,
 stop_and_go            stop_and_go         6 marches of 2–3 bars, each followed by a 3–4 s stop.
 vocal_fill             fill_in_the_blank   6 sung phrases whose last note is left for the child's voice.
 sensory                rhythmic_cueing     5 sound probes from a MIDI file (``SENSORY_PROBES``), each 2 bars
-                                           of sound and 1 bar of silence at 60 BPM, rated by the therapist.
+                                           of sound and 1 bar of silence at 60 BPM, rated by the therapist
+                                           (the bars only time the probes: nothing in them is scored).
 =====================  ==================  ================================================================
 
 Tempi: ``SLOW_BPM`` 80 and ``FAST_BPM`` 120 (beat intervals 750 and 500 ms);
@@ -133,7 +134,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("turn_taking", "socialization", "Taking turns with the drum", "turn-taking"),
     TaskSpec("stop_and_go", "cognition", "Stop and go (stopping when the music stops)", "stop-and-go"),
     TaskSpec("vocal_fill", "communication", "Singing the missing note", "vocal-fill", needs="mic"),
-    TaskSpec("sensory", "sensory", "Sound probes rated by the therapist", "sensory", needs="none",
+    TaskSpec("sensory", "sensory", "Sound probes, rated (not scored)", "sensory", needs="none",
              no_response_rule=False),
 )
 

@@ -10,6 +10,7 @@ from engine.errors import ConfigError
 from engine.scoring.imitation import score_imitation
 from engine.scoring.sync import match_taps, summarize
 from engine.scoring.timefile import read_times
+from engine.scoring.words import format_half_up
 
 __all__ = ["run"]
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     def num(value, fmt: str) -> str:
-        return "-" if value is None else format(value, fmt)
+        return "-" if value is None else format_half_up(f"{{:{fmt}}}", value)  # halves up, as every figure
 
     print(f"cues: {args.cues} ({cues.size}), taps: {args.taps} ({taps.size})"
           + (f", first {args.warmup} cues warm-up (not scored)" if args.warmup else ""))

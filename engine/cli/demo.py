@@ -14,22 +14,19 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    """`tandem demo [SCRIPT...]`: whole sessions with a simulated child; without a script, the metronome."""
+    """`tandem demo [SCRIPT...]`: visits with a simulated child (the scripts in order: one visit's
+    activities); without a script, the metronome."""
     root = Path(args.out) if args.out else data_dir(args.data_dir)
     if args.sessions < 1:
         raise TandemError(f"--sessions must be at least 1, not {args.sessions}.")
-    scripts = args.scripts or [None]
     # A script's child and kind are seeded (0 unless asked); the metronome's child is a new one each time.
     seed = args.seed if args.seed is not None or not args.scripts else 0
-    everything = []
-    for k, script in enumerate(scripts):
-        if k and not args.json:
-            print()
-        everything += run_demo(
-            script, root=root, child_id=args.child, model=args.child_model, profile=args.profile,
-            sessions=args.sessions, seed=seed, pace=args.pace, blocksize=args.blocksize, soundfont=args.soundfont,
-            echo=None if args.json else print, max_trials=args.max_trials,
-            screenshot=args.screenshot if k == 0 else None, tempo_bpm=args.tempo, beats=args.beats)
+    # Several scripts are one visit: its activities in order (hello song, interventions, goodbye song).
+    everything = run_demo(
+        args.scripts or None, root=root, child_id=args.child, model=args.child_model, profile=args.profile,
+        sessions=args.sessions, seed=seed, pace=args.pace, blocksize=args.blocksize, soundfont=args.soundfont,
+        echo=None if args.json else print, max_trials=args.max_trials, screenshot=args.screenshot,
+        tempo_bpm=args.tempo, beats=args.beats, days_apart=args.days_apart)
     if args.json:
         print(json.dumps(everything, indent=2))
     return 0

@@ -12,4 +12,4 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     return cmd_homepack(data_dir(args.data_dir), args.child, out=args.out, note=args.note, names=args.names,
-                        minutes=args.minutes, echo=print)
+                        minutes=args.minutes, echo=print, include_simulated=args.include_simulated)

@@ -17,6 +17,7 @@ import sys
 from engine import __version__
 from engine.cli.exits import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED
 from engine.errors import TandemError
+from engine.scoring.objectives import NOT_RECORDED, PROMPT_LEVELS
 
 __all__ = ["build_parser", "main"]
 
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_opt = argparse.ArgumentParser(add_help=False)
     data_dir_opt.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
 
+    # Simulated visits (a simulated child) stay out of a child's documents unless asked for.
+    simulated_opt = argparse.ArgumentParser(add_help=False)
+    simulated_opt.add_argument("--include-simulated", action="store_true",
+                               help="also use simulated visits and assessments (a simulated child: tandem demo, "
+                                    "tandem assess --simulate); left out by default")
+
     # The devices and the screen of a live session: `tandem run` and the live `tandem assess`.
     live_opt = argparse.ArgumentParser(add_help=False)
     live_opt.add_argument("--audio", metavar="DEVICE",
@@ -80,9 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", parents=[data_dir_opt], help="full sessions with a simulated child, no hardware")
     m.add_argument("scripts", nargs="*", metavar="SCRIPT",
-                   help="intervention scripts to run (none: the metronome, content/songs/metronome.toml)")
+                   help="intervention scripts to run, in order, as one visit's activities (none: the metronome, "
+                        "content/songs/metronome.toml)")
     m.add_argument("--child", default="demo-child", help="pseudonymous child id (default demo-child)")
-    m.add_argument("--sessions", type=int, default=1, help="how many sessions to run (default 1)")
+    m.add_argument("--sessions", type=int, default=1, help="how many visits to run (default 1)")
+    m.add_argument("--days-apart", type=float, default=None, metavar="DAYS",
+                   help="date the visits this many days apart from today (a calendar of simulated visits; "
+                        "mastery needs visits on separate days)")
     m.add_argument("--out", metavar="DIR", help="write session folders here instead of the data directory")
     m.add_argument("--child-model", default=None, metavar="NAME",
                    help="the simulated child's behaviour model (steady, early, drifting, impulsive, slow, silent, "
@@ -106,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print per session the script, trials with their scores and each objective's status as JSON")
     m.set_defaults(command_module="demo", command_function="run")
 
-    r = sub.add_parser("run", parents=[data_dir_opt, live_opt], help="a live session on real devices")
-    r.add_argument("script", metavar="SCRIPT",
-                   help="an intervention script (.toml, e.g. content/songs/echo-drums.toml), a MIDI song (.mid) "
-                        "to play along with, or `free` for free play")
+    r = sub.add_parser("run", parents=[data_dir_opt, live_opt], help="a live visit on real devices: its activities in order")
+    r.add_argument("scripts", nargs="+", metavar="SCRIPT",
+                   help="the visit's activities in order: intervention scripts (.toml, e.g. content/songs/hello.toml "
+                        "content/songs/echo-drums.toml content/songs/goodbye.toml), MIDI songs (.mid) to play "
+                        "along with, or `free` for free play")
     r.add_argument("--child", required=True, help="pseudonymous child id")
     r.add_argument("--midi-in", metavar="NAME", help="MIDI input (part of its name; see `tandem devices`)")
     r.add_argument("--midi-out", metavar="NAME", help="MIDI output for the song/cues (external synth or keyboard)")
@@ -120,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-wait", action="store_true",
                    help="start the script at once instead of on the therapist's space key")
     r.add_argument("--duration", type=float, metavar="S", help="end the session after S seconds")
+    r.add_argument("--prompt-default", metavar="LEVEL", default=NOT_RECORDED, choices=(*PROMPT_LEVELS, NOT_RECORDED),
+                   help=f"the prompt level of every trial not marked with p: {', '.join(PROMPT_LEVELS)} (default: "
+                        f"'{NOT_RECORDED}'; an unmarked trial is never taken as independent)")
     r.add_argument("--tempo-scale", type=float, default=None, help="play the MIDI song this much faster (default 1)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.set_defaults(command_module="run", command_function="run")
@@ -173,24 +188,25 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     ps.add_argument("--json", action="store_true", help="print JSON")
     ps.set_defaults(command_module="plan", command_function="run")
-    pg = plsub.add_parser("suggest", parents=[data_dir_opt],
+    pg = plsub.add_parser("suggest", parents=[data_dir_opt, simulated_opt],
                           help="objectives suggested from the latest assessment (S1, S2, ...) and their states")
     pg.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     pg.add_argument("--json", action="store_true", help="print JSON")
     pg.set_defaults(command_module="plan", command_function="run")
-    pa = plsub.add_parser("accept", parents=[data_dir_opt],
+    pa = plsub.add_parser("accept", parents=[data_dir_opt, simulated_opt],
                           help="add suggested objectives to the plan (only these enter it)")
     pa.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     pa.add_argument("ids", nargs="+", metavar="ID", help="suggestion ids, e.g. S1 S3")
     pa.add_argument("--set", action="append", metavar="ID.FIELD=VALUE",
                     help="change a field before it enters the plan, e.g. S1.threshold=70 (repeatable)")
     pa.set_defaults(command_module="plan", command_function="run")
-    pj = plsub.add_parser("reject", parents=[data_dir_opt], help="record that suggestions were rejected")
+    pj = plsub.add_parser("reject", parents=[data_dir_opt, simulated_opt], help="record that suggestions were rejected")
     pj.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     pj.add_argument("ids", nargs="+", metavar="ID", help="suggestion ids")
     pj.set_defaults(command_module="plan", command_function="run")
 
-    rp = sub.add_parser("report", parents=[data_dir_opt], help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
+    rp = sub.add_parser("report", parents=[data_dir_opt, simulated_opt],
+                        help="progress notes and a progress report (HTML, PDF, CSV, JSON)")
     rp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     rp.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
     rp.add_argument("--to", dest="date_to", metavar="DATE", help="last day, YYYY-MM-DD")
@@ -202,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="your summary and recommendations (a text file; blank lines separate paragraphs)")
     rp.set_defaults(command_module="report", command_function="run")
 
-    hp = sub.add_parser("homepack", parents=[data_dir_opt],
+    hp = sub.add_parser("homepack", parents=[data_dir_opt, simulated_opt],
                         help="songs at the child's working tempo and one page for the family, to use at home")
     hp.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     hp.add_argument("--out", metavar="DIR", help="write here, a new or empty folder "

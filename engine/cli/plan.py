@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.assessment.accept import accept_suggestions, parse_edit, reject_suggestions, suggestions_for
-from engine.assessment.results import Assessment, latest_assessment
+from engine.assessment.results import Assessment, latest_assessment, list_assessments
 from engine.assessment.suggest import Suggestions, load_suggestions
 from engine.errors import ConfigError
 from engine.paths import data_dir
@@ -61,21 +61,34 @@ def cmd_plan_show(root: str | os.PathLike, child: str, as_json: bool, echo: Echo
     return 0
 
 
-def _latest(root: str | os.PathLike, child: str) -> Assessment:
-    assessment = latest_assessment(root, check_child_id(child))
+def _latest(root: str | os.PathLike, child: str, include_simulated: bool = False) -> Assessment:
+    """The child's latest assessment (a simulated one only with ``include_simulated``); else one plain sentence."""
+    assessment = latest_assessment(root, check_child_id(child), include_simulated=include_simulated)
     if assessment is None:
+        n = len(list_assessments(root, child))
+        if n:
+            raise ConfigError(f"'{child}' has only simulated assessment{'s' if n != 1 else ''} ({n}): a simulated "
+                              f"child played {'them' if n != 1 else 'it'}, not {child}, so no objective is suggested "
+                              f"from {'them' if n != 1 else 'it'}. Run `tandem assess {child}` with the child, or "
+                              f"give --include-simulated to use the latest simulated one.")
         raise ConfigError(f"'{child}' has no assessment yet; run `tandem assess {child}` first.")
     return assessment
 
 
-def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: Callable[[str], object]) -> int:
-    """``tandem plan suggest CHILD [--json]``: the latest assessment's suggested objectives and their states."""
-    assessment = _latest(root, child)
+def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: Callable[[str], object], *,
+                     include_simulated: bool = False) -> int:
+    """``tandem plan suggest CHILD [--json] [--include-simulated]``: the latest assessment's suggested objectives
+    and their states (a simulated assessment only with ``include_simulated``, and then said so)."""
+    assessment = _latest(root, child, include_simulated)
     suggestions = suggestions_for(assessment)
     if as_json:
-        echo(json.dumps({"assessment": assessment.folder, "suggestions": [s.to_dict() for s in suggestions],
+        echo(json.dumps({"assessment": assessment.folder, "simulated": assessment.simulated,
+                         "suggestions": [s.to_dict() for s in suggestions],
                          "notes": suggestions.notes}, indent=2, ensure_ascii=False))
         return 0
+    if assessment.simulated:
+        echo(f"note: this assessment ran with a simulated child (model '{assessment.simulated}'), not {child}: its "
+             f"suggestions describe the model.")
     echo(f"Suggested objectives from the assessment of {assessment.date.isoformat()} ({assessment.folder}):")
     if not suggestions:
         echo("  none.")
@@ -91,13 +104,14 @@ def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: C
 
 
 def cmd_plan_accept(root: str | os.PathLike, child: str, ids: Iterable[str], sets: Iterable[str],
-                    echo: Callable[[str], object]) -> int:
-    """``tandem plan accept CHILD ID... [--set ID.FIELD=VALUE]...``."""
+                    echo: Callable[[str], object], *, include_simulated: bool = False) -> int:
+    """``tandem plan accept CHILD ID... [--set ID.FIELD=VALUE]... [--include-simulated]`` (the assessment
+    ``plan suggest`` with the same flag showed)."""
     edits: dict[str, dict[str, Any]] = {}
     for text in sets:
         sid, name, value = parse_edit(text)
         edits.setdefault(sid, {})[name] = value
-    assessment = _latest(root, child)
+    assessment = _latest(root, child, include_simulated)
     path = accept_suggestions(root, child, assessment, ids, edits=edits)
     plan = load_plan_file(path, child)
     saved = load_suggestions(assessment) or Suggestions()
@@ -111,9 +125,10 @@ def cmd_plan_accept(root: str | os.PathLike, child: str, ids: Iterable[str], set
     return 0
 
 
-def cmd_plan_reject(root: str | os.PathLike, child: str, ids: Iterable[str], echo: Callable[[str], object]) -> int:
-    """``tandem plan reject CHILD ID...``."""
-    reject_suggestions(root, child, _latest(root, child), ids)
+def cmd_plan_reject(root: str | os.PathLike, child: str, ids: Iterable[str], echo: Callable[[str], object], *,
+                    include_simulated: bool = False) -> int:
+    """``tandem plan reject CHILD ID... [--include-simulated]``."""
+    reject_suggestions(root, child, _latest(root, child, include_simulated), ids)
     echo(f"Rejected {', '.join(i.upper() for i in ids)}; the plan is unchanged.")
     return 0
 
@@ -124,9 +139,10 @@ def run(args: argparse.Namespace) -> int:
         return cmd_plan_new(root, args.child, print)
     if args.plan_cmd in ("suggest", "accept", "reject"):
 
+        sim = args.include_simulated
         if args.plan_cmd == "suggest":
-            return cmd_plan_suggest(root, args.child, args.json, print)
+            return cmd_plan_suggest(root, args.child, args.json, print, include_simulated=sim)
         if args.plan_cmd == "accept":
-            return cmd_plan_accept(root, args.child, args.ids, args.set or [], print)
-        return cmd_plan_reject(root, args.child, args.ids, print)
+            return cmd_plan_accept(root, args.child, args.ids, args.set or [], print, include_simulated=sim)
+        return cmd_plan_reject(root, args.child, args.ids, print, include_simulated=sim)
     return cmd_plan_show(root, args.child, args.json, print)

@@ -19,7 +19,7 @@ from engine.paths import data_dir
 from engine.records.index import load_records
 from engine.records.model import SessionRecord
 from engine.records.plan import check_child_id, load_plan, plan_path
-from engine.reports.build import FORMATS, build_report, session_date
+from engine.reports.build import FORMATS, build_report, select_records, session_date
 
 __all__ = ["cmd_report", "parse_date", "parse_formats"]
 
@@ -57,13 +57,19 @@ def cmd_report(root: str | os.PathLike, child: str,
                records_loader: Callable[[Path, str], list[SessionRecord]],
                date_from: str | dt.date | None, date_to: str | dt.date | None,
                formats: str | Sequence[str] | None, out_dir: str | os.PathLike | None, names: bool,
-               echo: Echo, *, require_plan: bool = True, summary_file: str | os.PathLike | None = None) -> int:
-    """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names] [--summary FILE]``.
+               echo: Echo, *, require_plan: bool = True, summary_file: str | os.PathLike | None = None,
+               include_simulated: bool = False) -> int:
+    """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names] [--summary FILE]
+    [--include-simulated]``.
 
     ``records_loader(root, child)`` gives the child's sessions. The report is
     written to ``out_dir`` (default ``<root>/reports/<child>/<from>_<to>``).
     With ``require_plan`` (the default) a child without a plan is an error;
     without it the scripts' own objectives are reported and a note says so.
+    Simulated visits are left out unless ``include_simulated`` (then marked),
+    and assessment probes unless the plan names their task (see
+    :func:`engine.reports.build.select_records`); the line printed says how
+    many of each.
     """
     root = Path(root)
     check_child_id(child)
@@ -92,23 +98,37 @@ def cmd_report(root: str | os.PathLike, child: str,
         span = f"{first.isoformat() if first else 'start'}_{last.isoformat() if last else 'latest'}"
         out_dir = root / "reports" / child / span
 
-    shown = [r for r in records if (first is None or session_date(r) >= first)
-             and (last is None or session_date(r) <= last)]
+    def in_range(r: SessionRecord) -> bool:
+        return (first is None or session_date(r) >= first) and (last is None or session_date(r) <= last)
+
+    kept, left = select_records(records, plan, include_simulated=include_simulated)
+    shown = [r for r in kept if in_range(r)]
+    left = [r for r in left if in_range(r)]
     written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
-                           names=names, summary=summary)
+                           names=names, summary=summary, include_simulated=include_simulated)
     interrupted = sum(1 for r in shown if r.status == "interrupted")
+    simulated = sum(1 for r in shown if r.simulated)
+    extra = [f"{interrupted} interrupted" if interrupted else "", f"{simulated} simulated, marked" if simulated else ""]
     what = f"{len(shown)} session{'s' if len(shown) != 1 else ''}" + (
-        f" ({interrupted} interrupted)" if interrupted else "")
+        f" ({'; '.join(e for e in extra if e)})" if any(extra) else "")
     echo(f"Report for {child}: {what}, written to {out_dir}")
     for fmt, paths in written.items():
         main = [p for p in paths if p.parent == Path(out_dir)]
         notes = len(paths) - len(main)
         extra = f" and {notes} session note{'s' if notes != 1 else ''} in notes/" if notes else ""
         echo(f"  {fmt}: {', '.join(p.name for p in main)}{extra}")
+    n_sim = sum(1 for r in left if r.simulated and not include_simulated)
+    if n_sim:
+        echo(f"note: {n_sim} simulated visit{'s were' if n_sim != 1 else ' was'} left out (a simulated child, not "
+             f"{child}); --include-simulated shows {'them' if n_sim != 1 else 'it'}, marked.")
+    if len(left) > n_sim:
+        n = len(left) - n_sim
+        echo(f"note: {n} assessment probe{'s were' if n != 1 else ' was'} left out (they make the baseline report; "
+             f"a plan objective's probes can name a task whose probes are its baseline points).")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
                       args.formats, args.out, args.names, print, require_plan=False,
-                      summary_file=args.summary)
+                      summary_file=args.summary, include_simulated=args.include_simulated)

@@ -10,8 +10,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.errors import DataDirError
-from engine.records.reader import read_header
 from engine.records.rescore import rescore
 from engine.scoring.judge import objective_label, trial_line
 
@@ -24,19 +22,21 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
     if as_json:
         echo(json.dumps(out, indent=2))
         return 0 if out["identical"] else 1
-    echo(f"Re-scored {out['path']} ({out['title'] or out['script']}) with engine {out['engine_version']} "
+    what = " · ".join(a.get("title") or a.get("script") or "" for a in out.get("activities") or []) or (
+        out["title"] or out["script"])
+    echo(f"Re-scored {out['path']} ({what}) with engine {out['engine_version']} "
          f"(logged with {out['logged_engine_version']}).")
-    kind = None
-    try:
-
-        kind = read_header(path).get("intervention")
-    except DataDirError:
-        pass
+    acts = {a["index"]: a for a in out.get("activities") or []}
+    shown_act = None
     for t in out["trials"]:
         if t["phase"] != "trial":
             continue
+        act = acts.get(t.get("activity", 0), {})
+        if len(acts) > 1 and t.get("activity") != shown_act:
+            shown_act = t.get("activity")
+            echo(f"  {act.get('title') or act.get('script')}:")
         rec = {"n": t["n"], "tempo_bpm": 0.0, **t["recomputed"]}
-        shown = trial_line(kind or "", rec).split(": ", 1)[-1]
+        shown = trial_line(act.get("intervention") or "", rec).split(": ", 1)[-1]
         mark = "same" if t["identical"] else f"DIFFERS ({', '.join(t['differences']) or 'correct'})"
         echo(f"  trial {t['n']:>2}: {mark}; {shown}")
     for o in out["objectives"]:

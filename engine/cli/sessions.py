@@ -32,10 +32,10 @@ def _date(iso: str) -> str:
 
 
 def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Callable[[str], None] = print) -> int:
-    """``tandem sessions [CHILD] [--json]``: every session (one child's), oldest first.
+    """``tandem sessions [CHILD] [--json]``: every visit (one child's), in the order they started.
 
-    A table of date, child, title, duration, trials and status, or the JSON
-    list of :func:`engine.records.index.list_sessions`.
+    A table of date, child, activities, duration, trials, status and whether the visit was simulated or an
+    assessment probe, or the JSON list of :func:`engine.records.index.list_sessions`.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -48,9 +48,9 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
         whose = f" for child {child}" if child else ""
         echo(f"No sessions{whose} in {root}.")
         return 0
-    table = [(_date(r["date"]), r["child"], r["title"] or r["script"] or "—", format_duration(r["duration_s"]),
-              "—" if r["trials"] is None else str(r["trials"]), r["status"]) for r in rows]
-    heads = ("date", "child", "title", "duration", "trials", "status")
+    table = [(_date(r["date"]), r["child"], _activities(r), format_duration(r["duration_s"]),
+              "—" if r["trials"] is None else str(r["trials"]), r["status"], _apart(r)) for r in rows]
+    heads = ("date", "child", "activities", "duration", "trials", "status", "")
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
     right = {3, 4}
 
@@ -62,8 +62,32 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
         echo(line(row))
     n = len(rows)
     cut = sum(r["status"] == "interrupted" for r in rows)
-    echo(f"{n} session{'s' if n != 1 else ''}" + (f", {cut} interrupted" if cut else "") + ".")
+    sim = sum(bool(r.get("simulated")) for r in rows)
+    probes = sum(bool(r.get("probe")) and not r.get("simulated") for r in rows)
+    echo(f"{n} visit{'s' if n != 1 else ''}" + (f", {cut} interrupted" if cut else "")
+         + (f", {sim} simulated (not a child's data)" if sim else "")
+         + (f", {probes} assessment {'probes' if probes != 1 else 'probe'}" if probes else "") + ".")
     return 0
+
+
+def _activities(row: dict) -> str:
+    """The visit's activities in order, e.g. "Hello song, Echo drums (stopped), Goodbye song"."""
+    acts = row.get("activities") or []
+    if not acts:
+        return row["title"] or row["script"] or "—"
+    shown = []
+    for a in acts:
+        title = a.get("title") or Path(a.get("script") or "").stem or "—"
+        if a.get("status") not in ("completed", None, "") and len(acts) > 1:
+            title += f" ({a['status']})"
+        shown.append(title)
+    return ", ".join(shown)
+
+
+def _apart(row: dict) -> str:
+    if row.get("simulated"):
+        return "simulated"
+    return "probe" if row.get("probe") else ""
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,13 @@ file 0600; nothing leaves the machine) holds:
 :func:`make_homepack` returns what it did, including where each tempo came
 from (``session``, ``assessment`` or ``script``), for the therapist; the
 family's files do not carry it.
+
+Only the child's own data chooses songs and tempi: simulated visits and
+simulated assessments (a simulated child: ``tandem demo``, ``tandem assess
+--simulate``) are left out unless ``include_simulated``, and assessment
+probes always (a task's generated script is not the song, though it may
+share its name); a note says what was left out, and plainly when nothing
+real is left.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.assessment.results import latest_assessment
+from engine.assessment.results import latest_assessment, list_assessments, load_assessment
 from engine.errors import ConfigError, DataDirError
 from engine.homepack.render import MAX_MINUTES, encode, render_song
 from engine.homepack.sheet import (
@@ -84,7 +91,8 @@ def _readme(child: str, made: dt.date, rows: list[tuple[str, str]]) -> str:
 
 def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.PathLike | None = None,
                   note: str | None = None, names: bool = False, minutes: float = 3.0,
-                  today: dt.date | None = None, soundfont: str | None = None) -> dict[str, Any]:
+                  today: dt.date | None = None, soundfont: str | None = None,
+                  include_simulated: bool = False) -> dict[str, Any]:
     """Make the family's folder for ``child`` (see the module docstring); returns what was made.
 
     Parameters
@@ -106,6 +114,8 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         The day the homepack is made (tests).
     soundfont : str, optional
         A SoundFont for the sound bank (default: the bank's own choice).
+    include_simulated : bool
+        Also take songs and tempi from simulated visits and assessments (see the module docstring).
 
     Returns
     -------
@@ -114,8 +124,10 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         ``readme``, ``pdf_pages`` (1), ``songs`` (per song: ``title``,
         ``script``, ``kind``, ``chosen_by``, ``objectives``, ``tempo_bpm``,
         ``tempo_source``, ``tempo_detail``, ``found_bpm``, ``clamped``,
-        ``wav``, ``ogg``, ``duration_s``, ``gain_db``, ``sound_source``) and
-        ``notes`` (sentences on what was left out or assumed).
+        ``wav``, ``ogg``, ``duration_s``, ``gain_db``, ``sound_source``),
+        ``left_out`` (``simulated_sessions``, ``simulated_assessments``: how
+        many were not used) and ``notes`` (sentences on what was left out or
+        assumed).
 
     Raises
     ------
@@ -136,12 +148,21 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     made = today or dt.date.today()
     notes: list[str] = []
     plan = load_plan(root, child) if plan_path(root, child).is_file() else None
-    records = load_records(root, child)
+    visits = [r for r in load_records(root, child) if not r.probe]
+    records = [r for r in visits if include_simulated or not r.simulated]
+    sim_sessions = len(visits) - len(records)
     try:
-        assessment = latest_assessment(root, child)
+        assessment = latest_assessment(root, child, include_simulated=include_simulated)
     except DataDirError as exc:
         assessment = None
         notes.append(f"The latest assessment could not be read ({exc}); tempi come from sessions and scripts.")
+    sim_assessments = 0 if include_simulated else _simulated_assessments(root, child)
+    notes += _left_out_notes(child, sim_sessions, sim_assessments, real=bool(records) or assessment is not None)
+    if plan is None and not records and sim_sessions:
+        raise ConfigError(f"Child {child} has no plan and only simulated sessions ({sim_sessions}, a simulated "
+                          f"child, not {child}), so there is no real data to choose songs from; write a plan naming "
+                          f"the child's scripts (`tandem plan new {child}`), run a session with the child, or give "
+                          f"--include-simulated.")
     songs, left_out = choose_songs(plan, records, child=child, max_songs=MAX_SONGS)
     notes += left_out
     songs = [dataclasses.replace(s, tempo=working_tempo(s.script, records, assessment)) for s in songs]
@@ -193,7 +214,8 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
              for g in (plan.goals if plan is not None else ())]
     pdf, _html = render_sheet(child=shown, pseudonymous=shown == child, goals=goals[:MAX_GOALS],
                               more_goals=max(0, len(goals) - MAX_GOALS), songs=sheet_songs, note=note,
-                              therapist=plan.therapist if plan is not None else None, made=made)
+                              therapist=plan.therapist if plan is not None else None, made=made,
+                              measured=any(s.tempo is not None and s.tempo.source != "script" for s in songs))
     write_private(folder / PDF_NAME, pdf)
     readme_rows.append((README_NAME, "this list"))
     write_private(folder / README_NAME, _readme(shown, made, readme_rows))
@@ -201,13 +223,42 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         "folder": str(folder), "child": child, "shown_as": shown, "made": made.isoformat(),
         "files": [name for name, _ in readme_rows], "pdf": PDF_NAME, "readme": README_NAME, "pdf_pages": 1,
         "songs": out_songs, "notes": notes,
+        "left_out": {"simulated_sessions": sim_sessions, "simulated_assessments": sim_assessments},
     }
 
 
+def _left_out_notes(child: str, sessions: int, assessments: int, *, real: bool) -> list[str]:
+    """What was left out as simulated, and plainly when no real data is left (the tempi are the scripts')."""
+    notes = []
+    if sessions or assessments:
+        what = " and ".join(x for x in (
+            f"{sessions} simulated session{'s' if sessions != 1 else ''}" if sessions else "",
+            f"{assessments} simulated assessment{'s' if assessments != 1 else ''}" if assessments else "") if x)
+        notes.append(f"{what[0].upper()}{what[1:]} (a simulated child, not {child}) "
+                     f"{'were' if sessions + assessments != 1 else 'was'} left out; --include-simulated uses them.")
+    if not real:
+        notes.append(f"There is no real data for {child} yet (no session or assessment with the child): every "
+                     f"tempo is the script's own, not a tempo {child} has worked at.")
+    return notes
+
+
+def _simulated_assessments(root: str | os.PathLike, child: str) -> int:
+    """How many of the child's assessments a simulated child played (an unreadable one is not counted)."""
+    n = 0
+    for folder in list_assessments(root, child):
+        try:
+            n += bool(load_assessment(folder).simulated)
+        except DataDirError:
+            continue
+    return n
+
+
 def cmd_homepack(root: str | os.PathLike, child: str, *, out: str | None, note: str | None, names: bool,
-                 minutes: float, echo: Callable[[str], None] = print) -> int:
-    """``tandem homepack CHILD [--out DIR] [--note TEXT] [--names] [--minutes M]``: make it and say what was made."""
-    result = make_homepack(root, child, out_dir=out, note=note, names=names, minutes=minutes)
+                 minutes: float, echo: Callable[[str], None] = print, include_simulated: bool = False) -> int:
+    """``tandem homepack CHILD [--out DIR] [--note TEXT] [--names] [--minutes M] [--include-simulated]``: make it
+    and say what was made."""
+    result = make_homepack(root, child, out_dir=out, note=note, names=names, minutes=minutes,
+                           include_simulated=include_simulated)
     echo(f"Homepack for {child} in {result['folder']}:")
     for s in result["songs"]:
         m, sec = divmod(round(s["duration_s"]), 60)

@@ -86,13 +86,14 @@ def play_along(script: Script, child: str) -> str:
 
 def sheet_html(*, child: str, pseudonymous: bool, goals: Sequence[tuple[str, str]], more_goals: int,
                songs: Sequence[SheetSong], note: str | None, therapist: str | None, made: dt.date,
-               layout: str = "normal") -> str:
-    """The sheet as HTML. ``goals``: (domain in everyday words, the goal's description) pairs."""
+               layout: str = "normal", measured: bool = True) -> str:
+    """The sheet as HTML. ``goals``: (domain in everyday words, the goal's description) pairs; ``measured``:
+    whether any song's tempo is one the child worked at (else the sheet does not say so)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     return environment().get_template("homepack.html").render(
         child=child, pseudonymous=pseudonymous, goals=list(goals), more_goals=more_goals, songs=list(songs),
-        note=note, therapist=therapist, made=made, layout=layout)
+        note=note, therapist=therapist, made=made, layout=layout, measured=measured)
 
 
 def render_sheet(**context) -> tuple[bytes, str]:

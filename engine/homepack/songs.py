@@ -43,6 +43,7 @@ from engine.interventions.script import (
 )
 from engine.records.model import SessionRecord
 from engine.records.plan import Plan
+from engine.scoring.words import format_half_up
 
 __all__ = [
     "MAX_SONGS",
@@ -228,11 +229,13 @@ def working_tempo(script: Script, records: Sequence[SessionRecord], assessment: 
     smt = _smt(assessment) if script.kind == "rhythmic_cueing" else None
     if found is not None:
         bpm, rec = found
-        source, detail = "session", f"the last trial of the session of {_day(rec.started)} was at {bpm:.1f} BPM"
+        source = "session"
+        detail = f"the last trial of the session of {_day(rec.started)} was at {format_half_up('{:.1f}', bpm)} BPM"
     elif smt is not None:
         bpm = smt
         source = "assessment"
-        detail = f"the child's own tapping tempo in the assessment of {assessment.date.isoformat()} was {bpm:.1f} BPM"
+        detail = (f"the child's own tapping tempo in the assessment of {assessment.date.isoformat()} was "
+                  f"{format_half_up('{:.1f}', bpm)} BPM")
     else:
         bpm, source, detail = float(script.tempo_bpm), "script", f"the script's own tempo, {script.tempo_bpm:g} BPM"
     kept = min(hi, max(lo, bpm))

@@ -42,7 +42,14 @@ from engine.interventions.script import (
 )
 from engine.scoring.blanks import DEFAULT_WINDOW_BEATS
 from engine.scoring.inhibition import STOP_GRACE_MS
-from engine.scoring.objectives import AGGREGATES, COMPARATORS, CRITERIA, PROMPT_LEVELS
+from engine.scoring.objectives import (
+    AGGREGATES,
+    COMPARATORS,
+    CRITERIA,
+    DEFAULT_MIN_TRIALS,
+    LEVEL_BOUNDS,
+    PROMPT_LEVELS,
+)
 
 __all__ = ["script_schema"]
 
@@ -79,7 +86,12 @@ def script_schema() -> dict[str, Any]:
         "sessions": {"type": "integer", "minimum": 1, "default": 3},
         "counted_prompts": {"type": "array", "items": {"enum": list(PROMPT_LEVELS)}, "minItems": 1},
         "max_prompt": {"type": "string", "enum": list(PROMPT_LEVELS)},
-        "min_trials": {"type": "integer", "minimum": 1, "default": 1},
+        "min_trials": {"type": "integer", "minimum": 1, "default": DEFAULT_MIN_TRIALS,
+                       "description": "aggregate criterion only: the fewest counted trials a session is judged on"},
+        "level": {"type": "object", "additionalProperties": False,
+                  "properties": {k: {"type": "integer" if k.startswith("pattern_length") else "number",
+                                     "exclusiveMinimum": 0} for k in LEVEL_BOUNDS},
+                  "description": "the difficulty the objective is about: only trials at this level count"},
     }, ["id", "metric", "comparator", "threshold"], "A therapy objective (see engine.scoring.objectives).")
     phrase = _obj("phrases", {
         "name": {"type": "string"},

@@ -73,7 +73,7 @@ from engine.scoring.blanks import BlankResult
 from engine.scoring.continuation import MIN_CONTINUATION_TAPS, ContinuationResult
 from engine.scoring.imitation import ImitationResult
 from engine.scoring.inhibition import STOP_GRACE_MS, StopResult
-from engine.scoring.objectives import Objective
+from engine.scoring.objectives import LEVEL_BOUNDS, Objective
 from engine.scoring.sync import SyncSummary
 from engine.scoring.turns import TurnResult
 
@@ -81,6 +81,7 @@ __all__ = [
     "ALL_METRICS",
     "FIELDS",
     "KINDS",
+    "KIND_LEVELS",
     "KIND_METRICS",
     "KIND_TABLES",
     "METRICS",
@@ -197,6 +198,16 @@ KIND_METRICS: dict[str, tuple[str, ...]] = {
 
 Besides these, a ``rhythmic_cueing`` script with ``[cueing] continuation_beats`` above 0
 (the synchronisation–continuation variant) also produces the ``continuation`` family."""
+
+KIND_LEVELS: dict[str, tuple[str, ...]] = {
+    "call_and_response": ("pattern_length", "tempo_bpm"),
+    "turn_taking": ("pattern_length", "tempo_bpm"),
+    "rhythmic_cueing": ("tempo_bpm",),
+    "stop_and_go": ("tempo_bpm",),
+    "fill_in_the_blank": ("tempo_bpm",),
+}
+"""The difficulty each kind's trials carry in their scores, for an objective's ``level``: ``tempo_bpm`` (the
+trial's tempo) and, where the length adapts, ``pattern_length`` (notes in the call, or in the engine's turn)."""
 
 KIND_TABLES: dict[str, str] = {
     "response": "call_and_response",
@@ -671,7 +682,7 @@ class _Checker(Checker):
         options = self.kind_options(data, kind)
         continuing = isinstance(cueing, dict) and _is_int(cueing.get("continuation_beats")) \
             and cueing["continuation_beats"] > 0
-        objectives = self.attempt(self.objectives, data, kind, continuing)
+        objectives = self.attempt(self.objectives, data, kind, continuing, trials)
 
         if self.problems:
             raise ScriptError(self.problems)
@@ -984,7 +995,8 @@ class _Checker(Checker):
                 raise self.fail(*where, "lead_in", "prompts.lead_in", str(exc)) from None
         return Prompts(count_in_beats=count_in, your_turn_visual=visual, your_turn_sound=sound, lead_in=lead_in)
 
-    def objectives(self, data: dict, kind: str | None, continuing: bool = False) -> tuple[Objective, ...] | None:
+    def objectives(self, data: dict, kind: str | None, continuing: bool = False,
+                   trials: int | None = None) -> tuple[Objective, ...] | None:
         out, ids = [], set()
         entries = self.entries(data, "objectives", required=False)
         for i, entry in enumerate(entries):
@@ -1031,6 +1043,22 @@ class _Checker(Checker):
             if objective.id in ids:
                 self.report(*where, "id", prefix + "id", f"'{objective.id}' is used twice; give each objective "
                             "its own id")
+                continue
+            carried = KIND_LEVELS.get(kind or "", ())
+            unknown_level = [b for b, _ in objective.level if LEVEL_BOUNDS[b][0] not in carried]
+            if kind is not None and unknown_level:
+                self.report(*where, "level", prefix + "level",
+                            f"'{unknown_level[0]}' is not a difficulty a {kind} script's trials carry; its level "
+                            f"may name {', '.join(k for k in LEVEL_BOUNDS if LEVEL_BOUNDS[k][0] in carried)}")
+                continue
+            needed, field = ((objective.min_trials, "min_trials") if objective.criterion == "aggregate"
+                             else (objective.n, "n"))
+            if trials is not None and needed > trials:
+                # A session of this script alone could never be judged on it.
+                default = " (the default)" if field == "min_trials" and "min_trials" not in entry else ""
+                self.report(*where, field if field in entry else None, prefix + field,
+                            f"'{objective.id}' needs {needed} counted trials{default}, but the script has "
+                            f"{trials}; give {field} = {trials} or fewer, or more trials")
                 continue
             ids.add(objective.id)
             out.append(objective)

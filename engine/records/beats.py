@@ -14,17 +14,18 @@ import json
 from pathlib import Path
 
 from engine.interventions.inputs import accepts_input
-from engine.records.reader import LogLines, log_path, script_for
+from engine.records.reader import LogLines, activity_segments, log_path, script_for
 from engine.scoring.sync import match_taps
 
 __all__ = ["beat_asynchronies"]
 
 
-def beat_asynchronies(path: str | Path) -> list[float | None] | None:
+def beat_asynchronies(path: str | Path, activity: int | None = None) -> list[float | None] | None:
     """Every scored beat's asynchrony (ms, negative = early; None = missed) in session order.
 
-    None when the log is not a rhythmic-cueing session, cannot be read, or
-    its script is no longer the one that ran (its inputs cannot be told apart).
+    ``activity``: the visit's activity (0-based) to read; None: the log's only one. None when that is not
+    a rhythmic-cueing activity, the log cannot be read, or its script is no longer the one that ran (its
+    inputs cannot be told apart).
     """
     path = log_path(path)
     try:
@@ -32,6 +33,13 @@ def beat_asynchronies(path: str | Path) -> list[float | None] | None:
         header = json.loads(lines[0])
     except (OSError, ValueError, IndexError):
         return None
+    segments = activity_segments(header, list(LogLines(lines[1:])))  # a cut last line is left out
+    if activity is None and len(segments) != 1:
+        return None
+    k = 0 if activity is None else activity
+    if not 0 <= k < len(segments):
+        return None
+    header, records = segments[k]
     if header.get("intervention") != "rhythmic_cueing" or not header.get("sample_rate"):
         return None
     script, _ = script_for(header)
@@ -41,7 +49,7 @@ def beat_asynchronies(path: str | Path) -> list[float | None] | None:
     taps: list[float] = []
     plans: dict[tuple, dict] = {}
     out: list[float | None] = []
-    for d in LogLines(lines[1:]):  # a cut last line is left out
+    for _, d in records:
         kind = d.get("type")
         if kind == "input":
             if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):

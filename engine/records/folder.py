@@ -52,11 +52,17 @@ class SessionFolder:
         started = started or datetime.now().astimezone()
         stamp = started.strftime("%Y%m%d-%H%M%S")
         base = ensure_private_dir(Path(root) / "sessions" / _SAFE.sub("_", child_id))
-        path = base / f"{stamp}-{_SAFE.sub('_', name)}"
+        safe = _SAFE.sub("_", name)
         n = 1
-        while path.exists():
-            n += 1
-            path = base / f"{stamp}-{_SAFE.sub('_', name)}-{n}"
+        while True:  # made atomically: two visits started in the same second never share a folder
+            path = base / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+            try:
+                os.mkdir(path, 0o700)
+                break
+            except FileExistsError:
+                n += 1
+            except OSError as exc:
+                raise disk_error(path, exc) from None
         self.path = ensure_private_dir(path)
         self.root = Path(root)
         self.child_id = child_id

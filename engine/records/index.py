@@ -17,6 +17,7 @@ A log whose header cannot be read is listed with status ``unreadable``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sqlite3
@@ -30,9 +31,13 @@ from engine.records.reader import peek_log, read_log
 __all__ = ["INDEX_NAME", "list_sessions", "load_records"]
 
 INDEX_NAME = "index.sqlite"
-_VERSION = 1  # bump when the table or what peek_log gives changes: the index is rebuilt
+_VERSION = 2  # bump when the table or what peek_log gives changes: the index is rebuilt
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")  # as engine.records.folder names a child's folder
-_COLUMNS = ("date", "child", "script", "title", "kind", "duration_s", "trials", "status")
+_COLUMNS = ("date", "child", "script", "title", "kind", "duration_s", "trials", "status", "activities", "simulated",
+            "probe")
+
+
+_INSERT = f"INSERT OR REPLACE INTO sessions VALUES ({', '.join('?' * (3 + len(_COLUMNS)))})"
 
 
 def _connect(root: Path) -> sqlite3.Connection:
@@ -64,7 +69,7 @@ def _connect(root: Path) -> sqlite3.Connection:
 def _create(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE IF NOT EXISTS sessions (rel TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
                "date TEXT, child TEXT, script TEXT, title TEXT, kind TEXT, duration_s REAL, trials INTEGER, "
-               "status TEXT)")
+               "status TEXT, activities TEXT, simulated INTEGER, probe INTEGER)")
     db.execute("CREATE INDEX IF NOT EXISTS sessions_child ON sessions (child)")
 
 
@@ -94,12 +99,15 @@ def _logs(root: Path, child: str | None) -> dict[str, os.stat_result]:
 
 
 def list_sessions(root: str | Path, child: str | None = None) -> list[dict[str, Any]]:
-    """The sessions under the data directory ``root`` (one child's with ``child``), oldest first.
+    """The visits under the data directory ``root`` (one child's with ``child``), in the order they started.
 
-    Each: ``date`` (the start, ISO 8601), ``child``, ``script``, ``title``,
-    ``kind`` (``live``/``demo``), ``duration_s``, ``trials`` (scored),
-    ``status`` (``completed``, ``stopped``, ``interrupted``; ``unreadable``
-    for a log without a readable header) and ``path`` (the log).
+    Each: ``date`` (the start, ISO 8601), ``child``, ``script`` (the first
+    activity's), ``title`` (every activity's), ``kind``
+    (``live``/``demo``), ``duration_s``, ``trials`` (scored, over the
+    visit), ``status`` (``completed``, ``stopped``, ``interrupted``;
+    ``unreadable`` for a log without a readable header), ``activities``
+    (``script``, ``title``, ``trials``, ``status`` each), ``simulated``,
+    ``probe``, ``id`` (the visit's folder name) and ``path`` (the log).
     """
     root = Path(root)
     found = _logs(root, child)
@@ -119,12 +127,15 @@ def list_sessions(root: str | Path, child: str | None = None) -> list[dict[str, 
                 info = peek_log(root / rel)
             except TandemError:
                 info = {"date": "", "child": child or Path(rel).parts[1], "script": "", "title": "", "kind": "",
-                        "duration_s": None, "trials": None, "status": "unreadable"}
+                        "duration_s": None, "trials": None, "status": "unreadable", "activities": [],
+                        "simulated": False, "probe": False}
+            info = {**info, "activities": json.dumps(info["activities"]), "simulated": int(info["simulated"]),
+                    "probe": int(info["probe"])}
             fresh.append((rel, st.st_size, st.st_mtime_ns, *(info[c] for c in _COLUMNS)))
         if gone:
             db.executemany("DELETE FROM sessions WHERE rel = ?", [(rel,) for rel in gone])
         if fresh:
-            db.executemany("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", fresh)
+            db.executemany(_INSERT, fresh)
         if gone or fresh:
             with contextlib.suppress(sqlite3.DatabaseError):  # a read-only index still answers
                 db.commit()
@@ -136,8 +147,11 @@ def list_sessions(root: str | Path, child: str | None = None) -> list[dict[str, 
         out = []
         for rel, *values in db.execute(query + " ORDER BY date, rel", args):
             row = dict(zip(_COLUMNS, values))
+            row["activities"] = json.loads(row["activities"] or "[]")
+            row["simulated"], row["probe"] = bool(row["simulated"]), bool(row["probe"])
             if child is not None and row["status"] != "unreadable" and row["child"] != child:
                 continue  # another child whose id maps to the same folder name
+            row["id"] = Path(rel).parent.name  # the visit's folder: unique per child, even within one second
             row["path"] = str(root / rel)
             out.append(row)
         return out

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 from engine.errors import DataDirError
 from engine.records.model import SCHEMA
 
-__all__ = ["SYNC_INTERVAL_S", "LogWriter", "disk_error", "file_sha256", "header_fields"]
+__all__ = ["SYNC_INTERVAL_S", "LogWriter", "disk_error", "file_sha256", "header_fields", "script_fields"]
 
 SYNC_INTERVAL_S = 0.25
 """The longest a line put on the queue waits before it is written and fsynced."""
@@ -57,6 +57,18 @@ def file_sha256(path: str | Path) -> str | None:
         return None
 
 
+def script_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """An activity's fields (a header's, or a visit's ``activity`` line's) with ``script_sha256`` computed from
+    ``script`` (the path) when not given and ``script_resolved``, its absolute path (``script`` stays as given)."""
+    out = dict(fields)
+    script = out.get("script")
+    if "script_sha256" not in out:
+        out["script_sha256"] = file_sha256(script) if script and script != "free" else None
+    if script and script != "free" and "script_resolved" not in out:
+        out["script_resolved"] = str(Path(script).resolve())  # re-scoring from another folder finds it
+    return out
+
+
 def header_fields(header: dict[str, Any]) -> dict[str, Any]:
     """The header with the fields every schema-2 log has (a caller's own values win, except ``schema``).
 
@@ -65,13 +77,10 @@ def header_fields(header: dict[str, Any]) -> dict[str, Any]:
     ``therapist`` comes from the environment variable ``TANDEM_THERAPIST``
     (None when unset); ``kind_seed`` and ``plan_sha256`` default to None.
     """
-    out = dict(header)
+    out = script_fields(header) if header.get("script") else dict(header)
     out["schema"] = SCHEMA
-    script = out.get("script")
-    if "script_sha256" not in out:
-        out["script_sha256"] = file_sha256(script) if script and script != "free" else None
-    if script and script != "free" and "script_resolved" not in out:
-        out["script_resolved"] = str(Path(script).resolve())  # re-scoring from another folder finds it
+    if "script" in out:
+        out.setdefault("script_sha256", None)
     out.setdefault("therapist", os.environ.get("TANDEM_THERAPIST") or None)
     out.setdefault("kind_seed", None)
     out.setdefault("plan_sha256", None)

@@ -9,6 +9,7 @@ executed. ``tandem plan new ID`` writes a commented template to edit::
     therapist = "J. Rivera, MT-BC"   # optional
     service = "Individual music therapy, 45 min weekly"   # optional, printed on reports
     diagnosis = "Autism spectrum disorder (referral)"      # optional, printed on reports
+    mastery_gap_days = 1   # optional: mastery needs visits at least this many days apart (default 1: separate days)
 
     [[phases]]
     name = "baseline"                # baseline, intervention or maintenance
@@ -29,7 +30,12 @@ executed. ``tandem plan new ID`` writes a commented template to edit::
     target_date = 2026-12-15
 
 An objective takes the fields of :class:`engine.scoring.objectives.Objective`
-(``max_prompt`` too) plus ``description``, ``scripts`` and ``target_date``.
+(``max_prompt`` too) plus ``description``, ``scripts``, ``target_date`` and
+``probes``: the assessment tasks (ids such as ``"stop_and_go"``, see
+``docs/assessment.md``) whose probe sessions measure it. Assessment probes are
+never a treatment data point; only a task named here gives the objective
+points, labelled *baseline* (a sensory probe is rated, not scored, so it
+cannot be named).
 :func:`load_plan` checks everything and raises :class:`PlanError` with one
 sentence per problem, each naming ``file:line`` and the field, as scripts do.
 """
@@ -86,9 +92,9 @@ PHASES = ("baseline", "intervention", "maintenance")
 """The phases of a plan, in order."""
 
 _OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + (
-    "max_prompt", "description", "scripts", "target_date")
+    "max_prompt", "description", "scripts", "target_date", "probes")
 _FIELDS = {
-    "plan": ("id", "display_name", "therapist", "service", "diagnosis", "goals", "phases"),
+    "plan": ("id", "display_name", "therapist", "service", "diagnosis", "mastery_gap_days", "goals", "phases"),
     "goals": ("domain", "description", "objectives"),
     "goals.objectives": _OBJECTIVE_FIELDS,
     "phases": ("name", "start"),
@@ -116,6 +122,7 @@ class PlanObjective:
     description: str = ""
     scripts: tuple[str, ...] = ()
     target_date: dt.date | None = None
+    probes: tuple[str, ...] = ()  # assessment tasks whose probes are its baseline points (see the module docstring)
 
     @property
     def id(self) -> str:
@@ -152,6 +159,7 @@ class Plan:
     phases: tuple[Phase, ...] = ()
     service: str | None = None
     diagnosis: str | None = None
+    mastery_gap_days: int = 1  # fewest days between two visits that both count toward mastery (docs/definitions.md)
 
     @property
     def objectives(self) -> tuple[PlanObjective, ...]:
@@ -170,7 +178,7 @@ class Plan:
         """The plan as plain data (JSON-ready); ``display_name`` included as written."""
         return {
             "id": self.id, "display_name": self.display_name, "therapist": self.therapist,
-            "service": self.service, "diagnosis": self.diagnosis,
+            "service": self.service, "diagnosis": self.diagnosis, "mastery_gap_days": self.mastery_gap_days,
             "sha256": self.sha256,
             "phases": [{"name": p.name, "start": p.start.isoformat()} for p in self.phases],
             "goals": [{
@@ -179,6 +187,7 @@ class Plan:
                     **objective_data(o.objective),
                     "description": o.description, "scripts": list(o.scripts),
                     "target_date": o.target_date.isoformat() if o.target_date else None,
+                    "probes": list(o.probes),
                 } for o in g.objectives],
             } for g in self.goals],
         }
@@ -257,12 +266,21 @@ class _Checker(Checker):
                                "the service in quotes, e.g. \"Individual music therapy, 45 min weekly\"", False)
         diagnosis = self.attempt(self.text, data, "diagnosis", top, "diagnosis",
                                  "the diagnosis as the referral states it, in quotes", False)
+        gap = self.attempt(self.gap_days, data, default=1)
         phases = self.attempt(self.phases, data, default=())
         goals = self.attempt(self.goals, data, default=())
         if self.problems:
             raise PlanError(self.problems)
         return Plan(path=path, id=pid, sha256=sha, display_name=display, therapist=therapist, goals=goals,
-                    phases=phases, service=service, diagnosis=diagnosis)
+                    phases=phases, service=service, diagnosis=diagnosis, mastery_gap_days=gap)
+
+    def gap_days(self, data: dict) -> int:
+        value = data.get("mastery_gap_days", 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 60:
+            raise self.fail("", None, "mastery_gap_days", "mastery_gap_days",
+                            f"must be a whole number of days from 1 to 60 (1: visits on separate days; 7: a "
+                            f"week apart), not {describe(value)}")
+        return value
 
     def phases(self, data: dict) -> tuple[Phase, ...]:
         out: list[Phase] = []
@@ -337,7 +355,7 @@ class _Checker(Checker):
             self.report(*where, "metric", prefix + "metric", f"'{metric}' is not a metric Tandem measures{hint}; "
                         "see docs/scripts.md for the metrics of each kind")
             return None
-        core = {k: v for k, v in entry.items() if k not in ("description", "scripts", "target_date")}
+        core = {k: v for k, v in entry.items() if k not in ("description", "scripts", "target_date", "probes")}
         try:
             objective = Objective.from_dict(core)
         except (ValueError, TypeError) as exc:
@@ -357,6 +375,13 @@ class _Checker(Checker):
             if not isinstance(scripts, list) or not all(isinstance(s, str) and s.strip() for s in scripts):
                 raise self.fail(*where, "scripts", prefix + "scripts", "must be a list of script names, e.g. "
                                 f"[\"echo-drums\"] or [\"content/songs/echo-drums.toml\"], not {describe(scripts)}")
+            probes = entry.get("probes", [])
+            if not isinstance(probes, list) or not all(isinstance(s, str) and s.strip() for s in probes):
+                raise self.fail(*where, "probes", prefix + "probes", "must be a list of assessment task ids, e.g. "
+                                f"[\"stop_and_go\"], not {describe(probes)}")
+            if any(_task_id(s) == "sensory" for s in probes):
+                raise self.fail(*where, "probes", prefix + "probes", "cannot name the sensory probes: they are "
+                                "rated by the therapist, not scored, so they measure no objective")
             target = None
             if "target_date" in entry:
                 target = _as_date(entry["target_date"])
@@ -366,7 +391,13 @@ class _Checker(Checker):
         except Problem:
             return None
         return PlanObjective(objective=objective, domain=domain, goal=goal, description=description,
-                             scripts=tuple(s.strip() for s in scripts), target_date=target)
+                             scripts=tuple(s.strip() for s in scripts), target_date=target,
+                             probes=tuple(dict.fromkeys(_task_id(s) for s in probes)))
+
+
+def _task_id(name: str) -> str:
+    """An assessment task's id as a plan may write it: ``stop_and_go``, ``stop-and-go`` or ``Stop_and_go``."""
+    return name.strip().lower().replace("-", "_")
 
 
 def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
@@ -466,6 +497,7 @@ id = "{child}"                  # the pseudonymous id: reports use it unless --n
 # therapist = "Name, MT-BC"     # optional: printed on reports
 # service = "Individual music therapy, 45 min weekly"   # optional: printed on reports
 # diagnosis = "As the referral states it"               # optional: printed on reports
+# mastery_gap_days = 1          # optional: mastery counts visits at least this many days apart (1: separate days)
 
 # Phases: baseline, intervention, maintenance, each with the day it starts.
 [[phases]]
@@ -512,6 +544,7 @@ threshold = true
 max_prompt = "gestural"           # independent and gestural trials count
 scripts = ["echo-drums"]
 # target_date = 2026-12-15
+# probes = ["rhythm_imitation"]   # optional: the assessment task whose probes are its baseline points
 '''
 
 

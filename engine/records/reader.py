@@ -34,17 +34,26 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, DataDirError
 from engine.records.log import file_sha256
-from engine.records.model import NoteRecord, ObjectiveRecord, SessionRecord, TrialRecord
-from engine.scoring.judge import judge_objectives
-from engine.scoring.objectives import Objective, Trial
+from engine.records.model import (
+    ActivityRecord,
+    NoteRecord,
+    ObjectiveRecord,
+    SessionRecord,
+    TrialRecord,
+    is_probe,
+    is_simulated,
+)
+from engine.scoring.judge import judge_visit
+from engine.scoring.objectives import NOT_RECORDED, Objective, Trial
 
 __all__ = [
-    "LogLines", "log_path", "peek_log", "read_header", "read_log", "script_for"]
+    "LogLines", "activity_segments", "log_path", "peek_log", "read_header", "read_log", "script_for"]
 
 SUMMARY_JSON = "summary.json"
 _TAIL_BYTES = 256 * 1024  # a summary line with many objectives fits easily
@@ -130,7 +139,8 @@ def script_for(header: dict[str, Any]) -> tuple[Any, str | None]:
 
 def _objective(d: dict[str, Any]) -> ObjectiveRecord:
     return ObjectiveRecord(id=str(d.get("id")), status=str(d.get("status", "")), sentence=str(d.get("sentence", "")),
-                           value=d.get("value"), met=d.get("met"), source=str(d.get("source") or "script"))
+                           value=d.get("value"), met=d.get("met"), source=str(d.get("source") or "script"),
+                           script=d.get("script") if isinstance(d.get("script"), str) else None)
 
 
 def plan_objectives_of(header: dict[str, Any]) -> list:
@@ -150,33 +160,71 @@ def plan_objectives_of(header: dict[str, Any]) -> list:
     return out
 
 
-def _trial(d: dict[str, Any]) -> TrialRecord:
+def _trial(d: dict[str, Any], activity: int = 0) -> TrialRecord:
+    act = d.get("activity")
     return TrialRecord(n=int(d.get("n", 0)), index=int(d.get("index", 0)), start_s=float(d.get("start_s", 0.0)),
                        tempo_bpm=float(d.get("tempo_bpm", 0.0)), scores=dict(d.get("scores") or {}),
-                       correct=d.get("correct"), prompt=str(d.get("prompt") or "independent"),
-                       close_s=d.get("close_s"), phase=str(d.get("phase", "trial")))
+                       correct=d.get("correct"), prompt=str(d.get("prompt") or NOT_RECORDED),
+                       close_s=d.get("close_s"), phase=str(d.get("phase", "trial")),
+                       activity=act if isinstance(act, int) else activity)
 
 
-def judge_logged(header: dict[str, Any], trials: list[TrialRecord]) -> tuple[list[dict], str | None]:
-    """The script's objectives judged on logged trials: ``(objectives, None)`` or ``([], why not)``."""
-    name = str(header.get("script") or "")
-    if not name.endswith(".toml"):
-        return [], None  # a song, free play, the metronome: no objectives to judge
-    script, why = script_for(header)
-    if script is None:
-        return [], f"The objectives were not judged: {why}."
+def judge_logged(header: dict[str, Any], trials: list[TrialRecord],
+                 activities: tuple[ActivityRecord, ...] | None = None) -> tuple[list[dict], str | None]:
+    """A visit's objectives judged on its logged trials (:func:`~engine.scoring.judge.judge_visit`, this visit
+    alone): ``(objectives, None)``, or ``(what could be judged, why not all)``. ``activities`` default: one,
+    the header's script."""
+    if activities is None:
+        activities = (ActivityRecord(0, str(header.get("script") or ""), "", "", header, "", tuple(trials)),)
 
-    class _Logged:  # what judge_objectives reads of a TrialResult
+    class _Logged:  # what judge_visit reads of a TrialResult
         def __init__(self, t: TrialRecord) -> None:
             self.trial = Trial(t.scores, prompt=t.prompt)
 
+    judging = []
+    why = None
+    for act in activities:
+        if not act.script.endswith(".toml") or act.status == "not started":
+            continue  # a song, free play, the metronome of old, an activity never reached: nothing to judge
+        script, reason = script_for(act.header)
+        if script is None:
+            why = why or f"The objectives were not judged: {reason}."
+            continue
+        try:
+            judging.append((script, [_Logged(t) for t in act.trials if t.phase == "trial"],
+                            plan_objectives_of(act.header)))
+        except ConfigError as exc:
+            why = why or f"The objectives were not judged: {exc}"
+    if why is not None and len(activities) == 1:
+        return [], why
     try:
-        return judge_objectives(script, [_Logged(t) for t in trials if t.phase == "trial"],
-                                plan_objectives=plan_objectives_of(header)), None
+        return judge_visit(judging), why
     except ConfigError as exc:
         return [], f"The objectives were not judged: {exc}"
     except (ValueError, TypeError, KeyError) as exc:  # scores the script's objectives cannot read
         return [], f"The objectives were not judged: the logged trials do not fit the script's objectives ({exc})."
+
+
+def activity_segments(header: dict[str, Any], lines: list[dict]) -> list[tuple[dict[str, Any], list[tuple[int, dict]]]]:
+    """The log's lines cut into its activities: ``(the activity's header, its lines)`` each, in order. A log
+    of before visits is one activity (its header's script); the lines before a visit's first ``activity``
+    line go with the first."""
+    if not isinstance(header.get("activities"), list) or not header["activities"]:
+        return [(header, list(enumerate(lines)))]
+    out: list[tuple[dict[str, Any], list[tuple[int, dict]]]] = []
+    before: list[tuple[int, dict]] = []
+    for k, d in enumerate(lines):
+        if d.get("type") == "activity":
+            fields = {key: v for key, v in d.items() if key not in ("type", "frame", "index")}
+            out.append(({**header, **fields}, before))
+            before = []
+        elif out:
+            out[-1][1].append((k, d))
+        else:
+            before.append((k, d))
+    if not out:  # interrupted before its first activity began
+        return [(header, before)]
+    return out
 
 
 class LogLines:
@@ -227,6 +275,10 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     trials: list[TrialRecord] = []
     notes: list[NoteRecord] = []
     summary: dict[str, Any] | None = None
+    begun: dict[int, dict[str, Any]] = {}
+    ended: dict[int, str] = {}
+    marked: set[tuple[int, int]] = set()  # (activity, trial number) the therapist gave a prompt level for
+    current = 0
     records = LogLines(lines[1:])
     for d in records:
         kind = d.get("type")
@@ -237,19 +289,64 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
         frame = d.get("frame")
         if isinstance(frame, int) and frame > last_frame:
             last_frame = frame
-        if kind == "trial" and d.get("phase", "trial") == "trial":
-            trials.append(_trial(d))
+        if kind == "activity" and isinstance(d.get("index"), int):
+            current = d["index"]
+            begun[current] = d
+        elif kind == "activity_end" and isinstance(d.get("index"), int):
+            ended[d["index"]] = str(d.get("status") or "stopped")
+        elif kind == "trial" and d.get("phase", "trial") == "trial":
+            trials.append(_trial(d, current))
+        elif kind == "mark" and d.get("action") == "prompt" and isinstance(d.get("trial"), int):
+            marked.add((current, d["trial"]))
         elif kind == "mark" and d.get("action") == "note" and d.get("text"):
             rate = header.get("sample_rate") or 0
             notes.append(NoteRecord(t_s=round(frame / rate, 3) if rate and isinstance(frame, int) else 0.0,
                                     trial=int(d.get("trial", -1)), text=str(d["text"])))
+    if _guessed_prompts(header):
+        trials = [t if t.prompt != "independent" or (t.activity, t.n) in marked else replace(t, prompt=NOT_RECORDED)
+                  for t in trials]
     return _record(path, header, trials, summary, skipped=records.skipped, events=events, last_frame=last_frame,
-                   judge=judge, notes=notes)
+                   judge=judge, notes=notes, begun=begun, ended=ended)
+
+
+def _guessed_prompts(header: dict[str, Any]) -> bool:
+    """A live log of before prompt levels were never guessed (schema 1 and 2): it logged a trial nobody
+    marked as ``independent``. Read, such a trial is ``not recorded`` unless a ``p`` key mark gave its level.
+    (A simulated child's trials were independent by construction: its model played unprompted.)"""
+    return int(header.get("schema") or 1) < 3 and header.get("kind") == "live"
+
+
+_NOT_FIELDS = ("type", "frame", "index")
+
+
+def _activities(header: dict[str, Any], trials: list[TrialRecord], begun: dict[int, dict[str, Any]],
+                ended: dict[int, str], status: str) -> tuple[ActivityRecord, ...]:
+    """The visit's activities: the header's ``activities`` with each one's ``activity`` line (schema 3), or
+    the one script of an older log (ended as the visit did: ``status``)."""
+    planned = header.get("activities")
+    if not isinstance(planned, list) or not planned:
+        return (_activity(0, header, status, trials),)
+    out = []
+    for i, plan in enumerate(planned):
+        fields = begun.get(i) or (plan if isinstance(plan, dict) else {})
+        merged = {**header, **{k: v for k, v in fields.items() if k not in _NOT_FIELDS}}
+        status = ended.get(i) or ("interrupted" if i in begun else "not started")
+        out.append(_activity(i, merged, status, [t for t in trials if t.activity == i]))
+    return tuple(out)
+
+
+def _activity(index: int, header: dict[str, Any], status: str, trials: list[TrialRecord]) -> ActivityRecord:
+    script = str(header.get("script") or "")
+    title = header.get("title") or (Path(script).stem if script else "") or str(header.get("intervention") or "")
+    return ActivityRecord(index=index, script=script, title=str(title), intervention=str(header.get("intervention")
+                                                                                          or ""),
+                          header=header, status=status, trials=tuple(trials))
 
 
 def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summary: dict[str, Any] | None, *,
             skipped: int, events: int, last_frame: int, judge: bool = True,
-            notes: list[NoteRecord] | None = None) -> SessionRecord:
+            notes: list[NoteRecord] | None = None, begun: dict[int, dict[str, Any]] | None = None,
+            ended: dict[int, str] | None = None) -> SessionRecord:
     rate = header.get("sample_rate") or 0
     run_to_last = round(last_frame / rate, 3) if rate else 0.0
     objectives: list[dict] | None = None
@@ -274,12 +371,13 @@ def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summa
             duration = None
     if objectives is None and not judge:
         objectives = []
+    activities = _activities(header, trials, begun or {}, ended or {}, status)
     if objectives is None:
-        objectives, why = judge_logged(header, trials)
+        objectives, why = judge_logged(header, trials, activities)
         if why:
             extra["objectives_note"] = why
-    script = str(header.get("script") or "")
-    title = header.get("title") or (Path(script).stem if script else "") or str(header.get("intervention") or "")
+    script = activities[0].script
+    title = " · ".join(a.title for a in activities if a.title)
     return SessionRecord(
         path=path, header=header, trials=tuple(trials),
         objectives=tuple(_objective(o) for o in objectives if isinstance(o, dict)), status=status,
@@ -287,7 +385,7 @@ def _record(path: Path, header: dict[str, Any], trials: list[TrialRecord], summa
         duration_s=float(duration) if duration is not None else run_to_last,
         child_id=str(header.get("child_id") or ""), script=script, title=str(title),
         kind=str(header.get("kind") or ""), skipped_lines=skipped, events=events, summary=extra,
-        notes=tuple(notes or ()),
+        notes=tuple(notes or ()), activities=activities,
     )
 
 
@@ -300,12 +398,15 @@ def _last_line(path: Path, size: int) -> bytes:
 
 
 def peek_log(path: str | Path) -> dict[str, Any]:
-    """What a listing shows of one log, reading as little as it can.
+    """What a listing shows of one log (a visit), reading as little as it can.
 
     An ended log is read as its header line and its last line (the summary);
     an interrupted one (or an old one) is read whole, for its trials. Returns
-    ``date`` (the start, ISO 8601), ``child``, ``script``, ``title``,
-    ``kind``, ``duration_s``, ``trials``, ``status``, ``path`` (the log).
+    ``date`` (the start, ISO 8601), ``child``, ``script`` (the first
+    activity's), ``title`` (every activity's), ``kind``, ``duration_s``,
+    ``trials`` (over the visit), ``status``, ``path`` (the log),
+    ``activities`` (per activity: ``script``, ``title``, ``trials``,
+    ``status``), ``simulated`` and ``probe``.
     """
     path = log_path(path)
     header = read_header(path)
@@ -318,14 +419,26 @@ def peek_log(path: str | Path) -> dict[str, Any]:
             summary = d
     except (OSError, ValueError):
         summary = None
+    apart = {"simulated": is_simulated(header), "probe": is_probe(header)}
     if summary is not None and isinstance(summary.get("trials"), int):
         status = summary.get("status") if summary.get("status") in ("completed", "stopped") else "stopped"
-        script = str(header.get("script") or "")
-        title = header.get("title") or (Path(script).stem if script else "") or str(header.get("intervention") or "")
+        logged = summary.get("activities")
+        if isinstance(logged, list) and logged and all(isinstance(a, dict) for a in logged):
+            acts = [{"script": str(a.get("script") or ""), "title": str(a.get("title") or _stem(a.get("script"))),
+                     "trials": int(a.get("trials") or 0), "status": str(a.get("status") or "")} for a in logged]
+        else:  # one script per log (schema 2)
+            one = _activity(0, header, status, [])
+            acts = [{"script": one.script, "title": one.title, "trials": summary["trials"], "status": status}]
         return {"date": str(header.get("started") or ""), "child": str(header.get("child_id") or ""),
-                "script": script, "title": str(title), "kind": str(header.get("kind") or ""),
-                "duration_s": summary.get("duration_s"), "trials": summary["trials"], "status": status,
-                "path": str(path)}
+                "script": acts[0]["script"], "title": " · ".join(a["title"] for a in acts if a["title"]),
+                "kind": str(header.get("kind") or ""), "duration_s": summary.get("duration_s"),
+                "trials": summary["trials"], "status": status, "path": str(path), "activities": acts, **apart}
     rec = read_log(path, judge=False)
     return {"date": rec.started, "child": rec.child_id, "script": rec.script, "title": rec.title, "kind": rec.kind,
-            "duration_s": rec.duration_s, "trials": len(rec.trials), "status": rec.status, "path": str(path)}
+            "duration_s": rec.duration_s, "trials": len(rec.trials), "status": rec.status, "path": str(path),
+            "activities": [{"script": a.script, "title": a.title, "trials": len(a.trials), "status": a.status}
+                           for a in rec.activities], **apart}
+
+
+def _stem(script: Any) -> str:
+    return Path(str(script)).stem if script else ""

@@ -40,8 +40,16 @@ import engine
 from engine.errors import ConfigError, DataDirError
 from engine.interventions.inputs import accepts_input, add_child_event
 from engine.interventions.kinds import make_kind
-from engine.records.reader import LogLines, _parse_header, log_path, plan_objectives_of, script_for
-from engine.scoring.judge import judge_objectives
+from engine.records.reader import (
+    LogLines,
+    _parse_header,
+    activity_segments,
+    log_path,
+    plan_objectives_of,
+    script_for,
+)
+from engine.scoring.judge import judge_visit
+from engine.scoring.objectives import NOT_RECORDED
 
 __all__ = ["rescore"]
 
@@ -52,9 +60,12 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _key(objective: dict[str, Any]) -> tuple[str, Any]:
-    """A judged objective's key: its source (a log before plans were judged has only the script's) and id."""
-    return str(objective.get("source") or "script"), objective.get("id")
+def _key(objective: dict[str, Any], one_script: bool) -> tuple[str, Any, Any]:
+    """A judged objective's key: its source (a log before plans were judged has only the script's), its script
+    (a script's objective in a visit of several scripts; a log of before visits names none) and id."""
+    source = str(objective.get("source") or "script")
+    script = objective.get("script") if source == "script" and not one_script else None
+    return source, script, objective.get("id")
 
 
 def _kind_seed(header: dict[str, Any]) -> int | None:
@@ -65,20 +76,21 @@ def _kind_seed(header: dict[str, Any]) -> int | None:
 
 
 def rescore(path: str | Path) -> dict[str, Any]:
-    """Recompute a session log's trials and objectives (see the module docstring).
+    """Recompute a visit log's trials and objectives (see the module docstring).
 
-    Returns ``path``, ``script``, ``engine_version`` (now) and
+    Returns ``path``, ``script`` (the first activity's), ``engine_version`` (now) and
     ``logged_engine_version``, ``status`` (``ended`` or ``interrupted``:
-    whether the log has its summary line), ``trials`` (per trial: ``n``,
+    whether the log has its summary line), ``trials`` (per trial: ``activity``, ``n``,
     ``index``, ``phase``, ``stored`` and ``recomputed`` scores and
     ``correct``, ``differences`` (score keys), ``identical``),
-    ``objectives`` (per objective: ``id``, ``stored`` (None without a
+    ``objectives`` (per objective of the visit: ``id``, ``source``, ``stored`` (None without a
     summary), ``recomputed``, ``identical`` (None when nothing is stored)),
+    ``activities`` (per activity with a script: ``index``, ``script``, ``title``, ``intervention``, ``trials``),
     ``abandoned`` (trials abandoned by a pause or stop), ``open_at_end``
     (planned, never scored: an interrupted log), ``plan_mismatch`` (a
     sentence, or None), ``skipped_lines`` and ``identical`` (everything).
 
-    A session that ran no intervention script (a MIDI song, free play, a
+    A visit whose activities ran no intervention script (a MIDI song, free play, a
     metronome demo of before the metronome was a script) has no trials and
     no objectives: it re-scores as identical when its log holds none, with
     ``note`` saying so.
@@ -88,7 +100,7 @@ def rescore(path: str | Path) -> dict[str, Any]:
     DataDirError
         The log cannot be read.
     ConfigError
-        Its script is missing or changed, or a log without a script has trials.
+        A script is missing or changed, or an activity without a script has trials.
     """
     path = log_path(path)
     try:
@@ -99,25 +111,74 @@ def rescore(path: str | Path) -> dict[str, Any]:
         raise DataDirError(f"{path} is not a readable session log (it is empty); name a session's events.jsonl "
                            f"or its folder.")
     header = _parse_header(path, raw_lines[0])
-    if not str(header.get("script") or "").endswith(".toml"):
-        return _no_script(path, header, raw_lines)
-    script, why = script_for(header)
-    if script is None:
-        raise ConfigError(f"{path} cannot be re-scored: {why}.")
+    records = LogLines(raw_lines[1:])
+    segments = activity_segments(header, list(records))
+    summary = next((d for seg in segments for _, d in seg[1] if d.get("type") == "summary"), None)
+    if not any(str(h.get("script") or "").endswith(".toml") for h, _ in segments):
+        return _no_script(path, [h for h, _ in segments], [d for _, lines in segments for _, d in lines], summary,
+                          records.skipped)
     rate = header.get("sample_rate")
-    if not rate:
-        raise ConfigError(f"{path} cannot be re-scored: its header has no sample rate.")
-    kind = make_kind(script, seed=_kind_seed(header), **(header.get("kind_options") or {}))
+    trials: list[dict[str, Any]] = []
+    judging = []
+    activities = []
+    abandoned = open_at_end = 0
+    mismatch: str | None = None
+    for i, (act_header, lines) in enumerate(segments):
+        if not str(act_header.get("script") or "").endswith(".toml"):
+            if any(d.get("type") in ("trial", "plan") for _, d in lines):
+                raise ConfigError(f"{path} cannot be re-scored: it has trials but names no intervention script.")
+            continue
+        script, why = script_for(act_header)
+        if script is None:
+            raise ConfigError(f"{path} cannot be re-scored: {why}.")
+        if not rate:
+            raise ConfigError(f"{path} cannot be re-scored: its header has no sample rate.")
+        got = _rescore_activity(script, act_header, [d for _, d in lines], rate)
+        trials += [{"activity": i, **t} for t in got["trials"]]
+        judging.append((script, got["results"], plan_objectives_of(act_header)))
+        abandoned += got["abandoned"]
+        open_at_end += got["open"]
+        mismatch = mismatch or got["mismatch"]
+        activities.append({"index": i, "script": act_header.get("script"), "title": act_header.get("title"),
+                           "intervention": act_header.get("intervention"), "trials": len(got["results"])})
 
+    judged = json.loads(json.dumps(judge_visit(judging)))
+    one_script = len({str(j[0].path) for j in judging}) == 1
+    stored_obj = {_key(o, one_script): o for o in (summary or {}).get("objectives") or [] if isinstance(o, dict)}
+    objectives = []
+    for o in judged:
+        s = stored_obj.get(_key(o, one_script)) if summary is not None else None
+        same = None if s is None else (_same(s.get("value"), o["value"]) and _same(s.get("met"), o["met"]))
+        objectives.append({"id": o["id"], "source": o["source"], "stored": s, "recomputed": o, "identical": same})
+    if summary is not None:
+        keys = {_key(o, one_script) for o in judged}
+        objectives += [{"id": k[2], "source": k[0], "stored": stored_obj[k], "recomputed": None, "identical": False}
+                       for k in stored_obj if k not in keys]
+    scored = sum(a["trials"] for a in activities)
+    identical = (mismatch is None and all(t["identical"] for t in trials)
+                 and all(o["identical"] is not False for o in objectives)
+                 and (summary is None or summary.get("trials") in (None, scored)))
+    first = segments[0][0]
+    return {
+        "path": str(path), "script": first.get("script"), "title": first.get("title"),
+        "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
+        "status": "ended" if summary is not None else "interrupted",
+        "trials": trials, "objectives": objectives, "activities": activities, "abandoned": abandoned,
+        "open_at_end": open_at_end, "plan_mismatch": mismatch, "skipped_lines": records.skipped,
+        "identical": identical,
+    }
+
+
+def _rescore_activity(script: Any, header: dict[str, Any], lines: list[dict], rate: float) -> dict[str, Any]:
+    """One activity's trials replayed from its lines (see the module docstring)."""
+    kind = make_kind(script, seed=_kind_seed(header), **(header.get("kind_options") or {}))
     events: list[tuple[float, int | None]] = []
     open_plans: list[tuple[dict, Any]] = []
     trials: list[dict[str, Any]] = []
     results = []
-    summary = None
     abandoned = 0
     mismatch: str | None = None
-    records = LogLines(raw_lines[1:])
-    for d in records:
+    for d in lines:
         kind_of = d.get("type")
         if kind_of == "input":
             if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):
@@ -141,7 +202,7 @@ def rescore(path: str | Path) -> dict[str, Any]:
             # As the session did: the events from the window's start to its close (a slice, not a scan).
             lo = bisect.bisect_left(events, plan.child_start_s - EPS_S, key=lambda e: e[0])
             upto = bisect.bisect_right(events, close + EPS_S, key=lambda e: e[0])
-            result = kind.score(plan, events[lo:upto], prompt=d.get("prompt", "independent"))
+            result = kind.score(plan, events[lo:upto], prompt=d.get("prompt", NOT_RECORDED))
             kind.adapt(result)
             if plan.phase == "trial":
                 results.append(result)
@@ -159,52 +220,29 @@ def rescore(path: str | Path) -> dict[str, Any]:
             if k is not None:
                 open_plans.pop(k)
             abandoned += d.get("phase", "trial") == "trial"
-        elif kind_of == "summary":
-            summary = d
-
-    judged = json.loads(json.dumps(judge_objectives(script, results, plan_objectives=plan_objectives_of(header))))
-    stored_obj = {_key(o): o for o in (summary or {}).get("objectives") or [] if isinstance(o, dict)}
-    objectives = []
-    for o in judged:
-        s = stored_obj.get(_key(o)) if summary is not None else None
-        same = None if s is None else (_same(s.get("value"), o["value"]) and _same(s.get("met"), o["met"]))
-        objectives.append({"id": o["id"], "source": o["source"], "stored": s, "recomputed": o, "identical": same})
-    if summary is not None:
-        missing = [k for k in stored_obj if k not in {_key(o) for o in judged}]
-        objectives += [{"id": k[1], "source": k[0], "stored": stored_obj[k], "recomputed": None, "identical": False}
-                       for k in missing]
-    identical = (mismatch is None and all(t["identical"] for t in trials)
-                 and all(o["identical"] is not False for o in objectives)
-                 and (summary is None or summary.get("trials") in (None, len(results))))
-    return {
-        "path": str(path), "script": header.get("script"), "title": header.get("title"),
-        "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
-        "status": "ended" if summary is not None else "interrupted",
-        "trials": trials, "objectives": objectives, "abandoned": abandoned, "open_at_end": len(open_plans),
-        "plan_mismatch": mismatch, "skipped_lines": records.skipped, "identical": identical,
-    }
+    return {"trials": trials, "results": results, "abandoned": abandoned, "open": len(open_plans),
+            "mismatch": mismatch}
 
 
-def _no_script(path: Path, header: dict[str, Any], raw_lines: list[bytes]) -> dict[str, Any]:
-    """The re-score of a session that ran no intervention script: nothing to recompute, nothing stored."""
-    records = LogLines(raw_lines[1:])
-    summary = None
-    scored = 0
-    for d in records:
-        if d.get("type") in ("trial", "plan"):
-            scored += 1
-        elif d.get("type") == "summary":
-            summary = d
+def _no_script(path: Path, headers: list[dict[str, Any]], lines: list[dict], summary: dict[str, Any] | None,
+               skipped: int) -> dict[str, Any]:
+    """The re-score of a visit that ran no intervention script: nothing to recompute, nothing stored."""
+    scored = sum(1 for d in lines if d.get("type") in ("trial", "plan"))
     if scored or (summary is not None and summary.get("trials") not in (None, 0)):
         raise ConfigError(f"{path} cannot be re-scored: it has trials but names no intervention script.")
-    name = str(header.get("script") or "")
-    what = ("a MIDI song" if name.lower().endswith((".mid", ".midi")) else "free play" if name == "free"
-            else str(header.get("intervention") or "no script"))
+
+    def what(header: dict[str, Any]) -> str:
+        name = str(header.get("script") or "")
+        return ("a MIDI song" if name.lower().endswith((".mid", ".midi")) else "free play" if name == "free"
+                else str(header.get("intervention") or "no script"))
+
+    ran = " then ".join(what(h) for h in headers)
+    first = headers[0]
     return {
-        "path": str(path), "script": header.get("script"), "title": header.get("title"),
-        "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
+        "path": str(path), "script": first.get("script"), "title": first.get("title"),
+        "engine_version": engine.__version__, "logged_engine_version": first.get("engine_version"),
         "status": "ended" if summary is not None else "interrupted",
-        "trials": [], "objectives": [], "abandoned": 0, "open_at_end": 0, "plan_mismatch": None,
-        "skipped_lines": records.skipped, "identical": True,
-        "note": f"The session ran {what}, not an intervention script: it has no trials or objectives to re-score.",
+        "trials": [], "objectives": [], "activities": [], "abandoned": 0, "open_at_end": 0, "plan_mismatch": None,
+        "skipped_lines": skipped, "identical": True,
+        "note": f"The session ran {ran}, not an intervention script: it has no trials or objectives to re-score.",
     }

@@ -15,6 +15,17 @@ counts the sessions before the range too, and writes what was asked for:
 * ``trials.csv``, ``objectives.csv`` and ``report.json`` (see
   ``docs/reports.md`` and :mod:`engine.reports.csvjson`).
 
+What is the child's treatment data (:func:`select_records`): a simulated
+visit (a simulated child played it: ``tandem demo``, ``tandem assess
+--simulate``) is left out unless ``include_simulated=True``, and then it is
+marked *simulated* wherever it shows (its note's title, banner, sentences
+and signature line, the per-session rows, the plots' dates, the title
+block, the PDF's page header). An assessment probe (a task of the
+battery) is never a treatment data point: it is left out, unless a plan
+objective names its task in ``probes``; then it is a point of that
+objective only, labelled *baseline* (its phase), and does not count toward
+the objective's status.
+
 Privacy: the child is named by the pseudonymous id unless ``names=True``
 (then the plan's ``display_name``); every file is written 0600 in folders
 made 0700.
@@ -38,7 +49,7 @@ from engine.interventions.script import load_script
 from engine.paths import ensure_private_dir, write_private
 from engine.records.beats import beat_asynchronies
 from engine.records.model import SessionRecord
-from engine.records.plan import Plan, plan_entries_for
+from engine.records.plan import Plan, PlanObjective, plan_entries_for
 from engine.reports import csvjson, plots
 from engine.reports.render import data_uri, environment, html_to_pdf, import_weasyprint
 from engine.reports.sentences import (
@@ -46,6 +57,7 @@ from engine.reports.sentences import (
     prompt_counts,
     session_sentences,
     setup_text,
+    simulated_child_text,
     status_label,
 )
 from engine.scoring.display import TRIAL_SCORES, format_score
@@ -57,9 +69,10 @@ from engine.scoring.objectives import (
     evaluate_session,
     objective_status,
 )
-from engine.scoring.words import format_value, metric_display
+from engine.scoring.words import format_half_up, format_value, metric_display, percent_text
 
-__all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_report", "collect", "session_date"]
+__all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_report", "collect", "probe_measures",
+           "select_records", "session_date"]
 
 FORMATS = ("html", "pdf", "csv", "json")
 """The formats :func:`build_report` writes."""
@@ -78,6 +91,40 @@ def session_started(record: SessionRecord) -> dt.datetime:
         return dt.datetime.fromisoformat(record.started)
     except (TypeError, ValueError):
         return dt.datetime(1970, 1, 1)
+
+
+def _probe_tasks(record: SessionRecord) -> tuple[str, ...]:
+    """The assessment tasks a probe's log measured (the header's ``assessment.tasks``, else its script's stem)."""
+    assessment = record.header.get("assessment")
+    tasks = assessment.get("tasks") if isinstance(assessment, dict) else None
+    names = tasks if isinstance(tasks, list) and tasks else [Path(record.script).stem]
+    return tuple(str(t).strip().lower().replace("-", "_") for t in names)
+
+
+def probe_measures(entry: PlanObjective, record: SessionRecord) -> bool:
+    """Whether a probe's log is a baseline point of the plan objective ``entry`` (its ``probes`` name the task).
+
+    A sensory probe never is: it is rated by the therapist, not scored (the plan refuses to name it).
+    """
+    return record.probe and any(t in entry.probes for t in _probe_tasks(record) if t != "sensory")
+
+
+def select_records(records: Iterable[SessionRecord], plan: Plan | None, *,
+                   include_simulated: bool = False) -> tuple[list[SessionRecord], list[SessionRecord]]:
+    """The records a child's report judges, and those it leaves out (see the module docstring).
+
+    Kept: every treatment visit that is not simulated (simulated ones too with
+    ``include_simulated``), and the probes a plan objective names in ``probes``.
+    """
+    kept: list[SessionRecord] = []
+    left: list[SessionRecord] = []
+    entries = plan.objectives if plan is not None else ()
+    for r in records:
+        if (r.simulated and not include_simulated) or (r.probe and not any(probe_measures(e, r) for e in entries)):
+            left.append(r)
+        else:
+            kept.append(r)
+    return kept, left
 
 
 @dataclass
@@ -105,6 +152,21 @@ class SessionView:
     @property
     def stem(self) -> str:
         return Path(self.record.script).stem
+
+    @property
+    def simulated(self) -> bool:
+        """A simulated child played this visit (shown only with ``include_simulated``, marked wherever it shows)."""
+        return self.record.simulated
+
+    @property
+    def probe(self) -> bool:
+        """An assessment probe, shown as a baseline point of the plan objectives that name its task."""
+        return self.record.probe
+
+    @property
+    def label(self) -> str:
+        """The visit's date as the plots show it, marked when simulated."""
+        return f"{self.date:%d %b}" + (" (sim.)" if self.simulated else "")
 
 
 @dataclass
@@ -142,9 +204,12 @@ class ObjectiveView:
     status: str = "not started"
     sentence: str = "No trials recorded yet."
     consecutive_met: int = 0
+    mastered_on: str | None = None  # ISO date of the visit that completed mastery (the latest mastery)
+    regressed_on: str | None = None  # ISO date of the first visit after it that did not meet the criterion
     plot: str | None = None
     figure_label: str = ""
     notes: list[str] = field(default_factory=list)
+    probes: tuple[str, ...] = ()  # the plan's assessment tasks whose probes are its baseline points
 
 
 @dataclass
@@ -165,6 +230,14 @@ class Report:
     timing_plot: str | None = None
     notes: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)  # the therapist's summary and recommendations, by paragraph
+    include_simulated: bool = False
+    left_out_simulated: int = 0  # simulated visits in the range, left out (no include_simulated)
+    left_out_probes: int = 0  # assessment probes in the range that no plan objective names, left out
+
+    @property
+    def simulated_shown(self) -> int:
+        """How many of the sessions shown are simulated visits."""
+        return sum(1 for s in self.sessions if s.simulated)
 
     @property
     def first(self) -> dt.date | None:
@@ -203,7 +276,7 @@ def _figure_of(objective: Objective | None, result: SessionResult | None, value:
     if not result.judged:
         return None, "–"
     pct = 100.0 * result.passed / result.judged
-    return pct, f"{result.passed}/{result.judged} ({pct:.0f} %)"
+    return pct, f"{result.passed}/{result.judged} ({percent_text(pct)})"
 
 
 def _plot_spec(objective: Objective | None) -> tuple[float | None, str, bool, bool]:
@@ -222,9 +295,9 @@ def _plot_spec(objective: Objective | None) -> tuple[float | None, str, bool, bo
     return 100.0 * objective.k / objective.n, "% of judged trials passed", False, True
 
 
-def _trials_of(record: SessionRecord) -> list[Trial]:
+def _trials_of(trials: Iterable[Any]) -> list[Trial]:
     out = []
-    for t in record.trials:
+    for t in trials:
         try:
             out.append(Trial(scores=t.scores, prompt=t.prompt))
         except ValueError:
@@ -251,11 +324,16 @@ class _ScriptCache:
 def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             date_from: dt.date | None = None, date_to: dt.date | None = None, names: bool = False,
             therapist: str | None = None, plots_wanted: bool = True,
-            meanwhile: Callable[[], object] | None = None) -> Report:
-    """Judge every objective and lay out the report (no files written)."""
-    ordered = sorted(records, key=lambda r: (session_started(r).timestamp(), str(r.path)))
+            meanwhile: Callable[[], object] | None = None, include_simulated: bool = False) -> Report:
+    """Judge every objective and lay out the report (no files written); ``include_simulated``: see
+    :func:`select_records`."""
+    kept, left = select_records(records, plan, include_simulated=include_simulated)
+    ordered = sorted(kept, key=lambda r: (session_started(r).timestamp(), str(r.path)))
     history = [r for r in ordered if date_to is None or session_date(r) <= date_to]
     shown_ids = {id(r) for r in history if date_from is None or session_date(r) >= date_from}
+    left_shown = [r for r in left if (date_from is None or session_date(r) >= date_from)
+                  and (date_to is None or session_date(r) <= date_to)]
+    n_sim = sum(1 for r in left_shown if r.simulated and not include_simulated)  # the rest: probes
     therapist = therapist or (plan.therapist if plan else None) or next(
         (r.header.get("therapist") for r in reversed(history) if r.header.get("therapist")), None)
     shown_name = plan.display_name if (names and plan and plan.display_name) else child
@@ -267,32 +345,50 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             continue
         started = session_started(r)
         prompts = prompt_counts(t.prompt for t in r.trials)
+        # A probe shown here is a plan objective's baseline point, whatever the plan's phase on its day.
         view = SessionView(
             n=len(shown) + 1, record=r, anchor=f"session-{len(shown) + 1}", started=started,
-            phase=plan.phase_on(started.date()) if plan else None, prompts=prompts,
-            sentences=session_sentences(title=r.title or Path(r.script).stem, status=r.status,
-                                        duration_s=r.duration_s, n_trials=len(r.trials), prompts=prompts,
-                                        skipped_lines=r.skipped_lines),
-            setup=setup_text(r.header, r.kind))
+            phase="baseline" if r.probe else plan.phase_on(started.date()) if plan else None, prompts=prompts,
+            sentences=[], setup=setup_text(r.header, r.kind))
         _trial_table(view)
+        # The note's counts are its table's rows, so the sentence and the table always agree.
+        view.sentences = session_sentences(
+            title=r.title or Path(r.script).stem, status=r.status, duration_s=r.duration_s,
+            n_trials=len(view.trial_rows), prompts=prompts, skipped_lines=r.skipped_lines, beats=_beats(r),
+            played=_played(r), simulated=simulated_child_text(r.header) if r.simulated else None,
+            probe=", ".join(_probe_tasks(r)) if r.probe else None)
         shown.append(view)
         views[id(r)] = view
 
-    # (key, label, objective, plan entry or None, records it applies to)
-    specs: list[tuple[str, str, Objective | None, Any, list[SessionRecord], str]] = []
+    # (key, label, objective, plan entry or None, the visits and their activities it is judged on)
+    specs: list[tuple[str, str, Objective | None, Any, list[tuple[SessionRecord, frozenset[int]]], str]] = []
     scripts = _ScriptCache()
     if plan is not None:
         for entry in plan.objectives:
-            recs = [r for r in history if entry in plan_entries_for(plan, r.script)]
+            # A probe shares its script's stem with treatment scripts (stop-and-go): it counts only where named.
+            # A visit counts with the activities whose script the plan names for the objective.
+            recs = []
+            for r in history:
+                acts = (frozenset(a.index for a in r.activities) if probe_measures(entry, r) else frozenset()
+                        ) if r.probe else frozenset(a.index for a in r.activities
+                                                    if entry in plan_entries_for(plan, a.script))
+                if acts:
+                    recs.append((r, acts))
             specs.append((f"plan:{entry.id}", "Plan", entry.objective, entry, recs, "plan"))
-    by_script: dict[str, list[SessionRecord]] = {}
+    by_script: dict[str, list[tuple[SessionRecord, frozenset[int]]]] = {}
     for r in history:
-        by_script.setdefault(Path(r.script).stem, []).append(r)
+        if not r.probe:  # a probe's generated script has no objectives, and is not the treatment script
+            stems: dict[str, set[int]] = {}
+            for a in r.activities:
+                stems.setdefault(Path(a.script).stem, set()).add(a.index)
+            for stem, acts in stems.items():
+                by_script.setdefault(stem, []).append((r, frozenset(acts)))
     for stem, recs in by_script.items():
-        title = recs[-1].title or stem
-        defs = scripts.objectives(recs[-1])
+        last, last_acts = recs[-1]
+        title = next((a.title for a in last.activities if a.index in last_acts and a.title), stem)
+        defs = scripts.objectives(last.activities[min(last_acts)])
         if defs is None:  # the script cannot be read now: show what the logs say
-            ids = list(dict.fromkeys(o.id for r in recs for o in r.objectives if o.source == "script"))
+            ids = list(dict.fromkeys(o.id for r, _ in recs for o in r.objectives if o.source == "script"))
             for oid in ids:
                 specs.append((f"script:{stem}:{oid}", f"Script: {title}", None, oid, recs, "script"))
         else:
@@ -308,27 +404,34 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         if source == "plan":
             view.domain, view.goal = entry.domain, entry.goal
             view.description, view.target_date = entry.description, entry.target_date
-        _judge(view, recs, views, entry if source == "script" and obj is None else None)
+            view.probes = entry.probes
+        _judge(view, recs, views, entry if source == "script" and obj is None else None,
+               min_gap_days=plan.mastery_gap_days if plan is not None else 1)
         objectives.append(view)
         for row in view.rows:
             row.session.rows.append(row)
 
     report = Report(child=shown_name, child_id=child, names=names, date_from=date_from, date_to=date_to,
                     generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
-                    therapist=therapist, plan=plan, sessions=shown, objectives=objectives)
+                    therapist=therapist, plan=plan, sessions=shown, objectives=objectives,
+                    include_simulated=include_simulated,
+                    left_out_simulated=n_sim, left_out_probes=len(left_shown) - n_sim)
     if plots_wanted:
         _draw(report, meanwhile)
     return report
 
 
-def _judge(view: ObjectiveView, recs: Sequence[SessionRecord], views: dict[int, SessionView],
-           logged_id: str | None) -> None:
-    """Fill the objective's rows (sessions in the range) and status (over every session up to its end)."""
+def _judge(view: ObjectiveView, recs: Sequence[tuple[SessionRecord, frozenset[int]]], views: dict[int, SessionView],
+           logged_id: str | None, *, min_gap_days: int = 1) -> None:
+    """Fill the objective's rows (visits in the range, each judged on the activities that measure it) and
+    status (over every visit up to its end; mastery over visits on separate days)."""
     obj = view.objective
+    stem = view.key.split(":")[1] if view.key.startswith("script:") else None
     if obj is None:  # from the logs' summaries only
         last = None
-        for r in recs:
-            rec = next((o for o in r.objectives if o.source == "script" and o.id == logged_id), None)
+        for r, _ in recs:
+            rec = next((o for o in r.objectives if o.source == "script" and o.id == logged_id
+                        and (o.script is None or o.script == stem)), None)
             if rec is None:
                 continue
             last = rec
@@ -342,27 +445,41 @@ def _judge(view: ObjectiveView, recs: Sequence[SessionRecord], views: dict[int, 
             view.status, view.sentence = status_label(last.status), last.sentence
         return
     results: list[SessionResult] = []
+    dates: list[dt.date] = []
     skipped = 0
-    for r in recs:
+    baseline: list[SessionRecord] = []
+    for r, acts in recs:
+        trials = [t for t in r.trials if t.activity in acts]
         try:
-            res = evaluate_session(obj, _trials_of(r))
+            res = evaluate_session(obj, _trials_of(trials))
         except ValueError:
             skipped += 1  # the session's trials do not have this objective's metric
             continue
-        results.append(res)
+        if r.probe:
+            baseline.append(r)  # a baseline point: shown, but the status is the treatment visits'
+        else:
+            results.append(res)
+            dates.append(session_date(r))
         sv = views.get(id(r))
         if sv is None:
             continue
         figure, text = _figure_of(obj, res, res.value)
-        counted_prompts = prompt_counts(r.trials[o.index].prompt for o in res.trials if o.index < len(r.trials))
+        counted_prompts = prompt_counts(trials[o.index].prompt for o in res.trials if o.index < len(trials))
         row = ObjectiveRow(sv, view, res, res.value, figure, text, res.met, res.summary, counted_prompts)
-        row.status = status_label(objective_status(obj, results).status)
+        row.status = status_label(objective_status(obj, results, dates, min_gap_days=min_gap_days).status)
         view.rows.append(row)
     if skipped:
         view.notes.append(f"{skipped} session{'s' if skipped != 1 else ''} of its scripts did not measure "
                           f"{obj.metric} and {'were' if skipped != 1 else 'was'} left out.")
-    st = objective_status(obj, results)
+    if baseline:
+        days = ", ".join(dict.fromkeys(f"{session_date(r):%d %b %Y}" for r in baseline))
+        n = len(baseline)
+        view.notes.append(f"{n} assessment probe{'s' if n != 1 else ''} ({days}) "
+                          f"{'are shown as baseline points' if n != 1 else 'is shown as a baseline point'} (the "
+                          f"plan's probes: {', '.join(view.probes)}); the status counts treatment visits only.")
+    st = objective_status(obj, results, dates, min_gap_days=min_gap_days)
     view.status, view.sentence, view.consecutive_met = status_label(st.status), st.sentence, st.consecutive_met
+    view.mastered_on, view.regressed_on = st.mastered_on, st.regressed_on
 
 
 def _trial_table(view: SessionView) -> None:
@@ -373,7 +490,7 @@ def _trial_table(view: SessionView) -> None:
     view.trial_columns = [("n", "Trial"), ("tempo", "Tempo"), ("correct", "Correct"), ("prompt", "Prompt")] + [
         (k, label[:1].upper() + label[1:]) for k, label, _ in present]
     for t in r.trials:
-        view.trial_rows.append([str(t.n), f"{t.tempo_bpm:.0f}", format_score(t.correct), t.prompt]
+        view.trial_rows.append([str(t.n), format_half_up("{:.0f}", t.tempo_bpm), format_score(t.correct), t.prompt]
                                + [format_score(t.scores.get(k), spec) for k, _, spec in present])
 
 
@@ -381,6 +498,21 @@ def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+def _beats(r: SessionRecord) -> int | None:
+    """A rhythmic-cueing session's beats (each of its trials is a bar of them); None for other kinds."""
+    if r.header.get("intervention") != "rhythmic_cueing":
+        return None
+    return sum(int(_num(t.scores.get("n_cues")) or 0) for t in r.trials) or None
+
+
+def _played(r: SessionRecord) -> str | None:
+    """What a session played when it ran no intervention script (no trials to score); None for a script."""
+    name = str(r.script or "")
+    if name.lower().endswith((".mid", ".midi")):
+        return "a MIDI song"
+    return "free play" if name == "free" else None
 
 
 def _session_panels(r: SessionRecord) -> list[dict[str, Any]]:
@@ -424,11 +556,13 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
         crit, ylabel, lower, percent = _plot_spec(view.objective)
         marks, last_phase = [], None
         for i, row in enumerate(view.rows):
-            if row.session.phase and row.session.phase != last_phase:
-                marks.append((i, row.session.phase))
-                last_phase = row.session.phase
+            # After baseline probes, a plan without phases still gets its phase-change line.
+            phase = row.session.phase or ("treatment" if last_phase == "baseline" else None)
+            if phase and phase != last_phase:
+                marks.append((i, phase))
+                last_phase = phase
         jobs.append((plots.objective_plot, (
-            [f"{row.session.date:%d %b}" for row in view.rows], [row.figure for row in view.rows],
+            [row.session.label for row in view.rows], [row.figure for row in view.rows],
             [row.met for row in view.rows]), {"criterion": crit, "ylabel": ylabel, "lower_is_better": lower,
                                               "phase_marks": marks, "percent": percent}))
         setters.append(lambda png, view=view: setattr(view, "plot", data_uri(png)))
@@ -441,7 +575,7 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
 
         setters.append(set_session)
     if len(report.sessions) > 1:
-        labels = [f"{s.date:%d %b}" for s in report.sessions]
+        labels = [s.label for s in report.sessions]
         panels = []
         asy = [_mean(_num(t.scores.get("asynchrony_mean_ms")) for t in s.record.trials) for s in report.sessions]
         if any(v is not None for v in asy):
@@ -521,7 +655,8 @@ def render_html(report: Report, *, only: SessionView | None = None, part: str = 
 def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None, *,
                  date_from: dt.date | None = None, date_to: dt.date | None = None,
                  formats: Iterable[str] = FORMATS, out_dir: str | os.PathLike, names: bool = False,
-                 therapist: str | None = None, summary: str | None = None) -> dict[str, list[Path]]:
+                 therapist: str | None = None, summary: str | None = None,
+                 include_simulated: bool = False) -> dict[str, list[Path]]:
     """Write the progress report, session notes and exports; the paths written, by format.
 
     Parameters
@@ -531,6 +666,8 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     records : sequence of SessionRecord
         The child's sessions (any order; those after ``date_to`` are ignored,
         those before ``date_from`` count toward statuses but are not shown).
+        Simulated visits and assessment probes are left out as
+        :func:`select_records` says.
     plan : Plan or None
         The child's plan: its objectives are reported besides the scripts' own.
     date_from, date_to : date or None
@@ -546,6 +683,9 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     summary : str or None
         The therapist's summary and recommendations (plain text; paragraphs
         separated by blank lines), printed after the title block.
+    include_simulated : bool
+        Also report simulated visits (a simulated child played them), each
+        marked *simulated* wherever it shows.
 
     Raises
     ------
@@ -562,7 +702,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     out = ensure_private_dir(Path(out_dir))
     wants_pages = "html" in formats or "pdf" in formats
     report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
-                     therapist=therapist, plots_wanted=wants_pages,
+                     therapist=therapist, plots_wanted=wants_pages, include_simulated=include_simulated,
                      meanwhile=import_weasyprint if "pdf" in formats else None)
     report.summary = [" ".join(p.split()) for p in re.split(r"\n\s*\n", summary or "") if p.strip()]
     written: dict[str, list[Path]] = {f: [] for f in formats}

@@ -14,7 +14,10 @@ import csv
 import io
 import json
 import math
+from pathlib import Path
 from typing import Any
+
+from engine.scoring.words import format_half_up
 
 __all__ = ["JSON_SCHEMA", "OBJECTIVE_COLUMNS", "TRIAL_COLUMNS", "cell", "objectives_csv", "report_json",
            "trials_csv"]
@@ -22,13 +25,15 @@ __all__ = ["JSON_SCHEMA", "OBJECTIVE_COLUMNS", "TRIAL_COLUMNS", "cell", "objecti
 JSON_SCHEMA = "tandem-report/1"
 """The ``schema`` of :func:`report_json`'s document."""
 
-TRIAL_COLUMNS = ("child", "session_date", "session_started", "session_status", "script", "title", "kind",
-                 "phase", "trial_n", "trial_index", "trial_phase", "start_s", "tempo_bpm", "correct", "prompt")
+TRIAL_COLUMNS = ("child", "session_date", "session_started", "session_status", "simulated", "probe", "script",
+                 "title", "kind", "phase", "trial_n", "trial_index", "trial_phase", "start_s", "tempo_bpm", "correct",
+                 "prompt", "activity")
 """The fixed columns of ``trials.csv``; every score follows as its own column, ``score_<name>``, by name."""
 
-OBJECTIVE_COLUMNS = ("child", "session_date", "session_started", "session_status", "script", "phase",
-                     "objective_source", "objective_id", "domain", "metric", "criterion", "trials", "counted",
-                     "prompted", "unscorable", "judged", "passed", "value", "figure", "met", "status", "summary")
+OBJECTIVE_COLUMNS = ("child", "session_date", "session_started", "session_status", "simulated", "probe", "script",
+                     "phase", "objective_source", "objective_id", "domain", "metric", "criterion", "trials",
+                     "counted", "prompted", "unscorable", "judged", "passed", "value", "figure", "met", "status",
+                     "summary", "not_recorded")
 """The columns of ``objectives.csv``, one row per objective per session."""
 
 
@@ -43,7 +48,7 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return ""
-        text = f"{round(value, 6):.6f}".rstrip("0").rstrip(".")
+        text = format_half_up("{:.6f}", value).rstrip("0").rstrip(".")  # half up, as every figure shown
         return "0" if text in ("-0", "") else text
     if isinstance(value, (list, tuple)):
         return "; ".join(cell(v) for v in value)
@@ -74,8 +79,12 @@ def trials_csv(report) -> str:
     for s in report.sessions:
         r = s.record
         for t in r.trials:
-            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.stem, r.title, r.kind, s.phase,
-                         t.n, t.index, t.phase, t.start_s, t.tempo_bpm, t.correct, t.prompt]
+            # A visit of several activities: each trial names its own activity's script and title.
+            act = r.activities[t.activity] if 0 <= t.activity < len(r.activities) else None
+            stem, title = (Path(act.script).stem, act.title) if act is not None else (s.stem, r.title)
+            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.simulated, s.probe, stem, title,
+                         r.kind, s.phase,
+                         t.n, t.index, t.phase, t.start_s, t.tempo_bpm, t.correct, t.prompt, t.activity + 1]
                         + [t.scores.get(k) for k in names])
     return _csv(list(TRIAL_COLUMNS) + [f"score_{k}" for k in names], rows)
 
@@ -91,11 +100,13 @@ def objectives_csv(report) -> str:
         r = s.record
         for row in s.rows:
             v, res = row.objective, row.result
-            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.stem, s.phase, v.source, v.id,
+            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.simulated, s.probe, s.stem,
+                         s.phase, v.source, v.id,
                          v.domain, _metric(v), v.criterion, res.n_trials if res else None,
                          res.counted if res else None, res.excluded_prompted if res else None,
                          res.unscorable if res else None, res.judged if res else None,
-                         res.passed if res else None, row.value, row.figure, row.met, row.status, row.summary])
+                         res.passed if res else None, row.value, row.figure, row.met, row.status, row.summary,
+                         res.not_recorded if res else None])
     return _csv(list(OBJECTIVE_COLUMNS), rows)
 
 
@@ -126,6 +137,8 @@ def report_json(report) -> str:
         "engine_version": report.engine_version,
         "therapist": report.therapist,
         "summary": report.summary,
+        "include_simulated": report.include_simulated,
+        "left_out": {"simulated": report.left_out_simulated, "probes": report.left_out_probes},
         "service": plan.service if plan is not None else None,
         "diagnosis": plan.diagnosis if plan is not None else None,
         "plan": None if plan is None else {
@@ -141,6 +154,8 @@ def report_json(report) -> str:
             "title": s.record.title,
             "kind": s.record.kind,
             "status": s.record.status,
+            "simulated": s.simulated,
+            "probe": s.probe,
             "duration_s": s.record.duration_s,
             "phase": s.phase,
             "prompts": s.prompts,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from engine.scoring.objectives import BOOL_AGGREGATES, PROMPT_LEVELS, Objective, trial_test_phrase
+from engine.scoring.objectives import BOOL_AGGREGATES, NOT_RECORDED, PROMPT_LEVELS, Objective, trial_test_phrase
 from engine.scoring.words import (
     AGGREGATE_WORDS,
     BOOL_METRIC_PHRASES,
@@ -19,6 +19,7 @@ from engine.scoring.words import (
     format_value,
     metric_display,
     plural,
+    round_half_up,
 )
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "prompt_counts",
     "prompt_text",
     "session_sentences",
+    "setup_text",
+    "simulated_child_text",
     "status_label",
 ]
 
@@ -68,7 +71,7 @@ def criterion_text(objective: Objective) -> str:
         counted = f"{', '.join(prompts[:-1])} and {prompts[-1]} trials count" if len(prompts) > 1 \
             else f"{prompts[0]} trials count"
     return (f"{text} ({counted}); mastered when met in "
-            f"{plural(objective.sessions, 'consecutive session')}.")
+            f"{plural(objective.sessions, 'consecutive session')} on separate days.")
 
 
 def prompt_counts(prompts: Iterable[str]) -> dict[str, int]:
@@ -89,7 +92,7 @@ def duration_text(seconds: float | None) -> str:
     """E.g. "12 min 5 s" or "45 s"."""
     if seconds is None:
         return "–"
-    total = round(float(seconds))
+    total = int(round_half_up(float(seconds)))
     minutes, secs = divmod(total, 60)
     if minutes and secs:
         return f"{minutes} min {secs} s"
@@ -97,17 +100,45 @@ def duration_text(seconds: float | None) -> str:
 
 
 def session_sentences(*, title: str, status: str, duration_s: float | None, n_trials: int,
-                      prompts: dict[str, int], skipped_lines: int = 0) -> list[str]:
-    """The opening sentences of a session progress note."""
-    help_given = {k: v for k, v in prompts.items() if k != "independent"}
-    first = f"{title}: {plural(n_trials, 'trial')} in {duration_text(duration_s)}"
-    if n_trials and not help_given:
+                      prompts: dict[str, int], skipped_lines: int = 0, beats: int | None = None,
+                      played: str | None = None, simulated: str | None = None,
+                      probe: str | None = None) -> list[str]:
+    """The opening sentences of a session progress note.
+
+    ``n_trials`` is what the note's trial table shows (one row a trial); ``beats``: a rhythmic-cueing
+    session's beats over those trials (each trial a bar); ``played``: what ran when it was no script
+    ("a MIDI song", "free play": nothing to score); ``simulated``: who played a simulated visit ("a
+    simulated child (model 'steady')"); ``probe``: the assessment task(s) of a probe shown as baseline.
+    ``duration_s`` is the session's own time (its stream clock), never the wall clock.
+    """
+    unmarked = prompts.get(NOT_RECORDED, 0)
+    help_given = {k: v for k, v in prompts.items() if k not in ("independent", NOT_RECORDED)}
+    if played and not n_trials:
+        first = f"{title}: {played} for {duration_text(duration_s)}, with no trials to score"
+    elif not n_trials:
+        first = f"{title}: no trials in {duration_text(duration_s)}"
+    else:
+        counted = f" ({plural(beats, 'beat')}, one bar a trial)" if beats else ""
+        first = f"{title}: {plural(n_trials, 'trial')}{counted} in {duration_text(duration_s)}"
+    if n_trials and not help_given and not unmarked:
         first += ", all without prompts."
     elif help_given:
         first += f"; prompts given: {prompt_text(help_given)} ({prompts.get('independent', 0)} independent)."
+    elif unmarked and unmarked == n_trials:
+        first += "; no prompt level was recorded."
+    elif unmarked:
+        first += f"; {prompts.get('independent', 0)} independent."
     else:
         first += "."
+    if unmarked and unmarked != n_trials:
+        first = first[:-1] + f"; {plural(unmarked, 'trial')} without a recorded prompt level."
     out = [first]
+    if simulated:
+        out.append(f"Simulated visit, not a child's data: {simulated} played it (shown because simulated visits "
+                   f"were asked for).")
+    if probe:
+        out.append(f"An assessment probe ({probe}), shown as a baseline point of the plan objectives that name it; "
+                   f"it is not a treatment visit.")
     if status == "interrupted":
         out.append("The session was cut off before it ended (interrupted); the trials completed before "
                    "that are included.")
@@ -131,3 +162,13 @@ def setup_text(header: dict, kind: str) -> str:
         "No calibration profile was recorded for this session (it ran before calibration existed, or without one): "
         "timing used the device's reported latencies only.")
     return f"{devices}. {note}"
+
+
+def simulated_child_text(header: dict) -> str:
+    """Who played a simulated visit, from its log's header: e.g. "a simulated child (model 'steady')"."""
+    sim = header.get("simulated_child")
+    if isinstance(sim, dict) and sim.get("model"):
+        return f"a simulated child (model '{sim['model']}')"
+    if isinstance(sim, dict) and sim.get("profile"):
+        return f"a simulated child (tapping profile '{sim['profile']}')"
+    return "a simulated child"

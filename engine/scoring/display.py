@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.scoring.words import format_half_up
+
 __all__ = ["TRIAL_SCORES", "format_score"]
 
 TRIAL_SCORES: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -29,7 +31,7 @@ TRIAL_SCORES: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 
 def format_score(value: Any, spec: str = "{}") -> str:
-    """A score as a reader sees it: yes/no, rounded numbers, a dash for none."""
+    """A score as a reader sees it: yes/no, numbers rounded half up (62.5 % → "63 %"), a dash for none."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -37,6 +39,6 @@ def format_score(value: Any, spec: str = "{}") -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(format_score(v) for v in value) or "–"
     try:
-        return spec.format(value)
+        return format_half_up(spec, value)
     except (ValueError, TypeError):
         return str(value)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.scoring.times import as_times
-from engine.scoring.words import plural
+from engine.scoring.words import format_half_up, percent_text, plural
 
 __all__ = ["ImitationResult", "score_imitation"]
 
@@ -287,7 +287,8 @@ def score_imitation(
 
     if not present:
         if n_resp:
-            reason = (f"The first response onset came {resp[0] - end_s:.2f} s after the end of "
+            late = format_half_up("{:.2f}", float(resp[0] - end_s))
+            reason = (f"The first response onset came {late} s after the end of "
                       f"the call, later than the {window_s:g} s allowed.")
         else:
             reason = "The child did not respond after the call."
@@ -364,7 +365,7 @@ def score_imitation(
         reasons.append(f"the response had {plural(extra, 'extra note')}")
     if ioi_error_rel is not None and ioi_error_rel > max_ioi_error_rel:
         failed.append("ioi_error")
-        reasons.append(f"its intervals were off by {100 * ioi_error_rel:.0f} % on average "
+        reasons.append(f"its intervals were off by {percent_text(100 * ioi_error_rel)} on average "
                        f"(at most {100 * max_ioi_error_rel:g} % allowed)")
     if require_pitch and pitch_match != 1.0:
         failed.append("pitch")

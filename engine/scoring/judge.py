@@ -12,13 +12,15 @@ no objective counts), as :class:`engine.interventions.kinds.TrialResult` is.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from engine.scoring.display import TRIAL_SCORES, format_score
 from engine.scoring.objectives import Objective, SessionResult, evaluate_session, objective_status
+from engine.scoring.words import format_half_up
 
-__all__ = ["judge_objectives", "objective_label", "trial_line"]
+__all__ = ["judge_objectives", "judge_visit", "objective_label", "trial_line"]
 
 
 def judge_objectives(script: Any, results: Sequence[Any],
@@ -55,6 +57,70 @@ def judge_objectives(script: Any, results: Sequence[Any],
     return out
 
 
+def judge_visit(activities: Sequence[tuple[Any, Sequence[Any], Sequence[Objective]]],
+                history: dict[str, list[tuple[dt.date | None, SessionResult]]] | None = None, *,
+                date: dt.date | None = None) -> list[dict]:
+    """A visit's objectives, each judged once over every activity of the visit that measures it.
+
+    ``activities``: per activity that ran a script, in the visit's order, ``(script, results,
+    plan_objectives)`` as :func:`judge_objectives` takes them. A script's own objectives are judged on
+    the trials of every activity that ran that script (the same file); a plan objective on the trials of
+    every activity whose plan entry named it and whose trials have its metric (``not_measured`` when none
+    has). The results are as :func:`judge_objectives`'s, in the same order (the scripts' objectives in
+    the order the scripts first ran, then the plan's), each script objective also naming its ``script``
+    (the file's stem); a one-activity visit judges exactly as :func:`judge_objectives`. ``history`` (earlier
+    visits of this run, oldest first, as ``(date, result)``) is keyed ``STEM:ID`` for a script's objective and
+    ``plan:ID`` for the plan's, and extended with this visit on ``date``; with dates, mastery needs visits
+    on separate days (:func:`~engine.scoring.objectives.objective_status`).
+    """
+
+    def status(key: str, obj: Objective, res: SessionResult):
+        past = history.setdefault(key, []) if history is not None else []
+        past.append((date, res))
+        dated = all(d is not None for d, _ in past)
+        return objective_status(obj, [r for _, r in past], [d for d, _ in past] if dated else None)
+
+    scripts: dict[str, tuple[Any, list]] = {}
+    plans: dict[str, tuple[Objective, list, bool]] = {}
+    for script, results, plan_objectives in activities:
+        trials = [r.trial for r in results if r.trial is not None]
+        key = str(getattr(script, "path", id(script)))
+        scripts.setdefault(key, (script, []))[1].extend(trials)
+        for obj in plan_objectives:
+            first, got, measured = plans.setdefault(obj.id, (obj, [], False))
+            try:
+                evaluate_session(first, trials)  # does this activity's kind produce its metric?
+            except ValueError:
+                continue
+            got.extend(trials)
+            plans[obj.id] = (first, got, True)
+    out = []
+    for script, trials in scripts.values():
+        stem = _stem(script)
+        for obj in script.objectives:
+            res = evaluate_session(obj, trials)  # checked against its kind when the script loaded
+            st = status(f"{stem}:{obj.id}", obj, res)
+            out.append({"id": obj.id, "source": "script", "script": stem, "status": st.status,
+                        "sentence": st.sentence, "value": res.value, "met": res.met})
+    for obj, trials, measured in plans.values():
+        if not measured:
+            what = (f"This script does not measure {obj.metric}" if len(activities) == 1
+                    else f"No activity of this visit measures {obj.metric}")
+            out.append({"id": obj.id, "source": "plan", "status": "not_measured", "value": None, "met": None,
+                        "sentence": f"{what}; the plan should name another script for this objective."})
+            continue
+        res = evaluate_session(obj, trials)
+        st = status(f"plan:{obj.id}", obj, res)
+        out.append({"id": obj.id, "source": "plan", "status": st.status, "sentence": st.sentence,
+                    "value": res.value, "met": res.met})
+    return out
+
+
+def _stem(script: Any) -> str:
+    path = getattr(script, "path", None)
+    return path.stem if path is not None else str(getattr(script, "title", ""))
+
+
 def objective_label(objective: dict) -> str:
     """How a judged objective (from :func:`judge_objectives`) is named in printed summaries."""
     return f"plan objective {objective['id']}" if objective.get("source") == "plan" else str(objective["id"])
@@ -65,4 +131,4 @@ def trial_line(kind: str, trial: dict) -> str:
     shown = [f"{label} {format_score(trial['scores'].get(k), spec)}" for k, label, spec in TRIAL_SCORES.get(kind, ())
              if k in trial["scores"]]
     correct = "—" if trial["correct"] is None else ("correct" if trial["correct"] else "not correct")
-    return f"trial {trial['n']:>2} at {trial['tempo_bpm']:.0f} BPM: {', '.join(shown)}; {correct}"
+    return f"trial {trial['n']:>2} at {format_half_up('{:.0f}', trial['tempo_bpm'])} BPM: {', '.join(shown)}; {correct}"

@@ -10,7 +10,7 @@ threshold, and two criteria:
   - ``"aggregate"``: an aggregate of the metric over the session's counted
     trials (mean, median, percent true, count true, min, max) is compared
     with the threshold, e.g. "percent correct ≥ 80" or "mean asynchrony SD
-    ≤ 60 ms";
+    ≤ 60 ms", once at least ``min_trials`` trials (default 5) were counted;
   - ``"k_of_n"``: each trial is judged on its own (``value comparator
     threshold``) and at least *k* of the first *n* counted trials must pass,
     e.g. "correct on 4 of 5 trials";
@@ -23,7 +23,15 @@ threshold, and two criteria:
 Each trial carries the therapist's prompt level, ordered from least to most
 help: independent, gestural, verbal, model, physical. Only the levels the
 objective names count toward the criterion (default: independent only); a
-prompted trial is excluded from the criterion but still reported.
+prompted trial is excluded from the criterion but still reported. A trial
+nobody marked is "not recorded", never guessed: it counts only toward an
+objective that counts every level (whatever help was given, it would count),
+and is otherwise left out and reported apart from the prompted trials.
+
+An objective may name the difficulty it is about (``level``: a pattern length
+or a tempo range, read from the trial's ``pattern_length`` and ``tempo_bpm``
+scores); then only trials at that level count, and its sentences say which.
+The definitions, with worked examples, are in ``docs/definitions.md``.
 
 Everything here is a pure function of the objective and the trial scores, so
 any session can be re-judged from its log. Numbers that cannot be computed are
@@ -34,6 +42,7 @@ plain sentence naming the field and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import numbers
 import statistics
@@ -48,6 +57,7 @@ from engine.scoring.words import (
     NUMERIC_METRIC_NAMES,
     format_value,
     metric_display,
+    percent_text,
     plural,
 )
 
@@ -56,20 +66,30 @@ __all__ = [
     "BOOL_AGGREGATES",
     "COMPARATORS",
     "CRITERIA",
+    "DEFAULT_MIN_TRIALS",
+    "LEVEL_BOUNDS",
+    "NOT_RECORDED",
+    "OTHER_DIFFICULTY",
     "PROMPT_LEVELS",
     "STATUSES",
+    "TRIAL_PROMPTS",
     "Objective",
     "ObjectiveStatus",
     "SessionResult",
     "Trial",
     "TrialOutcome",
     "evaluate_session",
+    "level_phrase",
     "objective_status",
     "trial_test_phrase",
 ]
 
 #: Prompt levels, from least to most help (as in clinical data-collection tools).
 PROMPT_LEVELS = ("independent", "gestural", "verbal", "model", "physical")
+#: A trial's prompt level when the therapist marked none (per trial or as the visit's default): never guessed.
+NOT_RECORDED = "not recorded"
+#: What a trial's prompt may be: one of the levels, or not recorded.
+TRIAL_PROMPTS = (*PROMPT_LEVELS, NOT_RECORDED)
 #: Aggregates over trials. ``percent_true`` is 0–100; ``count_true`` a count.
 AGGREGATES = ("mean", "median", "percent_true", "count_true", "min", "max")
 #: Comparators between a value and the threshold.
@@ -81,9 +101,22 @@ STATUSES = ("not started", "in progress", "met this session", "mastered")
 
 #: Default number of consecutive sessions for mastery.
 DEFAULT_SESSIONS = 3
+#: Default fewest counted trials an ``aggregate`` criterion is judged on (docs/definitions.md): a mean,
+#: median or share of fewer trials says too little to call a criterion met, let alone mastered.
+DEFAULT_MIN_TRIALS = 5
 
 #: The aggregates of true/false scores (the others take numbers).
 BOOL_AGGREGATES = ("percent_true", "count_true")
+#: The bounds an objective's ``level`` may set (the difficulty it is about), each the trial score it reads and
+#: how: ``pattern_length`` (notes in the call or the engine's phrase) and ``tempo_bpm`` (the trial's tempo).
+LEVEL_BOUNDS = {
+    "pattern_length_min": ("pattern_length", ">="),
+    "pattern_length_max": ("pattern_length", "<="),
+    "tempo_bpm_min": ("tempo_bpm", ">="),
+    "tempo_bpm_max": ("tempo_bpm", "<="),
+}
+#: A trial's status when it was not at the objective's level (see :func:`evaluate_session`).
+OTHER_DIFFICULTY = "other difficulty"
 _COMPARE = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -104,7 +137,8 @@ _FIELD_HELP = {
     "sessions": "the number of consecutive sessions for mastery",
     "counted_prompts": "a list of prompt levels from " + ", ".join(PROMPT_LEVELS),
     "max_prompt": "one prompt level from " + ", ".join(PROMPT_LEVELS),
-    "min_trials": "the fewest counted trials an aggregate is judged on",
+    "min_trials": f"the fewest counted trials an aggregate is judged on (default {DEFAULT_MIN_TRIALS})",
+    "level": "a table of the difficulty the objective is about, with any of " + ", ".join(LEVEL_BOUNDS),
 }
 _FIELDS = tuple(_FIELD_HELP)
 
@@ -167,11 +201,23 @@ class Objective:
         Prompt levels whose trials count toward the criterion, in
         :data:`PROMPT_LEVELS` order (default: independent only). In a dict,
         ``max_prompt = "verbal"`` is short for "that level and every level
-        giving less help".
-    min_trials : int
+        giving less help". A trial whose level was not recorded counts only
+        when every level does.
+    min_trials : int or None
         For the ``aggregate`` criterion: the fewest counted trials the
-        aggregate is judged on (default 1); with fewer, the session is not
-        judged.
+        aggregate is judged on (default :data:`DEFAULT_MIN_TRIALS`, 5); with
+        fewer, the session has no verdict, and neither counts toward nor
+        breaks mastery. None for the ``k_of_n`` criteria, which need ``n``
+        counted trials (a recorded 1, from before the default, reads as
+        None).
+    level : tuple of (str, float)
+        The difficulty the objective is about, as ``(bound, value)`` pairs in
+        :data:`LEVEL_BOUNDS` order, e.g. ``(("pattern_length_min", 4.0),)``;
+        in a dict, a table such as ``{"pattern_length_min": 4}`` or
+        ``{"tempo_bpm_min": 80, "tempo_bpm_max": 100}``. Only trials at that
+        level count (on an adaptive script, the easier and harder trials are
+        left out and the sentence says which level); empty (default): every
+        trial, whatever its difficulty.
     """
 
     id: str
@@ -184,7 +230,8 @@ class Objective:
     n: int | None = None
     sessions: int = DEFAULT_SESSIONS
     counted_prompts: tuple[str, ...] = ("independent",)
-    min_trials: int = 1
+    min_trials: int | None = None
+    level: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -216,6 +263,8 @@ class Objective:
                 raise ValueError(
                     f"{who}: k and n apply only to the criteria k_of_n and "
                     "k_of_n_consecutive, not to aggregate.")
+            if self.min_trials is None:
+                object.__setattr__(self, "min_trials", DEFAULT_MIN_TRIALS)
         else:
             for name in ("k", "n"):
                 value = getattr(self, name)
@@ -228,7 +277,9 @@ class Objective:
                                      f"not {value!r}.")
             if self.k > self.n:
                 raise ValueError(f"{who}: k ({self.k}) cannot be more than n ({self.n}).")
-            if self.min_trials != 1:
+            if self.min_trials == 1:  # records written before DEFAULT_MIN_TRIALS kept 1 for every objective
+                object.__setattr__(self, "min_trials", None)
+            if self.min_trials is not None:
                 raise ValueError(f"{who}: min_trials applies only to the aggregate criterion; "
                                  f"the {self.criterion} criterion always needs n trials.")
         if (self.criterion == "aggregate" and self.aggregate == "percent_true"
@@ -237,6 +288,8 @@ class Objective:
                              f"not {self.threshold!r}.")
         for name in ("sessions", "min_trials"):
             value = getattr(self, name)
+            if name == "min_trials" and value is None:  # k_of_n: needs n trials instead
+                continue
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{who}: {name} must be a whole number of at least 1, "
                                  f"not {value!r}.")
@@ -251,6 +304,7 @@ class Objective:
                                  f"{', '.join(PROMPT_LEVELS)}.")
         object.__setattr__(
             self, "counted_prompts", tuple(p for p in PROMPT_LEVELS if p in set(prompts)))
+        object.__setattr__(self, "level", _checked_level(self.level, who))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Objective:
@@ -310,7 +364,35 @@ class Objective:
         """The objective as a plain dict that :meth:`from_dict` accepts."""
         out = dataclasses.asdict(self)
         out["counted_prompts"] = list(self.counted_prompts)
+        out["level"] = dict(self.level) or None
         return {key: value for key, value in out.items() if value is not None}
+
+
+def _checked_level(level: Any, who: str) -> tuple[tuple[str, float], ...]:
+    """An objective's ``level`` (a table, or ``(bound, value)`` pairs as a log keeps them) as ordered pairs."""
+    if level is None:
+        return ()
+    if isinstance(level, Mapping):
+        pairs = list(level.items())
+    elif isinstance(level, (list, tuple)) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in level):
+        pairs = [tuple(p) for p in level]
+    else:
+        raise ValueError(f"{who}: level must be {_FIELD_HELP['level']}, e.g. {{pattern_length_min = 4}}.")
+    bounds: dict[str, float] = {}
+    for key, value in pairs:
+        if key not in LEVEL_BOUNDS:
+            raise ValueError(f"{who}: level has an unknown bound {str(key)!r}; the bounds are "
+                             f"{', '.join(LEVEL_BOUNDS)}.")
+        if not _is_real(value) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{who}: level {key} must be a positive number, not {value!r}.")
+        if key.startswith("pattern_length") and not float(value).is_integer():
+            raise ValueError(f"{who}: level {key} is a number of notes, a whole number, not {value!r}.")
+        bounds[key] = float(value)
+    for name in ("pattern_length", "tempo_bpm"):
+        lo, hi = bounds.get(f"{name}_min"), bounds.get(f"{name}_max")
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"{who}: level {name}_min ({lo:g}) is more than {name}_max ({hi:g}).")
+    return tuple((key, bounds[key]) for key in LEVEL_BOUNDS if key in bounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +406,9 @@ class Trial:
         ``to_dict()`` of a scoring summary. Only the objective's metric is
         read and checked.
     prompt : str
-        Prompt level given on this trial, one of :data:`PROMPT_LEVELS`
-        (default ``"independent"``: no prompt was recorded).
+        Prompt level given on this trial, one of :data:`PROMPT_LEVELS`, or
+        :data:`NOT_RECORDED` (the default: nobody said which, so it is not
+        taken to be independent).
     scorable : bool or None
         False if the trial could not be scored (its value is then ignored).
         None (default): taken from a boolean ``scores["scorable"]`` if there
@@ -334,16 +417,16 @@ class Trial:
     """
 
     scores: Mapping[str, Any] = field(default_factory=dict)
-    prompt: str = "independent"
+    prompt: str = NOT_RECORDED
     scorable: bool | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.scores, Mapping):
             raise ValueError("A trial's scores must be a table of metric names to values.")  # noqa: TRY004 - plan data: bad input is a ValueError
         object.__setattr__(self, "scores", dict(self.scores))
-        if self.prompt not in PROMPT_LEVELS:
+        if self.prompt not in TRIAL_PROMPTS:
             raise ValueError(f"A trial's prompt {self.prompt!r} is not a prompt level; the levels "
-                             f"are {', '.join(PROMPT_LEVELS)}.")
+                             f"are {', '.join(PROMPT_LEVELS)}, or {NOT_RECORDED!r}.")
         if self.scorable is not None and not _is_bool(self.scorable):
             raise ValueError(f"A trial's scorable must be true, false or absent, "
                              f"not {self.scorable!r}.")
@@ -379,7 +462,10 @@ class TrialOutcome:
         trial was not counted); None if unscorable.
     status : str
         ``"counted"``, ``"prompted"`` (its prompt level does not count; this
-        is decided first) or ``"unscorable"``.
+        is decided first), ``"not recorded"`` (no prompt level was recorded
+        and the objective does not count every level; decided first too) or
+        ``"unscorable"``; before all of these, ``"other difficulty"`` when the
+        trial was not at the objective's ``level``.
     passed : bool or None
         ``value comparator threshold`` for a counted trial; for the
         ``percent_true`` and ``count_true`` aggregates, the value itself.
@@ -420,8 +506,14 @@ class SessionResult:
         Trials that count toward the criterion (right prompt level, scorable).
     excluded_prompted : int
         Trials left out because of their prompt level.
+    not_recorded : int
+        Trials left out because no prompt level was recorded for them (see
+        the module docstring); not among ``excluded_prompted``.
     unscorable : int
         Trials of a counted prompt level left out because they had no value.
+    other_difficulty : int
+        Trials left out because they were not at the objective's ``level``
+        (decided before anything else); 0 when it names none.
     judged : int
         Trials the criterion was decided on (all counted for ``aggregate``;
         at most ``n`` otherwise).
@@ -453,6 +545,8 @@ class SessionResult:
     reason: str | None
     summary: str
     trials: tuple[TrialOutcome, ...]
+    not_recorded: int = 0
+    other_difficulty: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a plain dict (JSON-ready)."""
@@ -494,6 +588,13 @@ class ObjectiveStatus:
         Each session's verdict.
     sentence : str
         A plain-language sentence a therapist could paste into notes.
+    mastered_on : str or None
+        The date (ISO 8601) of the visit that completed the run of
+        ``sessions_required`` met visits on separate days, for the latest
+        mastery; None if never mastered (or no dates were given).
+    regressed_on : str or None
+        The date of the first visit that did not meet the criterion after that
+        mastery (the objective is in progress again); None if none.
     """
 
     objective_id: str
@@ -507,6 +608,8 @@ class ObjectiveStatus:
     judged: tuple[int, ...]
     met: tuple[bool | None, ...]
     sentence: str
+    mastered_on: str | None = None
+    regressed_on: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The status as a plain dict (JSON-ready)."""
@@ -584,12 +687,15 @@ def evaluate_session(
 ) -> SessionResult:
     """Judge one session's trials against an objective.
 
-    Each trial is first sorted: ``"prompted"`` if its prompt level is not one
-    the objective counts, else ``"unscorable"`` if it has no value (value
-    None, or ``scorable`` false), else ``"counted"``. Then:
+    Each trial is first sorted: ``"not recorded"`` if no prompt level was
+    recorded and the objective does not count every level, ``"prompted"`` if
+    its prompt level is not one the objective counts, else ``"unscorable"``
+    if it has no value (value None, or ``scorable`` false), else
+    ``"counted"``. Then:
 
     * ``aggregate``: the aggregate of the counted values is compared with the
-      threshold; judged if at least ``min_trials`` trials were counted.
+      threshold; judged if at least ``min_trials`` trials were counted
+      (default :data:`DEFAULT_MIN_TRIALS`).
     * ``k_of_n``: the first ``n`` counted trials are judged, each as
       ``value comparator threshold`` (true counts as 1, false as 0); met if
       at least ``k`` pass. Judged only if at least ``n`` trials were counted.
@@ -622,6 +728,8 @@ def evaluate_session(
         raise ValueError("trials must be a list of trials.")  # noqa: TRY004 - plan data: bad input is a ValueError
     trial_list = [t if isinstance(t, Trial) else Trial.from_dict(t) for t in trials]
     counts_prompt = set(objective.counted_prompts)
+    if counts_prompt == set(PROMPT_LEVELS):  # whatever help was given, the trial counts: no guess needed
+        counts_prompt.add(NOT_RECORDED)
     k_of_n = objective.criterion != "aggregate"
     threshold = objective.threshold
     compare = _COMPARE[objective.comparator]
@@ -631,8 +739,12 @@ def evaluate_session(
     judged_flags: list[bool] = []
     for index, trial in enumerate(trial_list):
         value = _trial_value(objective, trial, index)
+        if objective.level and not _at_level(objective, trial):
+            outcomes.append(TrialOutcome(index, trial.prompt, value, OTHER_DIFFICULTY, None, False))
+            continue
         if trial.prompt not in counts_prompt:
-            outcomes.append(TrialOutcome(index, trial.prompt, value, "prompted", None, False))
+            status = NOT_RECORDED if trial.prompt == NOT_RECORDED else "prompted"
+            outcomes.append(TrialOutcome(index, trial.prompt, value, status, None, False))
             continue
         if value is None:
             outcomes.append(TrialOutcome(index, trial.prompt, None, "unscorable", None, False))
@@ -649,17 +761,23 @@ def evaluate_session(
 
     counted = len(counted_values)
     prompted = sum(1 for o in outcomes if o.status == "prompted")
+    not_recorded = sum(1 for o in outcomes if o.status == NOT_RECORDED)
     unscorable = sum(1 for o in outcomes if o.status == "unscorable")
+    other_difficulty = sum(1 for o in outcomes if o.status == OTHER_DIFFICULTY)
     value = _aggregate(objective.aggregate, counted_values)
     longest = _longest_run(judged_flags) if objective.criterion == "k_of_n_consecutive" else None
     needed = objective.n if k_of_n else objective.min_trials
 
     met: bool | None
     reason = None
-    if counted < needed:
+    if counted < needed and trial_list and other_difficulty == len(trial_list):
+        met = None
+        reason = (f"None of the {plural(len(trial_list), 'trial')} {'was' if len(trial_list) == 1 else 'were'} "
+                  f"{level_phrase(objective)}, the difficulty this objective is about.")
+    elif counted < needed:
         met = None
         reason = _no_verdict_reason(objective, len(trial_list), counted, prompted, unscorable,
-                                    needed)
+                                    needed, not_recorded=not_recorded) + _difficulty_note(objective, other_difficulty)
     elif objective.criterion == "aggregate":
         met = bool(compare(value, threshold))
     elif objective.criterion == "k_of_n":
@@ -681,19 +799,27 @@ def evaluate_session(
         reason=reason,
         summary="",
         trials=tuple(outcomes),
+        not_recorded=not_recorded,
+        other_difficulty=other_difficulty,
     )
     if met is None:
         summary = reason
     else:
         summary = (f"{_measure_phrase(objective, result)}; criterion "
-                   f"{'met' if met else 'not met'}.{_exclusion_note(result)}")
+                   f"{'met' if met else 'not met'}.{_exclusion_note(result)}"
+                   f"{_difficulty_note(objective, other_difficulty)}")
     return dataclasses.replace(result, summary=summary)
 
 
 def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompted: int,
-                       unscorable: int, needed: int) -> str:
+                       unscorable: int, needed: int, *, not_recorded: int = 0) -> str:
     if n_trials == 0:
         return "No trials were recorded."
+    if counted == 0 and not_recorded == n_trials:
+        levels = " or ".join(objective.counted_prompts)
+        which = "the trial" if n_trials == 1 else f"any of the {n_trials} trials"
+        return (f"No prompt level was recorded for {which}, and only {levels} trials count toward "
+                "the criterion.")
     if counted == 0 and prompted == n_trials:
         levels = " or ".join(objective.counted_prompts)
         return (f"All {plural(n_trials, 'trial')} were prompted, and only {levels} trials "
@@ -703,6 +829,8 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
     left_out = []
     if prompted:
         left_out.append(f"{prompted} prompted")
+    if not_recorded:
+        left_out.append(f"{not_recorded} without a recorded prompt level")
     if unscorable:
         left_out.append(f"{unscorable} could not be scored")
     detail = f" ({', '.join(left_out)})" if left_out else ""
@@ -730,22 +858,65 @@ def trial_test_phrase(objective: Objective) -> str:
 def _measure_phrase(objective: Objective, result: SessionResult) -> str:
     """The session's numbers in words, without the verdict."""
     agg = objective.aggregate
+    at = f" {level_phrase(objective)}" if objective.level else ""
     if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
         phrase = BOOL_METRIC_PHRASES.get(
             objective.metric, f"{metric_display(objective.metric)[0].capitalize()}: yes")
         pct = 100.0 * result.passed / result.judged
-        return f"{phrase} on {result.passed} of {plural(result.judged, 'trial')} ({pct:.0f} %)"
+        return f"{phrase} on {result.passed} of {plural(result.judged, 'trial')}{at} ({percent_text(pct)})"
     if objective.criterion == "aggregate":
         name, unit = metric_display(objective.metric)
         return (f"{AGGREGATE_WORDS[agg]} {name} {format_value(result.value, unit)} over "
-                f"{plural(result.counted, 'trial')}")
+                f"{plural(result.counted, 'trial')}{at}")
     pct = 100.0 * result.passed / result.judged
     first = "the first " if result.counted > result.judged else ""
     text = (f"{trial_test_phrase(objective)} on {result.passed} of {first}"
-            f"{plural(result.judged, 'trial')} ({pct:.0f} %)")
+            f"{plural(result.judged, 'trial')}{at} ({percent_text(pct)})")
     if objective.criterion == "k_of_n_consecutive":
         text += f", longest run {result.longest_run} in a row ({objective.k} needed)"
     return text
+
+
+#: How each difficulty reads: (exactly, at least, at most, a range), as ``str.format`` patterns of the bounds.
+_LEVEL_WORDS = {
+    "pattern_length": ("on {0:g}-note patterns", "on patterns of {0:g} notes or more",
+                       "on patterns of at most {1:g} notes", "on patterns of {0:g}–{1:g} notes"),
+    "tempo_bpm": ("at {0:g} BPM", "at {0:g} BPM or faster", "at {1:g} BPM or slower", "at {0:g}–{1:g} BPM"),
+}
+
+
+def level_phrase(objective: Objective) -> str:
+    """The difficulty an objective is about in words, e.g. "on patterns of 4 notes or more at 80–100 BPM".
+
+    Empty when the objective names no ``level`` (every trial counts).
+    """
+    bounds = dict(objective.level)
+    parts = []
+    for name, (exactly, at_least, at_most, between) in _LEVEL_WORDS.items():
+        lo, hi = bounds.get(f"{name}_min"), bounds.get(f"{name}_max")
+        if lo is None and hi is None:
+            continue
+        words = exactly if lo == hi else at_least if hi is None else at_most if lo is None else between
+        parts.append(words.format(lo, hi))
+    return " ".join(parts)
+
+
+def _at_level(objective: Objective, trial: Trial) -> bool:
+    """Whether the trial was at the objective's level; a trial without the score a bound reads was not."""
+    for bound, limit in objective.level:
+        key, comparator = LEVEL_BOUNDS[bound]
+        value = trial.scores.get(key)
+        if not _is_real(value) or not math.isfinite(value) or not _COMPARE[comparator](float(value), limit):
+            return False
+    return True
+
+
+def _difficulty_note(objective: Objective, other: int) -> str:
+    if not other:
+        return ""
+    verb = "was" if other == 1 else "were"
+    return (f" {plural(other, 'trial')} at another difficulty {verb} not counted (the objective counts only "
+            f"trials {level_phrase(objective)}).")
 
 
 def _exclusion_note(result: SessionResult) -> str:
@@ -753,6 +924,10 @@ def _exclusion_note(result: SessionResult) -> str:
     if result.excluded_prompted:
         verb = "was" if result.excluded_prompted == 1 else "were"
         notes.append(f" {plural(result.excluded_prompted, 'prompted trial')} {verb} "
+                     "not counted.")
+    if result.not_recorded:
+        verb = "was" if result.not_recorded == 1 else "were"
+        notes.append(f" {plural(result.not_recorded, 'trial')} without a recorded prompt level {verb} "
                      "not counted.")
     if result.unscorable == 1:
         notes.append(" 1 trial was left out because it could not be scored.")
@@ -765,22 +940,34 @@ def _exclusion_note(result: SessionResult) -> str:
 # --- over sessions ----------------------------------------------------------------
 
 
-def objective_status(objective: Objective, sessions: Sequence[SessionResult]) -> ObjectiveStatus:
-    """Progress of an objective over its sessions, oldest first.
+def objective_status(objective: Objective, sessions: Sequence[SessionResult],
+                     dates: Sequence[dt.date] | None = None, *, min_gap_days: int = 1) -> ObjectiveStatus:
+    """Progress of an objective over its sessions (visits), oldest first.
 
-    Sessions with nothing to judge (``met`` None) neither count toward nor
-    break a run of met sessions. The status is ``"not started"`` if no
-    session has any trial; ``"mastered"`` if the last ``objective.sessions``
-    judged sessions all met the criterion; ``"met this session"`` if the
-    latest session met it; otherwise ``"in progress"`` (including when the
-    latest session had nothing to judge). Mastery is not permanent: a failed
-    session after mastery gives ``"in progress"`` again.
+    Mastery needs the criterion met in ``objective.sessions`` consecutive
+    visits **on separate days**: with ``dates`` (each visit's date), a met
+    visit fewer than ``min_gap_days`` days after the last visit that counted
+    (e.g. a second visit the same day) neither counts toward the run nor
+    breaks it. Without dates every visit counts as a day of its own.
+    Visits with nothing to judge (``met`` None: too few counted trials)
+    neither count toward nor break a run of met visits, and the sentence
+    says so. The status is ``"not started"`` if no visit has any trial;
+    ``"mastered"`` if the run reached ``objective.sessions``; ``"met this
+    session"`` if the latest visit met it; otherwise ``"in progress"``
+    (including when the latest visit had nothing to judge). Mastery is not
+    permanent: a visit that does not meet the criterion after mastery gives
+    ``"in progress"`` again, and ``regressed_on`` its date.
 
     Parameters
     ----------
     objective : Objective
     sessions : sequence of SessionResult
         Results of :func:`evaluate_session` for this objective, oldest first.
+    dates : sequence of datetime.date, optional
+        Each session's date, oldest first (as many as ``sessions``).
+    min_gap_days : int
+        Fewest days between two visits that both count toward mastery (1:
+        separate days; the plan can ask for more).
 
     Returns
     -------
@@ -789,7 +976,7 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult]) ->
     Raises
     ------
     ValueError
-        If a session result belongs to another objective.
+        If a session result belongs to another objective, or the dates do not match the sessions.
     """
     if not isinstance(objective, Objective):
         raise TypeError("objective must be an Objective (see Objective.from_dict).")
@@ -800,14 +987,31 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult]) ->
         if s.objective_id != objective.id:
             raise ValueError(f"Session {i + 1} was judged for objective '{s.objective_id}', "
                              f"not '{objective.id}'.")
-    streak = 0
-    for s in reversed(sessions):
-        if s.met is None:
-            continue
-        if not s.met:
-            break
-        streak += 1
+    if dates is not None and len(dates) != len(sessions):
+        raise ValueError(f"{len(dates)} dates were given for {len(sessions)} sessions.")
     required = objective.sessions
+    streak = 0
+    last_day: dt.date | None = None
+    mastered_on: dt.date | None = None
+    regressed_on: dt.date | None = None
+    latest_same_day = False
+    for k, s in enumerate(sessions):
+        day = dates[k] if dates is not None else None
+        latest_same_day = False
+        if s.met is None:
+            continue  # too few counted trials: neither counts nor breaks
+        if not s.met:
+            if streak >= required:
+                regressed_on = day
+            streak, last_day = 0, None
+            continue
+        if day is not None and last_day is not None and (day - last_day).days < min_gap_days:
+            latest_same_day = True  # met again too soon after the last visit that counted: not a new day
+            continue
+        streak += 1
+        last_day = day
+        if streak == required:
+            mastered_on, regressed_on = day, None
     latest = sessions[-1] if sessions else None
 
     if not any(s.n_trials for s in sessions):
@@ -819,26 +1023,37 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult]) ->
     else:
         status = "in progress"
 
+    days = " on separate days" if dates is not None else ""
     if status == "not started":
         sentence = "No trials recorded yet."
     elif latest.met is None:
-        sentence = latest.reason
+        sentence = latest.reason + " This session neither counts toward mastery nor breaks it."
         if status == "mastered":
             sentence += (f" The objective stays mastered: its criterion was met in the "
-                         f"{streak} sessions with data before this one.")
+                         f"{streak} sessions{days} with data before this one.")
         elif streak:
-            sentence += (f" The criterion was met in the last {plural(streak, 'session')} "
+            sentence += (f" The criterion was met in the last {plural(streak, 'session')}{days} "
                          f"with data ({required} in a row needed for mastery).")
     else:
         measure = _measure_phrase(objective, latest)
         if not latest.met:
             tail = "criterion not met this session."
+            if regressed_on is not None and regressed_on == (dates[-1] if dates else None) and mastered_on:
+                tail = (f"criterion not met this session, after it was mastered on {_day(mastered_on)}: "
+                        f"in progress again.")
+        elif latest_same_day:
+            tail = (f"criterion met, but on the same day as (or within {min_gap_days} days of) the last session "
+                    f"that counted ({_day(last_day)}), so it does not count again toward mastery")
+            tail += (": mastered." if status == "mastered" else
+                     f" ({streak} of {required} sessions{days} so far).")
         elif streak == 1:
             tail = "criterion met this session"
             tail += ": mastered." if status == "mastered" else "."
         else:
-            tail = f"criterion met for the {_ordinal(streak)} consecutive session"
+            tail = f"criterion met for the {_ordinal(streak)} consecutive session{days}"
             tail += ": mastered." if status == "mastered" else "."
+        if status == "mastered" and mastered_on is not None and not latest_same_day:
+            tail = tail[:-1] + f" on {_day(mastered_on)}."
         sentence = f"{measure}; {tail}{_exclusion_note(latest)}"
 
     return ObjectiveStatus(
@@ -853,4 +1068,11 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult]) ->
         judged=tuple(s.judged for s in sessions),
         met=tuple(s.met for s in sessions),
         sentence=sentence,
+        mastered_on=mastered_on.isoformat() if mastered_on is not None else None,
+        regressed_on=regressed_on.isoformat() if regressed_on is not None else None,
     )
+
+
+def _day(day: dt.date | None) -> str:
+    """A date as a therapist reads it, e.g. "4 March 2026"."""
+    return "—" if day is None else f"{day.day} {day:%B %Y}"

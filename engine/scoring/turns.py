@@ -15,6 +15,13 @@ A grace window at each end of the engine's turn forgives a child who is
 still finishing the previous phrase or who comes in a moment early; an onset
 in the closing grace window counts as initiating the child's turn (with a
 negative latency), not as interrupting.
+
+Initiation is judged only after a wait: a child who played during the
+engine's turn did not take a turn at the hand-over, however soon after it
+the next onset came (it is kept, uncredited, as
+``first_onset_after_handover_ms``). A child who played nothing at all has no
+response: ``waited`` is None, never True. These definitions, with worked
+examples, are in ``docs/definitions.md``.
 """
 
 from __future__ import annotations
@@ -55,10 +62,16 @@ class TurnResult:
         interrupting onsets ``t``. A lone tap counts ``note_s``; continuous
         playing counts its whole span. 0 exactly when ``waited`` is not False.
     initiated : bool
-        A child onset in ``[end − grace_s, end + initiate_window_s]``.
+        The child waited (``waited`` is True) and then played an onset in
+        ``[end − grace_s, end + initiate_window_s]``. A child who played
+        during the engine's turn did not initiate, whenever it played next.
     initiation_latency_ms : float or None
         First such onset − ``end``, ms (negative = up to ``grace_s`` early).
         None if not initiated.
+    first_onset_after_handover_ms : float or None
+        The first onset in that window − ``end``, ms, whether or not the child
+        waited: the raw timing of an uncredited "initiation". None if there
+        was no onset in the window.
     turn_length_notes : int
         Child onsets in the child's turn: from the initiating onset while
         each next onset follows within ``turn_gap_s`` of the previous one
@@ -76,6 +89,7 @@ class TurnResult:
     overlap_ms: float
     initiated: bool
     initiation_latency_ms: float | None
+    first_onset_after_handover_ms: float | None
     turn_length_notes: int
     turn_end_s: float | None
     turn_capped: bool
@@ -178,13 +192,14 @@ def score_turn(
         overlap_s += stop - max(t, reach_s)
         reach_s = stop
 
-    # Initiation and the child's turn.
+    # Initiation and the child's turn: judged only after a wait.
     after = child[(child >= end - grace_s) & (child <= end + initiate_window_s)]
-    if after.size == 0:
+    first_ms = (float(after[0]) - end) * 1000.0 if after.size else None
+    if after.size == 0 or during.size:
         return TurnResult(
             waited=False if during.size else None, onsets_during_turn=int(during.size),
             overlap_ms=overlap_s * 1000.0, initiated=False, initiation_latency_ms=None,
-            turn_length_notes=0, turn_end_s=None, turn_capped=False,
+            first_onset_after_handover_ms=first_ms, turn_length_notes=0, turn_end_s=None, turn_capped=False,
         )
     first = float(after[0])
     cap = first + max_turn_s
@@ -204,11 +219,12 @@ def score_turn(
         turn_end, capped = cap, True
 
     return TurnResult(
-        waited=during.size == 0,
-        onsets_during_turn=int(during.size),
-        overlap_ms=overlap_s * 1000.0,
+        waited=True,
+        onsets_during_turn=0,
+        overlap_ms=0.0,
         initiated=True,
-        initiation_latency_ms=(first - end) * 1000.0,
+        initiation_latency_ms=first_ms,
+        first_onset_after_handover_ms=first_ms,
         turn_length_notes=notes,
         turn_end_s=turn_end,
         turn_capped=capped,

@@ -20,8 +20,7 @@ from engine.interventions.script import Script
 from engine.midi.midifile import MidiSong
 from engine.midi.playback import SongPlayer
 from engine.records.plan import objective_data
-from engine.scoring.judge import judge_objectives
-from engine.scoring.objectives import Objective, SessionResult
+from engine.scoring.objectives import Objective
 from engine.session.parts import Context
 from engine.session.runner import ScriptSession
 
@@ -66,9 +65,14 @@ class Activity:
     def stop(self, reason: str) -> None:
         """End now (silence what sounds, keep what was scored)."""
 
-    def summary(self, history: dict[str, list[SessionResult]] | None) -> dict[str, Any]:
-        """Fields of ``summary.json`` and of the log's summary line: ``trials``, ``objectives``, ..."""
-        return {"trials": [], "objectives": []}
+    def summary(self) -> dict[str, Any]:
+        """The activity's fields of ``summary.json``: ``trials``, ..."""
+        return {"trials": []}
+
+    def judging(self) -> tuple[Any, list, Sequence[Objective]] | None:
+        """What the visit's objectives are judged on (:func:`~engine.scoring.judge.judge_visit`): ``(script,
+        results, plan objectives)`` once a script started; None for a song or free play."""
+        return None
 
 
 class FreePlay(Activity):
@@ -115,14 +119,17 @@ class ScriptActivity(Activity):
 
     ``kind_seed`` and ``kind_options`` are how ``kind`` was built (the log
     records them, so re-scoring rebuilds the same kind); ``max_trials`` and
-    ``stop_when`` end it early (see :class:`~engine.session.runner.ScriptSession`).
+    ``stop_when`` end it early (see :class:`~engine.session.runner.ScriptSession`);
+    ``overrides`` are the changes ``script`` was loaded with (``script_overrides``:
+    :func:`~engine.interventions.overrides.apply_overrides`), logged with it.
     """
 
     def __init__(self, script: Script, kind: Kind, bank: SoundBank, *, kind_seed: int | None = None,
                  kind_options: dict[str, Any] | None = None, plan_objectives: Sequence[Objective] = (),
                  max_trials: int | None = None, stop_when: Callable[[list[TrialResult]], str | None] | None = None,
-                 midi_out: Any = None, name: str | None = None) -> None:
+                 midi_out: Any = None, name: str | None = None, overrides: dict[str, Any] | None = None) -> None:
         self.script = script
+        self.overrides = dict(overrides or {})
         self.kind = kind
         self.bank = bank
         self.kind_seed = kind_seed
@@ -138,7 +145,8 @@ class ScriptActivity(Activity):
         s = self.script
         return {"script": str(s.path), "intervention": s.kind, "title": s.title, "kind_seed": self.kind_seed,
                 **({"kind_options": self.kind_options} if self.kind_options else {}),
-                "max_trials": self.max_trials, "plan_objectives": [objective_data(o) for o in self.plan_objectives]}
+                "max_trials": self.max_trials, "plan_objectives": [objective_data(o) for o in self.plan_objectives],
+                **({"script_overrides": self.overrides} if self.overrides else {})}
 
     def begin(self, ctx: Context, *, start_s: float, lookahead_s: float, on_plan) -> None:
         self.runner = ScriptSession(self.script, self.kind, ctx.engine, self.bank, ctx.write, start_s=start_s,
@@ -163,12 +171,14 @@ class ScriptActivity(Activity):
         if self.runner is not None and self.runner.state in ("running", "paused"):
             self.runner.stop(reason)
 
-    def summary(self, history) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         r = self.runner
         return {
             "title": self.script.title, "kind": self.script.kind, "trials_abandoned": r.abandoned,
             "stop_reason": r.stop_reason,
             "trials": [{"n": i + 1, "tempo_bpm": t.plan.tempo_bpm, "scores": t.scores, "correct": t.correct}
                        for i, t in enumerate(r.results)],
-            "objectives": judge_objectives(self.script, r.results, history, self.plan_objectives),
         }
+
+    def judging(self) -> tuple[Any, list, Sequence[Objective]] | None:
+        return None if self.runner is None else (self.script, self.runner.results, self.plan_objectives)

@@ -37,7 +37,7 @@ from engine.events import MarkEvent, StatusEvent
 from engine.interventions.script import Script
 from engine.scoring.judge import judge_objectives, trial_line
 from engine.session.runner import ScriptSession
-from engine.ui.keys import KeyHandler
+from engine.ui.keys import KeyHandler, prompt_label
 from engine.ui.session import objective_lines, session_view
 from engine.ui.state import ScreenState, beat_origin_on_screen_clock
 
@@ -97,6 +97,14 @@ class SessionUI:
         self._status_shown = False
         self._objectives_at = -1
         self._objectives: tuple = ()
+        self._last_score = ""
+
+    def on_activity(self, activity: Any) -> None:
+        """The visit's next activity starts: show its script and its plan objectives (a song or free play: none)."""
+        self.script = getattr(activity, "script", None)
+        self.plan_objectives = tuple(getattr(activity, "plan_objectives", ()))
+        self._objectives_at = -1
+        self._objectives = ()
         self._last_score = ""
 
     # -- printing ---------------------------------------------------------------
@@ -166,6 +174,11 @@ class SessionUI:
                 action = "pause"
                 self.echo(f"Paused after {runner.trials_done} trials; the trial that was playing will be played "
                           f"again. Space resumes.")
+        elif action == "next_activity":
+            if runner is not None:
+                runner.stop("the therapist moved on to the next activity")
+            self.echo("Moving on to the next activity: the trials scored so far are kept.")
+            result = "next"
         elif runner is not None and action == "next":
             if runner.next_trial():
                 self.echo(f"Moving on: {runner.trials_done} trials scored.")
@@ -246,7 +259,8 @@ class SessionUI:
             beats_per_bar=max(1, min(16, int(script.meter[0]))), count_in_remaining=view.count_in_remaining,
             script=script.title, trial=min(runner.trials_done + 1, total) if total else runner.trials_done + 1,
             trials_total=total, last_score=self._last_score, objectives=self._objectives,
-            devices=self.devices, latency=self.latency, prompt=runner.prompt, message=self._message())
+            devices=self.devices, latency=self.latency, prompt=runner.prompt, default_prompt=runner.default_prompt,
+            message=self._message())
 
     def _message(self) -> str:
         return "An input device was unplugged: plug it back in." if self.device_lost else ""
@@ -262,7 +276,8 @@ class SessionUI:
             total = runner.script.trials
             n = runner.trials_done + 1
             parts = [runner.script.title, f"trial {min(n, total) if total else n}" + (f"/{total}" if total else ""),
-                     _PHASE_WORDS.get(view.phase, view.phase), f"prompt {runner.prompt}"]
+                     _PHASE_WORDS.get(view.phase, view.phase),
+                     f"prompt {prompt_label(runner.prompt, runner.default_prompt)}"]
         if self.keys.mode == "note":
             parts.append(f"note (Enter saves, Esc cancels): {self.keys.note_text}_")
         elif self.keys.mode == "confirm_stop":

@@ -46,13 +46,18 @@ from typing import Any
 import engine
 from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.records.folder import SessionFolder
-from engine.scoring.judge import trial_line
-from engine.scoring.objectives import SessionResult
+from engine.records.log import script_fields
+from engine.scoring.judge import judge_visit, trial_line
 from engine.session.activities import Activity
 from engine.session.controls import SessionUI
 from engine.session.parts import Context, Part, Stream
 
-__all__ = ["MAX_PAUSE_S", "SessionOutcome", "run_session"]
+__all__ = ["ACTIVITY_GAP_S", "MAX_PAUSE_S", "SessionOutcome", "now", "run_session"]
+
+def now() -> datetime:
+    """The wall-clock time a visit starts and ends (local, with its offset); a test fakes the calendar here."""
+    return datetime.now().astimezone()
+
 
 #: Seconds of stream time an offline session waits paused for "resume" before it gives up (a caller that forgot).
 MAX_PAUSE_S = 3600.0
@@ -79,18 +84,20 @@ class _NoFolder:
         pass
 
 
-def run_session(activity: Activity, *, stream: Stream, kind: str, child_id: str, root: Path | None = None,
-                parts: Sequence[Part] = (), ui: SessionUI | None = None, controls: queue.Queue | None = None,
-                echo: Callable[[str], None] | None = print, echo_trials: bool = False,
-                duration_s: float | None = None, wait_for_space: bool = False, record_audio: bool = False,
-                history: dict[str, list[SessionResult]] | None = None, header: dict[str, Any] | None = None,
-                on_begin: Callable[[Activity], None] | None = None) -> SessionOutcome:
-    """Run one session (see the module docstring) and return what it did.
+def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind: str, child_id: str,
+                root: Path | None = None, parts: Sequence[Part] = (), ui: SessionUI | None = None,
+                controls: queue.Queue | None = None, echo: Callable[[str], None] | None = print,
+                echo_trials: bool = False, duration_s: float | None = None, wait_for_space: bool = False,
+                record_audio: bool = False, history: dict[str, list] | None = None,
+                header: dict[str, Any] | None = None,
+                on_begin: Callable[[Activity], None] | None = None,
+                started: datetime | None = None) -> SessionOutcome:
+    """Run one visit (see the module docstring) and return what it did.
 
     Parameters
     ----------
     activity
-        What is played (a script, a song, free play).
+        What is played: one activity (a script, a song, free play) or the visit's activities, in order.
     stream
         How the clock runs; started here, closed here.
     kind
@@ -102,40 +109,54 @@ def run_session(activity: Activity, *, stream: Stream, kind: str, child_id: str,
     ui
         The therapist's screen or terminal (made with the stream's engine); closed here.
     controls
-        Commands while the session runs: ``"pause"``, ``"resume"``, ``"toggle"``, ``"stop"``, and
-        the terminal's raw keys (handled as the screen's, by ``ui``).
+        Commands while the session runs: ``"pause"``, ``"resume"``, ``"toggle"``, ``"next"`` (end this
+        activity, go on with the next), ``"stop"`` (end the visit), and the terminal's raw keys (handled as
+        the screen's, by ``ui``).
     echo, echo_trials
         Where lines for the therapist go (None: nowhere); ``echo_trials`` prints each trial as it is scored.
     duration_s
-        End the session after this many seconds (a script is stopped: "duration reached").
+        End the visit after this many seconds (a script is stopped: "duration reached").
     wait_for_space
-        Hold a script until the therapist's space key (needs ``ui`` or ``controls``).
+        Hold the first script until the therapist's space key (needs ``ui`` or ``controls``).
     record_audio
         Write what was played to ``audio.wav`` (an offline stream).
     history
-        Earlier sessions' objective results of this run (a demo of several sessions), extended here.
+        Earlier visits' objective results of this run (a demo of several visits), extended here
+        (see :func:`~engine.scoring.judge.judge_visit`).
     header
         More fields for the log's header (the assessment's task, the demo's session number).
     on_begin
-        Called once the activity started (to print what runs, with its keys).
+        Called once each activity started (to print what runs, with its keys).
+    started
+        The visit's date and time as logged (default: now); a simulated visit may be dated apart from the
+        others of its run (``tandem demo --days-apart``), as a calendar of visits is.
 
     Raises
     ------
     TandemError
         A device that fails (the session folder, if made, keeps what was recorded; no summary line).
     """
+    acts = [activity] if isinstance(activity, Activity) else list(activity)
+    if not acts:
+        raise ValueError("A visit needs at least one activity.")
     say = echo or (lambda line: None)
     folder: SessionFolder | _NoFolder | None = None
     outcome = SessionOutcome(folder=None, status="failed")
     asked_to_stop = False
     stats: dict[str, Any] = {}
+    visit = _Visit(acts)
     try:
         params = stream.start()
         eng = stream.engine
-        folder = SessionFolder(root, child_id=child_id, name=activity.name) if root is not None else _NoFolder()
+        name = acts[0].name if len(acts) == 1 else "visit"
+        visit.started_at = started or now()
+        folder = (SessionFolder(root, child_id=child_id, name=name, started=visit.started_at) if root is not None
+                  else _NoFolder())
         parts = list(parts)
 
         def write(event: Any) -> None:
+            if isinstance(event, dict) and event.get("type") in _ACTIVITY_LINES:
+                event = {**event, "activity": visit.index}
             folder.write_event(event)
             if isinstance(event, CueEvent):
                 for p in parts:
@@ -148,72 +169,78 @@ def run_session(activity: Activity, *, stream: Stream, kind: str, child_id: str,
         for p in parts:
             p.start(ctx)
         if isinstance(folder, SessionFolder):
-            folder.write_header(_header(activity, stream, parts, ui, controls, kind=kind, child_id=child_id,
-                                        params=params, extra=header or {}))
+            folder.write_header(_header(acts, stream, parts, ui, controls, kind=kind, child_id=child_id,
+                                        params=params, extra=header or {}, started=visit.started_at))
             if record_audio:
                 folder.open_audio(sample_rate=params.sample_rate, channels=eng.channels_out)
                 stream.on_audio = folder.write_audio
         # Opening devices reorders the JACK graph, which can cost an xrun: those are counted apart.
         stats["xruns_during_setup"] = eng.xruns
         rate = eng.sample_rate
+        end_frame = eng.now_frame + int(duration_s * rate) if duration_s is not None else None
 
         def on_plan(plan: Any) -> list[dict]:
             return [t for p in parts for t in p.on_plan(plan)]
 
-        activity.begin(ctx, start_s=eng.now_frame / rate + stream.start_delay_s, lookahead_s=stream.lookahead_s,
-                       on_plan=on_plan)
-        runner = activity.runner
-        if runner is not None and wait_for_space and (controls is not None or (ui is not None and ui.screen)):
-            runner.pause()  # held until the therapist's space: the child sits down first
-        if on_begin is not None:
-            on_begin(activity)
-        end_frame = eng.now_frame + int(duration_s * rate) if duration_s is not None else None
-        shown = 0
-        paused_at: int | None = None
+        timed_out = False
         try:
-            while end_frame is None or eng.now_frame < end_frame:
-                stream.check()
-                for p in parts:
-                    for event in p.poll():
-                        write(event)
-                        if isinstance(event, InputEvent):
-                            activity.take(event)
-                if _obey(controls, activity, ui, parts) == "stop" or (ui is not None and ui.step(runner) == "stop"):
-                    asked_to_stop = True
+            for i, act in enumerate(acts):
+                if asked_to_stop or (end_frame is not None and eng.now_frame >= end_frame):
                     break
-                activity.step()
-                if runner is not None:
-                    if echo_trials:
-                        shown = _echo_trials(runner, say, shown)
-                    if stream.live or runner.state != "paused":
-                        paused_at = None
-                    elif paused_at is None:
-                        paused_at = eng.now_frame
-                    elif eng.now_frame - paused_at > MAX_PAUSE_S * rate:  # an offline session nobody resumes
-                        runner.stop("paused too long")
-                        asked_to_stop = True
-                        break
+                visit.index = i
+                folder.write_event({"type": "activity", "frame": eng.now_frame, "index": i,
+                                    **script_fields(act.header())})
                 for p in parts:
-                    p.after_step(runner)
-                if activity.done:
-                    break
-                stream.advance(busy=runner is not None)
-            # Every other way out has stopped or completed the script: one still running here ran out of time.
-            activity.stop("duration reached")
-            status = "completed" if activity.finished and not asked_to_stop else "stopped"
+                    p.on_activity(i, act)
+                if ui is not None:
+                    ui.on_activity(act)
+                delay = stream.start_delay_s if i == 0 else ACTIVITY_GAP_S
+                act.begin(ctx, start_s=eng.now_frame / rate + delay, lookahead_s=stream.lookahead_s,
+                          on_plan=on_plan)
+                visit.started.append(act)
+                runner = act.runner
+                if (i == 0 and runner is not None and wait_for_space
+                        and (controls is not None or (ui is not None and ui.screen))):
+                    runner.pause()  # held until the therapist's space: the child sits down first
+                if on_begin is not None:
+                    on_begin(act)
+                ended = _run_activity(act, stream, parts, ui, controls, write=write, end_frame=end_frame,
+                                      echo_trials=echo_trials, say=say)
+                asked_to_stop = ended in ("stop", "paused too long")
+                if ended is not None:
+                    act.stop(_STOP_REASONS[ended])
+                # Every other way out has stopped or completed the script: one still running here ran out of time
+                # (free play and a song end well that way).
+                act.stop("duration reached")
+                status = "completed" if act.finished and ended is None else "stopped"
+                timed_out = ended is None and status == "stopped"
+                visit.statuses.append(status)
+                reason = (act.runner.stop_reason if act.runner is not None else None) or _STOP_REASONS.get(ended) or (
+                    "duration reached" if timed_out else None)
+                folder.write_event({"type": "activity_end", "frame": eng.now_frame, "index": i, "status": status,
+                                    "trials": act.runner.trials_done if act.runner is not None else 0,
+                                    "stop_reason": reason})
+            # A visit is completed when every activity was played (the therapist may have moved on from one):
+            # stopped when the therapist stopped it or its time ran out.
+            status = "completed" if len(visit.started) == len(acts) and not (asked_to_stop or timed_out) else "stopped"
+            if len(acts) == 1:  # one activity: as it ended
+                status = visit.statuses[0]
         except KeyboardInterrupt:
             status = "stopped"
-            activity.stop("stopped early (Ctrl-C)")
+            if visit.started and len(visit.statuses) < len(visit.started):
+                visit.started[-1].stop("stopped early (Ctrl-C)")
+                visit.statuses.append("stopped")
         stream.finish()
         outcome.status = status
     finally:
         screen_stats = None
+        last = visit.started[-1] if visit.started else acts[0]
         if ui is not None and folder is None:  # the stream never ran: no session to show the end of
             if ui.screen is not None:
                 ui.screen.close()
         elif ui is not None:
             try:
-                screen_stats = ui.close(activity.runner)
+                screen_stats = ui.close(last.runner)
             except Exception as exc:  # noqa: BLE001 - the screen must not cost the session
                 say(f"note: the session screen did not close cleanly ({exc}).")
         for p in parts:
@@ -231,20 +258,87 @@ def run_session(activity: Activity, *, stream: Stream, kind: str, child_id: str,
         if folder is not None:  # None only while an exception propagates (the stream never ran)
             if ui is not None:
                 stats["screen"] = screen_stats
-            outcome = _finish(folder, activity, parts, part_summaries, outcome, stats, history=history,
+            outcome = _finish(folder, visit, parts, part_summaries, outcome, stats, history=history,
                               child_id=child_id, rate=rate)
     return outcome
 
 
-def _header(activity: Activity, stream: Stream, parts: Sequence[Part], ui: SessionUI | None,
-            controls: queue.Queue | None, *, kind: str, child_id: str, params, extra: dict) -> dict[str, Any]:
+#: Seconds between one activity's end and the next one's first cue.
+ACTIVITY_GAP_S = 1.0
+#: Why an activity ended early, as its ``activity_end`` line says.
+_STOP_REASONS = {"next": "the therapist moved on to the next activity", "stop": "stopped by the therapist",
+                 "paused too long": "paused too long"}
+#: The log lines of an activity's trials, which carry the activity's index.
+_ACTIVITY_LINES = ("plan", "trial", "trial_abandoned")
+
+
+class _Visit:
+    """The visit's activities as they run: which one runs now, which started and how each ended."""
+
+    def __init__(self, acts: list[Activity]) -> None:
+        self.acts = acts
+        self.index = 0
+        self.started: list[Activity] = []
+        self.statuses: list[str] = []
+        self.started_at = now()
+
+
+def _run_activity(activity: Activity, stream: Stream, parts: Sequence[Part], ui: SessionUI | None,
+                  controls: queue.Queue | None, *, write: Callable[[Any], None], end_frame: int | None,
+                  echo_trials: bool, say: Callable[[str], None]) -> str | None:
+    """Step one activity until it is done, the visit's time is up, or the therapist moves on (``"next"``)
+    or stops the visit (``"stop"``; an offline visit nobody resumes: ``"paused too long"``); returns which
+    of those, or None."""
+    eng = stream.engine
+    rate = eng.sample_rate
+    runner = activity.runner
+    shown = 0
+    paused_at: int | None = None
+    while end_frame is None or eng.now_frame < end_frame:
+        stream.check()
+        for p in parts:
+            for event in p.poll():
+                write(event)
+                if isinstance(event, InputEvent):
+                    activity.take(event)
+        asked = _obey(controls, activity, ui, parts)
+        if asked is None and ui is not None:
+            asked = ui.step(runner)
+        if asked in ("stop", "next"):
+            return asked
+        activity.step()
+        if runner is not None:
+            if echo_trials:
+                shown = _echo_trials(runner, say, shown)
+            if stream.live or runner.state != "paused":
+                paused_at = None
+            elif paused_at is None:
+                paused_at = eng.now_frame
+            elif eng.now_frame - paused_at > MAX_PAUSE_S * rate:  # an offline session nobody resumes
+                runner.stop("paused too long")
+                return "paused too long"
+        for p in parts:
+            p.after_step(runner)
+        if activity.done:
+            return None
+        stream.advance(busy=runner is not None)
+    return None
+
+
+def _header(acts: list[Activity], stream: Stream, parts: Sequence[Part], ui: SessionUI | None,
+            controls: queue.Queue | None, *, kind: str, child_id: str, params, extra: dict,
+            started: datetime) -> dict[str, Any]:
+    """The visit's header. Its ``activities`` list each activity's fields (as its ``activity`` line has
+    them); a one-activity visit also has them at the top level, as a schema-2 log did."""
     header: dict[str, Any] = {
         "engine_version": engine.__version__, "kind": kind, "kind_seed": None, "child_id": child_id,
-        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+        # To the millisecond: visits started in the same second still list in the order they started.
+        "started": started.isoformat(timespec="milliseconds"),
         "sample_rate": params.sample_rate, "blocksize": params.blocksize,
         "latency_frames": {"input": params.input_latency_frames, "output": params.output_latency_frames},
         "plan_objectives": [],
-        **activity.header(), **stream.header(),
+        **(acts[0].header() if len(acts) == 1 else {}), **stream.header(),
+        "activities": [_planned(a) for a in acts],
     }
     if kind == "live":
         header["ui"] = "screen" if ui is not None and ui.screen is not None else (
@@ -254,7 +348,15 @@ def _header(activity: Activity, stream: Stream, parts: Sequence[Part], ui: Sessi
         header["latency_frames"].update(fields.pop("latency_frames", {}))
         header.update(fields)
     header.update(extra)
+    # Kept apart from the child's treatment data: a simulated child's visit, and an assessment task (a probe).
+    header["simulated"] = kind == "demo"
+    header["probe"] = bool(header.get("assessment"))
     return header
+
+
+def _planned(activity: Activity) -> dict[str, Any]:
+    fields = activity.header()
+    return {"script": fields.get("script"), "title": fields.get("title"), "intervention": fields.get("intervention")}
 
 
 def _obey(controls: queue.Queue | None, activity: Activity, ui: SessionUI | None, parts: Sequence[Part]) -> str | None:
@@ -266,14 +368,20 @@ def _obey(controls: queue.Queue | None, activity: Activity, ui: SessionUI | None
         except queue.Empty:
             return None
         if isinstance(command, dict):  # a key from the terminal
-            if ui is not None and ui.take(command, runner) == "stop":
-                return "stop"
+            asked = ui.take(command, runner) if ui is not None else None
+            if asked in ("stop", "next"):
+                return asked
             continue
         if command == "stop":
             activity.stop("stopped by the therapist")
             if ui is not None:
                 ui.echo("Stopping: the trials scored so far are kept.")
             return "stop"
+        if command == "next":
+            activity.stop("the therapist moved on to the next activity")
+            if ui is not None:
+                ui.echo("Moving on: the trials scored so far are kept.")
+            return "next"
         if runner is None:
             continue
         if command == "toggle":
@@ -298,7 +406,7 @@ def _echo_trials(runner, echo: Callable[[str], None], shown: int) -> int:
     return runner.trials_done
 
 
-def _finish(folder, activity: Activity, parts: Sequence[Part], part_summaries: list[dict], outcome: SessionOutcome,
+def _finish(folder, visit: _Visit, parts: Sequence[Part], part_summaries: list[dict], outcome: SessionOutcome,
             stats: dict, *, history, child_id: str, rate: int) -> SessionOutcome:
     """The last events, the stream's counters and the summary; the folder is closed whatever happens."""
     try:
@@ -306,28 +414,50 @@ def _finish(folder, activity: Activity, parts: Sequence[Part], part_summaries: l
             for event in p.poll():
                 folder.write_event(event)
         folder.write_event(StatusEvent(frame=stats["frames"], what="stream_stats", detail=stats))
-        runner = activity.runner
-        results = list(runner.results) if runner is not None else []
+        runners = [a.runner for a in visit.started if a.runner is not None]
+        results = [r for runner in runners for r in runner.results]
+        last = visit.started[-1].runner if visit.started else None
         if not isinstance(folder, SessionFolder):
             return SessionOutcome(folder=None, status=outcome.status, results=results)
-        summary: dict[str, Any] = {"child_id": child_id, "script": activity.header().get("script"),
-                                   "status": outcome.status, "stream": stats,
+        acts = visit.acts
+        summary: dict[str, Any] = {"child_id": child_id, "script": acts[0].header().get("script") if len(acts) == 1
+                                   else None, "status": outcome.status, "stream": stats,
                                    "files": {"events": folder.events_path.name}, "folder": str(folder.path)}
         if folder.audio_path.exists():
             summary["files"]["audio"] = folder.audio_path.name
-        if outcome.status != "failed" or activity.runner is not None:
-            summary.update(activity.summary(history))
+        activities = []
+        for i, act in enumerate(acts):
+            entry = {"index": i, **_planned(act), "status": "not started", "trials": []}
+            if i < len(visit.started) and (outcome.status != "failed" or act.runner is not None):
+                entry.update(act.summary())
+                entry["trials"] = [{**t, "activity": i} for t in entry.get("trials", [])]
+            if i < len(visit.statuses):
+                entry["status"] = visit.statuses[i]
+            elif i < len(visit.started):
+                entry["status"] = "interrupted"
+            activities.append(entry)
+        summary["activities"] = activities
+        if len(acts) == 1 and activities[0]["status"] != "not started":
+            summary.update({k: v for k, v in activities[0].items() if k not in ("index", "status", "intervention")})
+            summary["trials"] = activities[0]["trials"]
+        else:
+            summary["trials"] = [t for a in activities for t in a["trials"]]
+        summary["objectives"] = judge_visit([a.judging() for a in visit.started if a.judging() is not None],
+                                            history, date=visit.started_at.date()) if (
+            outcome.status != "failed" or runners) else []
         for fields in part_summaries:
             summary.update(fields)
         folder.write_json("summary.json", summary)
         if outcome.status in ("completed", "stopped"):  # a session that failed has no summary line: it was cut off
             folder.write_summary({
-                "status": outcome.status, "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "status": outcome.status, "ended": now().isoformat(timespec="seconds"),
                 "duration_s": round(stats["frames"] / rate, 3) if rate else None,
-                "trials": len(summary.get("trials", [])), "objectives": summary.get("objectives", []),
+                "trials": len(summary["trials"]), "objectives": summary["objectives"],
+                "activities": [{"index": a["index"], "script": a["script"], "title": a["title"],
+                                "status": a["status"], "trials": len(a["trials"])} for a in activities],
             })
         outcome = SessionOutcome(folder=folder.path, status=outcome.status, summary=summary, results=results,
-                                 stop_reason=runner.stop_reason if runner is not None else None)
+                                 stop_reason=last.stop_reason if last is not None else None)
     finally:
         folder.close()
     return outcome

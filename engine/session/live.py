@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import queue
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from engine.midi.sender import MidiOutput
 from engine.paths import cache_dir
 from engine.records.plan import session_plan_objectives
 from engine.scoring.judge import objective_label
+from engine.scoring.objectives import NOT_RECORDED, PROMPT_LEVELS, TRIAL_PROMPTS
 from engine.session.activities import Activity, FreePlay, ScriptActivity, SongActivity
 from engine.session.controls import SessionUI
 from engine.session.driver import run_session as drive
@@ -202,7 +203,7 @@ class LiveDevices(Part):
 
 
 def run_session(
-    script: str,
+    script: str | Path | Sequence[str | Path],
     *,
     root: Path,
     child_id: str,
@@ -226,50 +227,73 @@ def run_session(
     status_line: bool = False,
     stop_when: Callable[[list], str | None] | None = None,
     header_extra: dict | None = None,
+    default_prompt: str = NOT_RECORDED,
 ) -> dict:
-    """Run one live session and return its summary (also written as summary.json).
+    """Run one live visit and return its summary (also written as summary.json).
 
-    ``controls`` takes the therapist's commands while the session runs:
-    ``"pause"``, ``"resume"``, ``"toggle"`` (pause or resume) and ``"stop"``
-    (intervention scripts; a song or free play only knows ``"stop"``), and the
+    ``script`` is one activity or the visit's activities in order: an intervention script (``.toml``), a MIDI
+    song (``.mid``) or ``free``. Every script is checked, every sound loaded and every device opened before
+    the first activity begins.
+
+    ``controls`` takes the therapist's commands while the visit runs:
+    ``"pause"``, ``"resume"``, ``"toggle"`` (pause or resume), ``"next"`` (end this activity, go on
+    with the next) and ``"stop"`` (end the visit), and the
     terminal's raw keys (:mod:`engine.session.terminal`, handled as the screen's).
     ``screen``: ``"window"`` (the session screen), ``"headless"`` (drawn
     off-screen, for ``screenshot``) or ``"none"``; a window that cannot open
     is one note and the session runs in the terminal. ``screenshot`` saves a
-    PNG of the screen once the child plays. ``wait_for_space``: the script
+    PNG of the screen once the child plays. ``wait_for_space``: the first script
     starts on the therapist's space key. ``status_line``: a live status line
     in the terminal (without a screen). ``stop_when``: an early end for a
     script (:class:`~engine.session.runner.ScriptSession`'s); ``header_extra``:
     more fields for the log's header (the assessment battery names its
-    assessment and task). The summary's ``folder`` is the session folder.
+    assessment and task). ``default_prompt``: the prompt level of every
+    trial the therapist does not mark with ``p``, chosen at the start and
+    shown on the screen and recorded in the log's header (``"not recorded"``:
+    none chosen; an unmarked trial is never taken as independent). The
+    summary's ``folder`` is the session folder.
     """
-    iscript, song = _load(script, tempo_scale)
-    plan_objectives = []
-    if iscript is not None:
-        _check_inputs(iscript, midi_in, mic)
-        plan_objectives, plan_warning = session_plan_objectives(root, child_id, iscript.path)
-        if plan_warning:
-            echo(f"note: {plan_warning}")
-        if "midi_out" in (iscript.instruments.cue, iscript.prompts.your_turn_sound) and not midi_out:
-            raise ConfigError(f"{iscript.path}: this script plays its cues on an external MIDI instrument "
-                              f"(midi_out); give --midi-out NAME (see `tandem devices`).")
-    if song is None and iscript is None and duration_s is None and midi_in is None and not mic:
+    if default_prompt not in TRIAL_PROMPTS:
+        raise ConfigError(f"The default prompt level must be one of {', '.join(PROMPT_LEVELS)} or "
+                          f"'{NOT_RECORDED}', not {default_prompt!r}.")
+    names = [str(script)] if isinstance(script, (str, Path)) else [str(x) for x in script]
+    if not names:
+        raise ConfigError("A visit needs at least one activity: an intervention script, a MIDI song or `free`.")
+    loaded = [_load(name, tempo_scale) for name in names]
+    plans: list[list] = []
+    for iscript, _ in loaded:
+        plan_objectives = []
+        if iscript is not None:
+            _check_inputs(iscript, midi_in, mic)
+            plan_objectives, plan_warning = session_plan_objectives(root, child_id, iscript.path)
+            if plan_warning and not plans:
+                echo(f"note: {plan_warning}")
+            if "midi_out" in (iscript.instruments.cue, iscript.prompts.your_turn_sound) and not midi_out:
+                raise ConfigError(f"{iscript.path}: this script plays its cues on an external MIDI instrument "
+                                  f"(midi_out); give --midi-out NAME (see `tandem devices`).")
+        plans.append(plan_objectives)
+    scripts = [i for i, _ in loaded if i is not None]
+    songs = [sg for _, sg in loaded if sg is not None]
+    if not scripts and not songs and duration_s is None and midi_in is None and not mic:
         raise ConfigError("Free play needs a MIDI input (--midi-in), the microphone (--mic) or a --duration.")
     if isinstance(audio, str) and audio.isdigit():
         audio = int(audio)
     transport = choose_transport(transport, audio)
-    through_bank = song is not None and (song_through_bank if song_through_bank is not None else midi_out is None)
+    through_bank = bool(songs) and (song_through_bank if song_through_bank is not None else midi_out is None)
     # On JACK the JACK MIDI backend also keeps the stream clock on JACK's own frame counter,
     # so even a session without MIDI gets exact dropout accounting.
     stream = DeviceStream(backend=JACK_BACKEND if transport == "jack" else "sounddevice", device=audio,
                           blocksize=blocksize)
     eng = stream.engine
-    requests: set[str] = set(song_sounds(song)) if through_bank else set()
+    requests: set[str] = {n for sg in songs for n in song_sounds(sg)} if through_bank else set()
     fb_options: dict = {}
-    if iscript is not None:
+    for iscript in scripts:
         requests |= set(script_sounds(iscript, feedback=False))
-        fb = feedback_request(iscript, None)
-        if iscript.instruments.feedback == "none":
+    # The pad answers every hit with the first script's feedback sound (one pad, one sound, for the visit).
+    first = scripts[0] if scripts else None
+    if first is not None:
+        fb = feedback_request(first, None)
+        if first.instruments.feedback == "none":
             fb_options = {"feedback": False}
         elif fb is not None:  # the script's own feedback sound for every hit
             fb_options = {"feedback": True, "feedback_sound": fb}
@@ -293,35 +317,42 @@ def run_session(
     if devices.inp is not None:
         devices.inp.bank = bank
     out = devices.open_output(eng)
-    activity: Activity
-    if iscript is not None:
-        activity = ScriptActivity(iscript, make_kind(iscript), bank, plan_objectives=plan_objectives,
-                                  stop_when=stop_when, midi_out=out)
-    elif song is not None:
-        activity = SongActivity(song, script, bank=bank if through_bank else None, output=out)
-    else:
-        activity = FreePlay()
+    activities: list[Activity] = []
+    for name, (iscript, song), plan_objectives in zip(names, loaded, plans):
+        if iscript is not None:
+            activities.append(ScriptActivity(iscript, make_kind(iscript), bank, plan_objectives=plan_objectives,
+                                             stop_when=stop_when, midi_out=out))
+        elif song is not None:
+            activities.append(SongActivity(song, name, bank=bank if through_bank else None, output=out))
+        else:
+            activities.append(FreePlay())
     screen_process = _open_screen(screen, screenshot, theme, fullscreen, echo)  # before the stream: no hitch
-    ui = SessionUI(engine=eng, write=None, echo=echo, script=iscript, screen=screen_process,
-                   status_line=status_line, screenshot=Path(screenshot) if screenshot else None,
-                   devices=_devices_text(midi_in, mic, midi_out), latency="", plan_objectives=plan_objectives)
+    ui = SessionUI(engine=eng, write=None, echo=echo, script=first if len(names) == 1 else None,
+                   screen=screen_process, status_line=status_line,
+                   screenshot=Path(screenshot) if screenshot else None,
+                   devices=_devices_text(midi_in, mic, midi_out), latency="", plan_objectives=plans[0])
     devices.ui = ui
 
     def begun(act: Activity) -> None:
+        if act.runner is not None:  # before its first step: no trial is scored yet
+            act.runner.set_default_prompt(default_prompt)
         ui.latency = devices.latency_text
-        _say_begun(ui.echo, act, child_id, devices, keys=controls is not None or ui.screen is not None)
+        _say_begun(ui.echo, act, child_id, devices, keys=controls is not None or ui.screen is not None,
+                   of=(activities.index(act) + 1, len(activities)) if len(activities) > 1 else None)
 
-    outcome = drive(activity, stream=stream, kind="live", child_id=child_id, root=root, parts=[devices], ui=ui,
+    outcome = drive(activities, stream=stream, kind="live", child_id=child_id, root=root, parts=[devices], ui=ui,
                     controls=controls, echo=echo, echo_trials=True, duration_s=duration_s,
-                    wait_for_space=wait_for_space, header={"sound_source": bank.source, **(header_extra or {})},
+                    wait_for_space=wait_for_space,
+                    header={"sound_source": bank.source, "default_prompt": default_prompt, **(header_extra or {})},
                     on_begin=begun)
     summary = outcome.summary
     for o in summary.get("objectives", []):
         ui.echo(f"  {objective_label(o)}: {o['status']}. {o['sentence']}")
     counts = devices.counts
     heard = f", {counts['mic_onsets']} onsets and {counts['voices']} voiced responses heard" if mic else ""
-    trials = f"{len(summary['trials'])} trials scored, " if iscript is not None else ""
-    ui.echo(f"Session {outcome.status}: {trials}{counts['notes']} notes played by the child{heard}, "
+    trials = f"{len(summary['trials'])} trials scored, " if scripts else ""
+    what = "Session" if len(activities) == 1 else f"Visit of {len(activities)} activities"
+    ui.echo(f"{what} {outcome.status}: {trials}{counts['notes']} notes played by the child{heard}, "
             f"{summary['stream']['xruns']} xruns"
             + (f", device lost {counts['device_lost']}× and back {counts['device_back']}×"
                if counts["device_lost"] else "")
@@ -345,8 +376,10 @@ def _load(script: str, tempo_scale: float) -> tuple[Script | None, Any]:
 
 
 def _say_begun(echo: Callable[[str], None], activity: Activity, child_id: str, devices: LiveDevices,
-               *, keys: bool) -> None:
-    """What runs, and what listens, once the session started."""
+               *, keys: bool, of: tuple[int, int] | None = None) -> None:
+    """What runs, and what listens, once an activity started (``of``: its place in the visit, k of n)."""
+    if of is not None:
+        echo(f"Activity {of[0]} of {of[1]}" + (" (n moves on to the next)." if keys and of[0] < of[1] else "."))
     if isinstance(activity, SongActivity):
         out = devices.out
         echo(f"Playing {activity.path.name} ({activity.song.duration_s:.0f} s, {len(activity.song.notes)} notes)"
@@ -357,6 +390,11 @@ def _say_begun(echo: Callable[[str], None], activity: Activity, child_id: str, d
         echo(f"Running {s.title} ({s.kind.replace('_', '-')}, {length}) for child {child_id}."
              + (" Space starts it." if activity.runner.state == "paused" else "")
              + (f" Keys: {KEY_HELP}." if keys else ""))
+        default = activity.runner.default_prompt
+        echo("Prompt level of every trial not marked" + (" with p" if keys else "") + f": {default}"
+             + (" (the default chosen for this visit)." if default != NOT_RECORDED else "."))
+    if of is not None and of[0] > 1:
+        return  # the devices were announced with the first activity
     inp = devices.inp
     if devices.listener:
         echo("Listening to the microphone (onsets and voice; the engine's own sounds are taken out)."

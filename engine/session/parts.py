@@ -61,6 +61,9 @@ class Part:
         """The events that arrived since the last step, in order: each is logged, and an input is the child's."""
         return ()
 
+    def on_activity(self, index: int, activity: Any) -> None:
+        """The visit's activity ``index`` (0-based) is about to begin."""
+
     def on_plan(self, plan: Any) -> list[dict]:
         """A trial was planned: ground truth to log with it (a simulated child's plan)."""
         return []

@@ -38,6 +38,12 @@ the next trial a look-ahead from now. :meth:`stop` ends the session early
 the same way. The number of trials a script asks for counts scored trials,
 so a paused trial is played again; a session of ``duration_min`` counts the
 minutes it was running, not paused.
+
+**Prompt levels.** Each trial is logged and scored with the therapist's
+prompt level for it (:meth:`set_prompt`, key ``p``), else the visit's
+default (``default_prompt``): ``"not recorded"`` unless the therapist chose
+one at the start or a simulated child's model plays at a known level. An
+unmarked trial is never taken to be independent.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from engine.interventions.inputs import accepts_input, add_child_event
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.interventions.sounds import bank_name, script_sounds
-from engine.scoring.objectives import PROMPT_LEVELS
+from engine.scoring.objectives import NOT_RECORDED, PROMPT_LEVELS, TRIAL_PROMPTS
 
 __all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession"]
 
@@ -107,6 +113,11 @@ class ScriptSession:
         ends the session there, as if its trials were done (the assessment
         battery's early ends: no response, a staircase that has seen enough).
         The reason is kept in :attr:`stop_reason`.
+    default_prompt : str
+        The visit's prompt level for a trial the therapist does not mark (key
+        ``p``): ``"not recorded"`` (the default: never guessed) unless the
+        therapist chose one at the start, or the simulated child's model
+        plays at a known level (:meth:`set_default_prompt`).
     """
 
     def __init__(self, script: Script, kind: Kind, engine: AudioEngine, bank: SoundBank,
@@ -114,7 +125,8 @@ class ScriptSession:
                  max_trials: int | None = None,
                  on_plan: Callable[[TrialPlan], list[dict] | None] | None = None,
                  midi_out: Any = None,
-                 stop_when: Callable[[list[TrialResult]], str | None] | None = None) -> None:
+                 stop_when: Callable[[list[TrialResult]], str | None] | None = None,
+                 default_prompt: str = NOT_RECORDED) -> None:
         self.script = script
         self.stop_when = stop_when
         self.stop_reason: str | None = None
@@ -135,7 +147,8 @@ class ScriptSession:
         self.events: list[tuple[float, int | None]] = []  # the child's accepted events (time_s, note)
         self.results: list[TrialResult] = []
         self.abandoned = 0
-        self.prompt = PROMPT_LEVELS[0]  # the therapist's prompt level for the trial scored next (key p)
+        self.default_prompt = _prompt_level(default_prompt)
+        self._given_prompt: str | None = None  # the therapist's level for the trial scored next (key p)
         self.state = "running"  # running, paused, stopped, completed
         self._open: list[_Open] = []
         self._cues: list[tuple[int, Any]] = []  # (play frame, kinds.Cue), by frame
@@ -322,7 +335,7 @@ class ScriptSession:
                         "close_s": closes, "scores": result.scores, "correct": result.correct,
                         "prompt": self.prompt, "child_truth": pending.truth})
             if plan.phase == "trial":
-                self.prompt = PROMPT_LEVELS[0]  # a prompt level is given for one trial
+                self._given_prompt = None  # a prompt level is given for one trial
 
     # -- the therapist's controls ---------------------------------------------
 
@@ -382,11 +395,21 @@ class ScriptSession:
         self.write(StatusEvent(frame=now, what="moved_on", detail={"trials_done": self.trials_done}))
         return True
 
+    @property
+    def prompt(self) -> str:
+        """The prompt level of the trial scored next: the therapist's for it (:meth:`set_prompt`), else the
+        visit's default (:attr:`default_prompt`)."""
+        return self._given_prompt if self._given_prompt is not None else self.default_prompt
+
     def set_prompt(self, level: str) -> None:
-        """The prompt level the therapist gave for the trial scored next (key ``p``); it holds for that trial."""
-        if level not in PROMPT_LEVELS:
-            raise ValueError(f"{level!r} is not a prompt level; the levels are {', '.join(PROMPT_LEVELS)}.")
-        self.prompt = level
+        """The prompt level the therapist gave for the trial scored next (key ``p``); it holds for that trial.
+        ``"not recorded"`` takes back a level given by mistake."""
+        self._given_prompt = _prompt_level(level)
+
+    def set_default_prompt(self, level: str) -> None:
+        """The prompt level of every trial the therapist does not mark, from now on (the visit's default,
+        or the level a simulated child's model plays at)."""
+        self.default_prompt = _prompt_level(level)
 
     def stop(self, reason: str = "stopped") -> None:
         """End the session now: silence, abandon the open trials, log why."""
@@ -407,3 +430,11 @@ class ScriptSession:
         if missing:
             raise ConfigError(f"{self.script.path}: the sounds {', '.join(missing)} were not loaded; "
                               f"the sounds loaded are {', '.join(self.bank.names)}.")
+
+
+def _prompt_level(level: str) -> str:
+    """``level`` checked: one of the prompt levels, or "not recorded"."""
+    if level not in TRIAL_PROMPTS:
+        raise ValueError(f"{level!r} is not a prompt level; the levels are {', '.join(PROMPT_LEVELS)}, "
+                         f"or {NOT_RECORDED!r}.")
+    return level

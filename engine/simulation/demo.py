@@ -25,10 +25,12 @@ simulated tasks use it too.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +43,11 @@ from engine.interventions.sounds import feedback_request, script_sounds
 from engine.paths import cache_dir
 from engine.records.plan import session_plan_objectives
 from engine.scoring.judge import objective_label, trial_line
-from engine.scoring.objectives import Objective, SessionResult
+from engine.scoring.objectives import Objective
 from engine.scoring.sync import match_taps, summarize
+from engine.scoring.words import format_half_up
 from engine.session.activities import ScriptActivity
-from engine.session.driver import SessionOutcome, run_session
+from engine.session.driver import SessionOutcome, now, run_session
 from engine.session.parts import PACES, OfflineStream, Part
 from engine.session.screenshot import OfflineScreenshot
 from engine.simulation.models import make_model
@@ -58,35 +61,49 @@ METRONOME = Path(__file__).resolve().parents[2] / "content" / "songs" / "metrono
 DEFAULT_MODEL = "steady"
 WINDOW_MS = 80.0  # the hit window of rhythmic cueing when a script names none (kinds.RhythmicCueing)
 DEFAULT_PROFILE = "typical"
+#: A visit's activity k builds its kind with the seed + k × this.
+ACTIVITY_SEED = 1000
 
 
-def simulate_session(script: Script, *, root: Path, child_id: str, child: Part, bank: SoundBank,
-                     kind_seed: int | None, kind_options: dict[str, Any] | None = None,
+def simulate_session(script: Script | Sequence[Script], *, root: Path, child_id: str, child: Part,
+                     bank: SoundBank, kind_seed: int | None, kind_options: dict[str, Any] | None = None,
                      session: int | None = None, pace: str = "fast", blocksize: int = 128,
                      sample_rate: int = 48_000, max_trials: int | None = None,
-                     history: dict[str, list[SessionResult]] | None = None,
-                     plan_objectives: Sequence[Objective] = (), screenshot: Path | None = None,
-                     record_audio: bool = True, stop_when: Callable[[list[TrialResult]], str | None] | None = None,
+                     history: dict[str, list] | None = None,
+                     plan_objectives: Sequence[Objective] | Sequence[Sequence[Objective]] = (),
+                     screenshot: Path | None = None, record_audio: bool = True,
+                     stop_when: Callable[[list[TrialResult]], str | None] | None = None,
                      controls=None, header: dict[str, Any] | None = None, ring_s: float = 10.0,
-                     on_first_sound: Callable[[], None] | None = None, name: str | None = None) -> SessionOutcome:
-    """One session of ``script`` with the simulated ``child`` on the offline backend (see the module docstring).
+                     on_first_sound: Callable[[], None] | None = None, name: str | None = None,
+                     overrides: Sequence[dict[str, Any]] = (), started: datetime | None = None) -> SessionOutcome:
+    """One visit of ``script`` (or of several scripts, in order) with the simulated ``child`` on the offline
+    backend (see the module docstring).
 
-    ``name`` is the session folder's (default ``demo-<script>``); ``controls`` takes ``pause``, ``resume``,
-    ``toggle`` and ``stop`` between blocks, as a live session does.
+    With several scripts, ``plan_objectives`` and ``overrides`` are one entry per script, and activity k's
+    kind is seeded ``kind_seed + ACTIVITY_SEED * k``. ``name`` is the session folder's (default
+    ``demo-<script>``; a visit of several scripts: ``visit``); ``controls`` takes ``pause``, ``resume``,
+    ``toggle``, ``next`` and ``stop`` between blocks, as a live visit does.
     """
-    kind = make_kind(script, seed=kind_seed, **(kind_options or {}))
-    activity = ScriptActivity(script, kind, bank, kind_seed=kind_seed, kind_options=kind_options,
-                              plan_objectives=plan_objectives, max_trials=max_trials, stop_when=stop_when,
-                              name=name or f"demo-{script.path.stem}")
+    one = isinstance(script, Script)
+    scripts = [script] if one else list(script)
+    plans = [list(plan_objectives)] if one else [list(p) for p in plan_objectives] or [[] for _ in scripts]
+    changes = list(overrides) or [{} for _ in scripts]
+    activities = []
+    for k, sc in enumerate(scripts):
+        seed = None if kind_seed is None else kind_seed + ACTIVITY_SEED * k
+        activities.append(ScriptActivity(sc, make_kind(sc, seed=seed, **(kind_options or {})), bank, kind_seed=seed,
+                                         kind_options=kind_options, plan_objectives=plans[k], max_trials=max_trials,
+                                         stop_when=stop_when, name=name or f"demo-{sc.path.stem}",
+                                         overrides=changes[k]))
     parts: list[Part] = [child]
     if screenshot is not None:
-        parts.append(OfflineScreenshot(screenshot, script, plan_objectives))
+        parts.append(OfflineScreenshot(screenshot, scripts[0], plans[0]))
     stream = OfflineStream(sample_rate=sample_rate, blocksize=blocksize, pace=pace, ring_s=ring_s)
     stream.on_first_sound = on_first_sound
     extra = {"session": session} if session is not None else {}
-    return run_session(activity, stream=stream, kind="demo", child_id=child_id, root=root, parts=parts,
+    return run_session(activities, stream=stream, kind="demo", child_id=child_id, root=root, parts=parts,
                        controls=controls, echo=None, record_audio=record_audio, history=history,
-                       header={"sound_source": bank.source, **extra, **(header or {})})
+                       header={"sound_source": bank.source, **extra, **(header or {})}, started=started)
 
 
 def simulate_task(script: Script, *, root: Path, child_id: str, model: str, seed: int,
@@ -117,26 +134,31 @@ def simulate_task(script: Script, *, root: Path, child_id: str, model: str, seed
                             name=f"assess-{script.path.stem}")
 
 
-def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str = "C00",
+def run_demo(script_path: str | Path | Sequence[str | Path] | None = None, *, root: Path, child_id: str = "C00",
              model: str | None = None, profile: str | None = None, sessions: int = 1, seed: int | None = 0,
              pace: str = "fast", blocksize: int = 128, sample_rate: int = 48_000, soundfont: str | None = None,
              echo: Callable[[str], None] | None = print, max_trials: int | None = None,
              kind_options: dict[str, Any] | None = None, screenshot: str | Path | None = None,
-             tempo_bpm: float | None = None, beats: int | None = None) -> list[dict]:
-    """Run ``sessions`` sessions of one script (None: the metronome) with a simulated child; one dict per session.
+             tempo_bpm: float | None = None, beats: int | None = None,
+             days_apart: float | None = None) -> list[dict]:
+    """Run ``sessions`` visits of one script or of several in order (None: the metronome) with a simulated
+    child; one dict per visit.
 
-    Each dict: ``script``, ``title``, ``kind``, ``session`` (1-based),
-    ``child_id``, ``child_model`` or ``child_profile``, ``folder``,
-    ``trials`` (``n``, ``tempo_bpm``, ``scores``, ``correct``) and
+    Each dict: ``script`` (the first activity's), ``title``, ``kind``, ``session`` (1-based),
+    ``child_id``, ``child_model`` or ``child_profile``, ``folder``, ``simulated`` (always true),
+    ``activities`` (per activity: ``script``, ``title``, ``kind``, ``status``, ``trials``),
+    ``trials`` (``n``, ``tempo_bpm``, ``scores``, ``correct``, ``activity``: every activity's) and
     ``objectives`` (``id``, ``status``, ``sentence``, ``value``: the status over
-    this run's sessions up to this one, the value this session's); a
-    tapping child's sessions also ``beats`` (each beat's asynchrony) and
+    this run's visits up to this one, the value this visit's); a
+    tapping child's visits also ``beats`` (each beat's asynchrony) and
     ``sync`` (their summary). ``echo`` prints a readable summary of each
-    session (None: quiet). ``max_trials`` stops a session early;
+    visit (None: quiet). ``max_trials`` stops each activity early;
     ``screenshot`` saves a PNG of the session screen as the child plays in
-    the first session; ``tempo_bpm`` and ``beats`` change the script's
+    the first visit; ``tempo_bpm`` and ``beats`` change each script's
     tempo and (rhythmic cueing) its length in beats. ``seed`` None: a
-    different child every time.
+    different child every time. ``days_apart``: visit k is dated k × that
+    many days after now (a calendar of simulated visits, for mastery over
+    visits on separate days); None: each is dated when it runs.
 
     Raises
     ------
@@ -153,15 +175,77 @@ def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str
     if model is not None and profile is not None:
         raise ConfigError("Give the simulated child a behaviour model (--child-model) or a tapping profile "
                           "(--profile), not both.")
+    paths = ([script_path] if isinstance(script_path, (str, Path)) or script_path is None
+             else list(script_path)) or [None]
     if model is None and profile is None:
-        model, profile = (None, DEFAULT_PROFILE) if script_path is None else (DEFAULT_MODEL, None)
+        model, profile = (None, DEFAULT_PROFILE) if paths == [None] else (DEFAULT_MODEL, None)
     if model is not None:
         make_model(model)  # an unknown model is one sentence before anything runs
     elif profile not in PROFILES:
         raise ConfigError(f"Unknown tapping profile {profile!r}; choose one of: {', '.join(PROFILES)}.")
-    script = load_script(script_path if script_path is not None else METRONOME)
-    overrides = overrides_for(script, tempo_bpm=tempo_bpm, beats=beats)
-    script = apply_overrides(script, overrides)
+    scripts, overrides = [], []
+    for path in paths:
+        script = load_script(path if path is not None else METRONOME)
+        changes = overrides_for(script, tempo_bpm=tempo_bpm, beats=beats)
+        script = apply_overrides(script, changes)
+        _check_playable(script, profile)
+        scripts.append(script)
+        overrides.append(changes)
+    requests = sorted({name for sc in scripts for name in script_sounds(sc, device_sound=DEVICE_FEEDBACK)})
+    bank = SoundBank.load(requests, sample_rate=sample_rate, soundfont=soundfont, cache_dir=cache_dir())
+    if echo is not None:
+        for w in bank.warnings:
+            echo(f"note: {w}")
+    plan_objectives = []
+    for sc in scripts:
+        objectives, warning = session_plan_objectives(root, child_id, sc.path)
+        if warning and echo is not None and not plan_objectives:
+            echo(f"note: {warning}")
+        plan_objectives.append(objectives)
+    # The pad answers with the first script's feedback sound (a pad's sound does not change within a visit).
+    feedback_name = next((f for f in (feedback_request(sc, DEVICE_FEEDBACK) for sc in scripts) if f), None)
+    feedback = bank[feedback_name] if feedback_name else None
+    if days_apart is not None and not (math.isfinite(days_apart) and days_apart > 0):
+        raise ConfigError(f"--days-apart must be a number of days above 0, not {days_apart:g}.")
+    first_day = now()
+    out: list[dict] = []
+    history: dict[str, list] = {}
+    for s in range(1, sessions + 1):
+        # A model child (and the kind) of session s is seeded seed + s; a tapping child seed + s - 1, so the
+        # metronome's first session is the child --seed names (as the metronome demo always seeded it).
+        child_seed = None if seed is None else seed + s - (model is None)
+        child: Part = (ModelChild(model, child_seed, feedback=feedback, feedback_name=feedback_name)
+                       if model is not None else
+                       TappingChild(profile, child_seed, feedback=feedback, feedback_name=feedback_name))
+        run = simulate_session(scripts[0] if len(scripts) == 1 else scripts, root=root, child_id=child_id,
+                               child=child, bank=bank, kind_seed=child_seed, kind_options=kind_options, session=s,
+                               pace=pace, blocksize=blocksize, sample_rate=sample_rate, max_trials=max_trials,
+                               history=history,
+                               plan_objectives=plan_objectives[0] if len(scripts) == 1 else plan_objectives,
+                               screenshot=Path(screenshot) if screenshot and s == 1 else None,
+                               overrides=overrides, on_first_sound=first_sound_tracer() if s == 1 else None,
+                               started=first_day + timedelta(days=days_apart * (s - 1)) if days_apart else None)
+        summary = run.summary
+        first = scripts[0]
+        entry = {"script": str(first.path), "title": " · ".join(sc.title for sc in scripts), "kind": first.kind,
+                 "session": s, "child_id": child_id, "simulated": True,
+                 **({"child_model": model} if model else {"child_profile": profile}),
+                 "folder": str(run.folder),
+                 "activities": [{"script": a["script"], "title": a["title"], "kind": a["intervention"],
+                                 "status": a["status"], "trials": a["trials"]} for a in summary["activities"]],
+                 "trials": summary["trials"], "objectives": summary["objectives"]}
+        if "screenshot" in summary:
+            entry["screenshot"] = summary["screenshot"]
+        if isinstance(child, TappingChild) and len(scripts) == 1:
+            entry.update(beat_table(run.folder, child, window_ms=float(first.options.get("window_ms", WINDOW_MS))))
+        out.append(entry)
+        if echo is not None:
+            _print_session(echo, entry, summary)
+    return out
+
+
+def _check_playable(script: Script, profile: str | None) -> None:
+    """One sentence for a script the demo cannot play (with this child)."""
     if profile is not None and script.kind != "rhythmic_cueing":
         raise ConfigError(f"{script.path}: a tapping profile (--profile {profile}) only taps along with a beat; "
                           f"this script is {script.kind.replace('_', '-')}, so give it a behaviour model with "
@@ -171,44 +255,6 @@ def run_demo(script_path: str | Path | None = None, *, root: Path, child_id: str
         raise ConfigError(f"{script.path}: this script plays its cues on an external MIDI instrument (midi_out), "
                           f"and `tandem demo` has no MIDI output; try it with a sound-bank instrument such as "
                           f"program:0 or drum:hi_bongo, or run it with `tandem run --midi-out NAME`.")
-    bank = SoundBank.load(script_sounds(script, device_sound=DEVICE_FEEDBACK), sample_rate=sample_rate,
-                          soundfont=soundfont, cache_dir=cache_dir())
-    if echo is not None:
-        for w in bank.warnings:
-            echo(f"note: {w}")
-    plan_objectives, warning = session_plan_objectives(root, child_id, script.path)
-    if warning and echo is not None:
-        echo(f"note: {warning}")
-    feedback_name = feedback_request(script, DEVICE_FEEDBACK)
-    feedback = bank[feedback_name] if feedback_name else None
-    out: list[dict] = []
-    history: dict[str, list[SessionResult]] = {}
-    for s in range(1, sessions + 1):
-        # A model child (and the kind) of session s is seeded seed + s; a tapping child seed + s - 1, so the
-        # metronome's first session is the child --seed names (as the metronome demo always seeded it).
-        child_seed = None if seed is None else seed + s - (model is None)
-        child: Part = (ModelChild(model, child_seed, feedback=feedback, feedback_name=feedback_name)
-                       if model is not None else
-                       TappingChild(profile, child_seed, feedback=feedback, feedback_name=feedback_name))
-        run = simulate_session(script, root=root, child_id=child_id, child=child, bank=bank, kind_seed=child_seed,
-                               kind_options=kind_options, session=s, pace=pace, blocksize=blocksize,
-                               sample_rate=sample_rate, max_trials=max_trials, history=history,
-                               plan_objectives=plan_objectives,
-                               screenshot=Path(screenshot) if screenshot and s == 1 else None,
-                               header={"script_overrides": overrides} if overrides else None,
-                               on_first_sound=first_sound_tracer() if s == 1 else None)
-        summary = run.summary
-        entry = {"script": str(script.path), "title": script.title, "kind": script.kind, "session": s,
-                 "child_id": child_id, **({"child_model": model} if model else {"child_profile": profile}),
-                 "folder": str(run.folder), "trials": summary["trials"], "objectives": summary["objectives"]}
-        if "screenshot" in summary:
-            entry["screenshot"] = summary["screenshot"]
-        if isinstance(child, TappingChild):
-            entry.update(beat_table(run.folder, child, window_ms=float(script.options.get("window_ms", WINDOW_MS))))
-        out.append(entry)
-        if echo is not None:
-            _print_session(echo, entry, summary)
-    return out
 
 
 def beat_table(folder: Path, child: TappingChild | None = None, *, window_ms: float = WINDOW_MS) -> dict[str, Any]:
@@ -245,7 +291,7 @@ def beat_table(folder: Path, child: TappingChild | None = None, *, window_ms: fl
 
 
 def _fmt(x, spec=".1f", none="—"):
-    return none if x is None else format(x, spec)
+    return none if x is None else format_half_up(f"{{:{spec}}}", x)
 
 
 def _print_session(echo: Callable[[str], None], s: dict, summary: dict) -> None:
@@ -253,11 +299,20 @@ def _print_session(echo: Callable[[str], None], s: dict, summary: dict) -> None:
            else f"simulated, profile '{s['child_profile']}'")
     if "beats" in s:
         _print_beats(echo, s, who)
-    else:
+    elif len(s["activities"]) == 1:
         echo(f"{s['title']} ({s['kind'].replace('_', '-')}), session {s['session']}: child {s['child_id']} "
              f"({who}), {len(s['trials'])} trials.")
         for t in s["trials"]:
             echo("  " + trial_line(s["kind"], t))
+    else:
+        echo(f"Visit {s['session']}: child {s['child_id']} ({who}), {len(s['activities'])} activities, "
+             f"{len(s['trials'])} trials.")
+        for k, a in enumerate(s["activities"]):
+            kind = (a["kind"] or "").replace("_", "-")
+            echo(f"{k + 1}. {a['title']} ({kind}): {len(a['trials'])} trials"
+                 + ("" if a["status"] == "completed" else f", {a['status']}") + ".")
+            for t in a["trials"]:
+                echo("  " + trial_line(a["kind"], t))
     if s["objectives"]:
         echo("Objectives:")
     for o in s["objectives"]:

@@ -201,6 +201,15 @@ class ModelParams:
         The child's own tempo when it taps freely (spontaneous motor tempo), BPM.
     free_iti_cv : float
         SD of each free-tapping interval as a fraction of the interval (times the learning factor).
+    prompt : str
+        The prompt level the model plays at in every trial
+        (:data:`engine.scoring.objectives.PROMPT_LEVELS`): the help it is given. No model here is
+        given any (what each plays is its own behaviour, above), so each is ``"independent"``; its
+        trials are logged at this level (the model is the truth, nothing is guessed).
+    sensory_rating : str
+        How the model reacts to every sensory probe of the assessment, as a therapist would rate it
+        (``calm``, ``avoids``, ``seeks``; assumption): ``impulsive``, whose tapping is the
+        ``sensory-seeking`` profile's, seeks; every other model stays calm.
     """
 
     name: str
@@ -222,6 +231,8 @@ class ModelParams:
     fill_late_beats: tuple[float, float] | None = None
     own_tempo_bpm: float = 100.0
     free_iti_cv: float = 0.04
+    prompt: str = "independent"
+    sensory_rating: str = "calm"
 
 
 _STEADY_PROFILE = ChildProfile(
@@ -250,7 +261,8 @@ MODELS: dict[str, ModelParams] = {
                     None, drift_pct_per_beat=1.5),
         ModelParams("impulsive", "Rushes, plays over the engine, jumps in before the call ends.",
                     PROFILES["sensory-seeking"], jump_in_s=(0.4, 0.8), interruptions=(2, 4),
-                    latency_s=(0.0, 0.15), stop_overrun_s=(0.5, 1.5), own_tempo_bpm=140.0, free_iti_cv=0.10),
+                    latency_s=(0.0, 0.15), stop_overrun_s=(0.5, 1.5), own_tempo_bpm=140.0, free_iti_cv=0.10,
+                    sensory_rating="seeks"),
         ModelParams("slow", "Answers late: 1.5–3 s after the call or the hand-over.",
                     _STEADY_PROFILE, latency_s=(1.5, 3.0), stop_overrun_s=(1.5, 3.0), fill_late_beats=(0.2, 0.8),
                     own_tempo_bpm=80.0),

@@ -13,6 +13,11 @@ Two ways to play, both seeded and deterministic:
   and plans its next tap from what it has heard, as a person does. It
   only taps along (rhythmic cueing); the metronome demo plays it.
 
+Either way the child plays at a known prompt level (its model's; a tapping
+profile is given no help, so ``independent``), recorded in the log's header
+(``simulated_child.prompt``) and set as the session's default level, so
+every trial is logged at the level the child was actually given.
+
 Either way an event is handed over when the stream reaches its time (as
 MIDI would arrive, so an event just before a window closes is in it):
 stamped through the input path (host time → clock map → frames,
@@ -30,11 +35,13 @@ from engine.audio.sound import Sound
 from engine.events import CueEvent, Event, InputEvent
 from engine.midi.stamp import stamp_input
 from engine.session.parts import Context, Part
-from engine.simulation.models import events_for, make_model
+from engine.simulation.models import MODELS, events_for, make_model
 from engine.simulation.tapping import SimulatedChild
 
 __all__ = ["DEVICE_FEEDBACK", "FEEDBACK_DELAY_MS", "HEARD_ROLES", "ModelChild", "TappingChild"]
 
+#: A visit's activity k models its trials as trial indices from k × this (each activity its own children).
+ACTIVITY_TRIALS = 1000
 FEEDBACK_DELAY_MS = 5.0  # pad feedback at input stamp + a fixed delay: constant latency, no jitter
 #: The simulated pad's own sound, for ``feedback = "device"``.
 DEVICE_FEEDBACK = "drum:low_conga"
@@ -43,7 +50,10 @@ HEARD_ROLES = ("count_in", "downbeat", "beat")
 
 
 class _SimulatedPad(Part):
-    """What both simulated children share: the pad's stamp and its feedback sound."""
+    """What both simulated children share: the pad's stamp, its feedback sound and its prompt level."""
+
+    #: The prompt level the child plays at (see the module docstring).
+    prompt = "independent"
 
     def __init__(self, feedback: Sound | None, feedback_name: str | None) -> None:
         self.feedback = feedback
@@ -75,6 +85,12 @@ class _SimulatedPad(Part):
     def header(self) -> dict[str, Any]:
         return {"feedback": self.feedback_name, "feedback_delay_ms": FEEDBACK_DELAY_MS}
 
+    def after_step(self, runner: Any) -> None:
+        # A runner's first step scores nothing (its first trial starts a start delay later), so its
+        # trials are all scored at the child's level; a visit's next script gets its own runner.
+        if runner is not None and runner.default_prompt != self.prompt:
+            runner.set_default_prompt(self.prompt)
+
 
 class ModelChild(_SimulatedPad):
     """A behaviour model playing every trial (see the module docstring)."""
@@ -85,14 +101,23 @@ class ModelChild(_SimulatedPad):
         super().__init__(feedback, feedback_name)
         self.model = model
         self.seed = seed
+        self.prompt = MODELS[model].prompt
         self.pending: list[Any] = []  # SimEvents not delivered yet, by time
         self._beats: list[float] = []
+        self._trial_base = 0
 
     def header(self) -> dict[str, Any]:
-        return {**super().header(), "simulated_child": {"model": self.model, "seed": self.seed}}
+        return {**super().header(), "simulated_child": {"model": self.model, "seed": self.seed,
+                                                        "prompt": self.prompt}}
+
+    def on_activity(self, index: int, activity: Any) -> None:
+        # Each activity of a visit plays fresh trials (its own trial indices from 0): a fresh series of models.
+        self._trial_base = ACTIVITY_TRIALS * index
+        self._beats = []
 
     def on_plan(self, plan: Any) -> list[dict]:
-        events = events_for(plan, make_model(self.model, seed=self.seed, trial_index=plan.index), self._beats)
+        model = make_model(self.model, seed=self.seed, trial_index=self._trial_base + plan.index)
+        events = events_for(plan, model, self._beats)
         self.pending.extend(events)
         self.pending.sort(key=lambda e: e.time_s)
         return [e.truth for e in events]
@@ -130,7 +155,8 @@ class TappingChild(_SimulatedPad):
         self._unheard: list[int] = []  # heard frames of cues scheduled, not heard yet
 
     def header(self) -> dict[str, Any]:
-        return {**super().header(), "simulated_child": {"profile": self.profile, "seed": self.seed}}
+        return {**super().header(), "simulated_child": {"profile": self.profile, "seed": self.seed,
+                                                        "prompt": self.prompt}}
 
     def on_cue(self, cue: CueEvent) -> None:
         if cue.role in HEARD_ROLES:

@@ -9,7 +9,8 @@ characters typed into a note, which make up the note's one event.
 space       ``toggle``: start / pause / resume
 ``n``       ``next``: go on to the next trial
 ``p``       ``prompt``: the current trial's prompt level, cycling
-            independent, gestural, verbal, model, physical
+            independent, gestural, verbal, model, physical, not recorded
+            (from the visit's default; "not recorded" takes a mistake back)
 ``m``       start a note: type, Enter saves (a ``note`` event), Esc cancels
 Esc         ``stop_asked``; then Esc or ``y`` confirms (``stop_confirmed``),
             any other key cancels (``stop_cancelled``)
@@ -28,12 +29,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.scoring.objectives import PROMPT_LEVELS
+from engine.scoring.objectives import NOT_RECORDED, TRIAL_PROMPTS
 
-__all__ = ["KEY_HELP", "NOTE_MAX_CHARS", "KeyHandler", "from_pygame"]
+__all__ = ["KEY_HELP", "NOTE_MAX_CHARS", "KeyHandler", "from_pygame", "prompt_label"]
 
 NOTE_MAX_CHARS = 200  # a note is a line, not a report
-KEY_HELP = "space start/pause · n next trial · p prompt · m note · Esc stop"
+KEY_HELP = "space start/pause · n next trial · a next activity · p prompt · m note · Esc stop"
 """The key map as the therapist's strip shows it."""
 
 _NAMES = {" ": "space", "\x1b": "escape", "\r": "return", "\n": "return", "\b": "backspace", "\x7f": "backspace"}
@@ -56,18 +57,18 @@ class KeyHandler:
         self.clock = clock
         self.mode = "keys"
         self.note_text = ""
-        self.prompt = PROMPT_LEVELS[0]
+        self.prompt = NOT_RECORDED
         self.trial = 0
         self._engine_prompt: str | None = None
 
     def sync(self, prompt: str, trial: int) -> None:
         """Take the engine's prompt level and trial from a new state.
 
-        A prompt level the engine *changed* (a new trial starting at
-        independent) replaces the one shown; an unchanged one does not
+        A prompt level the engine *changed* (a new trial starting at the
+        visit's default) replaces the one shown; an unchanged one does not
         undo a ``p`` the engine has not confirmed yet.
         """
-        if prompt != self._engine_prompt and prompt in PROMPT_LEVELS:
+        if prompt != self._engine_prompt and prompt in TRIAL_PROMPTS:
             self.prompt = prompt
         self._engine_prompt = prompt
         self.trial = int(trial)
@@ -90,9 +91,11 @@ class KeyHandler:
             return [self._event(key, "toggle")]
         if key == "n":
             return [self._event(key, "next", trial=self.trial)]
+        if key == "a":
+            return [self._event(key, "next_activity")]
         if key == "p":
-            i = PROMPT_LEVELS.index(self.prompt) if self.prompt in PROMPT_LEVELS else -1
-            self.prompt = PROMPT_LEVELS[(i + 1) % len(PROMPT_LEVELS)]
+            i = TRIAL_PROMPTS.index(self.prompt) if self.prompt in TRIAL_PROMPTS else -1
+            self.prompt = TRIAL_PROMPTS[(i + 1) % len(TRIAL_PROMPTS)]
             return [self._event(key, "prompt", prompt=self.prompt, trial=self.trial)]
         if key == "m":
             self.mode, self.note_text = "note", ""
@@ -118,6 +121,12 @@ class KeyHandler:
         elif text and text.isprintable() and len(self.note_text) < NOTE_MAX_CHARS:
             self.note_text += text
         return []  # typing: the note's own event says what was typed
+
+
+def prompt_label(prompt: str, default: str) -> str:
+    """The trial's prompt level as the therapist's strip shows it: "independent (visit default)" when it is
+    the default the therapist chose at the start, else the level ("not recorded" until one is given)."""
+    return f"{prompt} (visit default)" if prompt == default != NOT_RECORDED else prompt
 
 
 def from_pygame(event: Any) -> tuple[str, str] | None:

@@ -42,7 +42,7 @@ import pygame  # after silencing its banner
 import pygame.gfxdraw
 
 from engine.paths import PRIVATE_FILE_MODE
-from engine.ui.keys import KEY_HELP, KeyHandler
+from engine.ui.keys import KEY_HELP, KeyHandler, prompt_label
 from engine.ui.state import ScreenState
 from engine.ui.theme import THEME_SPECS, Theme, mix
 
@@ -350,7 +350,7 @@ class SessionScreen:
     def _draw_strip(self, state: ScreenState, theme: Theme, keys: KeyHandler | None) -> None:
         mode = keys.mode if keys is not None else "keys"
         note = keys.note_text if keys is not None else ""
-        prompt = keys.prompt if keys is not None else state.prompt
+        prompt = prompt_label(keys.prompt if keys is not None else state.prompt, state.default_prompt)
         key = (state.script, state.trial, state.trials_total, state.last_score, state.objectives, state.devices,
                state.latency, prompt, state.phase, theme.name, mode, note)
         if key != self._strip_key:

@@ -18,6 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.scoring.objectives import NOT_RECORDED
+
 __all__ = ["OBJECTIVE_STATUSES", "PHASES", "THEMES", "ObjectiveLine", "ScreenState", "beat_origin_on_screen_clock"]
 
 PHASES = ("count_in", "engine_turn", "child_turn", "together", "wait", "reward", "paused", "device_lost", "done")
@@ -73,7 +75,10 @@ class ScreenState:
     devices, latency : str
         E.g. ``"MIDI pad · mic"`` and ``"latency calibrated 2026-11-29"`` or ``"no calibration profile"``.
     prompt : str
-        The prompt level of the current trial (``engine.scoring.objectives.PROMPT_LEVELS``).
+        The prompt level of the current trial (``engine.scoring.objectives.PROMPT_LEVELS``, or
+        ``"not recorded"`` while nobody gave one).
+    default_prompt : str
+        The visit's default prompt level, chosen at the start (``"not recorded"``: none chosen).
     theme : str or None
         One of :data:`THEMES`; None: the screen's own (the therapist's choice when it was opened).
     message : str
@@ -92,7 +97,8 @@ class ScreenState:
     objectives: tuple[ObjectiveLine, ...] = field(default_factory=tuple)
     devices: str = ""
     latency: str = ""
-    prompt: str = "independent"
+    prompt: str = NOT_RECORDED
+    default_prompt: str = NOT_RECORDED
     theme: str | None = None
     message: str = ""
 

@@ -150,3 +150,32 @@ def test_run_with_the_microphone_records_every_hit(virtual_child, tmp_path):
     gaps = [b["arrival_frame"] - a["arrival_frame"] for a, b in zip(onsets, onsets[1:])]
     true_gaps = [b - a for a, b in zip(hits, hits[1:])]
     assert all(abs(g - t) <= 2 for g, t in zip(gaps, true_gaps)), (gaps, true_gaps)
+
+
+def test_run_plays_a_visit_of_two_activities_in_one_log(virtual_child, tmp_path):
+    """`tandem run SONG free`: one visit, one log, the song then free play on one clock; every hit is kept."""
+    child = virtual_child
+    rate = child.rate
+    hits: list[int] = []
+
+    def send_hits():
+        start = child.frame_time() + 2 * rate
+        hits[:] = [start + i * rate // 2 for i in range(10)]  # 2.0–6.5 s from now: in both activities
+        child.send_midi_many([(f, bytes([0x99, 38, 90])) for f in hits] + [(f + 2000, bytes([0x89, 38, 0]))
+                                                                          for f in hits])
+
+    summary, lines = _session(child, tmp_path, "R4", [str(SONG), "free", "--midi-in", "virtual-child", "--duration",
+                                                      "9", "--midi-transport", "jack"], before=send_hits)
+    # Free play ends well when the time is up: the visit played both activities and is completed.
+    assert summary["status"] == "completed"
+    assert [(a["title"], a["status"]) for a in summary["activities"]] == [(None, "completed"), (None, "completed")]
+    kinds = [x["type"] for x in lines]
+    begun = [x for x in lines if x["type"] == "activity"]
+    ended = [x for x in lines if x["type"] == "activity_end"]
+    assert [x["script"] for x in begun] == [str(SONG), "free"] and [x["index"] for x in ended] == [0, 1]
+    assert kinds.index("activity") < kinds.index("activity_end") < len(kinds) - 1 - kinds[::-1].index("activity")
+    # The song activity lasted the song and its tail; the free play began after it, on the same clock.
+    assert ended[0]["frame"] - begun[0]["frame"] >= round((2.2825 + 2.0) * rate)
+    assert begun[1]["frame"] >= ended[0]["frame"]
+    assert [x["note"] for x in lines if x["type"] == "input" and x["source"] == "midi"] == [38] * len(hits)
+    assert lines[-1]["type"] == "summary" and lines[-1]["trials"] == 0

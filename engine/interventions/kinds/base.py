@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 from engine.errors import ConfigError
 from engine.interventions.script import (
+    KIND_LEVELS,
     Script,
 )
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 
 __all__ = ["COUNT_IN_SOUNDS", "LEAD_IN_SOUND", "Cue", "Kind", "Pattern", "TrialPlan", "TrialResult", "in_window",
-           "is_pitched", "resize", "times_and_notes"]
+           "is_pitched", "level_scores", "resize", "times_and_notes"]
 
 COUNT_IN_SOUNDS = ("click:high", "click")
 #: Lead-in sound when the cue instrument has no pitch (a drum, a click).
@@ -124,6 +125,21 @@ class TrialResult:
     trial: Trial | None
     detail: Any = None
     answer: Pattern | None = None
+
+
+def level_scores(plan: TrialPlan) -> dict[str, Any]:
+    """The trial's difficulty as scores, for an objective's ``level`` (see ``script.KIND_LEVELS``).
+
+    ``tempo_bpm`` (the trial's tempo) and, for the kinds whose length adapts,
+    ``pattern_length`` (notes in the call, or in the engine's turn).
+    """
+    carried = KIND_LEVELS.get(plan.kind, ())
+    out: dict[str, Any] = {}
+    if "pattern_length" in carried and plan.pattern is not None:
+        out["pattern_length"] = plan.pattern.notes
+    if "tempo_bpm" in carried:
+        out["tempo_bpm"] = plan.tempo_bpm
+    return out
 
 
 def times_and_notes(events: Iterable[Any]) -> tuple[list[float], list[int | None]]:
@@ -341,5 +357,7 @@ class Kind:
         raise NotImplementedError
 
     def score(self, plan: TrialPlan, child_events: Iterable[Any], *,
-              prompt: str = "independent") -> TrialResult:  # pragma: no cover - abstract
+              prompt: str = NOT_RECORDED) -> TrialResult:  # pragma: no cover - abstract
+        """Score one trial on the child's events in its window; ``prompt`` is the therapist's prompt level
+        for it (:data:`~engine.scoring.objectives.NOT_RECORDED` when nobody said: never taken as independent)."""
         raise NotImplementedError

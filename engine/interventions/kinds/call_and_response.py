@@ -13,6 +13,7 @@ from engine.interventions.kinds.base import (
     TrialPlan,
     TrialResult,
     in_window,
+    level_scores,
     resize,
     times_and_notes,
 )
@@ -20,7 +21,7 @@ from engine.interventions.script import (
     Script,
 )
 from engine.scoring.imitation import ImitationResult, score_imitation
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 
 __all__ = ["CallAndResponse"]
 
@@ -125,7 +126,7 @@ class CallAndResponse(Kind):
                     "tempo_steps": self.tempo_steps, "your_turn_visual": self.script.prompts.your_turn_visual},
         ))
 
-    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = NOT_RECORDED) -> TrialResult:
         times, notes = times_and_notes(child_events)
         times, notes = in_window(times, notes, plan.child_start_s, plan.child_end_s)
         call = plan.cue_times("call")
@@ -138,5 +139,5 @@ class CallAndResponse(Kind):
             tempo_invariant=self.tempo_invariant,
             require_pitch=pitched and self.require_pitch,
         )
-        scores = result.to_dict()
+        scores = result.to_dict() | level_scores(plan)  # the difficulty, for an objective's level
         return TrialResult(plan, scores, result.correct, Trial(scores, prompt=prompt), result)

@@ -12,13 +12,14 @@ from engine.interventions.kinds.base import (
     TrialPlan,
     TrialResult,
     in_window,
+    level_scores,
     times_and_notes,
 )
 from engine.interventions.script import (
     Script,
 )
 from engine.scoring.blanks import DEFAULT_WINDOW_BEATS, BlankResult, score_blank
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 
 __all__ = ["FillInTheBlank"]
 
@@ -90,9 +91,9 @@ class FillInTheBlank(Kind):
                     "your_turn_visual": self.script.prompts.your_turn_visual},
         ))
 
-    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = NOT_RECORDED) -> TrialResult:
         times, notes = times_and_notes(child_events)
         times, _ = in_window(times, notes, plan.child_start_s, plan.child_end_s)
         result: BlankResult = score_blank(plan.params["blank_s"], times, window_ms=plan.params["window_ms"])
-        scores = result.to_dict()
+        scores = result.to_dict() | level_scores(plan)  # the difficulty, for an objective's level
         return TrialResult(plan, scores, result.correct, Trial(scores, prompt=prompt), result)

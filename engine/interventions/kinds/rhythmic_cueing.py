@@ -17,6 +17,7 @@ from engine.interventions.kinds.base import (
     TrialPlan,
     TrialResult,
     in_window,
+    level_scores,
     times_and_notes,
 )
 from engine.interventions.script import (
@@ -29,7 +30,7 @@ from engine.interventions.script import (
     load_cueing_song,
 )
 from engine.scoring.continuation import ContinuationResult, score_continuation
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 from engine.scoring.sync import match_taps, summarize
 
 __all__ = ["RhythmicCueing"]
@@ -248,7 +249,7 @@ class RhythmicCueing(Kind):
             engine_end_s=beats_s[-1], child_start_s=child_start, child_end_s=child_end, params=params,
         ))
 
-    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = NOT_RECORDED) -> TrialResult:
         times, notes = times_and_notes(child_events)
         if plan.phase == "free_play":
             times, _ = in_window(times, notes, plan.child_start_s, plan.child_end_s)
@@ -266,7 +267,7 @@ class RhythmicCueing(Kind):
         sync_taps = [t for t in window if t < sync_end]
         matches = match_taps(cues, sync_taps)
         summary = summarize(matches, len(sync_taps), window_ms=self.window_ms, tap_s=sync_taps)
-        scores = summary.to_dict()
+        scores = summary.to_dict() | level_scores(plan)  # the difficulty, for an objective's level
         correct = bool(summary.scorable and summary.within_window_pct >= self.criterion_pct)
         detail: Any = summary
         if plan.params.get("continuation_beats"):

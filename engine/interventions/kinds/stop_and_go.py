@@ -13,13 +13,14 @@ from engine.interventions.kinds.base import (
     TrialPlan,
     TrialResult,
     in_window,
+    level_scores,
     times_and_notes,
 )
 from engine.interventions.script import (
     Script,
 )
 from engine.scoring.inhibition import STOP_GRACE_MS, StopResult, score_stop
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 
 __all__ = ["StopAndGo"]
 
@@ -153,10 +154,10 @@ class StopAndGo(Kind):
                     "tempo_steps": self.tempo_steps},
         ))
 
-    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = NOT_RECORDED) -> TrialResult:
         times, notes = times_and_notes(child_events)
         times, _ = in_window(times, notes, plan.child_start_s, plan.child_end_s, closed=False)
         result: StopResult = score_stop(plan.child_start_s, plan.params["stop_at_s"], plan.child_end_s, times,
                                         grace_ms=self.grace_ms)
-        scores = result.to_dict()
+        scores = result.to_dict() | level_scores(plan)  # the difficulty, for an objective's level
         return TrialResult(plan, scores, result.correct, Trial(scores, prompt=prompt), result)

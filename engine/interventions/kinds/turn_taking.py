@@ -14,6 +14,7 @@ from engine.interventions.kinds.base import (
     TrialPlan,
     TrialResult,
     in_window,
+    level_scores,
     resize,
     times_and_notes,
 )
@@ -22,7 +23,7 @@ from engine.interventions.script import ANSWERS as SCRIPT_ANSWERS
 from engine.interventions.script import (
     Script,
 )
-from engine.scoring.objectives import Trial
+from engine.scoring.objectives import NOT_RECORDED, Trial
 from engine.scoring.turns import TurnResult, score_turn
 
 __all__ = ["TurnTaking"]
@@ -41,16 +42,19 @@ class TurnTaking(Kind):
     window early once the child's turn is over, or once the child has not
     started within ``initiate_window_s`` (:meth:`close_s`).
 
-    **The engine's answer.** If the child played a turn, the engine's next
-    turn answers it: ``echo`` (the child's onsets quantised to the script's
-    grid at the current tempo, at most 16 notes, the child's pitches on a
-    keyboard), ``variation`` (the same intervals in reverse order) or
-    ``next`` (the song's next phrase), taking the modes of ``answers``
-    (``[turns] answers``, default all three) in that order turn by turn
-    (with a seed, at random). If the child did not play, the engine
-    plays the next phrase. Passing a trial means ``waited`` and ``initiated``;
-    harder = faster and ``length_step`` more notes in the engine's phrase turns
-    (a longer wait), easier the reverse.
+    **The engine's answer.** If the child took a turn (it waited through the
+    engine's turn, then played), the engine's next turn answers it: ``echo``
+    (the child's onsets quantised to the script's grid at the current tempo,
+    at most 16 notes, the child's pitches on a keyboard), ``variation`` (the
+    same intervals in reverse order) or ``next`` (the song's next phrase),
+    taking the modes of ``answers`` (``[turns] answers``, default all three)
+    in that order turn by turn (with a seed, at random). If the child did
+    not take a turn (silent, or it played over the engine's turn: that
+    playing is not answered, so interrupting is not rewarded), the engine
+    plays the next phrase. Passing a trial means ``initiated``, which
+    includes ``waited`` (``docs/definitions.md``); harder = faster and
+    ``length_step`` more notes in the engine's phrase turns (a longer wait),
+    easier the reverse.
     """
 
     kind = "turn_taking"
@@ -139,7 +143,9 @@ class TurnTaking(Kind):
         → its first onset + ``max_turn_s``. The child did not start by the
         hand-over + ``initiate_window_s`` → that time. Scoring the events up
         to the returned time gives the scores of the whole window: these are
-        the rules of :func:`~engine.scoring.turns.score_turn`.
+        the rules of :func:`~engine.scoring.turns.score_turn`. A child who
+        played during the engine's turn is not credited with a turn, but its
+        playing after the hand-over closes the window the same way.
         """
         times, _ = times_and_notes(child_events)
         times = [t for t in times if plan.engine_start_s <= t <= min(now_s, plan.child_end_s)]
@@ -159,7 +165,7 @@ class TurnTaking(Kind):
         end = min(last + self.turn_gap_s, cap, plan.child_end_s)
         return end if now_s >= end else plan.child_end_s
 
-    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = "independent") -> TrialResult:
+    def score(self, plan: TrialPlan, child_events: Iterable[Any], *, prompt: str = NOT_RECORDED) -> TrialResult:
         times, notes = times_and_notes(child_events)
         times, notes = in_window(times, notes, plan.engine_start_s, plan.child_end_s)
         result: TurnResult = score_turn(
@@ -173,8 +179,8 @@ class TurnTaking(Kind):
             echo = self._quantise(times[i:i + result.turn_length_notes], notes[i:i + result.turn_length_notes],
                                   60.0 / plan.tempo_bpm)
             answer = echo
-        scores = result.to_dict()
-        correct = result.waited is True and result.initiated
+        scores = result.to_dict() | level_scores(plan)  # the difficulty, for an objective's level
+        correct = result.initiated  # initiated only after a wait (score_turn); silent → False
         return TrialResult(plan, scores, correct, Trial(scores, prompt=prompt), result, answer)
 
     def adapt(self, result: TrialResult) -> None:
