@@ -6,7 +6,7 @@ setup:
 
 demo: setup
 	.venv/bin/tandem demo
-	.venv/bin/tandem demo content/songs/hello.toml content/songs/echo-drums.toml --child-model steady
+	.venv/bin/tandem demo content/songs/hello.toml content/songs/echo-drums.toml content/songs/goodbye.toml --child-model steady
 
 test: setup
 	.venv/bin/python -m pytest

@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def _toml(value) -> str:
-    """``value`` as TOML: text, true/false, a number, a date, or a list of these."""
+    """``value`` as TOML: text, true/false, a number, a date, a list of these, or a table of them (inline)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -30,6 +30,8 @@ def _toml(value) -> str:
         return repr(value)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dict):  # an inline table, e.g. an objective's level
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     raise TypeError(f"{value!r} has no TOML form here")
@@ -62,15 +64,16 @@ def script_text(name: str, /, *, phrases: list[dict] | None = None, **fields) ->
 
 
 def objective_text(objective_id: str, metric: str, *, aggregate: str = "mean", comparator: str = ">=",
-                   threshold: float = 70) -> str:
+                   threshold: float = 70, min_trials: int | None = None) -> str:
     """A script's ``[[objectives]]`` table: ``metric`` aggregated over the session against ``threshold``.
 
     Its lines come in this order (id on the table's 2nd line, metric on its 3rd): tests of a bad
-    metric assert the line it is on.
+    metric assert the line it is on. ``min_trials``: the fewest counted trials it is judged on (default 5).
     """
     return "\n".join(["[[objectives]]", f"id = {_toml(objective_id)}", f"metric = {_toml(metric)}",
                       f"aggregate = {_toml(aggregate)}", f"comparator = {_toml(comparator)}",
-                      f"threshold = {_toml(threshold)}"]) + "\n"
+                      f"threshold = {_toml(threshold)}"]
+                     + ([f"min_trials = {min_trials}"] if min_trials is not None else [])) + "\n"
 
 
 def plan_text(child: str = "C07", /, *, phases: dict | None = None, objectives: dict | None = None) -> str:

@@ -140,3 +140,18 @@ def test_child_ids_must_be_safe_codes(tmp_path, bad):
     with pytest.raises(ConfigError):
         new_plan(tmp_path, bad)
     assert not (tmp_path / "plans").exists() or not any((tmp_path / "plans").iterdir())
+
+
+def test_the_plan_sets_the_mastery_gap_and_the_default_minimum_of_trials(tmp_path):
+    """``mastery_gap_days`` (visits that both count toward mastery are at least that many days apart) and
+    ``min_trials`` (the default for the plan's aggregate objectives; one that sets its own keeps it)."""
+    write_plan(tmp_path, "C07", "mastery_gap_days = 7\nmin_trials = 8\n" + GOOD)
+    plan = load_plan(tmp_path, "C07")
+    assert plan.mastery_gap_days == 7 and plan.to_dict()["mastery_gap_days"] == 7
+    by_id = {o.id: o.objective for o in plan.objectives}
+    assert by_id["steady-beat"].criterion == "aggregate" and by_id["steady-beat"].min_trials == 8
+    assert by_id["imitate"].criterion == "k_of_n" and by_id["imitate"].min_trials is None
+    assert load_plan_file(write_plan(tmp_path / "b", "C07", GOOD)).mastery_gap_days == 1
+    bad = problems(tmp_path / "c", "mastery_gap_days = 0\nmin_trials = true\n" + GOOD)
+    assert any("mastery_gap_days must be a whole number of days from 1 to 60" in p for p in bad), bad
+    assert any("min_trials must be a whole number of trials from 1 to 100" in p for p in bad), bad

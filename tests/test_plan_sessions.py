@@ -18,7 +18,8 @@ ECHO = Path("content/songs/echo-drums.toml")
 
 # The shared plan: "imitate" is echo-drums' own "echo-rhythm" under another id (so their figures must agree);
 # "fast" asks for a quicker response than the script's; "steady" is a metric echo-drums does not produce.
-PLAN = plan_text("C07", objectives={"quick": {"id": "fast", "threshold": 400},
+PLAN = plan_text("C07", objectives={"imitate": {"level": {"pattern_length_min": 3}},  # as echo-rhythm names it
+                                    "quick": {"id": "fast", "threshold": 400},
                                     "steady-beat": {"id": "steady", "scripts": ["echo-drums", "steady-beat-march"]}})
 
 

@@ -332,7 +332,8 @@ def test_demo_sessions_report(tmp_path):
 
     sessions = []
     # 5 march trials: the fewest an average is judged on (DEFAULT_MIN_TRIALS; 4 would leave it unjudged).
-    for k, (script, n) in enumerate(((ECHO, 6), (MARCH, 5))):
+    # 10 echo trials: the first 3 are 2-note warm-up calls, then 7 of 3 notes or more (its level), 5 judged.
+    for k, (script, n) in enumerate(((ECHO, 10), (MARCH, 5))):
         for s in run_demo(script, root=tmp_path / "data", child_id="C07", sessions=1, echo=None,
                           max_trials=n, model="steady"):
             trials = [dict(t["scores"], tempo=t["tempo_bpm"]) for t in s["trials"]]
@@ -345,7 +346,7 @@ def test_demo_sessions_report(tmp_path):
     statuses = {o["id"]: o["status"] for o in report["objectives"]}
     assert statuses == {"echo-rhythm": "met", "responds-quickly": "met", "on-the-beat": "met", "steady-taps": "met"}
     rows = list(csv.DictReader(io.StringIO((out / "trials.csv").read_text("utf-8-sig"))))
-    assert len(rows) == 11 and {"score_rhythm_similarity", "score_vector_strength"} <= set(rows[0])
+    assert len(rows) == 15 and {"score_rhythm_similarity", "score_vector_strength"} <= set(rows[0])
     text = "\n".join(pdf_pages(out / "report.pdf"))
     assert "Asynchrony" not in text or "Echo drums" in text
     assert "Median response latency" in text.replace("\n", " ")

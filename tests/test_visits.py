@@ -20,7 +20,7 @@ from engine.interventions.sounds import feedback_request, script_sounds
 from engine.paths import cache_dir
 from engine.records.folder import SessionFolder
 from engine.records.index import list_sessions
-from engine.records.reader import peek_log, read_log
+from engine.records.reader import peek_log, plan_objectives_of, read_log
 from engine.records.rescore import rescore
 from engine.session.parts import Part
 from engine.simulation import demo
@@ -189,3 +189,12 @@ def test_visits_list_in_the_order_they_started(tmp_path):
                                          str(Path(second["folder"]) / "events.jsonl")]
     starts = [r["date"] for r in rows]
     assert starts == sorted(starts) and all("." in d for d in starts)  # to the millisecond
+
+
+def test_an_old_logs_plan_objectives_take_todays_minimum_of_trials():
+    """Schema-2 headers wrote min_trials = 1 for every objective (the default then): judged again they take
+    today's default (5); a schema-3 header's 1 was asked for and is kept."""
+    d = {"id": "quick", "metric": "response_latency_ms", "aggregate": "median", "comparator": "<=",
+         "threshold": 2000, "min_trials": 1}
+    assert [o.min_trials for o in plan_objectives_of({"schema": 2, "plan_objectives": [d]})] == [5]
+    assert [o.min_trials for o in plan_objectives_of({"schema": 3, "plan_objectives": [d]})] == [1]

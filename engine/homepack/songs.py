@@ -161,13 +161,15 @@ def choose_songs(plan: Plan | None, records: Sequence[SessionRecord], *, child: 
                 songs.append(Song(script, "plan", tuple(ids)))
     if songs:
         return songs, notes
-    for r in sorted(records, key=lambda r: r.started, reverse=True):
-        if not r.script or Path(r.script).stem in seen or len(songs) >= max_songs:
+    # Each activity of each visit, the latest visit first.
+    played = [a for r in sorted(records, key=lambda r: r.started, reverse=True) for a in r.activities]
+    for a in played:
+        if not a.script.endswith(".toml") or Path(a.script).stem in seen or len(songs) >= max_songs:
             continue
-        seen.add(Path(r.script).stem)
-        path = resolve_script(r.script, dirs)
+        seen.add(Path(a.script).stem)
+        path = resolve_script(a.script, dirs)
         if path is None:
-            notes.append(f"A session used the script {r.script}, which Tandem cannot find now; it was left out.")
+            notes.append(f"A session used the script {a.script}, which Tandem cannot find now; it was left out.")
             continue
         script = _load(path, notes)
         if script is not None:
@@ -201,12 +203,13 @@ def _day(iso: str) -> str:
 
 def _last_session_tempo(script: Script, records: Sequence[SessionRecord]) -> tuple[float, SessionRecord] | None:
     stem = script.path.stem
-    mine = [r for r in records if r.script and Path(r.script).stem == stem
-            and any(t.phase == "trial" for t in r.trials)]
+    # The visits' activities that ran this script and scored a trial (a visit may have several activities).
+    mine = [(r, a) for r in records for a in r.activities
+            if a.script and Path(a.script).stem == stem and any(t.phase == "trial" for t in a.trials)]
     if not mine:
         return None
-    latest = max(mine, key=lambda r: r.started)
-    last = [t for t in latest.trials if t.phase == "trial"][-1]
+    latest, act = max(mine, key=lambda ra: (ra[0].started, ra[1].index))
+    last = [t for t in act.trials if t.phase == "trial"][-1]
     return float(last.tempo_bpm), latest
 
 

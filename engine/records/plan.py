@@ -94,7 +94,8 @@ PHASES = ("baseline", "intervention", "maintenance")
 _OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + (
     "max_prompt", "description", "scripts", "target_date", "probes")
 _FIELDS = {
-    "plan": ("id", "display_name", "therapist", "service", "diagnosis", "mastery_gap_days", "goals", "phases"),
+    "plan": ("id", "display_name", "therapist", "service", "diagnosis", "mastery_gap_days", "min_trials", "goals",
+             "phases"),
     "goals": ("domain", "description", "objectives"),
     "goals.objectives": _OBJECTIVE_FIELDS,
     "phases": ("name", "start"),
@@ -267,12 +268,25 @@ class _Checker(Checker):
         diagnosis = self.attempt(self.text, data, "diagnosis", top, "diagnosis",
                                  "the diagnosis as the referral states it, in quotes", False)
         gap = self.attempt(self.gap_days, data, default=1)
+        self.min_trials = self.attempt(self.default_min_trials, data, default=None)
         phases = self.attempt(self.phases, data, default=())
         goals = self.attempt(self.goals, data, default=())
         if self.problems:
             raise PlanError(self.problems)
         return Plan(path=path, id=pid, sha256=sha, display_name=display, therapist=therapist, goals=goals,
                     phases=phases, service=service, diagnosis=diagnosis, mastery_gap_days=gap)
+
+    min_trials: int | None = None  # the plan's default min_trials for its aggregate objectives (None: 5)
+
+    def default_min_trials(self, data: dict) -> int | None:
+        value = data.get("min_trials")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            raise self.fail("", None, "min_trials", "min_trials",
+                            f"must be a whole number of trials from 1 to 100 (the fewest counted trials an average, "
+                            f"median or share is judged on; default 5), not {describe(value)}")
+        return value
 
     def gap_days(self, data: dict) -> int:
         value = data.get("mastery_gap_days", 1)
@@ -356,6 +370,8 @@ class _Checker(Checker):
                         "see docs/scripts.md for the metrics of each kind")
             return None
         core = {k: v for k, v in entry.items() if k not in ("description", "scripts", "target_date", "probes")}
+        if self.min_trials is not None and core.get("criterion", "aggregate") == "aggregate":
+            core.setdefault("min_trials", self.min_trials)  # the plan's default for its aggregate objectives
         try:
             objective = Objective.from_dict(core)
         except (ValueError, TypeError) as exc:
@@ -498,6 +514,7 @@ id = "{child}"                  # the pseudonymous id: reports use it unless --n
 # service = "Individual music therapy, 45 min weekly"   # optional: printed on reports
 # diagnosis = "As the referral states it"               # optional: printed on reports
 # mastery_gap_days = 1          # optional: mastery counts visits at least this many days apart (1: separate days)
+# min_trials = 5                # optional: the fewest counted trials an average, median or share is judged on
 
 # Phases: baseline, intervention, maintenance, each with the day it starts.
 [[phases]]

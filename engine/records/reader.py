@@ -152,7 +152,12 @@ def plan_objectives_of(header: dict[str, Any]) -> list:
         A recorded objective does not check (a damaged header).
     """
     out = []
+    old = int(header.get("schema") or 1) < 3
     for d in header.get("plan_objectives") or []:
+        if old and isinstance(d, dict) and d.get("min_trials") == 1:
+            # Before aggregates needed enough counted trials, every objective was written with min_trials 1
+            # (the default then): judged again, it takes today's default (docs/definitions.md).
+            d = {k: v for k, v in d.items() if k != "min_trials"}
         try:
             out.append(Objective.from_dict(d))
         except (ValueError, TypeError) as exc:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from engine.scoring.objectives import BOOL_AGGREGATES, NOT_RECORDED, PROMPT_LEVELS, Objective, trial_test_phrase
+from engine.scoring.objectives import (
+    BOOL_AGGREGATES,
+    NOT_RECORDED,
+    PROMPT_LEVELS,
+    Objective,
+    level_phrase,
+    trial_test_phrase,
+)
 from engine.scoring.words import (
     AGGREGATE_WORDS,
     BOOL_METRIC_PHRASES,
@@ -64,6 +71,9 @@ def criterion_text(objective: Objective) -> str:
     else:
         text = f"{trial_test_phrase(objective)} on at least {objective.k} of {objective.n}"
         text += " consecutive trials" if objective.criterion == "k_of_n_consecutive" else " trials"
+    level = level_phrase(objective)
+    if level:
+        text += f" {level}"
     prompts = objective.counted_prompts
     if prompts == ("independent",):
         counted = "independent trials count"

@@ -1,7 +1,8 @@
 """The therapist's keys in a live session on the rig, from the terminal and from the session screen.
 
 Every key press is a ``mark`` event in the log; space starts a session that
-waits for it, ``p`` sets the prompt level of the trial scored next, ``m``
+waits for it, ``p`` sets the prompt level of the trial scored next (a trial
+nobody marks is "not recorded"), ``m``
 adds a note, Esc then ``y`` stops, ``n`` moves on. The screen runs headless
 (SDL's dummy video driver) in its own process, as it does under ``--no-ui
 --screenshot``. Nothing checked here depends on the timing.
@@ -48,12 +49,14 @@ def _check(summary, log):
     trials = summary["trials"]
     assert len(trials) == 2  # stopped (Esc, y) once the second trial was scored
     marks = _marks(log)
-    # space started it; two p's gave "verbal" for trial 2; the note; Esc asked and y confirmed.
-    assert marks == [("space", "resume", "", -1), ("p", "prompt", "gestural", 2), ("p", "prompt", "verbal", 2),
+    # space started it; two p's gave "gestural" for trial 2 (from "not recorded": independent, then gestural);
+    # the note; Esc asked and y confirmed.
+    assert marks == [("space", "resume", "", -1), ("p", "prompt", "independent", 2), ("p", "prompt", "gestural", 2),
                      ("m", "note_started", "", 2), ("m", "note", "Calm today", 2), ("escape", "stop_asked", "", -1),
                      ("y", "stop_confirmed", "", -1)], marks
     logged = [e for e in log if e["type"] == "trial"]
-    assert [t["prompt"] for t in logged] == ["independent", "verbal"]
+    # Trial 1 was not marked: its level is not recorded (never guessed as independent).
+    assert [t["prompt"] for t in logged] == ["not recorded", "gestural"]
     # Nothing was planned before the therapist's space.
     start = next(e["frame"] for e in log if e["type"] == "mark")
     assert min(e["frame"] for e in log if e["type"] == "plan") >= start
