@@ -198,3 +198,28 @@ def test_an_old_logs_plan_objectives_take_todays_minimum_of_trials():
          "threshold": 2000, "min_trials": 1}
     assert [o.min_trials for o in plan_objectives_of({"schema": 2, "plan_objectives": [d]})] == [5]
     assert [o.min_trials for o in plan_objectives_of({"schema": 3, "plan_objectives": [d]})] == [1]
+
+
+def test_a_calendar_of_visits_on_separate_days_gives_a_mastery_date(tmp_path, monkeypatch):
+    """Four simulated visits a week apart from Monday 2 March 2026 (a faked clock). The steady child answers
+    every echo call well under 2 s, so "median response latency at most 2000 ms over at least 5 trials" is met
+    in every visit: by hand, the third visit (16 March) completes 3 consecutive visits on separate days."""
+    from engine.reports.build import collect
+
+    monkeypatch.setattr(demo, "now", lambda: datetime(2026, 3, 2, 10, 0).astimezone())
+    visits = run_demo(ECHO, root=tmp_path, child_id="C5", seed=4, sessions=4, days_apart=7, max_trials=5, echo=None)
+    quick = [next(o for o in v["objectives"] if o["id"] == "responds-quickly") for v in visits]
+    assert [q["met"] for q in quick] == [True] * 4
+    assert [q["status"] for q in quick] == ["met this session", "met this session", "mastered", "mastered"]
+    assert quick[2]["sentence"].endswith("criterion met for the 3rd consecutive session on separate days: "
+                                         "mastered on 16 March 2026.")
+    rows = list_sessions(tmp_path, "C5")
+    assert [r["date"][:10] for r in rows] == ["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23"]
+    # The report over the quarter, from the logs (simulated visits shown because asked for), agrees.
+    report = collect("C5", [read_log(r["path"]) for r in rows], None, plots_wanted=False, include_simulated=True)
+    view = next(v for v in report.objectives if v.id == "responds-quickly")
+    assert view.status == "mastered" and view.mastered_on == "2026-03-16" and view.regressed_on is None
+    # The same four visits on one day (today) are one day of data: not mastered.
+    same = run_demo(ECHO, root=tmp_path / "b", child_id="C5", seed=4, sessions=4, max_trials=5, echo=None)
+    assert {next(o for o in v["objectives"] if o["id"] == "responds-quickly")["status"] for v in same} == {
+        "met this session"}
