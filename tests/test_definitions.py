@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from engine.interventions.script import load_script
 from engine.interventions.sounds import feedback_request, script_sounds
 from engine.paths import cache_dir
 from engine.records.plan import load_plan
+from engine.records.reader import read_log
 from engine.reports import collect
 from engine.reports.csvjson import cell, objectives_csv
 from engine.scoring.display import format_score
@@ -348,3 +350,31 @@ def test_the_kinds_scores_carry_their_difficulty_and_scripts_check_the_level(tmp
 def test_bad_levels(level, match):
     with pytest.raises(ValueError, match=match):
         Objective.from_dict({**ECHO_4_OF_5, "level": level})
+
+
+# --- logs written before these definitions are read under them ----------------------------------------------
+
+
+def test_an_old_log_is_read_under_todays_definitions(tmp_path):
+    """A schema-2 turn-taking log: trial 1 the child played over the engine's turn and then 4 ms after the
+    hand-over (logged then as "started a turn", latency 4 ms, 4 notes); trial 2 it waited and started 350 ms
+    after. Read today: trial 1 did not start a turn (its 4 ms kept, uncredited), trial 2 did; both know their
+    difficulty (the call's 3 notes, from its plan line; the tempo)."""
+    old = {"waited": False, "initiated": True, "initiation_latency_ms": 4.0, "turn_length_notes": 4,
+           "turn_end_s": 16.5, "turn_capped": False, "overlap_ms": 900.0, "onsets_during_turn": 3}
+    good = {"waited": True, "initiated": True, "initiation_latency_ms": 350.0, "turn_length_notes": 3,
+            "turn_end_s": 33.0, "turn_capped": False, "overlap_ms": 0.0, "onsets_during_turn": 0}
+    lines = [{"type": "header", "schema": 2, "kind": "demo", "script": "free", "intervention": "turn_taking",
+              "child_id": "C1", "sample_rate": 48000, "started": "2026-01-05T10:00:00+00:00"}]
+    for n, scores in ((1, old), (2, good)):
+        lines.append({"type": "plan", "index": n - 1, "phase": "trial",
+                      "params": {"onsets_beats": [0.0, 1.0, 2.0]}})
+        lines.append({"type": "trial", "n": n, "index": n - 1, "phase": "trial", "start_s": 10.0 * n,
+                      "tempo_bpm": 84, "scores": scores, "correct": scores["waited"], "prompt": "independent"})
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    first, second = (t.scores for t in read_log(tmp_path).trials)
+    assert (first["initiated"], first["initiation_latency_ms"], first["turn_length_notes"]) == (False, None, 0)
+    assert first["first_onset_after_handover_ms"] == 4.0 and first["turn_end_s"] is None
+    assert (second["initiated"], second["initiation_latency_ms"], second["turn_length_notes"]) == (True, 350.0, 3)
+    assert second["first_onset_after_handover_ms"] == 350.0
+    assert first["pattern_length"] == second["pattern_length"] == 3 and first["tempo_bpm"] == 84.0

@@ -53,7 +53,8 @@ from engine.scoring.judge import judge_visit
 from engine.scoring.objectives import NOT_RECORDED, Objective, Trial
 
 __all__ = [
-    "LogLines", "activity_segments", "log_path", "peek_log", "read_header", "read_log", "script_for"]
+    "LogLines", "activity_segments", "log_path", "peek_log", "read_header", "read_log", "script_for",
+    "todays_scores"]
 
 SUMMARY_JSON = "summary.json"
 _TAIL_BYTES = 256 * 1024  # a summary line with many objectives fits easily
@@ -165,10 +166,37 @@ def plan_objectives_of(header: dict[str, Any]) -> list:
     return out
 
 
-def _trial(d: dict[str, Any], activity: int = 0) -> TrialRecord:
+def todays_scores(scores: dict[str, Any], tempo_bpm: Any, plan_params: dict[str, Any] | None) -> dict[str, Any]:
+    """A logged trial's scores read under today's definitions (``docs/definitions.md``), for a log written
+    before them; a log of today is returned as it is. Everything is derived from what the log holds:
+
+    - turn-taking (scores without ``first_onset_after_handover_ms``): a child who did not wait did not take a
+      turn at the hand-over: ``initiated`` false, no latency, a turn of 0 notes; the first onset after the
+      hand-over is kept, uncredited, as ``first_onset_after_handover_ms`` (the old latency);
+    - the trial's difficulty (``tempo_bpm``; ``pattern_length``: the notes of its call or of the engine's
+      turn, from its ``plan`` line), which an objective's ``level`` reads.
+    """
+    out = dict(scores)
+    if "initiated" in out and "waited" in out and "first_onset_after_handover_ms" not in out:
+        out["first_onset_after_handover_ms"] = out.get("initiation_latency_ms")
+        if out["initiated"] and out["waited"] is not True:
+            out.update(initiated=False, initiation_latency_ms=None, turn_length_notes=0, turn_end_s=None,
+                       turn_capped=False)
+    if "tempo_bpm" not in out and isinstance(tempo_bpm, (int, float)) and not isinstance(tempo_bpm, bool):
+        out["tempo_bpm"] = float(tempo_bpm)
+    onsets = (plan_params or {}).get("onsets_beats")
+    if "pattern_length" not in out and isinstance(onsets, list):
+        out["pattern_length"] = len(onsets)
+    return out
+
+
+def _trial(d: dict[str, Any], activity: int = 0, plan_params: dict[str, Any] | None = None) -> TrialRecord:
     act = d.get("activity")
+    scores = dict(d.get("scores") or {})
+    if "first_onset_after_handover_ms" not in scores or "tempo_bpm" not in scores:  # written before today's
+        scores = todays_scores(scores, d.get("tempo_bpm"), plan_params)
     return TrialRecord(n=int(d.get("n", 0)), index=int(d.get("index", 0)), start_s=float(d.get("start_s", 0.0)),
-                       tempo_bpm=float(d.get("tempo_bpm", 0.0)), scores=dict(d.get("scores") or {}),
+                       tempo_bpm=float(d.get("tempo_bpm", 0.0)), scores=scores,
                        correct=d.get("correct"), prompt=str(d.get("prompt") or NOT_RECORDED),
                        close_s=d.get("close_s"), phase=str(d.get("phase", "trial")),
                        activity=act if isinstance(act, int) else activity)
@@ -283,6 +311,7 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     begun: dict[int, dict[str, Any]] = {}
     ended: dict[int, str] = {}
     marked: set[tuple[int, int]] = set()  # (activity, trial number) the therapist gave a prompt level for
+    plans: dict[tuple, Any] = {}  # (activity, index, phase) → the plan's params, for a trial's difficulty
     current = 0
     records = LogLines(lines[1:])
     for d in records:
@@ -299,8 +328,10 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
             begun[current] = d
         elif kind == "activity_end" and isinstance(d.get("index"), int):
             ended[d["index"]] = str(d.get("status") or "stopped")
+        elif kind == "plan":
+            plans[(current, d.get("index"), d.get("phase"))] = d.get("params")
         elif kind == "trial" and d.get("phase", "trial") == "trial":
-            trials.append(_trial(d, current))
+            trials.append(_trial(d, current, plans.get((current, d.get("index"), d.get("phase", "trial")))))
         elif kind == "mark" and d.get("action") == "prompt" and isinstance(d.get("trial"), int):
             marked.add((current, d["trial"]))
         elif kind == "mark" and d.get("action") == "note" and d.get("text"):

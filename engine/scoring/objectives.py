@@ -1042,8 +1042,9 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult],
                 tail = (f"criterion not met this session, after it was mastered on {_day(mastered_on)}: "
                         f"in progress again.")
         elif latest_same_day:
-            tail = (f"criterion met, but on the same day as (or within {min_gap_days} days of) the last session "
-                    f"that counted ({_day(last_day)}), so it does not count again toward mastery")
+            when = "on the same day as" if min_gap_days == 1 else f"within {min_gap_days} days of"
+            tail = (f"criterion met, but {when} the last session that counted ({_day(last_day)}), so it does not "
+                    f"count again toward mastery")
             tail += (": mastered." if status == "mastered" else
                      f" ({streak} of {required} sessions{days} so far).")
         elif streak == 1:
