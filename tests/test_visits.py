@@ -6,6 +6,8 @@ every figure checked here is read back from the log.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import queue
 import threading
@@ -22,6 +24,8 @@ from engine.records.folder import SessionFolder
 from engine.records.index import list_sessions
 from engine.records.reader import peek_log, plan_objectives_of, read_log
 from engine.records.rescore import rescore
+from engine.reports.build import collect
+from engine.reports.csvjson import objectives_csv, trials_csv
 from engine.session.parts import Part
 from engine.simulation import demo
 from engine.simulation.demo import run_demo, simulate_session
@@ -204,8 +208,6 @@ def test_a_calendar_of_visits_on_separate_days_gives_a_mastery_date(tmp_path, mo
     """Four simulated visits a week apart from Monday 2 March 2026 (a faked clock). The steady child answers
     every echo call well under 2 s, so "median response latency at most 2000 ms over at least 5 trials" is met
     in every visit: by hand, the third visit (16 March) completes 3 consecutive visits on separate days."""
-    from engine.reports.build import collect
-
     monkeypatch.setattr(demo, "now", lambda: datetime(2026, 3, 2, 10, 0).astimezone())
     visits = run_demo(ECHO, root=tmp_path, child_id="C5", seed=4, sessions=4, days_apart=7, max_trials=5, echo=None)
     quick = [next(o for o in v["objectives"] if o["id"] == "responds-quickly") for v in visits]
@@ -223,3 +225,20 @@ def test_a_calendar_of_visits_on_separate_days_gives_a_mastery_date(tmp_path, mo
     same = run_demo(ECHO, root=tmp_path / "b", child_id="C5", seed=4, sessions=4, max_trials=5, echo=None)
     assert {next(o for o in v["objectives"] if o["id"] == "responds-quickly")["status"] for v in same} == {
         "met this session"}
+
+
+def test_a_visits_note_shows_each_activity_and_the_csv_names_it(tmp_path):
+    (v,) = run_demo([HELLO, ECHO, GOODBYE], root=tmp_path, child_id="C6", seed=2, max_trials=3, echo=None)
+    report = collect("C6", [read_log(v["folder"])], None, plots_wanted=False, include_simulated=True)
+    (sv,) = report.sessions
+    assert sv.stem == "visit"
+    assert [(t["title"], len(t["rows"])) for t in sv.trial_tables] == [("Hello song", 3), ("Echo drums", 3),
+                                                                       ("Goodbye song", 3)]
+    # Each table has its own kind's score columns: turns for the songs, the echo's for the echo game.
+    assert "Started a turn" in [label for _, label in sv.trial_tables[0]["columns"]]
+    assert "Notes matched" in [label for _, label in sv.trial_tables[1]["columns"]]
+    rows = list(csv.DictReader(io.StringIO(trials_csv(report))))
+    assert [(r["script"], r["activity"], r["trial_n"]) for r in rows] == [
+        (stem, str(k + 1), str(n)) for k, stem in enumerate(("hello", "echo-drums", "goodbye")) for n in (1, 2, 3)]
+    by_objective = {(r["script"], r["objective_id"]) for r in csv.DictReader(io.StringIO(objectives_csv(report)))}
+    assert ("echo-drums", "responds-quickly") in by_objective and ("hello", "waits-for-hello") in by_objective

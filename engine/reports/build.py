@@ -141,7 +141,8 @@ class SessionView:
     setup: str = ""
     rows: list[ObjectiveRow] = field(default_factory=list)
     trial_columns: list[tuple[str, str]] = field(default_factory=list)
-    trial_rows: list[list[str]] = field(default_factory=list)
+    trial_rows: list[list[str]] = field(default_factory=list)  # every activity's, in order
+    trial_tables: list[dict[str, Any]] = field(default_factory=list)  # per activity: title, columns, rows
     plot: str | None = None
     plot_png: bytes | None = None
 
@@ -151,7 +152,8 @@ class SessionView:
 
     @property
     def stem(self) -> str:
-        return Path(self.record.script).stem
+        """The script's short name; a visit of several activities: ``visit``."""
+        return Path(self.record.script).stem if len(self.record.activities) <= 1 else "visit"
 
     @property
     def simulated(self) -> bool:
@@ -483,15 +485,22 @@ def _judge(view: ObjectiveView, recs: Sequence[tuple[SessionRecord, frozenset[in
 
 
 def _trial_table(view: SessionView) -> None:
+    """The note's trial tables: one per activity of the visit (its own score columns), titled when several."""
     r = view.record
-    # The intervention's kind (the record's ``kind`` is how the session ran: live or demo).
-    keys = TRIAL_SCORES.get(r.header.get("intervention") or "", ())
-    present = [k for k in keys if any(k[0] in t.scores for t in r.trials)]
-    view.trial_columns = [("n", "Trial"), ("tempo", "Tempo"), ("correct", "Correct"), ("prompt", "Prompt")] + [
-        (k, label[:1].upper() + label[1:]) for k, label, _ in present]
-    for t in r.trials:
-        view.trial_rows.append([str(t.n), format_half_up("{:.0f}", t.tempo_bpm), format_score(t.correct), t.prompt]
-                               + [format_score(t.scores.get(k), spec) for k, _, spec in present])
+    several = len(r.activities) > 1
+    for a in r.activities:
+        # The intervention's kind (the record's ``kind`` is how the session ran: live or demo).
+        keys = TRIAL_SCORES.get(a.intervention or r.header.get("intervention") or "", ())
+        present = [k for k in keys if any(k[0] in t.scores for t in a.trials)]
+        columns = [("n", "Trial"), ("tempo", "Tempo"), ("correct", "Correct"), ("prompt", "Prompt")] + [
+            (k, label[:1].upper() + label[1:]) for k, label, _ in present]
+        rows = [[str(t.n), format_half_up("{:.0f}", t.tempo_bpm), format_score(t.correct), t.prompt]
+                + [format_score(t.scores.get(k), spec) for k, _, spec in present] for t in a.trials]
+        if rows or not several:
+            view.trial_tables.append({"title": a.title if several else "", "columns": columns, "rows": rows})
+        if not view.trial_columns:
+            view.trial_columns = columns
+        view.trial_rows += rows
 
 
 def _num(value: Any) -> float | None:
@@ -501,10 +510,12 @@ def _num(value: Any) -> float | None:
 
 
 def _beats(r: SessionRecord) -> int | None:
-    """A rhythmic-cueing session's beats (each of its trials is a bar of them); None for other kinds."""
-    if r.header.get("intervention") != "rhythmic_cueing":
+    """A rhythmic-cueing session's beats (each of its trials is a bar of them); None for other kinds (a visit:
+    its rhythmic-cueing activities' beats)."""
+    cueing = [a for a in r.activities if (a.intervention or r.header.get("intervention")) == "rhythmic_cueing"]
+    if not cueing or len(cueing) != len(r.activities):
         return None
-    return sum(int(_num(t.scores.get("n_cues")) or 0) for t in r.trials) or None
+    return sum(int(_num(t.scores.get("n_cues")) or 0) for a in cueing for t in a.trials) or None
 
 
 def _played(r: SessionRecord) -> str | None:
@@ -516,27 +527,47 @@ def _played(r: SessionRecord) -> str | None:
 
 
 def _session_panels(r: SessionRecord) -> list[dict[str, Any]]:
-    n = [t.n for t in r.trials]
+    """The note's timing panels: a one-activity session's (timing, then tempo); a visit's, each activity's
+    main panel, titled with the activity (at most three are drawn)."""
+    if len(r.activities) <= 1:
+        return _activity_panels(r, r.activities[0] if r.activities else None, "")
+    out = []
+    for a in r.activities:
+        panels = _activity_panels(r, a, a.title or Path(a.script).stem)  # the activity's name over its panel
+        if panels:
+            out.append(panels[0])
+    return out
+
+
+def _activity_panels(r: SessionRecord, a: Any, prefix: str) -> list[dict[str, Any]]:
+    trials = list(a.trials) if a is not None else list(r.trials)
+    n = [t.n for t in trials]
+
+    def title(text: str) -> str:
+        return prefix or text  # a visit's panel is titled with its activity; its axis says what it shows
+
     panels = []
-    if any("asynchrony_mean_ms" in t.scores for t in r.trials):
-        window = next((_num(t.scores.get("window_ms")) for t in r.trials if _num(t.scores.get("window_ms"))), None)
-        per_beat = beat_asynchronies(r.path)
+    if any("asynchrony_mean_ms" in t.scores for t in trials):
+        window = next((_num(t.scores.get("window_ms")) for t in trials if _num(t.scores.get("window_ms"))), None)
+        per_beat = beat_asynchronies(r.path, a.index if prefix else None)
         if per_beat:  # what people would rather look at: every beat, from the log's raw events
             panels.append({"n": list(range(1, len(per_beat) + 1)), "y": per_beat, "band": window, "zero": True,
-                           "title": "Asynchrony per beat", "ylabel": "ms (negative = early)", "xlabel": "beat"})
+                           "title": title("Asynchrony per beat"),
+                           "ylabel": "asynchrony (ms, − = early)" if prefix else "ms (negative = early)",
+                           "xlabel": "beat"})
         else:  # the log's script is gone or changed: the trials' own figures
-            panels.append({"n": n, "y": [_num(t.scores.get("asynchrony_mean_ms")) for t in r.trials],
-                           "err": [_num(t.scores.get("asynchrony_sd_ms")) for t in r.trials], "band": window,
-                           "zero": True, "title": "Asynchrony per trial (mean ± SD)",
+            panels.append({"n": n, "y": [_num(t.scores.get("asynchrony_mean_ms")) for t in trials],
+                           "err": [_num(t.scores.get("asynchrony_sd_ms")) for t in trials], "band": window,
+                           "zero": True, "title": title("Asynchrony per trial (mean ± SD)"),
                            "ylabel": "ms (negative = early)"})
-    for key, title in _LATENCY_KEYS:
-        if any(key in t.scores for t in r.trials):
-            panels.append({"n": n, "y": [_num(t.scores.get(key)) for t in r.trials], "title": f"{title} per trial",
-                           "ylabel": "ms"})
+    for key, name in _LATENCY_KEYS:
+        if any(key in t.scores for t in trials):
+            panels.append({"n": n, "y": [_num(t.scores.get(key)) for t in trials], "title": title(f"{name} per trial"),
+                           "ylabel": f"{name.lower()} (ms)" if prefix else "ms"})
             break
-    tempos = [t.tempo_bpm for t in r.trials]
+    tempos = [t.tempo_bpm for t in trials]
     if len(set(tempos)) > 1:
-        panels.append({"n": n, "y": tempos, "title": "Tempo over the session", "ylabel": "BPM", "step": True})
+        panels.append({"n": n, "y": tempos, "title": title("Tempo over the session"), "ylabel": "BPM", "step": True})
     return panels
 
 

@@ -100,7 +100,8 @@ def objectives_csv(report) -> str:
         r = s.record
         for row in s.rows:
             v, res = row.objective, row.result
-            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.simulated, s.probe, s.stem,
+            script = v.key.split(":")[1] if v.key.startswith("script:") else s.stem  # a script's own objective
+            rows.append([report.child, s.date.isoformat(), r.started, r.status, s.simulated, s.probe, script,
                          s.phase, v.source, v.id,
                          v.domain, _metric(v), v.criterion, res.n_trials if res else None,
                          res.counted if res else None, res.excluded_prompted if res else None,
@@ -179,10 +180,13 @@ def report_json(report) -> str:
                 "aggregate": v.objective.aggregate, "comparator": v.objective.comparator,
                 "threshold": v.objective.threshold, "k": v.objective.k, "n": v.objective.n,
                 "sessions": v.objective.sessions, "counted_prompts": list(v.objective.counted_prompts),
-                "min_trials": v.objective.min_trials},
+                "min_trials": v.objective.min_trials,
+                "level": dict(v.objective.level)},
             "criterion": v.criterion,
             "status": v.status,
             "consecutive_met": v.consecutive_met,
+            "mastered_on": v.mastered_on,
+            "regressed_on": v.regressed_on,
             "sentence": v.sentence,
             "notes": v.notes,
             "sessions": [{
