@@ -31,11 +31,13 @@ from engine.scoring.objectives import (
     Trial,
     evaluate_session,
     level_phrase,
+    objective_figure,
     objective_status,
 )
 from engine.scoring.turns import score_turn
 from engine.scoring.words import format_half_up, format_value, percent_text, round_half_up
 from engine.simulation.demo import simulate_session
+from engine.ui.session import objective_lines
 from engine.simulation.player import DEVICE_FEEDBACK, ModelChild
 from tests.fixture_files import plan_text, write_plan
 from tests.test_reports import ECHO, echo, record
@@ -378,3 +380,17 @@ def test_an_old_log_is_read_under_todays_definitions(tmp_path):
     assert (second["initiated"], second["initiation_latency_ms"], second["turn_length_notes"]) == (True, 350.0, 3)
     assert second["first_onset_after_handover_ms"] == 350.0
     assert first["pattern_length"] == second["pattern_length"] == 3 and first["tempo_bpm"] == 84.0
+
+
+def test_the_session_screen_shows_an_objectives_figure_as_the_reports_do():
+    """The therapist's strip: 5/8 is "63 %" (not 62.5), 1412.5 ms is "1413 ms" (not 1.41e+03)."""
+    share = Objective.from_dict({"id": "s", "metric": "correct", "aggregate": "percent_true", "comparator": ">=",
+                                 "threshold": 80})
+    latency = Objective.from_dict({"id": "l", "metric": "response_latency_ms", "aggregate": "median",
+                                   "comparator": "<=", "threshold": 2000})
+    count = Objective.from_dict({"id": "c", "metric": "correct", "aggregate": "count_true", "comparator": ">=",
+                                 "threshold": 4})
+    assert objective_figure(share, 62.5) == "63 %" and objective_figure(latency, 1412.5) == "1413 ms"
+    assert objective_figure(count, 4.0) == "4 trials" and objective_figure(share, None) == "—"
+    (line,) = objective_lines([{"id": "s", "status": "in progress", "value": 62.5, "met": False, "figure": "63 %"}])
+    assert line.figure == "63 %"

@@ -59,6 +59,7 @@ from engine.scoring.words import (
     metric_display,
     percent_text,
     plural,
+    round_half_up,
 )
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "TrialOutcome",
     "evaluate_session",
     "level_phrase",
+    "objective_figure",
     "objective_status",
     "trial_test_phrase",
 ]
@@ -1072,6 +1074,19 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult],
         mastered_on=mastered_on.isoformat() if mastered_on is not None else None,
         regressed_on=regressed_on.isoformat() if regressed_on is not None else None,
     )
+
+
+def objective_figure(objective: Objective, value: float | None) -> str:
+    """A visit's figure of an objective as the screen shows it, in its unit and rounded half up as every
+    report does: "63 %", "1413 ms", "4 trials"; "—" when it has none (a k-of-n criterion has no aggregate)."""
+    if value is None:
+        return "—"
+    if objective.aggregate == "percent_true":
+        return percent_text(value)
+    if objective.aggregate == "count_true":
+        return plural(int(round_half_up(value)), "trial")
+    _, unit = metric_display(objective.metric)
+    return format_value(value, unit)
 
 
 def _day(day: dt.date | None) -> str:

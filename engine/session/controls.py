@@ -36,6 +36,7 @@ from typing import Any
 from engine.events import MarkEvent, StatusEvent
 from engine.interventions.script import Script
 from engine.scoring.judge import judge_objectives, trial_line
+from engine.scoring.objectives import objective_figure
 from engine.session.runner import ScriptSession
 from engine.ui.keys import KeyHandler, prompt_label
 from engine.ui.session import objective_lines, session_view
@@ -246,8 +247,12 @@ class SessionUI:
         if runner.trials_done != self._objectives_at:
             self._objectives_at = runner.trials_done
             judged = judge_objectives(script, runner.results, plan_objectives=self.plan_objectives)
-            self._objectives = objective_lines([{**o, "id": ("plan: " if o["source"] == "plan" else "") + o["id"]}
-                                                for o in judged if o["status"] != "not_measured"])
+            # judge_objectives answers the script's objectives, then the plan's, in order: each with its figure.
+            defs = [*script.objectives, *self.plan_objectives]
+            self._objectives = objective_lines([
+                {**o, "id": ("plan: " if o["source"] == "plan" else "") + o["id"],
+                 "figure": objective_figure(obj, o["value"])}
+                for o, obj in zip(judged, defs, strict=True) if o["status"] != "not_measured"])
             if runner.results:
                 r = runner.results[-1]
                 self._last_score = trial_line(script.kind, {"n": runner.trials_done, "tempo_bpm": r.plan.tempo_bpm,

@@ -111,11 +111,13 @@ def _music_playing(plan: Any, now_s: float, spb: float) -> bool:
 
 def objective_lines(judged: Sequence[dict[str, Any]]) -> tuple[ObjectiveLine, ...]:
     """The strip's objective lines from ``engine.scoring.judge.judge_objectives``'s answer
-    (``id``, ``status``, ``value``, ``met``): the figure is this session's value so far."""
+    (``id``, ``status``, ``value``, ``met``, and ``figure``: the value in its unit, as the reports show it):
+    the figure is this session's value so far."""
     lines = []
     for item in judged:
         value = item.get("value")
-        figure = "too few trials yet" if value is None and item.get("met") is None else format_score(value, "{:.3g}")
+        figure = ("too few trials yet" if value is None and item.get("met") is None
+                  else str(item["figure"]) if item.get("figure") else format_score(value, "{:.3g}"))
         status = item.get("status", "not started")
         lines.append(ObjectiveLine(str(item.get("id", "")), figure,
                                    status if status in OBJECTIVE_STATUSES else "in progress"))
