@@ -37,8 +37,8 @@ from engine.scoring.objectives import (
 from engine.scoring.turns import score_turn
 from engine.scoring.words import format_half_up, format_value, percent_text, round_half_up
 from engine.simulation.demo import simulate_session
-from engine.ui.session import objective_lines
 from engine.simulation.player import DEVICE_FEEDBACK, ModelChild
+from engine.ui.session import objective_lines
 from tests.fixture_files import plan_text, write_plan
 from tests.test_reports import ECHO, echo, record
 
