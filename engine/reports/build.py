@@ -371,9 +371,10 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             # A visit counts with the activities whose script the plan names for the objective.
             recs = []
             for r in history:
-                acts = (frozenset(a.index for a in r.activities) if probe_measures(entry, r) else frozenset()
-                        ) if r.probe else frozenset(a.index for a in r.activities
-                                                    if entry in plan_entries_for(plan, a.script))
+                if r.probe:
+                    acts = frozenset(a.index for a in r.activities) if probe_measures(entry, r) else frozenset()
+                else:
+                    acts = frozenset(a.index for a in r.activities if entry in plan_entries_for(plan, a.script))
                 if acts:
                     recs.append((r, acts))
             specs.append((f"plan:{entry.id}", "Plan", entry.objective, entry, recs, "plan"))
@@ -382,7 +383,8 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         if not r.probe:  # a probe's generated script has no objectives, and is not the treatment script
             stems: dict[str, set[int]] = {}
             for a in r.activities:
-                stems.setdefault(Path(a.script).stem, set()).add(a.index)
+                if a.script.endswith(".toml"):  # a song or free play has no objectives
+                    stems.setdefault(Path(a.script).stem, set()).add(a.index)
             for stem, acts in stems.items():
                 by_script.setdefault(stem, []).append((r, frozenset(acts)))
     for stem, recs in by_script.items():
