@@ -242,3 +242,29 @@ def test_a_visits_note_shows_each_activity_and_the_csv_names_it(tmp_path):
         (stem, str(k + 1), str(n)) for k, stem in enumerate(("hello", "echo-drums", "goodbye")) for n in (1, 2, 3)]
     by_objective = {(r["script"], r["objective_id"]) for r in csv.DictReader(io.StringIO(objectives_csv(report)))}
     assert ("echo-drums", "responds-quickly") in by_objective and ("hello", "waits-for-hello") in by_objective
+
+
+class _CtrlC(Part):
+    """Ctrl-C once activity ``index`` scored a trial."""
+
+    def __init__(self, index: int) -> None:
+        self.index, self.current = index, -1
+
+    def on_activity(self, index, activity) -> None:
+        self.current = index
+
+    def after_step(self, runner) -> None:
+        if self.current == self.index and runner is not None and runner.trials_done >= 1:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_ends_the_visit_and_keeps_every_activity_line(tmp_path, monkeypatch):
+    real = demo.run_session
+    monkeypatch.setattr(demo, "run_session", lambda acts, *, parts, **kw: real(acts, parts=[*parts, _CtrlC(1)], **kw))
+    (v,) = run_demo([HELLO, ECHO, GOODBYE], root=tmp_path, seed=2, max_trials=3, echo=None)
+    ends = [d for d in _lines(v["folder"]) if d["type"] == "activity_end"]
+    assert [(d["index"], d["status"], d["trials"], d["stop_reason"]) for d in ends] == [
+        (0, "completed", 3, None), (1, "stopped", 1, "stopped early (Ctrl-C)")]
+    rec = read_log(v["folder"])
+    assert rec.status == "stopped" and [a.status for a in rec.activities] == ["completed", "stopped", "not started"]
+    assert rescore(v["folder"])["identical"] is True

@@ -228,8 +228,12 @@ def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind
         except KeyboardInterrupt:
             status = "stopped"
             if visit.started and len(visit.statuses) < len(visit.started):
-                visit.started[-1].stop("stopped early (Ctrl-C)")
+                act = visit.started[-1]
+                act.stop("stopped early (Ctrl-C)")
                 visit.statuses.append("stopped")
+                folder.write_event({"type": "activity_end", "frame": eng.now_frame, "index": len(visit.started) - 1,
+                                    "status": "stopped", "trials": act.runner.trials_done if act.runner else 0,
+                                    "stop_reason": "stopped early (Ctrl-C)"})
         stream.finish()
         outcome.status = status
     finally:
