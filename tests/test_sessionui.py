@@ -81,6 +81,18 @@ def test_n_moves_on_and_is_logged(session):
     assert [(m.key, m.action) for m in log if isinstance(m, MarkEvent)] == [("n", "next")]
 
 
+def test_a_moves_on_to_the_visits_next_activity(session):
+    """Key ``a``: the activity playing stops (its trials kept), the mark is logged, and the driver is told "next"."""
+    eng, runner, ui, log, said = session
+    while runner.trials_done < 1:
+        runner.step()
+        eng.backend.run_blocks(1)
+    assert press(ui, runner, "a") == ["next"]
+    assert runner.state == "stopped" and runner.trials_done == 1
+    assert [(m.key, m.action) for m in log if isinstance(m, MarkEvent)] == [("a", "next_activity")]
+    assert "Moving on to the next activity: the trials scored so far are kept." in said
+
+
 def test_the_status_line_says_where_the_session_is(session):
     eng, runner, ui, _, _ = session
     while not runner.open_plans or runner.now_s < runner.open_plans[0].engine_start_s + 0.05:
