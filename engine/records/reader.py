@@ -1,5 +1,12 @@
 """Reading a session log back: :func:`read_log` gives a :class:`~engine.records.model.SessionRecord`.
 
+A log is one visit: its activities (``ActivityRecord``, from the header's
+``activities`` and each ``activity`` line; a log of before visits is one
+activity, its header's script) and every activity's trials. A log written
+before today's definitions is read under them, from what it holds
+(:func:`todays_scores`; unmarked trials of an old live log are "not
+recorded"): the file itself is never changed.
+
 A log is read whatever became of its session:
 
 - **ended** (completed or stopped): its last line is the ``summary``, which
@@ -8,9 +15,9 @@ A log is read whatever became of its session:
 - **interrupted** (killed, power cut, a failed device): no summary line.
   Every complete line is read; a line cut off by the crash (only ever the
   last) is skipped and counted in ``skipped_lines``. The objectives are
-  judged from the trials it has with the script's objectives
-  (:func:`engine.scoring.judge.judge_objectives`, this session alone, no
-  history), taken from the script file named in the header **if it is
+  judged from the trials it has with each activity's script's objectives
+  (:func:`engine.scoring.judge.judge_visit`, this visit alone, no
+  history), taken from the script file named in the activity's line **if it is
   still there and its SHA-256 is the one in the header** (a schema-1 log
   has no hash: the file as it is). Otherwise the objectives are left empty
   and ``summary["objectives_note"]`` says why: judging a session by a

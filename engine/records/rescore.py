@@ -2,7 +2,11 @@
 
 The log holds everything a script session decided on (DESIGN.md, "The
 session log is the truth"), in the order it happened, so the session can
-be replayed without an engine:
+be replayed without an engine. A visit's log is cut into its activities
+(:func:`~engine.records.reader.activity_segments`: from each ``activity``
+line to the next), and each activity is replayed from its own lines with
+its own script, as below; the visit's objectives are then judged once over
+them all (:func:`~engine.scoring.judge.judge_visit`):
 
 - the kind is rebuilt from the script (:func:`~engine.interventions.script.load_script`
   of the header's path, which must still have the header's SHA-256) with the
@@ -19,7 +23,7 @@ be replayed without an engine:
 - each ``trial_abandoned`` line (a pause, a stop) drops its plan unscored,
   as the session did;
 - the objectives are judged on the recomputed trials
-  (:func:`engine.scoring.judge.judge_objectives`, this session alone): the
+  (:func:`engine.scoring.judge.judge_visit`, this visit alone): the
   script's, and the plan's that the header recorded (``plan_objectives``: the
   plan as it was when the session ran, so a plan edited since changes nothing).
 
