@@ -357,7 +357,11 @@ def test_the_homepacks_tempo_never_comes_from_demo_runs(tmp_path):
     asked = make_homepack(root, "C07", minutes=0.05, today=dt.date(2026, 11, 20), include_simulated=True)
     (song,) = asked["songs"]
     assert song["tempo_source"] == "session" and song["tempo_bpm"] == pytest.approx(demo["trials"][-1]["tempo_bpm"])
-    assert song["tempo_bpm"] == pytest.approx(88.2) and asked["notes"] == []
+    assert song["tempo_bpm"] == pytest.approx(88.2)
+    assert asked["notes"] == ["Simulated visits or a simulated assessment were used (--include-simulated): the "
+                              "family's sheet does not call these tempi the child's own."]
+    sheet = " ".join(pypdf.PdfReader(Path(asked["folder"]) / "music-at-home.pdf").pages[0].extract_text().split())
+    assert "comfortable with right now" not in sheet  # a simulated child's tempo is not the child's
 
     (root / "plans" / "C07.toml").unlink()
     with pytest.raises(ConfigError, match=r"no plan and only simulated sessions \(1, a simulated child, not C07\)"):

@@ -166,6 +166,10 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     songs, left_out = choose_songs(plan, records, child=child, max_songs=MAX_SONGS)
     notes += left_out
     songs = [dataclasses.replace(s, tempo=working_tempo(s.script, records, assessment)) for s in songs]
+    simulated_used = any(r.simulated for r in records) or (assessment is not None and bool(assessment.simulated))
+    if simulated_used:
+        notes.append("Simulated visits or a simulated assessment were used (--include-simulated): the family's "
+                     "sheet does not call these tempi the child's own.")
 
     shown = child
     if names:
@@ -215,7 +219,10 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     pdf, _html = render_sheet(child=shown, pseudonymous=shown == child, goals=goals[:MAX_GOALS],
                               more_goals=max(0, len(goals) - MAX_GOALS), songs=sheet_songs, note=note,
                               therapist=plan.therapist if plan is not None else None, made=made,
-                              measured=any(s.tempo is not None and s.tempo.source != "script" for s in songs))
+                              # A tempo found in a simulated child's visits is not "the speed the child is
+                              # comfortable with": the sheet then speaks of the songs' own speed.
+                              measured=not simulated_used and any(s.tempo is not None and s.tempo.source != "script"
+                                                                  for s in songs))
     write_private(folder / PDF_NAME, pdf)
     readme_rows.append((README_NAME, "this list"))
     write_private(folder / README_NAME, _readme(shown, made, readme_rows))

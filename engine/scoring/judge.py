@@ -23,38 +23,16 @@ from engine.scoring.words import format_half_up
 __all__ = ["judge_objectives", "judge_visit", "objective_label", "trial_line"]
 
 
-def judge_objectives(script: Any, results: Sequence[Any],
-                     history: dict[str, list[SessionResult]] | None = None,
-                     plan_objectives: Sequence[Objective] = ()) -> list[dict]:
-    """Each of the script's objectives, then each of the plan's that it measures, judged on one session.
+def judge_objectives(script: Any, results: Sequence[Any], plan_objectives: Sequence[Objective] = ()) -> list[dict]:
+    """Each of the script's objectives, then each of the plan's that it measures, judged on one activity's
+    results alone (the live session screen's running figures): :func:`judge_visit` of that one activity.
 
-    ``history`` (key → earlier sessions' results, oldest first; the key is the
-    objective's id, ``plan:ID`` for the plan's) is extended with this
-    session's, and the status is over all of them. Returns per objective:
-    ``id``, ``source`` (``script`` or ``plan``), ``status``, ``sentence``,
-    ``value`` (this session's) and ``met`` (None: too few trials to judge).
-    A plan objective whose metric the script's kind does not produce (the
-    plan names a script that cannot measure it) has status ``not_measured``.
+    Returns per objective: ``id``, ``source`` (``script`` or ``plan``), ``script`` (a script's objective: the
+    file's stem), ``status``, ``sentence``, ``value`` (this session's) and ``met`` (None: too few trials to
+    judge). A plan objective whose metric the script's kind does not produce (the plan names a script that
+    cannot measure it) has status ``not_measured``.
     """
-    trials = [r.trial for r in results if r.trial is not None]
-    out = []
-    for source, obj in [("script", o) for o in script.objectives] + [("plan", o) for o in plan_objectives]:
-        key = obj.id if source == "script" else f"plan:{obj.id}"
-        try:
-            res = evaluate_session(obj, trials)
-        except ValueError:
-            if source == "script":
-                raise  # a script's own objectives are checked against its kind when it loads
-            out.append({"id": obj.id, "source": source, "status": "not_measured", "value": None, "met": None,
-                        "sentence": f"This script does not measure {obj.metric}; the plan should name "
-                                    f"another script for this objective."})
-            continue
-        past = history.setdefault(key, []) if history is not None else []
-        past.append(res)
-        st = objective_status(obj, past)
-        out.append({"id": obj.id, "source": source, "status": st.status, "sentence": st.sentence,
-                    "value": res.value, "met": res.met})
-    return out
+    return judge_visit([(script, results, plan_objectives)])
 
 
 def judge_visit(activities: Sequence[tuple[Any, Sequence[Any], Sequence[Objective]]],
@@ -63,12 +41,14 @@ def judge_visit(activities: Sequence[tuple[Any, Sequence[Any], Sequence[Objectiv
     """A visit's objectives, each judged once over every activity of the visit that measures it.
 
     ``activities``: per activity that ran a script, in the visit's order, ``(script, results,
-    plan_objectives)`` as :func:`judge_objectives` takes them. A script's own objectives are judged on
+    plan_objectives)``: the checked script, its results (anything with a ``trial``), and the plan's objectives
+    it measures. A script's own objectives are judged on
     the trials of every activity that ran that script (the same file); a plan objective on the trials of
     every activity whose plan entry named it and whose trials have its metric (``not_measured`` when none
-    has). The results are as :func:`judge_objectives`'s, in the same order (the scripts' objectives in
-    the order the scripts first ran, then the plan's), each script objective also naming its ``script``
-    (the file's stem); a one-activity visit judges exactly as :func:`judge_objectives`. ``history`` (earlier
+    has). Returns per objective ``id``, ``source`` (``script`` or ``plan``), ``status``, ``sentence``,
+    ``value`` (this visit's), ``met`` (None: too few trials to judge) and, for a script's objective, its
+    ``script`` (the file's stem); the scripts' objectives come in the order the scripts first ran, then the
+    plan's. ``history`` (earlier
     visits of this run, oldest first, as ``(date, result)``) is keyed ``STEM:ID`` for a script's objective and
     ``plan:ID`` for the plan's, and extended with this visit on ``date``; with dates, mastery needs visits
     on separate days (:func:`~engine.scoring.objectives.objective_status`).

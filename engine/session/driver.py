@@ -144,12 +144,11 @@ def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind
     outcome = SessionOutcome(folder=None, status="failed")
     asked_to_stop = False
     stats: dict[str, Any] = {}
-    visit = _Visit(acts)
+    visit = _Visit(acts, started or now())
     try:
         params = stream.start()
         eng = stream.engine
         name = acts[0].name if len(acts) == 1 else "visit"
-        visit.started_at = started or now()
         folder = (SessionFolder(root, child_id=child_id, name=name, started=visit.started_at) if root is not None
                   else _NoFolder())
         parts = list(parts)
@@ -279,12 +278,12 @@ _ACTIVITY_LINES = ("plan", "trial", "trial_abandoned")
 class _Visit:
     """The visit's activities as they run: which one runs now, which started and how each ended."""
 
-    def __init__(self, acts: list[Activity]) -> None:
+    def __init__(self, acts: list[Activity], started_at: datetime) -> None:
         self.acts = acts
+        self.started_at = started_at
         self.index = 0
         self.started: list[Activity] = []
         self.statuses: list[str] = []
-        self.started_at = now()
 
 
 def _run_activity(activity: Activity, stream: Stream, parts: Sequence[Part], ui: SessionUI | None,
