@@ -268,3 +268,21 @@ def test_ctrl_c_ends_the_visit_and_keeps_every_activity_line(tmp_path, monkeypat
     rec = read_log(v["folder"])
     assert rec.status == "stopped" and [a.status for a in rec.activities] == ["completed", "stopped", "not started"]
     assert rescore(v["folder"])["identical"] is True
+
+
+def test_a_plan_objective_is_judged_once_over_every_activity_that_measures_it(tmp_path):
+    """docs/visits.md, [V2]: the plan's "takes a turn" names the hello and the goodbye song. Alone, neither has
+    the 5 counted trials a share needs (4 and 3); over the visit the objective has 7, judged once."""
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / "C8.toml").write_text(
+        'id = "C8"\n\n[[goals]]\ndomain = "socialization"\ndescription = "Takes turns in music."\n\n'
+        '[[goals.objectives]]\nid = "takes-a-turn"\nmetric = "initiated"\naggregate = "percent_true"\n'
+        'comparator = ">="\nthreshold = 80\nscripts = ["hello", "goodbye"]\n')
+    (v,) = run_demo([HELLO, ECHO, GOODBYE], root=tmp_path, child_id="C8", seed=2, echo=None)
+    assert [len(a["trials"]) for a in v["activities"]] == [4, 10, 3]
+    (plan,) = [o for o in v["objectives"] if o["source"] == "plan"]
+    assert plan["met"] is True and plan["value"] == 100.0
+    assert plan["sentence"].startswith("Started a turn on 7 of 7 trials (100 %)")
+    # Read back and re-scored, the same.
+    assert [o.value for o in read_log(v["folder"]).objectives if o.source == "plan"] == [100.0]
+    assert rescore(v["folder"])["identical"] is True
