@@ -189,13 +189,13 @@ def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind
                 visit.index = i
                 folder.write_event({"type": "activity", "frame": eng.now_frame, "index": i,
                                     **script_fields(act.header())})
-                for p in parts:
-                    p.on_activity(i, act)
-                if ui is not None:
-                    ui.on_activity(act)
                 delay = stream.start_delay_s if i == 0 else ACTIVITY_GAP_S
                 act.begin(ctx, start_s=eng.now_frame / rate + delay, lookahead_s=stream.lookahead_s,
                           on_plan=on_plan)
+                for p in parts:  # before the activity's first step: nothing is planned or scored yet
+                    p.on_activity(i, act)
+                if ui is not None:
+                    ui.on_activity(act)
                 visit.started.append(act)
                 runner = act.runner
                 if (i == 0 and runner is not None and wait_for_space

@@ -62,7 +62,8 @@ class Part:
         return ()
 
     def on_activity(self, index: int, activity: Any) -> None:
-        """The visit's activity ``index`` (0-based) is about to begin."""
+        """The visit's activity ``index`` (0-based) has begun (a script's ``activity.runner`` exists) and has not
+        stepped yet: nothing of it is planned or scored."""
 
     def on_plan(self, plan: Any) -> list[dict]:
         """A trial was planned: ground truth to log with it (a simulated child's plan)."""

@@ -85,11 +85,10 @@ class _SimulatedPad(Part):
     def header(self) -> dict[str, Any]:
         return {"feedback": self.feedback_name, "feedback_delay_ms": FEEDBACK_DELAY_MS}
 
-    def after_step(self, runner: Any) -> None:
-        # A runner's first step scores nothing (its first trial starts a start delay later), so its
-        # trials are all scored at the child's level; a visit's next script gets its own runner.
-        if runner is not None and runner.default_prompt != self.prompt:
-            runner.set_default_prompt(self.prompt)
+    def on_activity(self, index: int, activity: Any) -> None:
+        # Before the script's first step: every trial of it is scored at the child's level.
+        if activity.runner is not None:
+            activity.runner.set_default_prompt(self.prompt)
 
 
 class ModelChild(_SimulatedPad):
@@ -111,6 +110,7 @@ class ModelChild(_SimulatedPad):
                                                         "prompt": self.prompt}}
 
     def on_activity(self, index: int, activity: Any) -> None:
+        super().on_activity(index, activity)
         # Each activity of a visit plays fresh trials (its own trial indices from 0): a fresh series of models.
         self._trial_base = ACTIVITY_TRIALS * index
         self._beats = []
