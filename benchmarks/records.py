@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,7 @@ def _templates(work: Path, echo) -> list[Path]:
 def _year(root: Path, templates: list[Path], children: int, sessions: int) -> int:
     """Copies of the templates as a year of weekly sessions per child; returns how many were written."""
     from engine.paths import ensure_private_dir
+    from engine.records.log import seal_fields
 
     texts = [t.read_text("utf-8").splitlines(keepends=True) for t in templates]
     n = 0
@@ -84,9 +86,14 @@ def _year(root: Path, templates: list[Path], children: int, sessions: int) -> in
             header.update(child_id=child, started=started.isoformat(timespec="seconds"))
             folder = base / f"{started:%Y%m%d-%H%M%S}-{Path(header['script']).stem}"
             folder.mkdir(mode=0o700)
+            body = [json.dumps(header, sort_keys=True) + "\n", *lines[1:-1]]
+            # The header changed, so the closing summary is sealed again over the new lines (as the writer does),
+            # or every copy would rightly read as damaged.
+            summary = json.loads(lines[-1])
+            summary.update(seal_fields(len(body), hashlib.sha256("".join(body).encode("utf-8")).hexdigest()))
             with open(folder / "events.jsonl", "w", encoding="utf-8") as f:
-                f.write(json.dumps(header, sort_keys=True) + "\n")
-                f.writelines(lines[1:])
+                f.writelines(body)
+                f.write(json.dumps(summary, sort_keys=True) + "\n")
             n += 1
     return n
 
@@ -146,7 +153,9 @@ def run(children: int, sessions: int, echo=print) -> dict:
 
         cold, cold_rss, _ = _tandem(["sessions", "--json"], root)  # builds the index
         warm, warm_rss, out = _tandem(["sessions", "--json"], root)
-        listed = len(json.loads(out))
+        rows = json.loads(out)
+        listed = len(rows)
+        listed_damaged = sum(r["status"] == "damaged" for r in rows)  # must be 0: every copy is a whole log
         t0 = time.perf_counter()
         in_process = list_sessions(root)
         list_warm = time.perf_counter() - t0
@@ -181,6 +190,7 @@ def run(children: int, sessions: int, echo=print) -> dict:
 
         res = {
             "children": children, "sessions_per_child": sessions, "sessions": n, "listed": listed,
+            "listed_damaged": listed_damaged,
             "sessions_list_s": round(warm, 3), "sessions_list_cold_s": round(cold, 3),
             "sessions_list_max_rss_mb": warm_rss, "sessions_list_cold_max_rss_mb": cold_rss,
             "list_sessions_warm_s": round(list_warm, 4), "list_sessions_peak_mb": round(list_peak, 1),

@@ -21,12 +21,16 @@ def test_missing_parents_are_created_private_and_existing_ones_left_alone(tmp_pa
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # it was there before: not ours to change
 
 
-def test_an_existing_folder_is_made_private(tmp_path):
-    folder = tmp_path / "sessions"
-    folder.mkdir(mode=0o755)
-    os.chmod(folder, 0o755)
-    ensure_private_dir(folder)
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+def test_an_existing_folder_keeps_its_mode(tmp_path):
+    # Issue 18: a folder Tandem did not make (a shared one, one given as --out) is the user's: never chmod'ed.
+    for mode in (0o755, 0o1777, 0o750):
+        folder = tmp_path / f"given-{mode:o}"
+        folder.mkdir()
+        os.chmod(folder, mode)
+        ensure_private_dir(folder)
+        write_private(folder / "report.html", "<p></p>")
+        assert stat.S_IMODE(folder.stat().st_mode) == mode
+        assert stat.S_IMODE((folder / "report.html").stat().st_mode) == 0o600
 
 
 def _mode(path) -> int:

@@ -35,12 +35,15 @@ def test_per_beat_asynchronies_are_the_trials_own(tmp_path):
     assert k == len(beats) == 16  # four bars of four beats, each scored once
 
 
-def test_other_kinds_and_changed_scripts_have_none(tmp_path):
+def test_other_kinds_have_none_and_a_changed_script_changes_nothing(tmp_path):
     echo = run_demo(Path("content/songs/echo-drums.toml"), root=tmp_path / "o", max_trials=1, echo=None)[0]
     assert beat_asynchronies(Path(echo["folder"])) is None
     copy = tmp_path / "march.toml"
     copy.write_text(MARCH.read_text())
     s = run_demo(copy, root=tmp_path / "p", max_trials=1, echo=None)[0]
-    assert beat_asynchronies(Path(s["folder"]))
-    copy.write_text(MARCH.read_text() + "\n# edited\n")  # not the script that ran any more
-    assert beat_asynchronies(Path(s["folder"])) is None
+    ran = beat_asynchronies(Path(s["folder"]))
+    assert ran
+    copy.write_text(MARCH.read_text() + "\n# edited\n")  # not the script that ran any more ...
+    assert beat_asynchronies(Path(s["folder"])) == ran  # ... but the log holds the one that did
+    copy.unlink()
+    assert beat_asynchronies(Path(s["folder"])) == ran

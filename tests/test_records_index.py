@@ -76,13 +76,14 @@ def test_the_index_follows_the_logs_and_comes_back_when_deleted(tmp_path):
     assert [r["status"] for r in list_sessions(tmp_path)] == ["completed"]
 
 
-def test_a_log_without_a_header_is_listed_as_unreadable(tmp_path):
+def test_a_log_without_a_header_is_listed_as_damaged(tmp_path):
     fake_log(tmp_path, "C01", 1)
     bad = tmp_path / "sessions" / "C01" / "x" / "events.jsonl"
     bad.parent.mkdir()
     bad.write_text("garbage\n")
     rows = list_sessions(tmp_path, "C01")
-    assert sorted(r["status"] for r in rows) == ["completed", "unreadable"]
+    assert sorted(r["status"] for r in rows) == ["completed", "damaged"]
+    assert [r["damage"] for r in rows if r["status"] == "damaged"] == [["its first line is not JSON"]]
 
 
 def test_thousands_of_sessions_list_quickly_once_indexed(tmp_path):
@@ -121,3 +122,92 @@ def test_sessions_command_prints_a_table_and_json(tmp_path):
     with pytest.raises(DataDirError, match="is a file"):
         cmd_sessions(tmp_path / "file", None, False, out.append)
     assert format_duration(3725) == "1:02:05" and format_duration(None) == "—" and format_duration(59.6) == "1:00"
+
+
+# --- issue 18: the index is a regular file in the data folder, and a damaged one is rebuilt -------------------
+
+
+def _statuses(root: Path) -> list[str]:
+    return [r["status"] for r in list_sessions(root)]
+
+
+def test_an_index_that_is_a_link_is_removed_never_followed(tmp_path):
+    fake_log(tmp_path, "C01", 1)
+    other = tmp_path / "elsewhere" / "app.sqlite"  # another program's database, with a table of the same name
+    other.parent.mkdir()
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE sessions (id INTEGER, secret TEXT)")
+        db.execute("INSERT INTO sessions VALUES (1, 'keep me')")
+    db.close()
+    before = other.read_bytes()
+    index = tmp_path / INDEX_NAME
+    index.symlink_to(other)
+    assert _statuses(tmp_path) == ["completed"]
+    assert other.read_bytes() == before  # before issue 18: its table dropped through the link
+    assert not index.is_symlink() and stat.S_ISREG(os.lstat(index).st_mode)
+    assert stat.S_IMODE(os.lstat(index).st_mode) == 0o600
+    # A link to nowhere, a hard link to another file: the same.
+    index.unlink()
+    index.symlink_to(tmp_path / "nowhere.sqlite")
+    assert _statuses(tmp_path) == ["completed"] and not (tmp_path / "nowhere.sqlite").exists()
+    index.unlink()
+    os.link(other, index)
+    assert _statuses(tmp_path) == ["completed"] and other.read_bytes() == before and os.stat(other).st_nlink == 1
+
+
+def test_an_index_that_is_a_fifo_or_a_folder_never_hangs_or_stops_the_listing(tmp_path):
+    fake_log(tmp_path, "C01", 1)
+    index = tmp_path / INDEX_NAME
+    os.mkfifo(index)  # before: sqlite waited on it for ever
+    assert _statuses(tmp_path) == ["completed"]
+    assert stat.S_ISREG(os.lstat(index).st_mode)
+    index.unlink()
+    index.mkdir()
+    (index / "keep.txt").write_text("x")
+    assert _statuses(tmp_path) == ["completed"]  # listed from an index in memory
+    assert (index / "keep.txt").read_text() == "x"
+
+
+def _zero_page(index: Path, page: int) -> None:
+    with open(index, "r+b") as f:
+        f.seek(4096 * (page - 1))
+        f.write(b"\0" * 4096)
+
+
+@pytest.mark.parametrize("page", [2, "middle"])
+def test_an_index_with_a_zeroed_page_is_rebuilt(tmp_path, page):
+    for n in range(150):
+        fake_log(tmp_path, f"C{n % 3:02d}", n, status=None if n % 7 == 0 else "completed")
+    first = list_sessions(tmp_path)
+    index = tmp_path / INDEX_NAME
+    pages = index.stat().st_size // 4096
+    assert pages >= 4
+    _zero_page(index, pages // 2 if page == "middle" else page)
+    with sqlite3.connect(index) as db, pytest.raises(sqlite3.DatabaseError):
+        db.execute("SELECT * FROM sessions ORDER BY date").fetchall()  # the damage shows at a query, not opening
+    db.close()
+    assert list_sessions(tmp_path) == first  # before issue 18: "database disk image is malformed"
+    assert list_sessions(tmp_path, "C01") == [r for r in first if r["child"] == "C01"]
+    with sqlite3.connect(index) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
+    out: list[str] = []
+    _zero_page(index, 2)
+    assert cmd_sessions(tmp_path, None, False, out.append) == 0 and out[-1].startswith("150 visits")
+
+
+def test_an_index_that_is_damaged_again_after_rebuilding_lists_from_memory(tmp_path, monkeypatch):
+    import engine.records.index as index_module
+
+    fake_log(tmp_path, "C01", 1)
+    real = index_module._listing
+    calls = []
+
+    def damaged(db, *args):
+        calls.append(db)
+        if len(calls) < 3:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return real(db, *args)
+
+    monkeypatch.setattr(index_module, "_listing", damaged)
+    assert _statuses(tmp_path) == ["completed"] and len(calls) == 3

@@ -1,5 +1,6 @@
 """The session log's writer: a thread, small fsynced batches, a full disk stops it with one sentence."""
 
+import base64
 import errno
 import hashlib
 import json
@@ -127,19 +128,27 @@ def test_dev_full_is_a_full_disk(tmp_path):
         w.close()
 
 
-def test_header_fields_fill_the_schema_3_header(tmp_path, monkeypatch):
+def test_header_fields_hold_the_script_itself_and_no_absolute_path(tmp_path, monkeypatch):
     script = tmp_path / "s.toml"
-    script.write_bytes(b"title = 'x'\n")
+    script.write_bytes(b"title = 'x'\n[cueing]\nsong = 'tune.mid'\n")
+    (tmp_path / "tune.mid").write_bytes(b"MThd-not-really")
     monkeypatch.setenv("TANDEM_THERAPIST", "T. Herapist")
     h = header_fields({"schema": 1, "script": str(script), "kind_seed": 7})
-    assert h["schema"] == SCHEMA == 3
-    assert h["script_sha256"] == hashlib.sha256(b"title = 'x'\n").hexdigest()
-    assert h["script_resolved"] == str(script.resolve())
+    assert h["schema"] == SCHEMA == 4
+    assert h["script_sha256"] == hashlib.sha256(b"title = 'x'\n[cueing]\nsong = 'tune.mid'\n").hexdigest()
+    assert h["script_toml"] == script.read_text()
+    assert h["script_files"] == [{"name": "tune.mid", "sha256": hashlib.sha256(b"MThd-not-really").hexdigest(),
+                                  "base64": base64.b64encode(b"MThd-not-really").decode()}]
+    # Named relative to the current folder, or by its file name: no absolute path, no user name.
+    assert "script_resolved" not in h and h["script"] == "s.toml" and str(tmp_path) not in json.dumps(h)
+    monkeypatch.chdir(tmp_path.parent)
+    assert header_fields({"script": str(script)})["script"] == f"{tmp_path.name}/s.toml"
     assert h["therapist"] == "T. Herapist" and h["kind_seed"] == 7 and h["plan_sha256"] is None
     monkeypatch.delenv("TANDEM_THERAPIST")
     free = header_fields({"script": "free"})
     assert free["therapist"] is None and free["script_sha256"] is None and free["kind_seed"] is None
-    assert header_fields({"script": str(tmp_path / "gone.toml")})["script_sha256"] is None
+    gone = header_fields({"script": str(tmp_path / "gone.toml")})
+    assert gone["script_sha256"] is None and "script_toml" not in gone
 
 
 def test_session_folder_writes_header_events_and_summary_in_order(tmp_path):
@@ -152,7 +161,7 @@ def test_session_folder_writes_header_events_and_summary_in_order(tmp_path):
     # write_summary flushes: the whole log is on disk before close
     lines = [json.loads(x) for x in folder.events_path.read_text().splitlines()]
     assert [x["type"] for x in lines] == ["header", *["mark"] * 10, "summary"]
-    assert lines[0]["schema"] == 3 and lines[-1]["status"] == "completed"
+    assert lines[0]["schema"] == 4 and lines[-1]["status"] == "completed"
     folder.close()
     folder.close()  # safe twice
     assert stat.S_IMODE(os.stat(folder.events_path).st_mode) == 0o600

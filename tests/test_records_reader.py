@@ -40,7 +40,7 @@ def test_an_ended_demo_session_reads_back_as_it_was_returned(tmp_path):
     rec = read_log(s["folder"])
     assert rec.status == "completed" and rec.skipped_lines == 0
     assert rec.child_id == "C00" and rec.title == s["title"] and rec.kind == "demo" and rec.script == str(ECHO)
-    assert rec.header["schema"] == 3 and rec.header["kind_seed"] == 4
+    assert rec.header["schema"] == 4 and rec.header["kind_seed"] == 4
     assert [(t.n, t.scores, t.correct, t.prompt) for t in rec.trials] == [
         (t["n"], json.loads(json.dumps(t["scores"])), t["correct"], "independent") for t in s["trials"]]
     assert [(o.id, o.status, o.sentence, o.value, o.met) for o in rec.objectives] == [
@@ -73,13 +73,36 @@ def test_a_log_cut_by_a_crash_is_interrupted_with_its_trials_and_judged_objectiv
     assert peek_log(log)["status"] == "interrupted" and peek_log(log)["trials"] == 4
 
 
-def test_an_interrupted_log_whose_script_changed_keeps_its_trials_and_says_why(tmp_path):
+def test_an_interrupted_log_is_judged_on_its_own_copy_of_the_script_whatever_became_of_the_file(tmp_path):
     script = tmp_path / "echo.toml"
     shutil.copy(ECHO, script)
     s = demo(script, tmp_path, max_trials=2)
     log = Path(s["folder"]) / "events.jsonl"
     log.write_text("\n".join(lines_of(s["folder"])[:-1]) + "\n")
     (Path(s["folder"]) / "summary.json").unlink()
+    before = read_log(log)
+    assert before.status == "interrupted" and len(before.trials) == 2 and before.objectives
+    script.write_text(script.read_text().replace("imitates", "copies") + "\n# edited\n")
+    assert read_log(log).objectives == before.objectives  # the log's copy, not the edited file
+    script.unlink()
+    assert read_log(log).objectives == before.objectives and "objectives_note" not in read_log(log).summary
+
+
+def test_an_older_log_without_its_script_needs_the_file_unchanged(tmp_path):
+    script = tmp_path / "echo.toml"
+    shutil.copy(ECHO, script)
+    s = demo(script, tmp_path, max_trials=2)
+    log = Path(s["folder"]) / "events.jsonl"
+    lines = [json.loads(x) for x in lines_of(s["folder"])[:-1]]
+    for d in lines:  # as a schema-3 log held it: the script's path and hash, not the script
+        for k in ("script_toml", "script_files"):
+            d.pop(k, None)
+        if d.get("type") in ("header", "activity"):
+            d["script"] = str(script)
+    lines[0]["schema"] = 3
+    log.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    (Path(s["folder"]) / "summary.json").unlink()
+    assert len(read_log(log).objectives) == 2
     script.write_text(script.read_text() + "\n# edited\n")
     rec = read_log(log)
     assert rec.status == "interrupted" and len(rec.trials) == 2 and rec.objectives == ()
@@ -179,7 +202,7 @@ def test_the_metronome_demo_reads_as_completed_with_its_trials(tmp_path):
     s = run_demo(None, root=tmp_path, beats=8, seed=1, echo=None)[0]
     rec = read_log(s["folder"])
     summary = json.loads((Path(s["folder"]) / "summary.json").read_text())
-    assert rec.status == "completed" and len(rec.trials) == 2 and rec.header["schema"] == 3
+    assert rec.status == "completed" and len(rec.trials) == 2 and rec.header["schema"] == 4
     assert [t.scores for t in rec.trials] == [t["scores"] for t in s["trials"]]
     assert rec.duration_s == round(summary["stream"]["frames"] / 48_000, 3) > 2
     assert rec.summary["status"] == "completed" and rec.summary["trials"] == 2  # from the summary line

@@ -99,18 +99,26 @@ def test_a_changed_score_or_plan_in_the_log_is_found(tmp_path):
     assert cmd_rescore(log, True, shown.append) == 0 and json.loads(shown[0])["identical"] is True
 
 
-def test_a_missing_or_changed_script_is_one_sentence_and_no_script_no_trials(tmp_path):
+def test_a_log_rescores_from_its_own_script_and_a_damaged_copy_is_one_sentence(tmp_path, monkeypatch):
     script = tmp_path / "echo.toml"
     shutil.copy("content/songs/echo-drums.toml", script)
     s = demo(script, tmp_path, max_trials=1)[0]
-    script.write_text(script.read_text() + "\n# edited after the session\n")
-    with pytest.raises(ConfigError, match="changed since the session") as exc:
+    script.write_text(script.read_text().replace("min_trials", "# min_trials") + "\n# edited after the session\n")
+    assert rescore(s["folder"])["identical"] is True  # the log's own copy, not the edited file
+    script.unlink()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert rescore(s["folder"])["identical"] is True
+    log = Path(s["folder"]) / "events.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    for d in lines:
+        if "script_toml" in d:
+            d["script_toml"] += "\n# changed in the log\n"  # the copy no longer has its hash
+    log.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    with pytest.raises(ConfigError, match="does not match the script's SHA-256") as exc:
         rescore(s["folder"])
     assert "\n" not in str(exc.value)
-    script.unlink()
-    with pytest.raises(ConfigError, match="not there any more"):
-        rescore(s["folder"])
-    folder = SessionFolder(tmp_path / "m", child_id="C00", name="metronome")
+    folder = SessionFolder(tmp_path / "metronome", child_id="C00", name="metronome")
     folder.write_header({"kind": "demo", "intervention": "rhythmic-cueing (metronome)", "sample_rate": 48000})
     folder.close()
     out = rescore(folder.path)  # a metronome log of before the metronome was a script: no trials to recompute

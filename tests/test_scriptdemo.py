@@ -215,7 +215,7 @@ def test_demo_command_with_a_script_prints_a_readable_summary(tmp_path, capsys):
 
 def test_bad_requests_are_one_sentence(tmp_path, capsys):
     song = "content/songs/echo-drums.toml"
-    for args, word in ([["--child-model", "nonsense"], "nonsense"], [["--max-trials", "0"], "max_trials"],
+    for args, word in ([["--child-model", "nonsense"], "nonsense"], [["--max-trials", "0"], "--max-trials"],
                        [["--sessions", "0"], "sessions"]):
         assert main(["demo", song, *args, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err

@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from engine.cli import main
 from engine.interventions.notation import NotationError, parse_melody, parse_rhythm
@@ -186,7 +188,8 @@ def test_the_shared_test_scripts_validate(capsys):
 
 def test_optional_tables_and_sample_file(tmp_path):
     (tmp_path / "sounds").mkdir()
-    (tmp_path / "sounds" / "cue.wav").write_bytes(b"RIFF")
+    # A real (short) sample: the checker reads it as the sound bank would (tests/test_bad_input.py).
+    soundfile.write(tmp_path / "sounds" / "cue.wav", np.r_[np.ones(48), np.zeros(480)] * 0.5, 48_000)
     text = BASE.replace('cue = "drum:hi_bongo"', 'cue = "file:sounds/cue.wav"').replace(
         "trials = 5", "duration_min = 2.5") + """
 [adapt]

@@ -50,7 +50,7 @@ def test_a_demo_of_three_scripts_is_one_visit_in_one_log(tmp_path):
     assert folders == [Path(visit["folder"])]  # one folder for the whole visit
     lines = _lines(visit["folder"])
     header = lines[0]
-    assert header["schema"] == 3 and header["simulated"] is True and header["probe"] is False
+    assert header["schema"] == 4 and header["simulated"] is True and header["probe"] is False
     assert [a["script"] for a in header["activities"]] == [str(HELLO), str(ECHO), str(GOODBYE)]
     assert "script" not in header  # a visit of several activities names them in its activity lines
     begun = [d for d in lines if d["type"] == "activity"]

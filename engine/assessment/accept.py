@@ -43,6 +43,7 @@ from engine.assessment.suggest import (
     with_state,
 )
 from engine.errors import ConfigError
+from engine.fileread import TEXT_LIMIT, read_text, toml_hazard
 from engine.interventions.script import load_script
 from engine.paths import write_private
 from engine.records.plan import (
@@ -91,8 +92,10 @@ def parse_edit(text: str) -> tuple[str, str, Any]:
         raise ConfigError(f"{text!r} is not an edit; write ID.FIELD=VALUE, e.g. S1.threshold=70.")
     raw = m.group(3).strip()
     try:
+        if toml_hazard(raw) is not None:  # nested or dotted beyond what tomllib takes safely: kept as text
+            raise ValueError(raw)
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError, MemoryError):  # TOMLDecodeError, or a number of thousands of digits
         value = raw
     return m.group(1).upper(), m.group(2), value
 
@@ -312,13 +315,14 @@ def accept_suggestions(root: str | os.PathLike, child: str, assessment: Assessme
                               f"change it.")
 
     path = plan_path(root, child)
-    if path.is_file():
+    if os.path.lexists(path):  # a plan that is a FIFO, a device or a link out of the data folder is refused
         try:
-            plan = load_plan_file(path, child)
-        except PlanError as exc:
-            raise ConfigError(f"The plan {path} has problems ({exc.problems[0].rstrip('.')}); fix them first "
+            plan = load_plan_file(path, child, root=root)
+            text = read_text(path, what="plan", limit_bytes=TEXT_LIMIT, root=root)
+        except ConfigError as exc:  # a PlanError too
+            first = exc.problems[0] if isinstance(exc, PlanError) else str(exc)
+            raise ConfigError(f"The plan {path} has problems ({first.rstrip('.')}); fix them first "
                               f"(`tandem plan show {child}`), then accept again.") from None
-        text = path.read_text("utf-8")
         phases, taken = plan.phases, {o.id for o in plan.objectives}
     else:
         # The template's baseline phase starts on the assessment's day.

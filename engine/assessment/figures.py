@@ -52,7 +52,7 @@ from engine.assessment.tasks import (
 )
 from engine.errors import ConfigError
 from engine.interventions.inputs import accepts_input, add_child_event
-from engine.records.reader import LogLines, log_path, read_header, script_for
+from engine.records.reader import LogLines, log_path, read_header, read_log_bytes, script_for
 from engine.scoring.words import format_half_up, round_half_up
 
 __all__ = ["TaskLog", "no_response_cut", "played_nothing", "probes_played", "read_task_log", "reference_at",
@@ -97,7 +97,7 @@ def read_task_log(folder: str | Path) -> TaskLog:
     rate = float(header["sample_rate"])
     log = TaskLog(header)
     open_plans: dict[tuple[Any, Any], dict] = {}
-    for d in LogLines(path.read_bytes().split(b"\n")[1:]):
+    for d in LogLines(read_log_bytes(path).split(b"\n")[1:]):
         kind = d.get("type")
         if kind == "input":
             if accepts_input(script, d.get("source", ""), d.get("key", ""), d.get("note", -1)):

@@ -40,7 +40,8 @@ from engine.assessment.results import (
     TaskResult,
 )
 from engine.assessment.suggest import load_suggestions, save_suggestions, suggest_objectives
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataDirError, TandemError
+from engine.fileread import open_regular
 from engine.paths import write_private
 from engine.records.plan import PlanError, load_plan
 from engine.reports import plots, sentences
@@ -236,11 +237,24 @@ def _logged_music_s(assessment: Assessment) -> float | None:
     try:
         root = Path(assessment.folder).parents[2]  # <root>/assessments/<child>/<started>
         for session in sessions:
-            last = (root / session / "events.jsonl").read_bytes().rstrip().rsplit(b"\n", 1)[-1]
-            total += float(json.loads(last)["duration_s"])
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+            # Only the end of the log, of a regular file inside the data folder (never a device or a FIFO).
+            fd, size = open_regular(root / session / "events.jsonl", what="session log", limit_bytes=1 << 40,
+                                    root=root, error=DataDirError)
+            try:
+                os.lseek(fd, max(0, size - _LAST_LINE_BYTES), os.SEEK_SET)
+                tail = os.read(fd, _LAST_LINE_BYTES)
+            finally:
+                os.close(fd)
+            duration = json.loads(tail.rstrip().rsplit(b"\n", 1)[-1])["duration_s"]
+            if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration < 1e9:
+                return None
+            total += float(duration)
+    except (TandemError, OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
         return None
     return total
+
+
+_LAST_LINE_BYTES = 1 << 16  # a summary line is a few hundred bytes
 
 
 # --- plots ---------------------------------------------------------------------------------------------

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from engine.errors import DataDirError
+from engine.fileread import JSON_LIMIT, read_text
 from engine.paths import write_private
 
 __all__ = [
@@ -160,19 +162,157 @@ class Assessment:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Assessment:
-        """The inverse of :meth:`to_dict`. Raises ValueError (one sentence) for data that is not an assessment."""
+        """The inverse of :meth:`to_dict`. Raises ValueError (one sentence) for data that is not an assessment.
+
+        Every field of every task, figure, reference and rating is checked for its type (a figure's value
+        is a finite number, true/false or null, never NaN), so what reads here can be reported.
+        """
+        if not isinstance(d, dict):
+            raise ValueError("it is not a JSON object")
+        schema = d.get("schema", 0)
+        if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA:
+            raise ValueError(f"it was written by a newer Tandem (schema {schema})")
+        fields = _checked(cls, d, "")
+        tasks = fields.get("tasks", ())
+        ratings = fields.get("ratings", ())
+        return cls(**{**fields, "tasks": tuple(_task(t, f"tasks[{i}]") for i, t in enumerate(tasks)),
+                      "ratings": tuple(Rating(**_checked(Rating, r, f"ratings[{i}]")) for i, r in enumerate(ratings))})
+
+
+# What each field of the stored classes holds: (kind, optional). Kinds: "str", "int" (whole, 0 or more), "num"
+# (within ±_MAX_NUM), "spread" (0 to _MAX_NUM: a spread, a duration, a time into a session), "value" (a "num"
+# or true/false), "time" (ISO 8601 date and time with its offset), "dict" (plain JSON), "list" (a list of
+# objects, checked by their own class).
+_MAX_INT = 10 ** 12  # a count (trials, observations) or a schema number; anything larger is damage
+_MAX_NUM = 1e9  # a figure in ms, %, BPM or notes, a spread, seconds: anything larger is damage (and breaks plots)
+_SPECS: dict[type, dict[str, tuple[str, bool]]] = {}
+
+
+def _spec(cls: type) -> dict[str, tuple[str, bool]]:
+    if not _SPECS:
+        _SPECS.update({
+            Reference: {"value": ("num", False), "spread": ("spread", True), "population": ("str", False),
+                        "source": ("str", False)},
+            Figure: {"id": ("str", False), "label": ("str", False), "value": ("value", True), "unit": ("str", False),
+                     "definition": ("str", False), "n": ("int", False), "spread": ("spread", True),
+                     "spread_label": ("str", True), "reference": ("dict", True)},
+            Rating: {"item": ("str", False), "label": ("str", False), "rating": ("rating", True),
+                     "t_s": ("spread", True), "rated_by": ("str", True)},
+            TaskResult: {"id": ("str", False), "domain": ("str", False), "title": ("str", False),
+                         "status": ("status", False), "reason": ("str", True), "session": ("str", True),
+                         "trials": ("int", False), "figures": ("list", False), "details": ("dict", False),
+                         "duration_s": ("spread", True)},
+            Assessment: {"child_id": ("str", False), "started": ("time", False), "ended": ("time", True),
+                         "status": ("str", False), "simulated": ("str", True), "devices": ("dict", False),
+                         "tasks": ("list", False), "ratings": ("list", False), "engine_version": ("str", False),
+                         "folder": ("str", True), "schema": ("int", False)},
+        })
+    return _SPECS[cls]
+
+
+def _checked(cls: type, d: Any, where: str) -> dict[str, Any]:
+    """``d``'s fields for ``cls``, each of the kind its spec says, or ValueError naming the field."""
+    name = cls.__name__.lower() if cls is not TaskResult else "task"
+    at = f"{where} " if where else ""
+    if not isinstance(d, dict):
+        raise ValueError(f"{at or 'the file '}must be a JSON object, not {_shown(d)}")
+    spec = _spec(cls)
+    for key in d:
+        if key not in spec:
+            which = "an assessment" if cls is Assessment else f"a {name}"
+            raise ValueError(f"{at}has the field {str(key)[:40]!r}, which {which} does not have")
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    for key, (kind, optional) in spec.items():
+        field_at = f"{where}.{key}" if where else key
+        if key not in d:
+            if key in required:
+                raise ValueError(f"{field_at} is missing")
+            continue
+        value = d[key]
+        if value is None and (optional or kind == "value"):
+            continue
+        if not _is_kind(value, kind):
+            raise ValueError(f"{field_at} must be {_KIND_TEXT[kind]}, not {_shown(value)}")
+    return dict(d)
+
+
+def _task(d: Any, where: str) -> TaskResult:
+    fields_ = _checked(TaskResult, d, where)
+    figures = []
+    for j, f in enumerate(fields_.get("figures", ())):
+        figure = _checked(Figure, f, f"{where}.figures[{j}]")
+        if figure.get("reference") is not None:
+            figure["reference"] = Reference(**_checked(Reference, figure["reference"],
+                                                       f"{where}.figures[{j}].reference"))
+        figures.append(Figure(**figure))
+    return TaskResult(**{**fields_, "figures": tuple(figures)})
+
+
+_KIND_TEXT = {"str": "text", "int": "a whole number from 0 up", "num": f"a number within ±{_MAX_NUM:g}",
+              "spread": f"a number from 0 to {_MAX_NUM:g}",
+              "value": "a finite number, true/false or null",
+              "time": "a date and time such as 2026-09-01T10:00:00+02:00",
+              "dict": "a JSON object of finite numbers and text", "list": "a list of JSON objects",
+              "status": "one of " + ", ".join(TASK_STATUSES), "rating": "one of " + ", ".join(RATINGS)}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
+    if kind == "num":
+        return _finite(value) and abs(value) <= _MAX_NUM
+    if kind == "spread":
+        return _finite(value) and 0 <= value <= _MAX_NUM
+    if kind == "value":
+        return isinstance(value, bool) or (_finite(value) and abs(value) <= _MAX_NUM)
+    if kind == "time":
+        if not isinstance(value, str) or len(value) > 64:
+            return False
         try:
-            if int(d.get("schema", 0)) > SCHEMA:
-                raise ValueError(f"it was written by a newer Tandem (schema {d['schema']})")
-            tasks = tuple(TaskResult(
-                **{**t, "figures": tuple(Figure(**{**f, "reference": Reference(**f["reference"])
-                                                    if f.get("reference") else None})
-                                         for f in t.get("figures", ()))})
-                for t in d.get("tasks", ()))
-            ratings = tuple(Rating(**r) for r in d.get("ratings", ()))
-            return cls(**{**d, "tasks": tasks, "ratings": ratings})
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise ValueError(f"it is not an assessment Tandem can read ({exc})") from None
+            return dt.datetime.fromisoformat(value).tzinfo is not None
+        except ValueError:
+            return False
+    if kind == "dict":
+        return isinstance(value, dict) and _plain(value)
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == "status":
+        return value in TASK_STATUSES
+    if kind == "rating":
+        return value in RATINGS
+    return False
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= 1e300  # converts to float exactly enough; a 400-digit number would overflow
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Plain JSON: text, true/false, null, finite numbers, and lists and objects of them, at most 16 deep."""
+    if isinstance(value, dict):
+        return depth < 16 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return depth < 16 and all(_plain(v, depth + 1) for v in value)
+    return value is None or isinstance(value, (str, bool)) or _finite(value)
+
+
+def _shown(value: Any) -> str:
+    """A value read from JSON as a sentence shows it (a long one cut)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    try:
+        text = json.dumps(value)
+    except ValueError:
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def assessment_dir(root: str | os.PathLike, child: str) -> Path:
@@ -197,26 +337,34 @@ def save_assessment(assessment: Assessment, root: str | os.PathLike) -> Path:
         f"writable and not full."))
 
 
-def load_assessment(path: str | os.PathLike) -> Assessment:
+def load_assessment(path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Assessment:
     """Read an assessment (its folder or its ``assessment.json``).
+
+    Only a regular file of at most :data:`~engine.fileread.JSON_LIMIT` is read (never a device, a FIFO or a
+    folder); with ``root`` (the data folder), one that leads out of it through a link is refused.
 
     Raises
     ------
     DataDirError
-        One sentence when it is missing or unreadable.
+        One sentence when it is missing or unreadable, not JSON, or not an assessment (any field of the
+        wrong type: see :meth:`Assessment.from_dict`).
     """
     path = Path(path)
-    if path.is_dir():
+    if os.path.isdir(path):
         path = path / ASSESSMENT_FILE
+    text = read_text(path, what="assessment", limit_bytes=JSON_LIMIT, root=root, error=DataDirError,
+                     missing=f"There is no assessment at {path}; run `tandem assess CHILD` first.",
+                     too_large="move it away and assess again")
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, nested too deep, a number of thousands of digits
+        raise DataDirError(f"The assessment {path} cannot be read: it is not valid JSON; move it away and assess "
+                           f"again.") from None
+    try:
         assessment = Assessment.from_dict(data)
-    except FileNotFoundError:
-        raise DataDirError(f"There is no assessment at {path}; run `tandem assess CHILD` first.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataDirError(f"The assessment {path} cannot be read ({exc}).") from None
-    except ValueError as exc:
-        raise DataDirError(f"The assessment {path} cannot be read: {exc}.") from None
+    except ValueError as exc:  # from_dict's clause naming the field
+        raise DataDirError(f"The assessment {path} cannot be read: {str(exc)[:300]}; move it away and assess "
+                           f"again.") from None
     return Assessment(**{**assessment.__dict__, "folder": str(path.parent)})
 
 
@@ -225,14 +373,14 @@ def list_assessments(root: str | os.PathLike, child: str) -> list[Path]:
     base = assessment_dir(root, child)
     if not base.is_dir():
         return []
-    return sorted(p for p in base.iterdir() if (p / ASSESSMENT_FILE).is_file())
+    return sorted(p for p in base.iterdir() if os.path.lexists(p / ASSESSMENT_FILE))  # a bad one gets its sentence
 
 
 def latest_assessment(root: str | os.PathLike, child: str, *, include_simulated: bool = False) -> Assessment | None:
     """The child's latest assessment, or None; a simulated one (a simulated child, ``tandem assess --simulate``)
     only with ``include_simulated``: it describes a model, not the child, so it is no baseline of the child's."""
     for folder in reversed(list_assessments(root, child)):
-        assessment = load_assessment(folder)
+        assessment = load_assessment(folder, root=root)
         if include_simulated or not assessment.simulated:
             return assessment
     return None

@@ -37,6 +37,7 @@ from typing import Any
 
 from engine.assessment.results import Assessment, Figure, TaskResult
 from engine.errors import ConfigError, DataDirError
+from engine.fileread import JSON_LIMIT, read_text
 from engine.interventions.script import KIND_METRICS, METRICS, Script, load_script
 from engine.paths import write_private
 from engine.records.plan import objective_data
@@ -120,11 +121,71 @@ class Suggestion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Suggestion:
+        """The inverse of :meth:`to_dict`; ValueError (a clause naming the field) for anything else.
+
+        Every field is checked for its type: text is text, ``baseline`` and ``scale`` finite numbers
+        (``scale`` above 0: thresholds are divided by it), ``template`` text whose only placeholder is
+        ``{target}`` (it is formatted), ``edits`` plain JSON.
+        """
+        if not isinstance(d, dict):
+            raise ValueError("a suggestion must be a JSON object")
+        sid = d.get("id")
+        name = f"suggestion {sid!r}" if isinstance(sid, str) and len(sid) <= 40 else "a suggestion"
+        for key in d:
+            if key not in _SUGGESTION_FIELDS:
+                raise ValueError(f"{name} has the field {str(key)[:40]!r}, which a suggestion does not have")
+        for key in ("id", "domain", "goal", "description", "objective", "sentence", "rationale", "task", "figure",
+                    "baseline"):
+            if key not in d:
+                raise ValueError(f"{name} has no {key}")
+        for key in ("id", "domain", "goal", "description", "sentence", "rationale", "task", "figure", "template"):
+            if key in d and not isinstance(d[key], str):
+                raise ValueError(f"{name}: {key} must be text")
+        for key in ("decided", "plan_id"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise ValueError(f"{name}: {key} must be text or null")
+        if not _finite(d["baseline"]) or not _finite(d.get("scale", 1.0)) or not d.get("scale", 1.0) > 0:
+            raise ValueError(f"{name}: baseline and scale must be finite numbers (scale above 0)")
         state = d.get("state", "open")
         if state not in STATES:
-            raise ValueError(f"suggestion {d.get('id')!r} has an unknown state {state!r}")
-        return cls(**{**d, "objective": Objective.from_dict(d["objective"]), "scripts": tuple(d.get("scripts", ())),
-                      "edits": dict(d.get("edits") or {})})
+            raise ValueError(f"{name} has an unknown state (one of {', '.join(STATES)} is needed)")
+        scripts = d.get("scripts", [])
+        if not isinstance(scripts, list) or not all(isinstance(x, str) for x in scripts):
+            raise ValueError(f"{name}: scripts must be a list of script names")
+        edits = d.get("edits") or {}
+        if not isinstance(edits, dict) or not _plain(edits):
+            raise ValueError(f"{name}: edits must be a JSON object of finite numbers and text")
+        if "{" in d.get("template", "").replace("{target}", "") or "}" in d.get("template", "").replace("{target}", ""):
+            raise ValueError(f"{name}: template may hold no placeholder but {{target}}")
+        if not isinstance(d["objective"], dict):
+            raise ValueError(f"{name}: objective must be a JSON object")
+        try:
+            objective = Objective.from_dict(d["objective"])
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{name}: its objective cannot be read ({str(exc)[:200].rstrip('.')})") from None
+        return cls(**{**d, "objective": objective, "scripts": tuple(scripts), "edits": dict(edits)})
+
+
+_SUGGESTION_FIELDS = ("id", "domain", "goal", "description", "objective", "sentence", "scripts", "rationale", "task",
+                      "figure", "baseline", "state", "edits", "decided", "plan_id", "template", "scale")
+
+
+def _finite(value: Any) -> bool:
+    """A finite JSON number (an int of 400 digits is not: it would overflow as a float)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= 1e300
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Plain JSON: text, true/false, null, finite numbers, and lists and objects of them, at most 16 deep."""
+    if isinstance(value, dict):
+        return depth < 16 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return depth < 16 and all(_plain(v, depth + 1) for v in value)
+    return value is None or isinstance(value, (str, bool)) or _finite(value)
 
 
 class Suggestions(list):
@@ -439,14 +500,25 @@ def load_suggestions(assessment: Assessment | str | os.PathLike) -> Suggestions 
         One sentence when the file is there but cannot be read.
     """
     path = _folder(assessment) / SUGGESTIONS_FILE
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-        return Suggestions((Suggestion.from_dict(d) for d in doc["suggestions"]), doc.get("notes", ()))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise DataDirError(f"The suggestions {path} cannot be read ({exc}); move the file away to suggest "
-                           f"again.") from None
+    text = read_text(path, what="suggestions file", limit_bytes=JSON_LIMIT, error=DataDirError,
+                     too_large="move the file away to suggest again")
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, nested too deep, a number of thousands of digits
+        raise DataDirError(f"The suggestions {path} cannot be read (it is not valid JSON); move the file away to "
+                           f"suggest again.") from None
+    try:
+        if not isinstance(doc, dict) or not isinstance(doc.get("suggestions"), list):
+            raise ValueError("it holds no list of suggestions")
+        notes = doc.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise ValueError("its notes must be a list of sentences")
+        return Suggestions((Suggestion.from_dict(d) for d in doc["suggestions"]), notes)
+    except ValueError as exc:
+        raise DataDirError(f"The suggestions {path} cannot be read ({str(exc)[:300]}); move the file away to "
+                           f"suggest again.") from None
 
 
 def with_state(suggestion: Suggestion, state: str, **changes: Any) -> Suggestion:

@@ -51,6 +51,7 @@ samples down to that silence, e.g. the end of a DC offset).
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ _LOSSY = {"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "VORBIS", "OPUS"}
 
 def _check_mp3_support(path: Path, what: str) -> None:
     """libsndfile reads MP3 from version 1.1 on; an older one gets its own sentence."""
-    if path.suffix.lower() != ".mp3" or not path.is_file():
+    if path.suffix.lower() != ".mp3" or not os.path.isfile(path):  # is_file raises for a name too long
         return
     import soundfile  # heavy (130 ms): only for an MP3 file
 

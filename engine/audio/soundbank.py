@@ -50,9 +50,10 @@ import numpy as np
 import platformdirs
 
 from engine.audio import synth
-from engine.audio.audiofile import AudioFileError, read_audio
+from engine.audio.audiofile import MAX_SAMPLE_SECONDS, AudioFileError, read_audio
 from engine.audio.sound import Sound
 from engine.errors import ConfigError, SoundBankError
+from engine.fileread import SOUNDFONT_LIMIT, open_regular
 from engine.paths import write_private
 
 __all__ = [
@@ -357,7 +358,7 @@ def default_soundfont() -> Path | None:
     env = os.environ.get(SOUNDFONT_ENV, "").strip()
     candidates = ([Path(env).expanduser()] if env else []) + list(STANDARD_SOUNDFONTS)
     for path in candidates:
-        if path.is_file():
+        if os.path.isfile(path):  # False for a FIFO, a device, a name too long (is_file raises for that)
             return path
     return None
 
@@ -384,12 +385,18 @@ def _file_fingerprint(path: Path) -> list:
 
 def _looks_like_soundfont(path: Path) -> bool:
     # FluidSynth hands a file that is not SF2 to libinstpatch, which prints
-    # GLib criticals we cannot silence; check the RIFF header ourselves first.
+    # GLib criticals we cannot silence; check the RIFF header ourselves first,
+    # of a regular file only (a FIFO would hang FluidSynth, a device feed it forever).
     try:
-        with open(path, "rb") as f:
-            header = f.read(12)
+        fd, _ = open_regular(path, what="SoundFont", limit_bytes=SOUNDFONT_LIMIT, error=SoundBankError)
+    except SoundBankError:
+        return False
+    try:
+        header = os.read(fd, 12)
     except OSError:
         return False
+    finally:
+        os.close(fd)
     return header[:4] == b"RIFF" and header[8:12] == b"sfbk"
 
 
@@ -610,7 +617,8 @@ def _render_builtin(request: SoundRequest, *, sample_rate: int) -> np.ndarray:
 def _read_sample_file(path: Path, *, sample_rate: int) -> np.ndarray:
     """Read an audio file as float32 mono at ``sample_rate``, peak-limited to full scale."""
     try:
-        mono = read_audio(path, mono=True, sample_rate=sample_rate, what="sample file").samples
+        mono = read_audio(path, mono=True, sample_rate=sample_rate, what="sample file",
+                          max_seconds=MAX_SAMPLE_SECONDS).samples
     except AudioFileError as exc:
         raise SoundBankError(str(exc)) from None
     peak = float(np.max(np.abs(mono)))
@@ -841,10 +849,10 @@ class _Loader:
             return
         if self._explicit:
             path = Path(soundfont).expanduser()
-            if not path.is_file():
-                raise SoundBankError(
-                    f"The SoundFont {path} does not exist; check the path, or leave it out to use the default SoundFont."
-                )
+            fd, _ = open_regular(path, what="SoundFont", limit_bytes=SOUNDFONT_LIMIT, error=SoundBankError,
+                                 missing=f"The SoundFont {path} does not exist; check the path, or leave it out to "
+                                         f"use the default SoundFont.")  # a device or a FIFO: one sentence, no hang
+            os.close(fd)
         else:
             path = default_soundfont()
             if path is None:
@@ -894,9 +902,16 @@ class _Loader:
 
     def load(self, request: SoundRequest) -> None:
         if request.kind == "file":
-            if not request.path.is_file():
+            if not os.path.lexists(request.path):
                 raise SoundBankError(f"The sample file {request.path} does not exist; check the path in the script.")
-            self._load_cached(request, "file", _file_fingerprint(request.path))
+            try:
+                fingerprint = _file_fingerprint(request.path) if os.path.isfile(request.path) else None
+            except (OSError, ValueError):
+                fingerprint = None
+            if fingerprint is None:  # a folder, a device, a FIFO, a broken link: the reader says which
+                _read_sample_file(request.path, sample_rate=self.sample_rate)
+                raise SoundBankError(f"The sample file {request.path} changed while it was read; try again.")
+            self._load_cached(request, "file", fingerprint)
             return
         if request.needs_soundfont and self.soundfont is not None and self._fallback_warning is None:
             key = self.cache.key(

@@ -25,12 +25,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from engine.errors import ConfigError, DataDirError
+from engine.errors import ConfigError, DataDirError, TandemError
+from engine.fileread import JSON_LIMIT, read_text
 from engine.paths import write_private
 
 __all__ = [
@@ -50,6 +52,38 @@ __all__ = [
 
 FORMAT_VERSION = 1
 _SUBDIR = "calibration"
+_MAX_MS = 10_000.0  # a latency or an offset beyond ten seconds is no measurement (a profile's fields are checked)
+_MAX_BLOCKSIZE = 1 << 16
+_MAX_RATE = 1_000_000
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    """A finite JSON number (an int of 400 digits is one; math.isfinite would overflow on it)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """JSON data a log header can hold as it is: finite numbers only, nested at most 16 deep."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return depth < 16 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return depth < 16 and all(_plain(v, depth + 1) for v in value)
+    return value is None or isinstance(value, (str, int))
+
+
+def _shown(value: object) -> str:
+    """A value read from JSON as a sentence shows it (a long one cut)."""
+    text = json.dumps(value) if _is_number(value) or isinstance(value, (str, bool)) or value is None else (
+        "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else repr(value))
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -128,26 +162,69 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "profile") -> Profile:
-        """Rebuild from :meth:`to_dict`'s output. Raises ConfigError (one sentence) if it is not one."""
-        try:
-            if int(d.get("version", 0)) > FORMAT_VERSION:
-                raise ConfigError(f"{source} was written by a newer Tandem (format {d['version']}); "
-                                  f"calibrate again or update Tandem.")
-            setup = DeviceSetup(**d["setup"])
-            opt = (lambda v: None if v is None else float(v))
-            return cls(
-                setup=setup, measured_at=str(d["measured_at"]), roundtrip_ms=opt(d["roundtrip_ms"]),
-                roundtrip_spread_ms=opt(d.get("roundtrip_spread_ms")),
-                reported_input_ms=float(d["reported_input_ms"]), reported_output_ms=float(d["reported_output_ms"]),
-                midi_offset_ms=opt(d.get("midi_offset_ms")), midi_spread_ms=opt(d.get("midi_spread_ms")),
-                midi_method=d.get("midi_method"), midi_exact=bool(d.get("midi_exact", False)),
-                details=dict(d.get("details") or {}), version=FORMAT_VERSION,
-            )
-        except ConfigError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"{source} is not a calibration profile Tandem can read ({exc}); "
-                              f"calibrate again with `tandem calibrate`.") from None
+        """Rebuild from :meth:`to_dict`'s output. Raises ConfigError (one sentence) if it is not one.
+
+        Every field is checked for its type and range (a latency is a finite number of milliseconds,
+        never NaN or infinity; a blocksize and a rate are whole numbers), so a damaged or hand-edited
+        file is refused here, not met as a wrong latency in a session.
+        """
+        def bad(what: str) -> ConfigError:
+            return ConfigError(f"{source} is not a calibration profile Tandem can read ({what}); calibrate again "
+                               f"with `tandem calibrate`.")
+
+        if not isinstance(d, dict):
+            raise bad("it is not a JSON object")
+        version = d.get("version", 0)
+        if not _is_int(version):
+            raise bad(f"its version must be a whole number, not {_shown(version)}")
+        if version > FORMAT_VERSION:
+            raise ConfigError(f"{source} was written by a newer Tandem (format {version}); "
+                              f"calibrate again or update Tandem.")
+        raw = d.get("setup")
+        if not isinstance(raw, dict):
+            raise bad("its setup is missing")
+        unknown = set(raw) - {"audio_device", "blocksize", "sample_rate", "midi_device"}
+        if unknown:
+            raise bad(f"its setup has an unknown field {sorted(unknown)[0]!r}")
+        if not isinstance(raw.get("audio_device"), str) or not raw["audio_device"]:
+            raise bad("setup.audio_device must be the device's name")
+        for key, top in (("blocksize", _MAX_BLOCKSIZE), ("sample_rate", _MAX_RATE)):
+            value = raw.get(key)
+            if not _is_int(value) or not 1 <= value <= top:
+                raise bad(f"setup.{key} must be a whole number from 1 to {top}, not {_shown(value)}")
+        if raw.get("midi_device") is not None and not isinstance(raw["midi_device"], str):
+            raise bad(f"setup.midi_device must be a name or null, not {_shown(raw['midi_device'])}")
+        if not isinstance(d.get("measured_at"), str):
+            raise bad(f"measured_at must be a date and time, not {_shown(d.get('measured_at'))}")
+        for key in ("reported_input_ms", "reported_output_ms", "roundtrip_ms"):
+            if key not in d:
+                raise bad(f"{key} is missing")
+
+        def ms(key: str, required: bool = False) -> float | None:
+            value = d.get(key)
+            if value is None and not required:
+                return None
+            if not _is_number(value) or not abs(value) <= _MAX_MS:
+                raise bad(f"{key} must be a number of milliseconds within ±{_MAX_MS:g}"
+                          f"{'' if required else ' or null'}, not {_shown(value)}")
+            return float(value)
+
+        if d.get("midi_method") is not None and not isinstance(d["midi_method"], str):
+            raise bad(f"midi_method must be a word or null, not {_shown(d['midi_method'])}")
+        if not isinstance(d.get("midi_exact", False), bool):
+            raise bad(f"midi_exact must be true or false, not {_shown(d['midi_exact'])}")
+        details = d.get("details") or {}
+        if not isinstance(details, dict) or not _plain(details):
+            raise bad(f"details must be a JSON object of finite numbers and words, not {_shown(details)}")
+        return cls(
+            setup=DeviceSetup(raw["audio_device"], raw["blocksize"], raw["sample_rate"], raw.get("midi_device")),
+            measured_at=d["measured_at"], roundtrip_ms=ms("roundtrip_ms"),
+            roundtrip_spread_ms=ms("roundtrip_spread_ms"),
+            reported_input_ms=ms("reported_input_ms", True), reported_output_ms=ms("reported_output_ms", True),
+            midi_offset_ms=ms("midi_offset_ms"), midi_spread_ms=ms("midi_spread_ms"),
+            midi_method=d.get("midi_method"), midi_exact=d.get("midi_exact", False),
+            details=dict(details), version=FORMAT_VERSION,
+        )
 
     def without_midi(self) -> Profile:
         return replace(self, setup=replace(self.setup, midi_device=None), midi_offset_ms=None,
@@ -258,19 +335,38 @@ def save_profile(profile: Profile, root: str | os.PathLike) -> Path:
         f"folder's permissions."))
 
 
-def load_profiles(root: str | os.PathLike) -> list[Profile]:
-    """Every readable profile under ``root``, newest first (unreadable files are skipped)."""
+def load_profiles(root: str | os.PathLike, skipped: list[str] | None = None) -> list[Profile]:
+    """Every readable profile under ``root``, newest first.
+
+    A file that cannot be read is skipped (a damaged profile is as good as none: the setup is simply
+    uncalibrated): not a regular file inside the data folder (a device, a FIFO, a link out of it), over
+    :data:`~engine.fileread.JSON_LIMIT`, not JSON, or not a profile (any field of the wrong type or range).
+    ``skipped``, when given, receives one sentence for each.
+    """
     folder = profiles_dir(root)
     if not folder.is_dir():
         return []
     out = []
     for path in sorted(folder.glob("*.json")):
         try:
-            out.append(Profile.from_dict(json.loads(path.read_text(encoding="utf-8")), source=str(path)))
-        except (OSError, ValueError, ConfigError):
-            continue  # a damaged profile is as good as none: the setup is simply uncalibrated
+            text = read_text(path, what="calibration profile", limit_bytes=JSON_LIMIT, root=root,
+                             too_large="move it away and calibrate again")
+            out.append(Profile.from_dict(_json(text, path), source=str(path)))
+        except TandemError as exc:
+            if skipped is not None:
+                skipped.append(str(exc))
     out.sort(key=lambda p: p.measured_at, reverse=True)
     return out
+
+
+def _json(text: str, path: Path) -> object:
+    """JSON text as data, or ConfigError naming the file (a nesting too deep and a number of thousands of
+    digits too: Python refuses them with RecursionError and ValueError)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise ConfigError(f"The calibration profile {path} is not valid JSON; move it away and calibrate "
+                          f"again.") from None
 
 
 def find_profile(root: str | os.PathLike, setup: DeviceSetup) -> Profile | None:

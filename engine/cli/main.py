@@ -5,6 +5,12 @@ Each command lives in its own module of :mod:`engine.cli` (``demo``,
 as a function of the parsed arguments that returns the exit code.
 Errors are one plain sentence on stderr and a non-zero exit, never a
 traceback (set ``TANDEM_DEBUG=1`` to see one for an internal error).
+
+Before any command runs: every argument must be UTF-8 text, every numeric
+option within its range (:mod:`engine.cli.bounds`), no option that names
+something empty, and a child id safe (:func:`engine.ids.check_child_id`).
+While it runs, everything printed is terminal-safe and a reader that goes
+away ends the output quietly (:mod:`engine.cli.output`).
 """
 
 from __future__ import annotations
@@ -12,64 +18,90 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from engine import __version__
+from engine.cli import bounds
+from engine.cli.bounds import check_parsed, edit, id_list, number, whole
 from engine.cli.exits import EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED
-from engine.errors import TandemError
+from engine.cli.output import SafeOutput
+from engine.errors import ConfigError, TandemError
+from engine.ids import check_child_id
 from engine.scoring.objectives import NOT_RECORDED, PROMPT_LEVELS
+from engine.text import one_line, shown
 
 __all__ = ["build_parser", "main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage block) and terminal-safe (an argument may hold anything)."""
+
+    def error(self, message: str):  # argparse's hook: print the message and exit 2
+        message = one_line(message)
+        # "argument --seed: --seed must be ..." (a bounds type's own sentence names the option already)
+        match = re.fullmatch(r"argument (\S+): (.*)", message)
+        if match and match.group(2).startswith(match.group(1).split("/")[-1]):
+            message = match.group(2)
+        self.exit(EXIT_ERROR, f"tandem: {message.rstrip('.')} (see `{self.prog} --help`).\n")
 
 
+def _not_utf8(argv: list[str]) -> str | None:
+    """The first argument that is not UTF-8 text (Python keeps its bytes as lone surrogates), shown; else None."""
+    for arg in argv:
+        if isinstance(arg, str) and any("\udc80" <= ch <= "\udcff" for ch in arg):
+            return shown(arg)
+    return None
 
 
+#: Options whose value names something (a folder, a file, a device, a model): an empty value names nothing.
+_NAMING_OPTIONS = ("out", "screenshot", "soundfont", "summary", "played", "midi_in", "midi_out", "audio",
+                   "child_model", "profile", "simulate", "note", "data_dir")
 
 
+def _check_not_empty(args: argparse.Namespace) -> None:
+    """``--out ""`` and the like are refused: an empty value would silently mean "the default" or "here"."""
+    for name in _NAMING_OPTIONS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and not value.strip():
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} is empty; give a value (see `tandem {args.command} --help`) or leave it out.")
 
 
+def _check_child(args: argparse.Namespace) -> None:
+    """Every command that takes a child checks its id, once, before anything runs (engine.ids)."""
+    child = getattr(args, "child", None)
+    if child is not None:
+        check_child_id(child)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+_WINDOW_SENTENCE = ("The window must be a positive number of milliseconds, at most 1000 (e.g. --window-ms 80), "
+                    "not {value}.")
+_WARMUP_SENTENCE = "The warm-up must be a number of cues from 0 to 10000 (--warmup), not {value}."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tandem", description="Tandem: real-time music interventions for music therapy.")
+    p = _Parser(prog="tandem", description="Tandem: real-time music interventions for music therapy.")
     p.add_argument("--version", action="version", version=f"tandem {__version__}")
     p.add_argument("--data-dir", metavar="DIR", help="where session data lives (default: TANDEM_DATA or the user data folder)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     # Commands that touch session data also take --data-dir after the command name.
-    data_dir_opt = argparse.ArgumentParser(add_help=False)
+    data_dir_opt = _Parser(add_help=False)
     data_dir_opt.add_argument("--data-dir", metavar="DIR", dest="data_dir_sub", help=argparse.SUPPRESS)
 
     # Simulated visits (a simulated child) stay out of a child's documents unless asked for.
-    simulated_opt = argparse.ArgumentParser(add_help=False)
+    simulated_opt = _Parser(add_help=False)
     simulated_opt.add_argument("--include-simulated", action="store_true",
                                help="also use simulated visits and assessments (a simulated child: tandem demo, "
                                     "tandem assess --simulate); left out by default")
 
     # The devices and the screen of a live session: `tandem run` and the live `tandem assess`.
-    live_opt = argparse.ArgumentParser(add_help=False)
+    live_opt = _Parser(add_help=False)
     live_opt.add_argument("--audio", metavar="DEVICE",
                           help="audio device (index or part of its name; default: the system's)")
-    live_opt.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    live_opt.add_argument("--blocksize", type=whole("--blocksize", bounds.BLOCKSIZE), default=128,
+                          help="frames per block, 64-512 (default 128)")
     live_opt.add_argument("--midi-transport", default=None, choices=("auto", "rtmidi", "jack"),
                           help="how MIDI is read and sent (default auto: frame-exact through JACK where JACK is "
                                "the server)")
@@ -90,10 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="intervention scripts to run, in order, as one visit's activities (none: the metronome, "
                         "content/songs/metronome.toml)")
     m.add_argument("--child", default="demo-child", help="pseudonymous child id (default demo-child)")
-    m.add_argument("--sessions", type=int, default=1, help="how many visits to run (default 1)")
-    m.add_argument("--days-apart", type=float, default=None, metavar="DAYS",
-                   help="date the visits this many days apart from today (a calendar of simulated visits; "
-                        "mastery needs visits on separate days)")
+    m.add_argument("--sessions", type=whole("--sessions", bounds.SESSIONS), default=1, metavar="N",
+                   help="how many visits to run, 1-100 (default 1)")
+    m.add_argument("--days-apart", type=number("--days-apart", bounds.DAYS_APART), default=None, metavar="DAYS",
+                   help="date the visits this many days apart from today, above 0 and at most 365 (a calendar of "
+                        "simulated visits; mastery needs visits on separate days)")
     m.add_argument("--out", metavar="DIR", help="write session folders here instead of the data directory")
     m.add_argument("--child-model", default=None, metavar="NAME",
                    help="the simulated child's behaviour model (steady, early, drifting, impulsive, slow, silent, "
@@ -101,16 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--profile", default=None, metavar="NAME",
                    help="instead of a model, a child tapping along with this tapping profile (typical, adult, "
                         "motor, ...; rhythmic cueing only; the default without a script: typical)")
-    m.add_argument("--tempo", type=float, default=None, metavar="BPM", help="start the script at this tempo")
-    m.add_argument("--beats", type=int, default=None, metavar="N",
-                   help="rhythmic cueing: N beats after the count-in, whole bars (the metronome: 32)")
-    m.add_argument("--seed", type=int, default=None,
-                   help="random seed for the simulated child (default 0 with a script, a new child each time without)")
-    m.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128)")
+    m.add_argument("--tempo", type=number("--tempo", bounds.TEMPO_BPM), default=None, metavar="BPM",
+                   help="start the script at this tempo, 20-300 BPM (and within the script's [adapt] range)")
+    m.add_argument("--beats", type=whole("--beats", bounds.BEATS), default=None, metavar="N",
+                   help="rhythmic cueing: N beats after the count-in, whole bars, at most 2000 (the metronome: 32)")
+    m.add_argument("--seed", type=whole("--seed", bounds.SEED), default=None, metavar="N",
+                   help="random seed for the simulated child, 0-4294967295 (default 0 with a script, a new child "
+                        "each time without)")
+    m.add_argument("--blocksize", type=whole("--blocksize", bounds.BLOCKSIZE), default=128,
+                   help="frames per block, 64-512 (default 128)")
     m.add_argument("--soundfont", metavar="SF2", help="General MIDI SoundFont (default: TANDEM_SOUNDFONT or TimGM6mb)")
     m.add_argument("--pace", choices=("fast", "realtime"), default="fast",
                    help="run as fast as possible (default) or in real time, to watch and listen")
-    m.add_argument("--max-trials", type=int, default=None, metavar="N", help="stop each session after N trials")
+    m.add_argument("--max-trials", type=whole("--max-trials", bounds.MAX_TRIALS), default=None, metavar="N",
+                   help="stop each session after N trials, 1-500")
     m.add_argument("--screenshot", metavar="PNG",
                    help="save a picture of the session screen as the child plays (first session)")
     m.add_argument("--json", action="store_true",
@@ -131,11 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(drawn off-screen with --no-ui)")
     r.add_argument("--no-wait", action="store_true",
                    help="start the script at once instead of on the therapist's space key")
-    r.add_argument("--duration", type=float, metavar="S", help="end the session after S seconds")
+    r.add_argument("--duration", type=number("--duration", bounds.DURATION_S), metavar="S",
+                   help="end the session after S seconds (above 0, at most 14400: four hours)")
     r.add_argument("--prompt-default", metavar="LEVEL", default=NOT_RECORDED, choices=(*PROMPT_LEVELS, NOT_RECORDED),
                    help=f"the prompt level of every trial not marked with p: {', '.join(PROMPT_LEVELS)} (default: "
                         f"'{NOT_RECORDED}'; an unmarked trial is never taken as independent)")
-    r.add_argument("--tempo-scale", type=float, default=None, help="play the MIDI song this much faster (default 1)")
+    r.add_argument("--tempo-scale", type=number("--tempo-scale", bounds.TEMPO_SCALE), default=None, metavar="X",
+                   help="play the MIDI song this much faster, 0.25-4 (default 1)")
     r.add_argument("--json", action="store_true", help="print the session summary as JSON")
     r.set_defaults(command_module="run", command_function="run")
 
@@ -150,21 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the MIDI input is a keyboard: adds melodic imitation (with --simulate: a simulated keyboard)")
     asm.add_argument("--mic", action="store_true", help="listen to the microphone too: adds the singing task")
     asm.add_argument("--midi-out", metavar="NAME", help="MIDI output (external synth or keyboard)")
-    asm.add_argument("--tasks", type=lambda text: [t.strip() for t in text.split(",") if t.strip()],
+    asm.add_argument("--tasks", type=id_list("--tasks", "stop_and_go,turn_taking"),
                      metavar="ID,ID", help="only these tasks (e.g. stop_and_go,turn_taking; default: all)")
-    asm.add_argument("--seed", type=int, default=None, help="with --simulate: the simulated child's seed (default 0)")
+    asm.add_argument("--seed", type=whole("--seed", bounds.SEED), default=None, metavar="N",
+                     help="with --simulate: the simulated child's seed, 0-4294967295 (default 0)")
     asm.add_argument("--json", action="store_true", help="print the assessment as JSON")
     asm.set_defaults(command_module="assess", command_function="run")
 
     c = sub.add_parser("calibrate", parents=[data_dir_opt], help="measure and store the latencies of this setup")
     c.add_argument("--audio", metavar="DEVICE", help="audio device (index or part of its name; default: the system's)")
-    c.add_argument("--blocksize", type=int, default=128, help="frames per block, 64-512 (default 128), as for `tandem run`")
+    c.add_argument("--blocksize", type=whole("--blocksize", bounds.BLOCKSIZE), default=128,
+                   help="frames per block, 64-512 (default 128), as for `tandem run`")
     c.add_argument("--midi-in", metavar="NAME", help="the pad to calibrate too (part of its name; see `tandem devices`)")
     c.add_argument("--midi-transport", default=None, choices=("auto", "rtmidi", "jack"),
                    help="how MIDI input is read, as for `tandem run`")
     c.add_argument("--no-mic", action="store_true",
                    help="no microphone: only the pad, by tapping along with clicks (less exact)")
-    c.add_argument("--taps", type=int, default=None, help="with --midi-in: pad hits to measure (default 12)")
+    c.add_argument("--taps", type=whole("--taps", bounds.TAPS), default=None, metavar="N",
+                   help="with --midi-in: pad hits to measure, 5-100 (default 12)")
     c.add_argument("--json", action="store_true", help="print the measurement as JSON")
     c.set_defaults(command_module="calibrate", command_function="run")
 
@@ -197,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="add suggested objectives to the plan (only these enter it)")
     pa.add_argument("child", metavar="CHILD", help="pseudonymous child id")
     pa.add_argument("ids", nargs="+", metavar="ID", help="suggestion ids, e.g. S1 S3")
-    pa.add_argument("--set", action="append", metavar="ID.FIELD=VALUE",
+    pa.add_argument("--set", action="append", metavar="ID.FIELD=VALUE", type=edit("--set"),
                     help="change a field before it enters the plan, e.g. S1.threshold=70 (repeatable)")
     pa.set_defaults(command_module="plan", command_function="run")
     pj = plsub.add_parser("reject", parents=[data_dir_opt, simulated_opt], help="record that suggestions were rejected")
@@ -225,8 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default <data dir>/homepacks/CHILD/YYYYMMDD)")
     hp.add_argument("--note", metavar="TEXT", help="your own words for the family, printed on the page")
     hp.add_argument("--names", action="store_true", help="name the child by the plan's display name, not the id")
-    hp.add_argument("--minutes", type=float, default=3.0, metavar="M",
-                    help="about how long each song plays, minutes (default 3)")
+    hp.add_argument("--minutes", type=number("--minutes", bounds.MINUTES), default=3.0, metavar="M",
+                    help="about how long each song plays, minutes, above 0 and at most 10 (default 3)")
     hp.set_defaults(command_module="homepack", command_function="run")
 
     v = sub.add_parser("validate", help="check intervention scripts; errors name file:line and field")
@@ -237,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("onsets", help="run the live onset detector over a recording")
     o.add_argument("audio", metavar="AUDIO", help="the recording (WAV, FLAC, OGG, MP3; 8 kHz or more; stereo is mixed to mono)")
     o.add_argument("--played", metavar="PLAYED", help="what the speakers played during it, same start (for self-sound suppression)")
-    o.add_argument("--blocksize", type=int, default=128, metavar="N", help="frames per block, 16-8192 (default 128)")
+    o.add_argument("--blocksize", type=whole("--blocksize", bounds.ONSET_BLOCKSIZE), default=128, metavar="N",
+                   help="frames per block, 16-8192 (default 128)")
     o.add_argument("--json", action="store_true", help="print JSON")
     o.set_defaults(command_module="onsets", command_function="run")
 
@@ -246,9 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     a_sync = asub.add_parser("sync", help="synchronisation of taps to cues (asynchrony, vector strength, ...)")
     a_sync.add_argument("--cues", required=True, metavar="FILE", help="cue times, seconds, one per line (# comments)")
     a_sync.add_argument("--taps", required=True, metavar="FILE", help="tap times, seconds, one per line (# comments)")
-    a_sync.add_argument("--window-ms", type=float, default=80.0, metavar="N",
-                        help="hit window for within_window_pct, ± ms (default 80)")
-    a_sync.add_argument("--warmup", type=int, default=0, metavar="N", help="leading cues not scored (default 0)")
+    a_sync.add_argument("--window-ms", type=number("--window-ms", bounds.WINDOW_MS, _WINDOW_SENTENCE), default=80.0,
+                        metavar="N", help="hit window for within_window_pct, ± ms, above 0 and at most 1000 "
+                                          "(default 80)")
+    a_sync.add_argument("--warmup", type=whole("--warmup", bounds.WARMUP, _WARMUP_SENTENCE), default=0, metavar="N",
+                        help="leading cues not scored, 0-10000 (default 0)")
     a_sync.add_argument("--json", action="store_true", help="print JSON")
     a_sync.set_defaults(command_module="analyze", command_function="run")
     a_imit = asub.add_parser("imitation", help="a response against the call it imitates")
@@ -260,6 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``tandem`` command ``argv`` (default ``sys.argv[1:]``) and return its exit code.
+
+    Everything it prints is terminal-safe, and a reader that goes away (a broken pipe) ends the output
+    quietly (:mod:`engine.cli.output`); every refusal is one sentence on stderr.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with SafeOutput():
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
+    bad = _not_utf8(argv)
+    if bad is not None:
+        print(f"tandem: the argument {bad} is not UTF-8 text (a file name or text in another encoding); Tandem "
+              f"reads ids, names and paths as UTF-8, so retype it or rename the file.", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "data_dir_sub", None):
@@ -271,20 +332,29 @@ def main(argv: list[str] | None = None) -> int:
         args.plan_help.print_help()
         return EXIT_ERROR
     try:
+        check_parsed(args)  # a number outside its option's range (engine.cli.bounds)
+        _check_not_empty(args)
+        _check_child(args)  # the one child-id check, before any command touches a file
         # Each command's module is loaded when it runs: `tandem --help` or `tandem validate` must not load
         # PortAudio, pygame or WeasyPrint, which the commands that play or draw import at their top.
         command = getattr(importlib.import_module(f"engine.cli.{args.command_module}"), args.command_function)
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()  # a reader that went away is found here, not in the interpreter's exit
+        return code
     except TandemError as exc:
-        print(f"tandem: {exc}", file=sys.stderr)
+        # One sentence; a script's or plan's problems are one sentence each, one per line (as `validate`).
+        for sentence in getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]:
+            print(f"tandem: {one_line(sentence)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("tandem: stopped (Ctrl-C); everything recorded so far is kept.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # a write that did not go through sys.stdout (the reader went away): end quietly
+        return 0
     except Exception as exc:  # a bug: still one sentence, unless asked for the traceback
         if os.environ.get("TANDEM_DEBUG"):
             raise
-        print(f"tandem: internal error ({type(exc).__name__}: {exc}); please report it, "
+        print(f"tandem: internal error ({type(exc).__name__}: {shown(str(exc), 300)[1:-1]}); please report it, "
               f"with TANDEM_DEBUG=1 for details.", file=sys.stderr)
         return EXIT_INTERNAL
 

@@ -19,9 +19,11 @@ from engine.assessment.accept import accept_suggestions, parse_edit, reject_sugg
 from engine.assessment.results import Assessment, latest_assessment, list_assessments
 from engine.assessment.suggest import Suggestions, load_suggestions
 from engine.errors import ConfigError
+from engine.ids import check_child_id
 from engine.paths import data_dir
-from engine.records.plan import check_child_id, load_plan, load_plan_file, new_plan
+from engine.records.plan import load_plan, load_plan_file, new_plan
 from engine.reports.sentences import criterion_text
+from engine.text import escape_json_controls, one_line
 
 __all__ = ["cmd_plan_accept", "cmd_plan_new", "cmd_plan_reject", "cmd_plan_show", "cmd_plan_suggest"]
 
@@ -40,21 +42,22 @@ def cmd_plan_show(root: str | os.PathLike, child: str, as_json: bool, echo: Echo
     """``tandem plan show CHILD [--json]``: check the plan and print it."""
     plan = load_plan(root, check_child_id(child))
     if as_json:
-        echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        echo(escape_json_controls(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False)))
         return 0
-    echo(f"Plan of {plan.id}" + (f" ({plan.display_name})" if plan.display_name else "") + f": {plan.path}")
+    # The plan's own words are shown one line each, terminal-safe (a plan is a file anyone may have written).
+    echo(f"Plan of {plan.id}" + (f" ({one_line(plan.display_name)})" if plan.display_name else "") + f": {plan.path}")
     if plan.therapist:
-        echo(f"Therapist: {plan.therapist}")
+        echo(f"Therapist: {one_line(plan.therapist)}")
     if plan.phases:
         echo("Phases: " + ", ".join(f"{p.name} from {p.start.isoformat()}" for p in plan.phases))
     if not plan.goals:
         echo("No goals yet.")
     for goal in plan.goals:
-        echo(f"{goal.domain.capitalize()}: {goal.description or '(no description)'}")
+        echo(f"{goal.domain.capitalize()}: {one_line(goal.description) or '(no description)'}")
         for o in goal.objectives:
             target = f"; target {o.target_date.isoformat()}" if o.target_date else ""
-            scripts = ", ".join(o.scripts) or "no script yet"
-            echo(f"  {o.id}: {o.description or criterion_text(o.objective)}")
+            scripts = one_line(", ".join(o.scripts)) or "no script yet"
+            echo(f"  {one_line(o.id)}: {one_line(o.description) or criterion_text(o.objective)}")
             echo(f"    criterion: {criterion_text(o.objective)}")
             echo(f"    measured by: {scripts}{target}")
     echo(f"The plan is valid (sha256 {plan.sha256[:12]}).")
@@ -82,9 +85,9 @@ def cmd_plan_suggest(root: str | os.PathLike, child: str, as_json: bool, echo: C
     assessment = _latest(root, child, include_simulated)
     suggestions = suggestions_for(assessment)
     if as_json:
-        echo(json.dumps({"assessment": assessment.folder, "simulated": assessment.simulated,
-                         "suggestions": [s.to_dict() for s in suggestions],
-                         "notes": suggestions.notes}, indent=2, ensure_ascii=False))
+        echo(escape_json_controls(json.dumps({"assessment": assessment.folder, "simulated": assessment.simulated,
+                                              "suggestions": [s.to_dict() for s in suggestions],
+                                              "notes": suggestions.notes}, indent=2, ensure_ascii=False)))
         return 0
     if assessment.simulated:
         echo(f"note: this assessment ran with a simulated child (model '{assessment.simulated}'), not {child}: its "

@@ -15,10 +15,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.fileread import TEXT_LIMIT, read_text
+from engine.ids import check_child_id
 from engine.paths import data_dir
 from engine.records.index import load_records
 from engine.records.model import SessionRecord
-from engine.records.plan import check_child_id, load_plan, plan_path
+from engine.records.plan import load_plan, plan_path
 from engine.reports.build import FORMATS, build_report, select_records, session_date
 
 __all__ = ["cmd_report", "parse_date", "parse_formats"]
@@ -80,20 +82,28 @@ def cmd_report(root: str | os.PathLike, child: str,
     fmts = parse_formats(formats)
     summary = None
     if summary_file is not None:
-        try:
-            summary = Path(summary_file).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"The summary {summary_file} cannot be read ({getattr(exc, 'strerror', None) or exc}); "
-                              f"give a plain text file (UTF-8).") from None
+        # A regular text file within the limit: never a FIFO (which would wait for ever) or a device.
+        summary = read_text(summary_file, what="summary", limit_bytes=TEXT_LIMIT,
+                            missing=f"The summary {summary_file} cannot be read (it does not exist); check the "
+                                    f"path, or give a plain text file (UTF-8).",
+                            too_large="a summary is a few paragraphs of plain text (UTF-8)")
     plan = None
-    if plan_path(root, child).is_file() or require_plan:
+    has_plan = plan_path(root, child).is_file()
+    unreadable: list[dict] = []
+    records = list(records_loader(root, child, unreadable=unreadable) if records_loader is load_records
+                   else records_loader(root, child))
+    if not has_plan and not records and not unreadable:
+        # Nothing is recorded for this id (a typo, another data folder): no report of 0 sessions.
+        raise ConfigError(f"No visits and no plan are recorded for the child '{child}' in {root}; check the id "
+                          f"(`tandem sessions` lists the children and their visits) and the data folder "
+                          f"(--data-dir or TANDEM_DATA).")
+    if has_plan or require_plan:
         plan = load_plan(root, child)  # PlanError (a ConfigError) if missing or broken
     else:
         echo(f"note: {child} has no plan, so only the scripts' own objectives are reported "
              f"(create one with `tandem plan new {child}`).")
     if names and (plan is None or not plan.display_name):
         echo(f"note: --names was given, but the plan of {child} has no display_name; the id is used.")
-    records = list(records_loader(root, child))
     if out_dir is None:
         span = f"{first.isoformat() if first else 'start'}_{last.isoformat() if last else 'latest'}"
         out_dir = root / "reports" / child / span
@@ -105,10 +115,13 @@ def cmd_report(root: str | os.PathLike, child: str,
     shown = [r for r in kept if in_range(r)]
     left = [r for r in left if in_range(r)]
     written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
-                           names=names, summary=summary, include_simulated=include_simulated)
+                           names=names, summary=summary, include_simulated=include_simulated,
+                           unreadable=unreadable)
     interrupted = sum(1 for r in shown if r.status == "interrupted")
+    damaged = sum(1 for r in shown if r.status == "damaged")
     simulated = sum(1 for r in shown if r.simulated)
-    extra = [f"{interrupted} interrupted" if interrupted else "", f"{simulated} simulated, marked" if simulated else ""]
+    extra = [f"{interrupted} interrupted" if interrupted else "", f"{damaged} damaged, with a warning" if damaged else "",
+             f"{simulated} simulated, marked" if simulated else ""]
     what = f"{len(shown)} session{'s' if len(shown) != 1 else ''}" + (
         f" ({'; '.join(e for e in extra if e)})" if any(extra) else "")
     echo(f"Report for {child}: {what}, written to {out_dir}")
@@ -117,6 +130,10 @@ def cmd_report(root: str | os.PathLike, child: str,
         notes = len(paths) - len(main)
         extra = f" and {notes} session note{'s' if notes != 1 else ''} in notes/" if notes else ""
         echo(f"  {fmt}: {', '.join(p.name for p in main)}{extra}")
+    for row in unreadable:
+        why = "; ".join(row.get("damage") or []) or "it cannot be read"
+        echo(f"warning: the visit log {row['path']} could not be read ({why}); it is not in the report, "
+             f"whose first page says so.")
     n_sim = sum(1 for r in left if r.simulated and not include_simulated)
     if n_sim:
         echo(f"note: {n_sim} simulated visit{'s were' if n_sim != 1 else ' was'} left out (a simulated child, not "

@@ -1,6 +1,7 @@
 """``tandem rescore LOG [--json]``: recompute a session log's trials and objectives and compare them.
 
-Exit 0 when identical, 1 when not; a log that cannot be read or re-scored is one sentence (exit 2).
+Exit 0 when identical, 1 when not (a damaged log is never identical: what it lost cannot be checked); a
+log that cannot be read or re-scored is one sentence (exit 2).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def cmd_rescore(path: str | Path, as_json: bool, echo: Callable[[str], None] = p
         echo(out["note"])
     if out["plan_mismatch"]:
         echo(out["plan_mismatch"])
+    if out.get("damage_note"):
+        echo(out["damage_note"])
     extra = []
     if out["abandoned"]:
         extra.append(f"{out['abandoned']} abandoned (pause or stop)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.errors import DataDirError
 from engine.paths import data_dir
 from engine.records.index import list_sessions
+from engine.text import one_line
 
 __all__ = ["cmd_sessions", "format_duration", "run"]
 
@@ -35,7 +36,8 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
     """``tandem sessions [CHILD] [--json]``: every visit (one child's), in the order they started.
 
     A table of date, child, activities, duration, trials, status and whether the visit was simulated or an
-    assessment probe, or the JSON list of :func:`engine.records.index.list_sessions`.
+    assessment probe, then what is wrong with each damaged visit; or the JSON list of
+    :func:`engine.records.index.list_sessions`.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -48,7 +50,8 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
         whose = f" for child {child}" if child else ""
         echo(f"No sessions{whose} in {root}.")
         return 0
-    table = [(_date(r["date"]), r["child"], _activities(r), format_duration(r["duration_s"]),
+    table = [(_date(one_line(r["date"])), one_line(r["child"]), one_line(_activities(r)),
+              format_duration(r["duration_s"]),
               "—" if r["trials"] is None else str(r["trials"]), r["status"], _apart(r)) for r in rows]
     heads = ("date", "child", "activities", "duration", "trials", "status", "")
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(heads)]
@@ -61,12 +64,19 @@ def cmd_sessions(root: str | Path, child: str | None, as_json: bool, echo: Calla
     for row in table:
         echo(line(row))
     n = len(rows)
-    cut = sum(r["status"] == "interrupted" for r in rows)
+    counts = {status: sum(r["status"] == status for r in rows) for status in ("interrupted", "running", "damaged")}
     sim = sum(bool(r.get("simulated")) for r in rows)
     probes = sum(bool(r.get("probe")) and not r.get("simulated") for r in rows)
-    echo(f"{n} visit{'s' if n != 1 else ''}" + (f", {cut} interrupted" if cut else "")
+    echo(f"{n} visit{'s' if n != 1 else ''}" + "".join(f", {k} {status}" for status, k in counts.items() if k)
          + (f", {sim} simulated (not a child's data)" if sim else "")
          + (f", {probes} assessment {'probes' if probes != 1 else 'probe'}" if probes else "") + ".")
+    for r in rows:
+        if r["status"] == "damaged":
+            where = f"{r['child']}/{r['id']}"
+            echo(one_line(f"damaged: {where}: {'; '.join(r.get('damage') or []) or 'its log cannot be read'}."))
+    if counts["damaged"]:
+        echo("A damaged visit's log is not as it was written: reports show it with a warning, and "
+             "`tandem rescore LOG` says what it could not check (docs/visits.md).")
     return 0
 
 

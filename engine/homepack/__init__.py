@@ -26,6 +26,7 @@ real is left.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -147,7 +148,8 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
                           f"{MAX_NOTE_CHARS}. Shorten it to a few sentences.")
     made = today or dt.date.today()
     notes: list[str] = []
-    plan = load_plan(root, child) if plan_path(root, child).is_file() else None
+    # A plan that is a FIFO, a device or a link out of the data folder gets its sentence, not silence.
+    plan = load_plan(root, child) if os.path.lexists(plan_path(root, child)) else None
     visits = [r for r in load_records(root, child) if not r.probe]
     records = [r for r in visits if include_simulated or not r.simulated]
     sim_sessions = len(visits) - len(records)
@@ -185,21 +187,48 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise ConfigError(f"{folder} is not an empty folder; give --out a new or empty folder, so nothing of "
                               f"the family's is overwritten.")
-    ensure_private_dir(folder)
+    made_folder = not folder.exists()
+    ensure_private_dir(folder)  # a folder given that exists keeps its mode; one made here is 0700
+    written: list[Path] = []
 
+    def put(name: str, data: bytes | str) -> None:
+        written.append(write_private(folder / name, data))
+
+    try:
+        return _write_homepack(folder, put, songs=songs, notes=notes, shown=shown, child=child, plan=plan,
+                               note=note, made=made, minutes=minutes, soundfont=soundfont,
+                               simulated_used=simulated_used, sim_sessions=sim_sessions,
+                               sim_assessments=sim_assessments)
+    except BaseException:
+        # Half a homepack is no use to a family (and would push the next one to "-2"): what this call wrote
+        # goes, and the folder too if it made it. Nothing that was there before is touched.
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if made_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_homepack(folder: Path, put: Callable[[str, bytes | str], None], *, songs: list, notes: list[str],
+                    shown: str, child: str, plan: Any, note: str | None, made: dt.date, minutes: float,
+                    soundfont: str | None, simulated_used: bool, sim_sessions: int,
+                    sim_assessments: int) -> dict[str, Any]:
+    """The songs, the sheet and the README written into ``folder`` by ``put``; what :func:`make_homepack` returns."""
     readme_rows: list[tuple[str, str]] = [(PDF_NAME, "one page for the family: the songs and how to play along")]
     sheet_songs: list[SheetSong] = []
     out_songs: list[dict[str, Any]] = []
     for i, song in enumerate(songs, start=1):
-        tempo: WorkingTempo = song.tempo  # type: ignore[assignment]  # set just above
+        tempo: WorkingTempo = song.tempo  # type: ignore[assignment]  # set by make_homepack
         rendered = render_song(song.script, tempo.bpm, minutes=minutes, soundfont=soundfont)
         for w in rendered.warnings:
             if w not in notes:
                 notes.append(w)
         stem = _file_stem(i, song)
         wav, ogg = f"{stem}.wav", f"{stem}.ogg"
-        write_private(folder / wav, encode(rendered, "wav"))
-        write_private(folder / ogg, encode(rendered, "ogg"))
+        put(wav, encode(rendered, "wav"))
+        put(ogg, encode(rendered, "ogg"))
         mins = rendered.duration_s / 60.0
         readme_rows += [(ogg, f"{song.script.title}, smaller file (Ogg Vorbis)"),
                         (wav, f"{song.script.title}, plays almost anywhere (WAV)")]
@@ -223,9 +252,9 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
                               # comfortable with": the sheet then speaks of the songs' own speed.
                               measured=not simulated_used and any(s.tempo is not None and s.tempo.source != "script"
                                                                   for s in songs))
-    write_private(folder / PDF_NAME, pdf)
+    put(PDF_NAME, pdf)
     readme_rows.append((README_NAME, "this list"))
-    write_private(folder / README_NAME, _readme(shown, made, readme_rows))
+    put(README_NAME, _readme(shown, made, readme_rows))
     return {
         "folder": str(folder), "child": child, "shown_as": shown, "made": made.isoformat(),
         "files": [name for name, _ in readme_rows], "pdf": PDF_NAME, "readme": README_NAME, "pdf_pages": 1,

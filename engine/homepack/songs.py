@@ -108,12 +108,12 @@ def songs_dirs() -> list[Path]:
 def resolve_script(name: str | os.PathLike, dirs: Sequence[Path] | None = None) -> Path | None:
     """The script file a plan or a session log names (a path, a file name or a stem), or None."""
     p = Path(name).expanduser()
-    if p.suffix == ".toml" and p.is_file():
+    if p.suffix == ".toml" and os.path.isfile(p):  # os.path: False (not an error) for a name too long
         return p
     file = p.name if p.suffix == ".toml" else f"{p.name}.toml"
     for d in songs_dirs() if dirs is None else dirs:
         candidate = d / file
-        if candidate.is_file():
+        if os.path.isfile(candidate):
             return candidate
     return None
 

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.interventions.script import MAX_TEMPO_BPM, MIN_TEMPO_BPM, Script
+from engine.interventions.script import MAX_TEMPO_BPM, MAX_TRIALS, MIN_TEMPO_BPM, Script
+from engine.text import shown
 
 __all__ = ["FIELDS", "apply_overrides", "overrides_for"]
 
@@ -52,6 +53,9 @@ def overrides_for(script: Script, *, tempo_bpm: float | None = None, beats: int 
         if beats < bar or beats % bar:
             raise ConfigError(f"--beats must be a whole number of {bar}-beat bars ({bar}, {2 * bar}, {3 * bar}, ...), "
                               f"not {beats}.")
+        if beats // bar > MAX_TRIALS:
+            raise ConfigError(f"--beats {beats} makes {beats // bar} bars of {bar}, more than the {MAX_TRIALS} trials "
+                              f"a script may have; give at most {MAX_TRIALS * bar}.")
         out["trials"] = beats // bar
     return out
 
@@ -66,10 +70,14 @@ def apply_overrides(script: Script, overrides: Mapping[str, Any] | None) -> Scri
     """
     if not overrides:
         return script
+    if not isinstance(overrides, Mapping):
+        raise ConfigError("The session's script_overrides is not a table of fields and values.")
     changes: dict[str, Any] = {}
     for name, value in overrides.items():
-        if name not in FIELDS or isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"The session's script_overrides has {name}={value!r}, which Tandem does not know.")
+        if (name not in FIELDS or isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or not 0 < value <= 100_000):
+            raise ConfigError(f"The session's script_overrides has {shown(name)}={shown(value)}, which Tandem does "
+                              f"not know.")
         if name == "trials":
             changes.update(trials=int(value), duration_min=None)
         else:

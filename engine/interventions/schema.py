@@ -25,9 +25,20 @@ from engine.interventions.script import (
     GO_BARS,
     KINDS,
     MAX_COUNT_IN,
+    MAX_DESCRIPTION,
     MAX_DURATION_MIN,
+    MAX_LEAD_IN_NOTES,
+    MAX_NOTE_LIST,
+    MAX_OBJECTIVE_ID,
+    MAX_OBJECTIVES,
+    MAX_PHRASE_BEATS,
+    MAX_PHRASE_NOTES,
+    MAX_PHRASE_TEXT,
+    MAX_PHRASES,
+    MAX_SOUND_TEXT,
     MAX_TEMPO_BPM,
     MAX_TEMPO_STEP_PCT,
+    MAX_TEXT,
     MAX_TRIALS,
     MIN_TEMPO_BPM,
     RESPONSE_WINDOW_S,
@@ -68,14 +79,15 @@ def script_schema() -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) of the script format, as a dict ready for :func:`json.dumps`."""
     tempo = {"type": "number", "minimum": MIN_TEMPO_BPM, "maximum": MAX_TEMPO_BPM}
     melody = {"type": "string", "pattern": r"^\s*([A-Ga-g][#b]?-?\d+(:[0-9./]+)?\s*)+$",
+              "maxLength": MAX_PHRASE_TEXT,
               "description": "note names with optional lengths in beats, e.g. \"C4 E4 G4:2\""}
-    sound = {"type": "string", "pattern": _SOUND_PATTERN}
+    sound = {"type": "string", "pattern": _SOUND_PATTERN, "maxLength": MAX_SOUND_TEXT}
     drum_or_note = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 127},
                               {"type": "string", "enum": sorted(GM_PERCUSSION.values())}]}
     key_or_note = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 127},
                              {"type": "string", "pattern": r"^[A-Ga-g][#b]?-?\d+$"}]}
     objective = _obj("objectives", {
-        "id": {"type": "string", "minLength": 1},
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_OBJECTIVE_ID},
         "metric": {"type": "string", "enum": sorted(ALL_METRICS)},
         "comparator": {"type": "string", "enum": list(COMPARATORS)},
         "threshold": {"type": ["number", "boolean"]},
@@ -94,13 +106,15 @@ def script_schema() -> dict[str, Any]:
                   "description": "the difficulty the objective is about: only trials at this level count"},
     }, ["id", "metric", "comparator", "threshold"], "A therapy objective (see engine.scoring.objectives).")
     phrase = _obj("phrases", {
-        "name": {"type": "string"},
-        "rhythm": {"type": "string", "pattern": r"^[xX.\- |\t]+$",
+        "name": {"type": "string", "maxLength": MAX_TEXT},
+        "rhythm": {"type": "string", "pattern": r"^[xX.\- |\t]+$", "maxLength": MAX_PHRASE_TEXT,
                    "description": "x hit, X accent, . rest, - hold; whole bars of the grid and meter"},
         "melody": melody,
-        "beats": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
+        "beats": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 256}, "minItems": 1,
+                  "maxItems": MAX_PHRASE_NOTES},
         "grid": {"type": "string", "enum": [f"1/{g}" for g in GRIDS]},
-    }, [], "One phrase or pattern: exactly one of rhythm, melody or beats.")
+    }, [], f"One phrase or pattern: exactly one of rhythm, melody or beats; at most {MAX_PHRASE_NOTES} notes "
+           f"and {MAX_PHRASE_BEATS:g} beats.")
     phrase["properties"]["blank"] = {"type": "integer", "minimum": 1,
                                      "description": "fill_in_the_blank only: the note left out for the child "
                                                     "(1-based; default the last)"}
@@ -122,7 +136,7 @@ def script_schema() -> dict[str, Any]:
             "require_pitch": {"type": "boolean", "default": True},
             "tempo_invariant": {"type": "boolean", "default": False},
             "accompaniment": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(none|"),
-                              "default": "none"},
+                              "maxLength": MAX_SOUND_TEXT, "default": "none"},
         }, [], "call_and_response only: the echo's window, how it is judged, and a groove under it."),
         "turns": _obj("turns", {
             "gap_s": num(TURN_GAP_S, 1.5),
@@ -139,7 +153,7 @@ def script_schema() -> dict[str, Any]:
             "continuation_beats": {"anyOf": [{"const": 0}, num(CONTINUATION_BEATS, integer=True)], "default": 0,
                                    "description": "silent beats after each synchronisation part (0: off)"},
             "sync_bars": num(SYNC_BARS, DEFAULT_SYNC_BARS, integer=True),
-            "song": {"type": "string", "pattern": r"\.(mid|midi|MID|MIDI)$",
+            "song": {"type": "string", "pattern": r"\.(mid|midi|MID|MIDI)$", "maxLength": MAX_SOUND_TEXT,
                      "description": "a MIDI file with one tempo, relative to the script's folder; "
                                     "played instead of [[phrases]]"},
         }, [], "rhythmic_cueing only: free play, the timing window, the entrainment criterion, "
@@ -155,9 +169,9 @@ def script_schema() -> dict[str, Any]:
         }, [], "fill_in_the_blank only: the window around the blank."),
     }
     schema = _obj("script", {
-        "title": {"type": "string", "minLength": 1},
+        "title": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
         "kind": {"type": "string", "enum": list(KINDS)},
-        "description": {"type": "string"},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
         "tempo_bpm": tempo,
         "meter": {"type": "string", "pattern": r"^\d+/(2|4|8|16)$", "default": "4/4"},
         "grid": {"type": "string", "enum": [f"1/{g}" for g in GRIDS], "default": "1/8"},
@@ -166,14 +180,14 @@ def script_schema() -> dict[str, Any]:
         "instruments": _obj("instruments", {
             "cue": sound,
             "feedback": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(device|none|"),
-                         "default": "device"},
+                         "maxLength": MAX_SOUND_TEXT, "default": "device"},
         }, ["cue"], "Sounds for the engine's cues and the feedback to the child's playing."),
         "input": _obj("input", {
             "source": {"type": "string", "enum": list(SOURCES)},
-            "pads": {"type": "array", "items": drum_or_note},
-            "keys": {"type": "array", "items": key_or_note},
+            "pads": {"type": "array", "items": drum_or_note, "maxItems": MAX_NOTE_LIST},
+            "keys": {"type": "array", "items": key_or_note, "maxItems": MAX_NOTE_LIST},
         }, ["source"], "What the child plays into."),
-        "phrases": {"type": "array", "items": phrase, "minItems": 1},
+        "phrases": {"type": "array", "items": phrase, "minItems": 1, "maxItems": MAX_PHRASES},
         "adapt": _obj("adapt", {
             "up_after": {"type": "integer", "minimum": 1, "maximum": 50, "default": 3},
             "down_after": {"type": "integer", "minimum": 1, "maximum": 50, "default": 2},
@@ -186,10 +200,10 @@ def script_schema() -> dict[str, Any]:
             "count_in_beats": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT_IN, "default": 4},
             "your_turn_visual": {"type": "boolean", "default": True},
             "your_turn_sound": {"type": "string", "pattern": _SOUND_PATTERN.replace("^(", "^(none|"),
-                                "default": "none"},
-            "lead_in": melody,
+                                "maxLength": MAX_SOUND_TEXT, "default": "none"},
+            "lead_in": {**melody, "description": f"a melody of at most {MAX_LEAD_IN_NOTES} notes, e.g. \"G4:1/2 C5\""},
         }, [], "Help before each turn."),
-        "objectives": {"type": "array", "items": objective},
+        "objectives": {"type": "array", "items": objective, "maxItems": MAX_OBJECTIVES},
         **kind_tables,
     }, ["title", "kind", "tempo_bpm", "instruments", "input"],
         "A Tandem intervention script (TOML); see docs/scripts.md.")

@@ -44,14 +44,16 @@ import difflib
 import itertools
 import math
 import numbers
+import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.audio.audiofile import MAX_SAMPLE_SECONDS, AudioFileError, read_audio
 from engine.audio.soundbank import GM_PERCUSSION, SoundRequestError, parse_note
 from engine.errors import ConfigError
+from engine.fileread import TEXT_LIMIT, read_text
 from engine.interventions.notation import (
     NotationError,
     parse_grid,
@@ -62,12 +64,13 @@ from engine.interventions.notation import (
 from engine.interventions.tomlcheck import (
     Checker,
     Problem,
+    SyntaxProblem,
     describe,
     did_you_mean,
     objective_problem,
-    syntax_problem,
+    parse_toml,
 )
-from engine.midi.midifile import load_midi
+from engine.midi.midifile import load_midi, read_midi
 from engine.midi.playback import note_sound
 from engine.scoring.blanks import BlankResult
 from engine.scoring.continuation import MIN_CONTINUATION_TAPS, ContinuationResult
@@ -76,6 +79,7 @@ from engine.scoring.inhibition import STOP_GRACE_MS, StopResult
 from engine.scoring.objectives import LEVEL_BOUNDS, Objective
 from engine.scoring.sync import SyncSummary
 from engine.scoring.turns import TurnResult
+from engine.text import escape_controls, shown
 
 __all__ = [
     "ALL_METRICS",
@@ -113,6 +117,30 @@ MAX_DURATION_MIN = 120.0
 MAX_COUNT_IN = 16
 MAX_TEMPO_STEP_PCT = 20.0
 SAMPLE_SUFFIXES = (".wav", ".flac")
+
+# Sizes of what a script holds. They bound what a file can make Tandem do (a million-character rhythm once
+# wrote 2 GB of log in 90 s), far above any script written by hand (the shipped ones: titles under 40
+# characters, phrases under 30 notes, at most 6 phrases and 3 objectives).
+#: The longest text of a field, in characters (titles, names, instruments, meters).
+MAX_TEXT = 200
+#: The longest description, in characters.
+MAX_DESCRIPTION = 4000
+#: The longest instrument text: ``file:`` and a path (PATH_MAX on Linux is 4096).
+MAX_SOUND_TEXT = 4200
+#: The most [[phrases]] entries and [[objectives]] entries.
+MAX_PHRASES = 64
+MAX_OBJECTIVES = 32
+#: The longest phrase as written (rhythm or melody text), in characters.
+MAX_PHRASE_TEXT = 2048
+#: The most notes (onsets) in one phrase, and its greatest length in beats (64 bars of 4/4).
+MAX_PHRASE_NOTES = 256
+MAX_PHRASE_BEATS = 256.0
+#: The most pads or keys an [input] list names (there are 128 MIDI notes).
+MAX_NOTE_LIST = 128
+#: The most notes in a [prompts] lead_in, and its longest text.
+MAX_LEAD_IN_NOTES = 64
+#: The longest objective id, in characters (it heads a column of the CSV export and a line of every report).
+MAX_OBJECTIVE_ID = 64
 
 # Ranges of the per-kind tables' fields (low, high). They bound typos, not clinical choices.
 #: [response] window_s: seconds after the call for the echo to start.
@@ -412,28 +440,20 @@ def load_cueing_song(path: str | Path, tempo_bpm: float) -> CueingSong:
         One sentence (without the script's file:line; the checker adds it):
         the file is missing, not a MIDI file, has no notes, or changes tempo.
     """
-    import mido  # heavy (70 ms): only when a script names a song
-
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):  # False, not an error, for a name too long; a FIFO or a device: read_midi says so
         raise ConfigError(f"names a file that does not exist ({path}); paths are relative to the script's folder")
     if path.suffix.lower() not in SONG_SUFFIXES:
         raise ConfigError(f"must name a MIDI file (.mid), not {path.name}")
     try:
+        mid = read_midi(path)  # a regular file within the size limit, parsed once
         first = load_midi(path)
-    except ConfigError:
-        try:
-            mido.MidiFile(path)
-            why = "it uses SMPTE time, not ticks per beat"
-        except EOFError:
-            why = "it ends in the middle of its data"
-        except Exception as exc:  # noqa: BLE001 - mido raises OSError, ValueError, KeyError... on bad data
-            why = str(exc).split(". ")[0].rstrip(".") or type(exc).__name__
+    except ConfigError as exc:  # MidiFileError says why in a clause; any other sentence is shortened to one
+        why = getattr(exc, "why", None) or str(exc).rstrip(".").replace(". ", ", ")
         raise ConfigError(f"is not a MIDI file Tandem can read ({why}); export it again as a standard MIDI "
                           "file") from None
     if not first.notes:
         raise ConfigError(f"names {path.name}, which has no notes to play")
-    mid = mido.MidiFile(path)
     tempos: list[tuple[int, int]] = []
     meter = None
     for track in mid.tracks:
@@ -471,28 +491,75 @@ def _is_int(value: Any) -> bool:
 
 _BAD = object()  # what a failed check gives back inside the checker
 
+# Control characters a field may not hold: C0 (but in a description: tab and newline), DEL and C1.
+_CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
+_LINE_CHARACTERS = _CONTROL_CHARACTERS - {"\t", "\n", "\r"}
+
+
+def _sample_problem(path: Path) -> str | None:
+    """Why the sound bank would refuse the sample file ``path``, or None: the bank's own reading of it
+    (:func:`~engine.audio.audiofile.read_audio` with the bank's limits, as :mod:`engine.audio.soundbank` reads a
+    ``file:`` sound), so `tandem validate` and a session accept the same samples."""
+    try:
+        read_audio(path, mono=True, what="sample file", max_seconds=MAX_SAMPLE_SECONDS)
+    except AudioFileError as exc:
+        text = str(exc).rstrip(".")
+        return text[:1].lower() + text[1:]
+    return None
+
+
+def _one_safe_line(text: str) -> str:
+    return escape_controls(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _describe(value: Any) -> str:
+    """:func:`~engine.interventions.tomlcheck.describe`, kept short: a long text or number is named by its size."""
+    if isinstance(value, str) and len(value) > 60:
+        return f"a text of {len(value)} characters"
+    if _is_int(value) and abs(value) >= 10 ** 15:
+        return f"a {len(str(abs(value)))}-digit number"
+    return describe(value)
+
 
 class _Checker(Checker):
-    def __init__(self, text: str, path: Path, shown: str) -> None:
+    def __init__(self, text: str, path: Path, shown: str, check_samples: bool = True) -> None:
         super().__init__(text, shown)
         self.path = path
+        self.check_samples = check_samples  # False: a script read back from a log, to score (samples unused)
         self.tempo: float | None = None  # the script's tempo and meter, once read (for [cueing] song)
         self.meter: tuple[int, int] | None = None
+
+    def report(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> None:
+        """As the base class, with any control character a quoted value holds written as an escape: every
+        sentence stays one safe line, whatever the file holds (a key, a list item, a name)."""
+        super().report(table, index, key, _one_safe_line(field), _one_safe_line(problem))
 
     # -- typed getters (raise Problem after reporting) ---------------------
 
     def unknown(self, data: dict, kind: str, table: str, index: int | None, field_prefix: str) -> None:
         self.unknown_fields(data, FIELDS[kind], _TABLE_NAMES[kind], table, index, field_prefix)
 
-    def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, default: Any = ...) -> Any:
+    def text(self, data: dict, key: str, where: tuple, field: str, allowed: str, default: Any = ...,
+             longest: int = MAX_TEXT, lines: bool = False) -> Any:
         if key not in data:
             if default is ...:
                 raise self.fail(*where, None, field, f"is missing; write {allowed}")
             return default
         value = data[key]
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
+        self.no_longer(value, longest, where, key, field, lines)
         return value.strip()
+
+    def no_longer(self, value: str, longest: int, where: tuple, key: str, field: str, lines: bool = False) -> None:
+        """Refuse a text of more than ``longest`` characters (a bound of the file, not of the therapist), or one
+        holding a control character (``lines``: tabs and line breaks are allowed, as in a description)."""
+        if len(value) > longest:
+            raise self.fail(*where, key, field, f"is {len(value)} characters long, but it may be at most {longest}; "
+                            "shorten it")
+        if any(ch in (_LINE_CHARACTERS if lines else _CONTROL_CHARACTERS) for ch in value):
+            raise self.fail(*where, key, field, "holds a control character (such as an escape or a line break "
+                            "written as \\u001b or \\n); remove it")
 
     def number(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
                default: Any = ..., whole: bool = False, lo_open: bool = False) -> Any:
@@ -506,7 +573,7 @@ class _Checker(Checker):
         value = data[key]
         ok_type = _is_int(value) if whole else _is_number(value)
         if not ok_type:
-            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
         if value > hi or value < lo or (lo_open and value == lo):
             raise self.fail(*where, key, field, f"is {value:g}, but it must be {allowed}")
         return value
@@ -518,25 +585,28 @@ class _Checker(Checker):
             return None
         value = data[key]
         if not isinstance(value, dict):
-            raise self.fail("", None, key, field, f"must be a table [{key}], not {describe(value)}")
+            raise self.fail("", None, key, field, f"must be a table [{key}], not {_describe(value)}")
         return value
 
-    def entries(self, data: dict, key: str, required: bool) -> list[dict]:
+    def entries(self, data: dict, key: str, required: bool, most: int) -> list[dict]:
         if key not in data:
             if required:
                 raise self.fail("", None, None, key, f"are missing; add at least one [[{key}]] entry")
             return []
         value = data[key]
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail("", None, key, key, f"must be [[{key}]] entries, not {describe(value)}")
+            raise self.fail("", None, key, key, f"must be [[{key}]] entries, not {_describe(value)}")
         if required and not value:
             raise self.fail("", None, key, key, f"are empty; add at least one [[{key}]] entry")
+        if len(value) > most:
+            raise self.fail(key, most, None, key, f"are {len(value)} entries, but a script may have at most {most}; "
+                            "split it into several scripts")
         return value
 
     def flag(self, data: dict, key: str, where: tuple, field: str, default: bool) -> bool:
         value = data.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(*where, key, field, f"must be true or false, not {describe(value)}")
+            raise self.fail(*where, key, field, f"must be true or false, not {_describe(value)}")
         return value
 
     def span(self, data: dict, key: str, where: tuple, field: str, lo: float, hi: float, unit: str,
@@ -547,7 +617,7 @@ class _Checker(Checker):
         allowed = f"{one} or a [low, high] range of {many} from {lo:g} to {hi:g}{unit}"
         items = value if isinstance(value, list) else [value]
         if not 1 <= len(items) <= 2 or not all(_is_int(v) if whole else _is_number(v) for v in items):
-            raise self.fail(*where, key, field, f"must be {allowed}, not {describe(value)}")
+            raise self.fail(*where, key, field, f"must be {allowed}, not {_describe(value)}")
         if any(v < lo or v > hi for v in items):
             raise self.fail(*where, key, field, f"is {value}, but it must be {allowed}")
         if items[0] > items[-1]:
@@ -588,9 +658,14 @@ class _Checker(Checker):
                 sample = self.path.parent / sample
             if sample.suffix.lower() not in SAMPLE_SUFFIXES:
                 raise self.fail(*where, key, field, f"'{value}' must be a WAV or FLAC sample (.wav or .flac)")
-            if not sample.is_file():
-                raise self.fail(*where, key, field, f"'{value}' names a sample that does not exist ({sample}); "
-                                "paths are relative to the script's folder")
+            if self.check_samples:
+                if not os.path.exists(sample):  # False for a name too long or with a NUL too (never raises)
+                    raise self.fail(*where, key, field, f"'{value}' names a sample that does not exist ({sample}); "
+                                    "paths are relative to the script's folder")
+                problem = _sample_problem(sample)
+                if problem is not None:
+                    raise self.fail(*where, key, field, f"'{value}' names a sample the sound bank cannot load: "
+                                    f"{problem}")
             return f"file:{sample.resolve()}"
         raise self.fail(*where, key, field, f"'{value}' is not an instrument Tandem knows; use {allowed}")
 
@@ -600,7 +675,10 @@ class _Checker(Checker):
         if not isinstance(value, list):
             raise self.fail(*where, key, field, f"must be a list of {what}, e.g. "
                             + ("[\"acoustic_snare\", 36]" if drums else "[\"C4\", \"E4\", \"G4\"]")
-                            + f", not {describe(value)}")
+                            + f", not {_describe(value)}")
+        if len(value) > MAX_NOTE_LIST:
+            raise self.fail(*where, key, field, f"lists {len(value)} notes, but there are only 128 MIDI notes; "
+                            f"list each at most once (at most {MAX_NOTE_LIST})")
         out = []
         for item in value:
             if _is_int(item) and 0 <= item <= 127:
@@ -618,7 +696,7 @@ class _Checker(Checker):
                         continue
                     except SoundRequestError:
                         pass
-            raise self.fail(*where, key, field, f"has {describe(item)}, but it must list {what}")
+            raise self.fail(*where, key, field, f"has {_describe(item)}, but it must list {what}")
         return tuple(out)
 
     # -- the whole script --------------------------------------------------
@@ -636,7 +714,7 @@ class _Checker(Checker):
         except Problem:
             kind = None
         description = self.attempt(self.text, data, "description", top, "description", "text in quotes",
-                                   "", default="")
+                                   "", MAX_DESCRIPTION, True, default="")
         tempo = self.attempt(self.number, data, "tempo_bpm", top, "tempo_bpm", MIN_TEMPO_BPM, MAX_TEMPO_BPM,
                              " beats per minute")
         meter_text = self.attempt(self.text, data, "meter", top, "meter", "a time signature like \"4/4\"", "4/4")
@@ -696,11 +774,12 @@ class _Checker(Checker):
         where = ("instruments", None)
         self.unknown(table, "instruments", *where, "instruments.")
         cue = self.text(table, "cue", where, "instruments.cue",
-                        "the cue instrument in quotes, e.g. cue = \"drum:hi_bongo\" or cue = \"midi_out\"")
+                        "the cue instrument in quotes, e.g. cue = \"drum:hi_bongo\" or cue = \"midi_out\"",
+                        longest=MAX_SOUND_TEXT)
         cue = self.sound(cue, where, "cue", "instruments.cue", ())
         feedback = self.text(table, "feedback", where, "instruments.feedback",
                              "the feedback instrument in quotes, e.g. \"drum:low_bongo\", \"device\" or \"none\"",
-                             "device")
+                             "device", MAX_SOUND_TEXT)
         feedback = self.sound(feedback, where, "feedback", "instruments.feedback", ("device", "none"))
         return Instruments(cue=cue, feedback=feedback)
 
@@ -723,7 +802,7 @@ class _Checker(Checker):
     def phrases(self, data: dict, meter: str | None, grid: str | None,
                 kind: str | None) -> tuple[Phrase, ...] | None:
         out = []
-        for i, entry in enumerate(self.entries(data, "phrases", required=True)):
+        for i, entry in enumerate(self.entries(data, "phrases", required=True, most=MAX_PHRASES)):
             where = ("phrases", i)
             prefix = f"phrases[{i + 1}]."
             self.unknown(entry, "phrases", *where, prefix)
@@ -737,6 +816,18 @@ class _Checker(Checker):
     def phrase(self, entry: dict, i: int, where: tuple, prefix: str, meter: str | None,
                grid: str | None) -> Phrase:
         name = self.text(entry, "name", where, prefix + "name", "text in quotes", f"phrase {i + 1}")
+        phrase = self.phrase_notes(entry, where, prefix, meter, grid, name)
+        if len(phrase.onsets_beats) > MAX_PHRASE_NOTES:
+            raise self.fail(*where, phrase.notation, prefix + phrase.notation, f"has {len(phrase.onsets_beats)} "
+                            f"notes, but a phrase may have at most {MAX_PHRASE_NOTES}; split it into several phrases")
+        if not phrase.length_beats <= MAX_PHRASE_BEATS:
+            raise self.fail(*where, phrase.notation, prefix + phrase.notation, f"is {phrase.length_beats:g} beats "
+                            f"long, but a phrase may be at most {MAX_PHRASE_BEATS:g}; split it into several phrases")
+        return phrase
+
+    def phrase_notes(self, entry: dict, where: tuple, prefix: str, meter: str | None, grid: str | None,
+                     name: str) -> Phrase:
+        """The phrase as written (rhythm, melody or beats), its text and list bounded before they are read."""
         given = [k for k in ("rhythm", "melody", "beats") if k in entry]
         if len(given) != 1:
             key = given[1] if given else None
@@ -746,15 +837,20 @@ class _Checker(Checker):
         notation = given[0]
         value = entry[notation]
         field = prefix + notation
+        if isinstance(value, str):
+            self.no_longer(value, MAX_PHRASE_TEXT, where, notation, field, lines=True)
+        if isinstance(value, list) and len(value) > MAX_PHRASE_NOTES:
+            raise self.fail(*where, notation, field, f"has {len(value)} onsets, but a phrase may have at most "
+                            f"{MAX_PHRASE_NOTES}; split it into several phrases")
         if notation == "beats":
             ok = isinstance(value, list) and value and all(_is_number(b) and 0 <= b <= 256 for b in value)
             if not ok or any(b <= a for a, b in itertools.pairwise(value)):
                 raise self.fail(*where, notation, field, "must be a list of rising onset times in beats from 0, "
-                                f"e.g. [0, 1, 2, 2.5], not {describe(value)}")
+                                f"e.g. [0, 1, 2, 2.5], not {_describe(value)}")
             onsets = tuple(float(b) for b in value)
             return Phrase(name, notation, str(value), onsets, (), math.floor(onsets[-1]) + 1.0)
         if not isinstance(value, str):
-            raise self.fail(*where, notation, field, f"must be text in quotes, not {describe(value)}")
+            raise self.fail(*where, notation, field, f"must be text in quotes, not {_describe(value)}")
         try:
             if notation == "rhythm":
                 phrase_grid = self.text(entry, "grid", where, prefix + "grid", "a note value like \"1/8\"", grid)
@@ -833,7 +929,8 @@ class _Checker(Checker):
             "require_pitch": ("require_pitch", lambda t, k, w, f: self.flag(t, k, w, f, True)),
             "tempo_invariant": ("tempo_invariant", lambda t, k, w, f: self.flag(t, k, w, f, False)),
             "accompaniment": ("accompaniment", lambda t, k, w, f: self.sound(
-                self.text(t, k, w, f, "an instrument in quotes, e.g. \"drum:closed_hi_hat\", or \"none\""),
+                self.text(t, k, w, f, "an instrument in quotes, e.g. \"drum:closed_hi_hat\", or \"none\"",
+                          longest=MAX_SOUND_TEXT),
                 w, k, f, ("none",))),
         })
 
@@ -846,7 +943,7 @@ class _Checker(Checker):
             ok = isinstance(value, list) and value and all(isinstance(v, str) for v in value)
             if not ok:
                 raise self.fail(*w, k, f, f"must be a list of {', '.join(ANSWERS)}, e.g. [\"echo\", \"next\"], "
-                                f"not {describe(value)}")
+                                f"not {_describe(value)}")
             wrong = [v for v in value if v not in ANSWERS]
             if wrong:
                 raise self.fail(*w, k, f, f"has '{wrong[0]}', but the answers are {', '.join(ANSWERS)}")
@@ -881,7 +978,7 @@ class _Checker(Checker):
 
         def song(t: dict, k: str, w: tuple, f: str) -> Path:
             value = self.text(t, k, w, f, "a MIDI file in quotes, e.g. song = \"march.mid\" (relative to the "
-                              "script's folder)")
+                              "script's folder)", longest=MAX_SOUND_TEXT)
             file = Path(value).expanduser()
             if not file.is_absolute():
                 file = self.path.parent / file
@@ -983,22 +1080,27 @@ class _Checker(Checker):
         visual = table.get("your_turn_visual", True)
         if not isinstance(visual, bool):
             raise self.fail(*where, "your_turn_visual", "prompts.your_turn_visual",
-                            f"must be true or false, not {describe(visual)}")
+                            f"must be true or false, not {_describe(visual)}")
         sound = self.text(table, "your_turn_sound", where, "prompts.your_turn_sound",
-                          "an instrument in quotes or \"none\"", "none")
+                          "an instrument in quotes or \"none\"", "none", MAX_SOUND_TEXT)
         sound = self.sound(sound, where, "your_turn_sound", "prompts.your_turn_sound", ("none",))
         lead_in: tuple = ()
         if "lead_in" in table:
+            if isinstance(table["lead_in"], str):
+                self.no_longer(table["lead_in"], MAX_PHRASE_TEXT, where, "lead_in", "prompts.lead_in", lines=True)
             try:
                 lead_in = tuple(parse_melody(table["lead_in"]))
             except NotationError as exc:
                 raise self.fail(*where, "lead_in", "prompts.lead_in", str(exc)) from None
+            if len(lead_in) > MAX_LEAD_IN_NOTES:
+                raise self.fail(*where, "lead_in", "prompts.lead_in", f"has {len(lead_in)} notes, but a lead-in may "
+                                f"have at most {MAX_LEAD_IN_NOTES}")
         return Prompts(count_in_beats=count_in, your_turn_visual=visual, your_turn_sound=sound, lead_in=lead_in)
 
     def objectives(self, data: dict, kind: str | None, continuing: bool = False,
                    trials: int | None = None) -> tuple[Objective, ...] | None:
         out, ids = [], set()
-        entries = self.entries(data, "objectives", required=False)
+        entries = self.entries(data, "objectives", required=False, most=MAX_OBJECTIVES)
         for i, entry in enumerate(entries):
             where = ("objectives", i)
             prefix = f"objectives[{i + 1}]."
@@ -1006,12 +1108,16 @@ class _Checker(Checker):
             self.unknown({k: v for k, v in entry.items()}, "objectives", *where, prefix)
             if len(self.problems) > n_before:
                 continue
+            oid = entry.get("id")
+            if isinstance(oid, str) and (len(oid) > MAX_OBJECTIVE_ID or any(ch in _CONTROL_CHARACTERS for ch in oid)):
+                self.attempt(self.no_longer, oid, MAX_OBJECTIVE_ID, where, "id", prefix + "id")
+                continue
             metric = entry.get("metric")
             if isinstance(metric, str) and metric not in ALL_METRICS:
-                hint = did_you_mean(metric, ALL_METRICS)
+                hint = did_you_mean(metric, ALL_METRICS) if len(metric) <= MAX_TEXT else ""
                 families = "; ".join(f"{fam}: {', '.join(names)}" for fam, names in METRICS.items())
                 self.report(*where, "metric", prefix + "metric",
-                            f"'{metric}' is not a metric Tandem measures{hint}; the metrics are {families}")
+                            f"{shown(metric)} is not a metric Tandem measures{hint}; the metrics are {families}")
                 continue
             if isinstance(metric, str) and kind is not None:
                 produced = [m for fam in KIND_METRICS[kind] for m in METRICS[fam]]
@@ -1065,13 +1171,19 @@ class _Checker(Checker):
         return tuple(out) if len(out) == len(entries) else None
 
 
-def load_script(path: str | Path) -> Script:
+def load_script(path: str | Path, *, check_samples: bool = True, text: str | None = None) -> Script:
     """Read and check one intervention script.
 
     Parameters
     ----------
     path : str or Path
         A ``.toml`` script; relative sample paths inside it are taken from its folder.
+    check_samples : bool
+        False: a sample file it names need not exist (a script read back from a session log, to score: the
+        sounds are not played).
+    text : str, optional
+        The script's text, checked as if it were the file ``path`` (a session log's own copy; a song or
+        sample it names is looked for in ``path``'s folder). Default: read from ``path``.
 
     Returns
     -------
@@ -1086,16 +1198,12 @@ def load_script(path: str | Path) -> Script:
     """
     path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ScriptError([f"{shown}: the script does not exist; check the path."]) from None
-    except IsADirectoryError:
-        raise ScriptError([f"{shown}: is a folder, not a script; name the .toml file."]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScriptError([f"{shown}: the script cannot be read ({exc})."]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScriptError([syntax_problem(exc, shown, text)]) from None
-    return _Checker(text, path, shown).build(data)
+    try:  # a regular file of at most TEXT_LIMIT: never a device, a FIFO or a folder
+        if text is None:
+            text = read_text(path, what="script", limit_bytes=TEXT_LIMIT,
+                             missing=f"{shown}: the script does not exist; check the path.",
+                             too_large="a script is a few kilobytes of text, so name the script's .toml file")
+        data = parse_toml(text, shown)
+    except (ConfigError, SyntaxProblem) as exc:
+        raise ScriptError([str(exc)]) from None
+    return _Checker(text, path, shown, check_samples).build(data)

@@ -4,7 +4,8 @@ Scripts (:mod:`engine.interventions.script`) and plans
 (:mod:`engine.records.plan`) are checked the same way, with what this module
 holds: where each key is written (:class:`KeyLines`, since :mod:`tomllib`
 keeps no positions), TOML syntax errors as one sentence
-(:func:`syntax_problem`), a bad value as the reader would name it
+(:func:`syntax_problem`; :func:`parse_toml` parses with every syntax problem as that sentence, even
+what :mod:`tomllib` cannot take safely), a bad value as the reader would name it
 (:func:`describe`), "did you mean" hints (:func:`did_you_mean`), and a
 :class:`Checker` base that collects the sentences
 (``file:line: field problem.``) so every problem of a file is reported at once.
@@ -18,15 +19,24 @@ import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from engine.fileread import toml_hazard
+from engine.text import tidy_sentence
+
 __all__ = [
+    "INT64_MAX",
     "Checker",
     "KeyLines",
     "Problem",
+    "SyntaxProblem",
     "describe",
     "did_you_mean",
     "objective_problem",
+    "parse_toml",
     "syntax_problem",
 ]
+
+INT64_MAX = 2 ** 63 - 1
+"""TOML integers are 64-bit: "if an integer cannot be represented losslessly, an error must be thrown" (TOML 1.0)."""
 
 
 class KeyLines:
@@ -103,6 +113,66 @@ def syntax_problem(exc: tomllib.TOMLDecodeError, shown: str, text: str) -> str:
             "check for an unclosed quote or bracket.")
 
 
+class SyntaxProblem(Exception):
+    """A TOML text that cannot be parsed; the message is one sentence naming ``file:line`` (see :func:`parse_toml`)."""
+
+
+def parse_toml(text: str, shown: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, with every way it can fail as the sentence of a syntax problem.
+
+    Besides TOML's own syntax errors: lists or tables nested too deep and dotted keys of too many parts
+    (:func:`engine.fileread.toml_hazard`, refused before parsing: tomllib would exhaust the stack or
+    memory), an integer of thousands of digits (Python refuses to convert it) and an integer outside
+    TOML's 64 bits.
+
+    Raises
+    ------
+    SyntaxProblem
+        One sentence naming ``shown:line``.
+    """
+    hazard = toml_hazard(text)
+    if hazard is not None:
+        line, column, what = hazard
+        raise SyntaxProblem(f"{shown}:{line}: the TOML is not valid at column {column} ({what}); check the "
+                            f"brackets, dots and '=' on that line.")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SyntaxProblem(syntax_problem(exc, shown, text)) from None
+    except ValueError:  # Python refuses int() of more than 4300 digits
+        line = _line_of(text, _LONG_NUMBER)
+        raise SyntaxProblem(f"{shown}{f':{line}' if line else ''}: the TOML is not valid (a number of thousands "
+                            f"of digits); check the numbers on that line.") from None
+    except (RecursionError, MemoryError):  # guarded above; a caller already deep in the stack may still meet it
+        raise SyntaxProblem(f"{shown}: the TOML is not valid (lists or tables nested too deep to read); check the "
+                            f"brackets.") from None
+    if _has_big_int(data):
+        line = _line_of(text, _LONG_NUMBER)
+        raise SyntaxProblem(f"{shown}{f':{line}' if line else ''}: the TOML is not valid (a whole number too "
+                            f"large for TOML, whose largest is {INT64_MAX}); check the numbers on that line.")
+    return data
+
+
+_LONG_NUMBER = re.compile(r"""(?<![\w."'])[+-]?(?:0[xob][0-9A-Fa-f_]{16,}|[0-9][0-9_]{18,})""")
+
+
+def _line_of(text: str, pattern: re.Pattern) -> int | None:
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _has_big_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not -INT64_MAX - 1 <= value <= INT64_MAX
+    if isinstance(value, dict):
+        return any(_has_big_int(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_big_int(v) for v in value)
+    return False
+
+
 def describe(value: Any) -> str:
     """A value read from TOML as a therapist would name it: ``the text 'fast'``, ``a list``, ``true (true/false)``."""
     if isinstance(value, bool):
@@ -166,7 +236,7 @@ class Checker:
         """Add the sentence for ``field`` (written at ``key`` of entry ``index`` of ``table``; "" is the top)."""
         line = self.lines.line(table, index, key)
         where = f"{self.shown}:{line}" if line else self.shown
-        self.problems.append(f"{where}: {field} {problem.rstrip('.')}.")
+        self.problems.append(tidy_sentence(f"{where}: {field} {problem.rstrip('.')}."))
 
     def fail(self, table: str, index: int | None, key: str | None, field: str, problem: str) -> Problem:
         """:meth:`report`, and the :class:`Problem` to raise so the rest of the field is skipped."""

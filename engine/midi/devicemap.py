@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.fileread import TEXT_LIMIT, read_text, toml_hazard
 
 __all__ = [
     "BUILTIN_NAMES",
@@ -128,12 +129,9 @@ class DeviceMap:
             One sentence naming the file, the line where known, and the field.
         """
         path = Path(path)
-        try:
-            text = path.read_text("utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"Device profile {path} does not exist; check the path.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Device profile {path} cannot be read ({exc}).") from None
+        text = read_text(path, what="device profile", limit_bytes=TEXT_LIMIT,  # never a device, a FIFO, a folder
+                         missing=f"Device profile {path} does not exist; check the path.",
+                         too_large="a device profile is a few kilobytes of text, so name the profile's .toml file")
         return cls._from_text(text, path)
 
     @classmethod
@@ -146,10 +144,17 @@ class DeviceMap:
 
     @classmethod
     def _from_text(cls, text: str, path: Path) -> DeviceMap:
+        hazard = toml_hazard(text)  # what tomllib cannot take safely: refused before parsing
+        if hazard is not None:
+            raise ConfigError(f"Device profile {path} is not valid TOML: {hazard[2]} (at line {hazard[0]}, column "
+                              f"{hazard[1]}).")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"Device profile {path} is not valid TOML: {exc}.") from None
+        except (ValueError, RecursionError, MemoryError):  # a number of thousands of digits
+            raise ConfigError(f"Device profile {path} is not valid TOML: it holds a number too long to "
+                              f"read.") from None
         return _Checker(text, path).build(data)
 
     # ------------------------------------------------------------------

@@ -21,17 +21,31 @@ Conventions
 from __future__ import annotations
 
 import bisect
+import io
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.fileread import MIDI_LIMIT, printable, read_bytes
 
-__all__ = ["DEFAULT_TEMPO_US", "MidiNote", "MidiSong", "load_midi"]
+__all__ = ["DEFAULT_TEMPO_US", "MAX_SONG_NOTES", "MAX_SONG_SECONDS", "MIN_TEMPO_US", "MidiFileError", "MidiNote",
+           "MidiSong", "load_midi", "read_midi"]
 
 DEFAULT_TEMPO_US = 500_000
 """Microseconds per beat before any set_tempo (120 BPM), as the MIDI standard says."""
+
+MIN_TEMPO_US = 60_000
+"""The fastest tempo a song may set: 60 000 microseconds per beat is 1000 BPM. A faster one (0 above all,
+which MIDI allows) would put every later note at the same instant."""
+
+MAX_SONG_SECONDS = 3600.0
+"""The longest song Tandem plays, as played (after the tempo scale): a song in a session is a few minutes;
+a longer file is damaged (a delta time of years) or not a song."""
+
+MAX_SONG_NOTES = 100_000
+"""The most notes a song may hold: a whole symphony in General MIDI has a few tens of thousands."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,49 @@ class _TempoMap:
         return self.seconds[i] + (tick - self.ticks[i]) * self.tempos[i] / (self.tpb * 1e6)
 
 
+class MidiFileError(ConfigError):
+    """A MIDI file cannot be read; :attr:`why` is the reason as a clause ("it ends in the middle of its data")."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+def read_midi(path: str | Path):
+    """The ``mido.MidiFile`` of a regular file of at most :data:`~engine.fileread.MIDI_LIMIT`, in ticks per beat.
+
+    Raises
+    ------
+    MidiFileError
+        One sentence naming the file: missing, not a regular file, too large,
+        not a Standard MIDI File (truncated, garbage in a track), or in SMPTE time.
+    """
+    import mido  # heavy (70 ms): only when a MIDI file is read
+
+    path = Path(path)
+    try:
+        raw = read_bytes(path, what="MIDI file", limit_bytes=MIDI_LIMIT,
+                         too_large="split the song, or save it without the tracks it does not need")
+    except ConfigError as exc:
+        why = "it " + str(exc).split(f"{printable(path)} ", 1)[-1].split(";")[0].rstrip(".")  # "it is a folder..."
+        raise MidiFileError(str(exc), why) from None
+    if not raw:
+        raise MidiFileError(f"The MIDI file {path} is empty (0 bytes); export it again as a standard MIDI file "
+                            f"(.mid).", "it is empty (0 bytes)")
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - mido raises OSError, EOFError, ValueError, KeyError... on bad data
+        why = ("it ends in the middle of its data" if isinstance(exc, EOFError)
+               else f"{type(exc).__name__}: {str(exc)[:100]}".replace(". ", ", ").rstrip(". "))
+        raise MidiFileError(f"{path} could not be read as a MIDI file ({why}); export it again as a "
+                            f"standard MIDI file (.mid).", why) from None
+    tpb = mid.ticks_per_beat
+    if not isinstance(tpb, int) or tpb <= 0:
+        raise MidiFileError(f"{path} uses SMPTE time division, which Tandem cannot read; save it with ticks per "
+                            f"beat.", "it uses SMPTE time, not ticks per beat")
+    return mid
+
+
 def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
     """Read a ``.mid`` file into a :class:`MidiSong`.
 
@@ -116,26 +173,17 @@ def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
     ------
     ConfigError
         The file is missing, unreadable or not a MIDI file, or tempo_scale is
-        not a positive number.
+        not a positive number; :class:`MidiFileError` for a song that sets a
+        tempo faster than :data:`MIN_TEMPO_US` (0 above all), holds more than
+        :data:`MAX_SONG_NOTES` notes or plays longer than :data:`MAX_SONG_SECONDS`.
     """
-    import mido  # heavy (70 ms): only when a MIDI file is read
-
     path = Path(path)
     if isinstance(tempo_scale, bool) or not isinstance(tempo_scale, (int, float)) or not (
         math.isfinite(tempo_scale) and tempo_scale > 0
     ):
         raise ConfigError(f"The tempo scale must be a positive number (1.0 = as written), not {tempo_scale!r}.")
-    if not path.is_file():
-        raise ConfigError(f"MIDI file {path} does not exist; check the path.")
-    try:
-        mid = mido.MidiFile(path)
-    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError… on bad data
-        why = "it ends in the middle of its data" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
-        raise ConfigError(f"{path} could not be read as a MIDI file ({why}); export it again as a "
-                          f"standard MIDI file (.mid).") from None
+    mid = read_midi(path)
     tpb = mid.ticks_per_beat
-    if not tpb or tpb <= 0:
-        raise ConfigError(f"{path} uses SMPTE time division, which Tandem cannot read; save it with ticks per beat.")
 
     # Every message with its absolute tick; a stable sort keeps track order at equal ticks (as mido merges).
     events = []
@@ -148,7 +196,14 @@ def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
         end_tick = max(end_tick, tick)
     events.sort(key=lambda e: (e[0], e[1]))
 
-    tempo_map = _TempoMap([(t, m.tempo) for t, _, m in events if m.type == "set_tempo"], tpb)
+    tempos = [(t, m.tempo) for t, _, m in events if m.type == "set_tempo"]
+    fast = next(((t, us) for t, us in tempos if us < MIN_TEMPO_US), None)
+    if fast is not None:
+        bpm = "0 microseconds per beat" if fast[1] == 0 else f"{60e6 / fast[1]:.0f} BPM"
+        why = f"it sets the tempo to {bpm} at beat {fast[0] / tpb:g}, faster than the 1000 BPM any song has"
+        raise MidiFileError(f"{path} could not be read as a MIDI file ({why}); export it again from the program "
+                            f"that made it, with its real tempo.", why)
+    tempo_map = _TempoMap(tempos, tpb)
 
     programs = [0] * 16
     sounding: dict[tuple[int, int], deque] = defaultdict(deque)
@@ -169,6 +224,12 @@ def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
             raw.append((start, end_tick, note, vel, channel, prog))
 
     scale = float(tempo_scale)
+    duration_s = tempo_map.at(end_tick) / scale
+    if len(raw) > MAX_SONG_NOTES or not duration_s <= MAX_SONG_SECONDS:
+        why = (f"it has {len(raw)} notes, more than the {MAX_SONG_NOTES} Tandem plays" if len(raw) > MAX_SONG_NOTES
+               else f"it is {duration_s / 3600:.1f} hours long as played, more than the hour Tandem plays")
+        raise MidiFileError(f"{path} could not be played ({why}); name a song of a few minutes, or export it "
+                            f"again if it is one.", why)
     notes = []
     for start, end, note, vel, channel, prog in raw:
         start_s = tempo_map.at(start) / scale
@@ -177,7 +238,7 @@ def load_midi(path: str | Path, *, tempo_scale: float = 1.0) -> MidiSong:
 
     return MidiSong(
         notes=tuple(notes),
-        duration_s=tempo_map.at(end_tick) / scale,
+        duration_s=duration_s,
         tempo_bpm_initial=60e6 / tempo_map.tempos[0] * scale,
         ticks_per_beat=tpb,
         source=path,

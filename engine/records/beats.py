@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.errors import TandemError
 from engine.interventions.inputs import accepts_input
-from engine.records.reader import LogLines, activity_segments, log_path, script_for
+from engine.records.reader import LogLines, activity_segments, log_path, read_log_bytes, script_for
 from engine.scoring.sync import match_taps
 
 __all__ = ["beat_asynchronies"]
@@ -29,9 +30,11 @@ def beat_asynchronies(path: str | Path, activity: int | None = None) -> list[flo
     """
     path = log_path(path)
     try:
-        lines = path.read_bytes().split(b"\n")
+        lines = read_log_bytes(path).split(b"\n")
         header = json.loads(lines[0])
-    except (OSError, ValueError, IndexError):
+    except (TandemError, ValueError, IndexError, RecursionError):
+        return None
+    if not isinstance(header, dict):
         return None
     segments = activity_segments(header, list(LogLines(lines[1:])))  # a cut last line is left out
     if activity is None and len(segments) != 1:

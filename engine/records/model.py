@@ -22,7 +22,11 @@ visit: one child, one date, an ordered list of activities.
     schema-2 log (one script per log) had them.
 ``activity``
     Written as each activity begins (``index``, 0-based, ``frame``):
-    ``script`` (path), ``script_sha256``, ``script_resolved``, ``title``,
+    ``script`` (its name: relative to the folder the session ran in, or
+    the file's name; never an absolute path), ``script_toml`` (the
+    script itself), ``script_sha256`` (of that text), ``script_files``
+    (the MIDI song a cueing script plays, in base64 with its SHA-256),
+    ``title``,
     ``intervention`` (the script's kind), ``kind_seed`` (the seed the kind
     was built with, or None), ``kind_options``, ``max_trials``,
     ``plan_objectives`` (the plan's objectives it measures, as they were),
@@ -43,9 +47,14 @@ visit: one child, one date, an ordered list of activities.
     ``status``, ``ended`` (ISO 8601), ``duration_s`` (stream time),
     ``trials`` (scored, over every activity), ``activities`` (``index``,
     ``script``, ``title``, ``status``, ``trials``) and ``objectives``
-    (judged over the visit: :func:`engine.scoring.judge.judge_visit`). A
-    log without it was interrupted (the process was killed, the power
-    went): it is still read, with the trials it has.
+    (judged over the visit: :func:`engine.scoring.judge.judge_visit`), and
+    its seal: ``log_lines`` and ``log_sha256``, the count and SHA-256 of
+    every line before it. A log without it was interrupted (the process
+    was killed, the power went), or is still being written (``running``:
+    its writer holds the file's lock): it is still read, with the trials
+    it has. A log whose lines do not match the seal, that has lines after
+    it, or lost it while ``summary.json`` beside it says the visit ended,
+    is ``damaged`` (:attr:`SessionRecord.damage` says what; docs/visits.md).
 """
 
 from __future__ import annotations
@@ -56,12 +65,15 @@ from typing import Any
 
 __all__ = ["SCHEMA", "STATUSES", "ActivityRecord", "ObjectiveRecord", "SessionRecord", "TrialRecord", "is_probe", "is_simulated"]
 
-SCHEMA = 3
-"""The session-log schema this engine writes: 3, a visit of activities (1: before the records issue;
-2: one script per log; both still read, a schema-2 log as a one-activity visit)."""
+SCHEMA = 4
+"""The session-log schema this engine writes: 4, a visit of activities whose log holds its scripts and
+seals its end (3: a visit of activities; 2: one script per log; 1: before the records issue; all still
+read, a schema-2 log as a one-activity visit)."""
 
-STATUSES = ("completed", "stopped", "interrupted")
-"""How a session ended: all its trials, stopped early by the therapist, or cut off (no summary line)."""
+STATUSES = ("completed", "stopped", "interrupted", "running", "damaged")
+"""How a session ended: all its trials, stopped early by the therapist, cut off (no summary line), still
+being written (its writer holds the log's lock), or damaged (the log is not as it was written: a line
+changed or missing, its end lost; :attr:`SessionRecord.damage` says what)."""
 
 
 @dataclass(frozen=True)
@@ -132,10 +144,13 @@ class SessionRecord:
     ``kind``'s intervention are the first activity's (the only one's, in a
     log of before visits); ``title`` joins every activity's title.
 
-    ``status`` is ``interrupted`` when the log has no summary line; then
-    ``objectives`` are judged from the trials it has (by the reader) and
-    ``duration_s`` runs to the last event. ``skipped_lines`` counts lines
-    that could not be read (a line cut off by a crash: at most the last).
+    ``status`` is ``interrupted`` when the log has no summary line
+    (``running`` while a session still writes it); then ``objectives``
+    are judged from the trials it has (by the reader) and ``duration_s``
+    runs to the last event. ``damaged``: the log is not as it was written
+    (``damage`` says what); its objectives are judged again from what it
+    holds. ``skipped_lines`` counts lines that could not be read (a line
+    cut off by a crash, a trial line with values no session writes).
     """
 
     path: Path
@@ -154,6 +169,7 @@ class SessionRecord:
     summary: dict[str, Any] = field(default_factory=dict)
     notes: tuple[NoteRecord, ...] = ()
     activities: tuple[ActivityRecord, ...] = ()
+    damage: tuple[str, ...] = ()  # status "damaged": what the log lacks or has wrong, one phrase each
 
     def __post_init__(self) -> None:
         if not self.activities:  # made by hand (a test, an import): one activity, the record's script

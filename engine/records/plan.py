@@ -47,20 +47,23 @@ import datetime as dt
 import hashlib
 import os
 import re
-import tomllib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.fileread import TEXT_LIMIT, decode_text, read_bytes
+from engine.ids import check_child_id  # the one child-id check, re-exported here
 from engine.interventions.script import ALL_METRICS
 from engine.interventions.tomlcheck import (
     Checker,
     Problem,
+    SyntaxProblem,
     describe,
     did_you_mean,
     objective_problem,
-    syntax_problem,
+    parse_toml,
 )
 from engine.paths import write_private
 from engine.scoring.objectives import Objective
@@ -102,7 +105,6 @@ _FIELDS = {
 }
 _TABLE_NAMES = {"plan": "a plan", "goals": "a [[goals]] entry",
                 "goals.objectives": "a [[goals.objectives]] entry", "phases": "a [[phases]] entry"}
-_CHILD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class PlanError(ConfigError):
@@ -194,14 +196,6 @@ class Plan:
         }
 
 
-def check_child_id(child: str) -> str:
-    """The child id if it is a safe pseudonymous id (it names files), else ConfigError."""
-    if not isinstance(child, str) or not _CHILD_ID.fullmatch(child):
-        raise ConfigError(f"The child id {child!r} must be 1 to 64 letters, digits, '-', '_' or '.', "
-                          "starting with a letter or digit (a pseudonymous code such as C07, not a name).")
-    return child
-
-
 def plan_path(root: str | os.PathLike, child: str) -> Path:
     """Where the child's plan lives: ``<root>/plans/<child>.toml``."""
     return Path(root) / "plans" / f"{check_child_id(child)}.toml"
@@ -211,7 +205,7 @@ def plan_hash(plan: Plan | str | os.PathLike) -> str:
     """SHA-256 (hex) of the plan file's bytes: what a session log records as ``plan_sha256``."""
     if isinstance(plan, Plan):
         return plan.sha256
-    return hashlib.sha256(Path(plan).read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(plan, what="plan", limit_bytes=TEXT_LIMIT)).hexdigest()
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -416,8 +410,13 @@ def _task_id(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
-def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
+def load_plan_file(path: str | os.PathLike, child: str | None = None, *,
+                   root: str | os.PathLike | None = None) -> Plan:
     """Read and check a plan file; ``child`` (if given) must match its ``id``.
+
+    Only a regular file of at most :data:`~engine.fileread.TEXT_LIMIT` is read
+    (never a device, a FIFO or a folder); with ``root`` (the data folder), a
+    plan that is a link leading out of it is refused.
 
     Raises
     ------
@@ -426,14 +425,15 @@ def load_plan_file(path: str | os.PathLike, child: str | None = None) -> Plan:
     """
     path = Path(path)
     shown = str(path)
+    who = f" for '{child}'" if child else ""
+    hint = f"; create one with `tandem plan new {child}`" if child else ""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        who = f" for '{child}'" if child else ""
-        hint = f"; create one with `tandem plan new {child}`" if child else ""
-        raise PlanError([f"{shown}: there is no plan{who}{hint}."]) from None
-    except OSError as exc:
-        raise PlanError([f"{shown}: the plan cannot be read ({exc.strerror or exc})."]) from None
+        raw = read_bytes(path, what="plan", limit_bytes=TEXT_LIMIT, root=root,
+                         missing=f"{shown}: there is no plan{who}{hint}.",
+                         too_large="a plan is a few kilobytes of text, so move this file away and write the plan "
+                                   "again" + (f" (`tandem plan new {child}`)" if child else ""))
+    except ConfigError as exc:
+        raise PlanError([str(exc)]) from None
     return parse_plan(raw, path, child)
 
 
@@ -448,19 +448,16 @@ def parse_plan(raw: bytes, path: str | os.PathLike, child: str | None = None) ->
     path = Path(path)
     shown = str(path)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PlanError([f"{shown}: the plan is not UTF-8 text; save it again as UTF-8."]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError([syntax_problem(exc, shown, text)]) from None
+        text = decode_text(raw, shown, what="plan")
+        data = parse_toml(text, shown)
+    except (ConfigError, SyntaxProblem) as exc:
+        raise PlanError([str(exc)]) from None
     return _Checker(text, shown).build(data, path, child, hashlib.sha256(raw).hexdigest())
 
 
 def load_plan(root: str | os.PathLike, child: str) -> Plan:
     """The child's checked plan from ``<root>/plans/<child>.toml`` (see :func:`load_plan_file`)."""
-    return load_plan_file(plan_path(root, child), child)
+    return load_plan_file(plan_path(root, child), child, root=root)
 
 
 def plan_objectives_for(plan: Plan | None, script_path: str | os.PathLike) -> list[Objective]:
@@ -480,10 +477,10 @@ def session_plan_objectives(root: str | os.PathLike, child: str,
     are missing; ``tandem plan show`` lists the problems).
     """
     path = plan_path(root, child)
-    if not path.is_file():
+    if not os.path.lexists(path):  # a plan that is a FIFO, a device or a broken link gets the warning, not silence
         return [], None
     try:
-        plan = load_plan_file(path, child)
+        plan = load_plan_file(path, child, root=root)
     except PlanError as exc:
         n = len(exc.problems)
         return [], (f"The plan {path} has {n} problem{'s' if n != 1 else ''} ({exc.problems[0]}), so this "
@@ -578,7 +575,20 @@ def new_plan(root: str | os.PathLike, child: str, *, today: dt.date | None = Non
     path = plan_path(root, child)
     text = _TEMPLATE.format(child=child, today=(today or dt.date.today()).isoformat())
     try:
+        # Written whole under a temporary name, then linked in place: a full disk or a kill never leaves an
+        # empty or half-written plan.
         return write_private(path, text, replace=False)
     except FileExistsError:
+        if _empty_file(path):  # an empty plan (left by a failed write of an older Tandem) holds nothing to keep
+            return write_private(path, text)
         raise ConfigError(f"{path}: '{child}' already has a plan; edit it, or move it away to start "
                           "again.") from None
+
+
+def _empty_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file of 0 bytes (never following a link)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0

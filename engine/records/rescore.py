@@ -48,12 +48,15 @@ from engine.records.reader import (
     LogLines,
     _parse_header,
     activity_segments,
+    log_damage,
     log_path,
     plan_objectives_of,
+    read_log_bytes,
     script_for,
 )
 from engine.scoring.judge import judge_visit
 from engine.scoring.objectives import NOT_RECORDED
+from engine.text import tidy_sentence
 
 __all__ = ["rescore"]
 
@@ -92,7 +95,9 @@ def rescore(path: str | Path) -> dict[str, Any]:
     ``activities`` (per activity with a script: ``index``, ``script``, ``title``, ``intervention``, ``trials``),
     ``abandoned`` (trials abandoned by a pause or stop), ``open_at_end``
     (planned, never scored: an interrupted log), ``plan_mismatch`` (a
-    sentence, or None), ``skipped_lines`` and ``identical`` (everything).
+    sentence, or None), ``skipped_lines``, ``damage`` (what is wrong with a damaged log: :func:`read_log`;
+    then ``damage_note`` says what could not be checked, and ``identical`` is false) and ``identical``
+    (everything).
 
     A visit whose activities ran no intervention script (a MIDI song, free play, a
     metronome demo of before the metronome was a script) has no trials and
@@ -107,20 +112,31 @@ def rescore(path: str | Path) -> dict[str, Any]:
         A script is missing or changed, or an activity without a script has trials.
     """
     path = log_path(path)
-    try:
-        raw_lines = path.read_bytes().split(b"\n")
-    except OSError as exc:
-        raise DataDirError(f"Tandem cannot read the session log {path} ({exc.strerror or exc}).") from None
+    raw_lines = read_log_bytes(path).split(b"\n")
     if not raw_lines[0].strip():
         raise DataDirError(f"{path} is not a readable session log (it is empty); name a session's events.jsonl "
                            f"or its folder.")
     header = _parse_header(path, raw_lines[0])
     records = LogLines(raw_lines[1:])
-    segments = activity_segments(header, list(records))
+    parsed = list(records)
+    damage = log_damage(path, header, raw_lines, records, parsed)
+    out = _rescore(path, header, parsed, records.skipped)
+    out["damage"] = damage
+    if damage:
+        out["identical"] = False
+        out["damage_note"] = (f"The log is damaged: {'; '.join(damage)}. Only the lines it has were re-scored, so "
+                              f"what was lost or changed cannot be checked against what the session did.")
+    return out
+
+
+def _rescore(path: Path, header: dict[str, Any], parsed: list[dict[str, Any]], unreadable: int) -> dict[str, Any]:
+    kept = [d for d in parsed if _replayable(d)]
+    skipped = unreadable + len(parsed) - len(kept)
+    segments = activity_segments(header, kept)
     summary = next((d for seg in segments for _, d in seg[1] if d.get("type") == "summary"), None)
     if not any(str(h.get("script") or "").endswith(".toml") for h, _ in segments):
         return _no_script(path, [h for h, _ in segments], [d for _, lines in segments for _, d in lines], summary,
-                          records.skipped)
+                          skipped)
     rate = header.get("sample_rate")
     trials: list[dict[str, Any]] = []
     judging = []
@@ -137,7 +153,16 @@ def rescore(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"{path} cannot be re-scored: {why}.")
         if not rate:
             raise ConfigError(f"{path} cannot be re-scored: its header has no sample rate.")
-        got = _rescore_activity(script, act_header, [d for _, d in lines], rate)
+        try:
+            got = _rescore_activity(script, act_header, [d for _, d in lines], rate)
+        except ConfigError as exc:
+            raise ConfigError(f"{path} cannot be re-scored: activity {i + 1}: {exc}.") from None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, ArithmeticError, RecursionError) as exc:
+            # The lines were checked as a session writes them; what is left is a header whose kind settings no
+            # kind takes (kind_seed, kind_options): said, not raised.
+            said = tidy_sentence(str(exc))  # a library's message, on one line
+            raise ConfigError(f"{path} cannot be re-scored: activity {i + 1}'s settings or lines do not fit its "
+                              f"script ({type(exc).__name__}: {said}).") from None
         trials += [{"activity": i, **t} for t in got["trials"]]
         judging.append((script, got["results"], plan_objectives_of(act_header)))
         abandoned += got["abandoned"]
@@ -168,14 +193,42 @@ def rescore(path: str | Path) -> dict[str, Any]:
         "engine_version": engine.__version__, "logged_engine_version": header.get("engine_version"),
         "status": "ended" if summary is not None else "interrupted",
         "trials": trials, "objectives": objectives, "activities": activities, "abandoned": abandoned,
-        "open_at_end": open_at_end, "plan_mismatch": mismatch, "skipped_lines": records.skipped,
+        "open_at_end": open_at_end, "plan_mismatch": mismatch, "skipped_lines": skipped,
         "identical": identical,
     }
 
 
+def _number(value: Any) -> bool:
+    """A finite number a session writes (an int is compared as it is: a 400-digit one overflows a float)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -1e15 < value < 1e15
+
+
+def _replayable(d: dict[str, Any]) -> bool:
+    """Whether a line has the types a session writes where the replay reads it (a line that does not is
+    skipped and counted, as an unreadable one)."""
+    kind = d.get("type")
+    if kind == "input":
+        return (isinstance(d.get("frame"), int) and not isinstance(d["frame"], bool) and abs(d["frame"]) < 1 << 53
+                and isinstance(d.get("note", -1), int) and isinstance(d.get("source", ""), str)
+                and isinstance(d.get("key", ""), str))
+    if kind == "plan":
+        return _number(d.get("start_s")) and isinstance(d.get("index"), (int, type(None)))
+    if kind == "trial":
+        return (isinstance(d.get("index"), (int, type(None))) and isinstance(d.get("phase", "trial"), str)
+                and (d.get("close_s") is None or _number(d.get("close_s")))
+                and isinstance(d.get("prompt", NOT_RECORDED), str) and isinstance(d.get("scores") or {}, dict))
+    if kind == "trial_abandoned":
+        return isinstance(d.get("phase", "trial"), str)
+    return True
+
+
 def _rescore_activity(script: Any, header: dict[str, Any], lines: list[dict], rate: float) -> dict[str, Any]:
     """One activity's trials replayed from its lines (see the module docstring)."""
-    kind = make_kind(script, seed=_kind_seed(header), **(header.get("kind_options") or {}))
+    seed, options = _kind_seed(header), header.get("kind_options") or {}
+    if not (seed is None or isinstance(seed, int) and not isinstance(seed, bool)) or not isinstance(options, dict):
+        raise ConfigError("its kind_seed is not a whole number or its kind_options not a table, as a session "
+                          "writes them")
+    kind = make_kind(script, seed=seed, **options)
     events: list[tuple[float, int | None]] = []
     open_plans: list[tuple[dict, Any]] = []
     trials: list[dict[str, Any]] = []

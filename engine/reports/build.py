@@ -45,11 +45,11 @@ from typing import Any
 
 import engine
 from engine.errors import ConfigError
-from engine.interventions.script import load_script
 from engine.paths import ensure_private_dir, write_private
 from engine.records.beats import beat_asynchronies
 from engine.records.model import SessionRecord
 from engine.records.plan import Plan, PlanObjective, plan_entries_for
+from engine.records.reader import script_for
 from engine.reports import csvjson, plots
 from engine.reports.render import data_uri, environment, html_to_pdf, import_weasyprint
 from engine.reports.sentences import (
@@ -235,6 +235,7 @@ class Report:
     include_simulated: bool = False
     left_out_simulated: int = 0  # simulated visits in the range, left out (no include_simulated)
     left_out_probes: int = 0  # assessment probes in the range that no plan objective names, left out
+    warnings: list[str] = field(default_factory=list)  # damaged or unreadable visit logs, said on the page
 
     @property
     def simulated_shown(self) -> int:
@@ -308,27 +309,29 @@ def _trials_of(trials: Iterable[Any]) -> list[Trial]:
 
 
 class _ScriptCache:
-    """Scripts' objectives by path, loaded once; None when the script cannot be read now."""
+    """Scripts' objectives as an activity ran them (its log's own copy: :func:`engine.records.reader.script_for`),
+    loaded once per script and hash; None when the log cannot give its script (an older log whose file is
+    gone or changed)."""
 
     def __init__(self) -> None:
-        self.cache: dict[str, tuple[Objective, ...] | None] = {}
+        self.cache: dict[tuple[str, Any], tuple[Objective, ...] | None] = {}
 
-    def objectives(self, record: SessionRecord) -> tuple[Objective, ...] | None:
-        path = record.script
-        if path not in self.cache:
-            try:
-                self.cache[path] = load_script(path).objectives
-            except (ConfigError, OSError):
-                self.cache[path] = None
-        return self.cache[path]
+    def objectives(self, activity: Any) -> tuple[Objective, ...] | None:
+        key = (activity.script, activity.header.get("script_sha256"))
+        if key not in self.cache:
+            script, _ = script_for({"script": activity.script, **activity.header})
+            self.cache[key] = script.objectives if script is not None else None
+        return self.cache[key]
 
 
 def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             date_from: dt.date | None = None, date_to: dt.date | None = None, names: bool = False,
             therapist: str | None = None, plots_wanted: bool = True,
-            meanwhile: Callable[[], object] | None = None, include_simulated: bool = False) -> Report:
+            meanwhile: Callable[[], object] | None = None, include_simulated: bool = False,
+            unreadable: Sequence[dict[str, Any]] = ()) -> Report:
     """Judge every objective and lay out the report (no files written); ``include_simulated``: see
-    :func:`select_records`."""
+    :func:`select_records`; ``unreadable``: the listing rows of the child's logs that could not be read
+    (:func:`engine.records.index.load_records`), each named in a warning."""
     kept, left = select_records(records, plan, include_simulated=include_simulated)
     ordered = sorted(kept, key=lambda r: (session_started(r).timestamp(), str(r.path)))
     history = [r for r in ordered if date_to is None or session_date(r) <= date_to]
@@ -419,7 +422,8 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
                     generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
                     therapist=therapist, plan=plan, sessions=shown, objectives=objectives,
                     include_simulated=include_simulated,
-                    left_out_simulated=n_sim, left_out_probes=len(left_shown) - n_sim)
+                    left_out_simulated=n_sim, left_out_probes=len(left_shown) - n_sim,
+                    warnings=_warnings(shown, unreadable))
     if plots_wanted:
         _draw(report, meanwhile)
     return report
@@ -484,6 +488,21 @@ def _judge(view: ObjectiveView, recs: Sequence[tuple[SessionRecord, frozenset[in
     st = objective_status(obj, results, dates, min_gap_days=min_gap_days)
     view.status, view.sentence, view.consecutive_met = status_label(st.status), st.sentence, st.consecutive_met
     view.mastered_on, view.regressed_on = st.mastered_on, st.regressed_on
+
+
+def _warnings(shown: Sequence[SessionView], unreadable: Sequence[dict[str, Any]]) -> list[str]:
+    """The report's warnings: each damaged visit shown, and each log that could not be read at all."""
+    out = []
+    for sv in shown:
+        if sv.record.status == "damaged":
+            out.append(f"The visit of {sv.started:%d %b %Y, %H:%M} has a damaged log ({'; '.join(sv.record.damage)}). "
+                       f"It is shown with what its log still holds, and its figures are judged again from that.")
+    for row in unreadable:
+        folder = Path(str(row.get("path") or "")).parent
+        why = "; ".join(str(d) for d in row.get("damage") or []) or "it cannot be read"
+        out.append(f"A visit's log could not be read ({why}), so it is not in this report: "
+                   f"{folder.parent.name}/{folder.name}.")
+    return out
 
 
 def _trial_table(view: SessionView) -> None:
@@ -689,7 +708,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
                  date_from: dt.date | None = None, date_to: dt.date | None = None,
                  formats: Iterable[str] = FORMATS, out_dir: str | os.PathLike, names: bool = False,
                  therapist: str | None = None, summary: str | None = None,
-                 include_simulated: bool = False) -> dict[str, list[Path]]:
+                 include_simulated: bool = False, unreadable: Sequence[dict[str, Any]] = ()) -> dict[str, list[Path]]:
     """Write the progress report, session notes and exports; the paths written, by format.
 
     Parameters
@@ -719,6 +738,10 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     include_simulated : bool
         Also report simulated visits (a simulated child played them), each
         marked *simulated* wherever it shows.
+    unreadable : sequence of dict
+        The child's visit logs that could not be read at all (listing rows
+        with ``path`` and ``damage``): each is named in a warning on the
+        report's first page, as is every damaged visit shown.
 
     Raises
     ------
@@ -736,7 +759,7 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
     wants_pages = "html" in formats or "pdf" in formats
     report = collect(child, records, plan, date_from=date_from, date_to=date_to, names=names,
                      therapist=therapist, plots_wanted=wants_pages, include_simulated=include_simulated,
-                     meanwhile=import_weasyprint if "pdf" in formats else None)
+                     meanwhile=import_weasyprint if "pdf" in formats else None, unreadable=unreadable)
     report.summary = [" ".join(p.split()) for p in re.split(r"\n\s*\n", summary or "") if p.strip()]
     written: dict[str, list[Path]] = {f: [] for f in formats}
     if wants_pages:

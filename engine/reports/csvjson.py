@@ -6,6 +6,12 @@ in a fixed order. Cells hold plain values: numbers (up to 6 decimals, no
 exponent for ordinary sizes), ``true``/``false``, text; an empty cell is a
 value that was not measured. A list (such as ``failed``) is joined with
 ``; ``. Nothing is a Python repr.
+
+A text cell that a spreadsheet program would take as a formula (it starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: a script title
+``=HYPERLINK(...)``, a note ``-2+3``) is written with a single quote before
+it, the OWASP rule against CSV injection, so it shows as the text it is and
+never runs. Numbers are never changed: ``-12.5`` stays a number.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ import csv
 import io
 import json
 import math
+import numbers
 from pathlib import Path
 from typing import Any
 
 from engine.scoring.words import format_half_up
 
-__all__ = ["JSON_SCHEMA", "OBJECTIVE_COLUMNS", "TRIAL_COLUMNS", "cell", "objectives_csv", "report_json",
-           "trials_csv"]
+__all__ = ["FORMULA_STARTS", "JSON_SCHEMA", "OBJECTIVE_COLUMNS", "TRIAL_COLUMNS", "cell", "objectives_csv",
+           "report_json", "spreadsheet_cell", "trials_csv"]
 
 JSON_SCHEMA = "tandem-report/1"
 """The ``schema`` of :func:`report_json`'s document."""
@@ -57,13 +64,35 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a text cell must not start with (OWASP, "CSV Injection"): a spreadsheet would take it as a formula."""
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """:func:`cell`, with text a spreadsheet would run as a formula neutralised (a single quote before it).
+
+    Only text is changed: a number (``-12.5``) is written as the number it is.
+
+    Examples
+    --------
+    >>> spreadsheet_cell("=1+1"), spreadsheet_cell(-12.5), spreadsheet_cell("-2 ms")
+    ("'=1+1", '-12.5', "'-2 ms")
+    """
+    text = cell(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return text
+    if text.lstrip(" ").startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([spreadsheet_cell(h) for h in header])
     for row in rows:
-        writer.writerow([cell(v) for v in row])
+        writer.writerow([spreadsheet_cell(v) for v in row])
     return buf.getvalue()
 
 

@@ -61,6 +61,7 @@ from engine.scoring.words import (
     plural,
     round_half_up,
 )
+from engine.text import shown
 
 __all__ = [
     "AGGREGATES",
@@ -243,18 +244,19 @@ class Objective:
             raise ValueError(f"{who}: metric must be {_FIELD_HELP['metric']}.")
         if self.criterion not in CRITERIA:
             raise ValueError(
-                f"{who}: criterion must be {_FIELD_HELP['criterion']}, not {self.criterion!r}.")
+                f"{who}: criterion must be {_FIELD_HELP['criterion']}, not {shown(self.criterion)}.")
         if self.aggregate is not None and self.aggregate not in AGGREGATES:
             raise ValueError(
-                f"{who}: aggregate must be {_FIELD_HELP['aggregate']}, not {self.aggregate!r}.")
+                f"{who}: aggregate must be {_FIELD_HELP['aggregate']}, not {shown(self.aggregate)}.")
         if self.comparator not in COMPARATORS:
             raise ValueError(
-                f"{who}: comparator must be {_FIELD_HELP['comparator']}, not {self.comparator!r}.")
+                f"{who}: comparator must be {_FIELD_HELP['comparator']}, not {shown(self.comparator)}.")
         threshold = self.threshold
         if _is_bool(threshold):
             threshold = 1.0 if threshold else 0.0
-        if not _is_real(threshold) or not math.isfinite(threshold):
-            raise ValueError(f"{who}: threshold must be a finite number, not {self.threshold!r}.")
+        # An int is compared as it is (a 400-digit one would overflow math.isfinite's conversion to float).
+        if not _is_real(threshold) or not -1e15 < threshold < 1e15 or not math.isfinite(threshold):
+            raise ValueError(f"{who}: threshold must be a finite number, not {shown(self.threshold)}.")
         object.__setattr__(self, "threshold", float(threshold))
         if self.criterion == "aggregate":
             if self.aggregate is None:
@@ -276,7 +278,7 @@ class Objective:
                         f"({_FIELD_HELP[name]}).")
                 if not _is_int(value) or value < 1:
                     raise ValueError(f"{who}: {name} must be a whole number of at least 1, "
-                                     f"not {value!r}.")
+                                     f"not {shown(value)}.")
             if self.k > self.n:
                 raise ValueError(f"{who}: k ({self.k}) cannot be more than n ({self.n}).")
             if self.min_trials == 1:  # records written before DEFAULT_MIN_TRIALS kept 1 for every objective
@@ -287,14 +289,14 @@ class Objective:
         if (self.criterion == "aggregate" and self.aggregate == "percent_true"
                 and not 0.0 <= self.threshold <= 100.0):
             raise ValueError(f"{who}: a percent_true threshold is a percentage from 0 to 100, "
-                             f"not {self.threshold!r}.")
+                             f"not {shown(self.threshold)}.")
         for name in ("sessions", "min_trials"):
             value = getattr(self, name)
             if name == "min_trials" and value is None:  # k_of_n: needs n trials instead
                 continue
             if not _is_int(value) or value < 1:
                 raise ValueError(f"{who}: {name} must be a whole number of at least 1, "
-                                 f"not {value!r}.")
+                                 f"not {shown(value)}.")
         prompts = self.counted_prompts
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise ValueError(f"{who}: counted_prompts must be {_FIELD_HELP['counted_prompts']}.")  # noqa: TRY004 - plan data: bad input is a ValueError
@@ -302,7 +304,7 @@ class Objective:
             raise ValueError(f"{who}: counted_prompts must name at least one prompt level.")
         for level in prompts:
             if level not in PROMPT_LEVELS:
-                raise ValueError(f"{who}: {level!r} is not a prompt level; the levels are "
+                raise ValueError(f"{who}: {shown(level)} is not a prompt level; the levels are "
                                  f"{', '.join(PROMPT_LEVELS)}.")
         object.__setattr__(
             self, "counted_prompts", tuple(p for p in PROMPT_LEVELS if p in set(prompts)))
@@ -346,18 +348,18 @@ class Objective:
         who = f"Objective '{raw_id}'" if isinstance(raw_id, str) and raw_id else "An objective"
         unknown = [key for key in data if key not in _FIELDS]
         if unknown:
-            raise ValueError(f"{who} has an unknown field {str(unknown[0])!r}; the fields are "
+            raise ValueError(f"{who} has an unknown field {shown(str(unknown[0]))}; the fields are "
                              f"{', '.join(_FIELDS)}.")
         for key in ("id", "metric", "comparator", "threshold"):
             if key not in data:
-                raise ValueError(f"{who} is missing the field {key!r} ({_FIELD_HELP[key]}).")
+                raise ValueError(f"{who} is missing the field {shown(key)} ({_FIELD_HELP[key]}).")
         kwargs = {key: value for key, value in data.items() if key != "max_prompt"}
         if "max_prompt" in data:
             if "counted_prompts" in data:
                 raise ValueError(f"{who}: give either counted_prompts or max_prompt, not both.")
             level = data["max_prompt"]
             if level not in PROMPT_LEVELS:
-                raise ValueError(f"{who}: max_prompt {level!r} is not a prompt level; the levels "
+                raise ValueError(f"{who}: max_prompt {shown(level)} is not a prompt level; the levels "
                                  f"are {', '.join(PROMPT_LEVELS)}.")
             kwargs["counted_prompts"] = PROMPT_LEVELS[: PROMPT_LEVELS.index(level) + 1]
         return cls(**kwargs)
@@ -383,12 +385,12 @@ def _checked_level(level: Any, who: str) -> tuple[tuple[str, float], ...]:
     bounds: dict[str, float] = {}
     for key, value in pairs:
         if key not in LEVEL_BOUNDS:
-            raise ValueError(f"{who}: level has an unknown bound {str(key)!r}; the bounds are "
+            raise ValueError(f"{who}: level has an unknown bound {shown(str(key))}; the bounds are "
                              f"{', '.join(LEVEL_BOUNDS)}.")
         if not _is_real(value) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{who}: level {key} must be a positive number, not {value!r}.")
+            raise ValueError(f"{who}: level {key} must be a positive number, not {shown(value)}.")
         if key.startswith("pattern_length") and not float(value).is_integer():
-            raise ValueError(f"{who}: level {key} is a number of notes, a whole number, not {value!r}.")
+            raise ValueError(f"{who}: level {key} is a number of notes, a whole number, not {shown(value)}.")
         bounds[key] = float(value)
     for name in ("pattern_length", "tempo_bpm"):
         lo, hi = bounds.get(f"{name}_min"), bounds.get(f"{name}_max")
@@ -427,11 +429,11 @@ class Trial:
             raise ValueError("A trial's scores must be a table of metric names to values.")  # noqa: TRY004 - plan data: bad input is a ValueError
         object.__setattr__(self, "scores", dict(self.scores))
         if self.prompt not in TRIAL_PROMPTS:
-            raise ValueError(f"A trial's prompt {self.prompt!r} is not a prompt level; the levels "
-                             f"are {', '.join(PROMPT_LEVELS)}, or {NOT_RECORDED!r}.")
+            raise ValueError(f"A trial's prompt {shown(self.prompt)} is not a prompt level; the levels "
+                             f"are {', '.join(PROMPT_LEVELS)}, or {shown(NOT_RECORDED)}.")
         if self.scorable is not None and not _is_bool(self.scorable):
             raise ValueError(f"A trial's scorable must be true, false or absent, "
-                             f"not {self.scorable!r}.")
+                             f"not {shown(self.scorable)}.")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Trial:
@@ -440,7 +442,7 @@ class Trial:
             raise ValueError(f"A trial must be a table of fields, not {type(data).__name__}.")  # noqa: TRY004 - plan data: bad input is a ValueError
         unknown = [key for key in data if key not in ("scores", "prompt", "scorable")]
         if unknown:
-            raise ValueError(f"A trial has an unknown field {str(unknown[0])!r}; the fields are "
+            raise ValueError(f"A trial has an unknown field {shown(str(unknown[0]))}; the fields are "
                              "scores, prompt, scorable.")
         return cls(**data)
 
@@ -629,7 +631,7 @@ def _trial_value(objective: Objective, trial: Trial, index: int) -> float | bool
     scores = trial.scores
     if objective.metric not in scores:
         names = ", ".join(sorted(map(str, scores))) or "none"
-        raise ValueError(f"Trial {index + 1} has no score named {objective.metric!r} "
+        raise ValueError(f"Trial {index + 1} has no score named {shown(objective.metric)} "
                          f"(objective '{objective.id}'); its scores are: {names}.")
     value = scores[objective.metric]
     scorable = trial.scorable
@@ -646,14 +648,14 @@ def _trial_value(objective: Objective, trial: Trial, index: int) -> float | bool
                              "could not be measured must be None, not NaN or infinite.")
     else:
         raise ValueError(f"Trial {index + 1}'s {objective.metric} must be a number, true/false "
-                         f"or None, not {value!r}.")
+                         f"or None, not {shown(value)}.")
     agg = objective.aggregate
     if agg in BOOL_AGGREGATES and not isinstance(value, bool):
         raise ValueError(f"Objective '{objective.id}': {agg} needs true/false scores, but "
-                         f"trial {index + 1}'s {objective.metric} is {value!r}.")
+                         f"trial {index + 1}'s {objective.metric} is {shown(value)}.")
     if agg is not None and agg not in BOOL_AGGREGATES and isinstance(value, bool):
         raise ValueError(f"Objective '{objective.id}': {agg} needs numeric scores, but "
-                         f"trial {index + 1}'s {objective.metric} is {value!r}; use "
+                         f"trial {index + 1}'s {objective.metric} is {shown(value)}; use "
                          "percent_true or count_true for true/false scores.")
     if scorable is False:
         return None

@@ -32,12 +32,14 @@ number):
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import ConfigError
+from engine.fileread import TIMES_LIMIT, read_bytes
 
 __all__ = ["read_times"]
 
@@ -69,16 +71,16 @@ def read_times(path: str | Path, what: str) -> np.ndarray:
     """
     path = Path(path)
     label = f"The {what} file {path}"
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ConfigError(f"{label} does not exist; check the path.")
-    if not path.is_file():
+    if not os.path.isfile(path):  # a folder, a device, a FIFO: never opened
         raise ConfigError(f"{label} is not a file; give a text file with one time in seconds per line.")
+    raw = read_bytes(path, what=f"{what} file", limit_bytes=TIMES_LIMIT, missing=f"{label} does not exist; check "
+                     f"the path.", too_large="give a text file with one time in seconds per line")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(f"{label} is not a text file; give a text file with one time in seconds per line.") from None
-    except OSError as exc:
-        raise ConfigError(f"{label} could not be read ({exc.strerror or exc}); check its permissions.") from None
 
     times: list[float] = []
     lines: list[int] = []

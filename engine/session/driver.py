@@ -46,7 +46,7 @@ from typing import Any
 import engine
 from engine.events import CueEvent, InputEvent, StatusEvent
 from engine.records.folder import SessionFolder
-from engine.records.log import script_fields
+from engine.records.log import script_fields, script_name
 from engine.scoring.judge import judge_visit, trial_line
 from engine.session.activities import Activity
 from engine.session.controls import SessionUI
@@ -359,7 +359,9 @@ def _header(acts: list[Activity], stream: Stream, parts: Sequence[Part], ui: Ses
 
 def _planned(activity: Activity) -> dict[str, Any]:
     fields = activity.header()
-    return {"script": fields.get("script"), "title": fields.get("title"), "intervention": fields.get("intervention")}
+    script = fields.get("script")
+    return {"script": script_name(script) if script and script != "free" else script, "title": fields.get("title"),
+            "intervention": fields.get("intervention")}
 
 
 def _obey(controls: queue.Queue | None, activity: Activity, ui: SessionUI | None, parts: Sequence[Part]) -> str | None:
@@ -423,7 +425,7 @@ def _finish(folder, visit: _Visit, parts: Sequence[Part], part_summaries: list[d
         if not isinstance(folder, SessionFolder):
             return SessionOutcome(folder=None, status=outcome.status, results=results)
         acts = visit.acts
-        summary: dict[str, Any] = {"child_id": child_id, "script": acts[0].header().get("script") if len(acts) == 1
+        summary: dict[str, Any] = {"child_id": child_id, "script": _planned(acts[0])["script"] if len(acts) == 1
                                    else None, "status": outcome.status, "stream": stats,
                                    "files": {"events": folder.events_path.name}, "folder": str(folder.path)}
         if folder.audio_path.exists():
@@ -450,7 +452,6 @@ def _finish(folder, visit: _Visit, parts: Sequence[Part], part_summaries: list[d
             outcome.status != "failed" or runners) else []
         for fields in part_summaries:
             summary.update(fields)
-        folder.write_json("summary.json", summary)
         if outcome.status in ("completed", "stopped"):  # a session that failed has no summary line: it was cut off
             folder.write_summary({
                 "status": outcome.status, "ended": now().isoformat(timespec="seconds"),
@@ -459,6 +460,9 @@ def _finish(folder, visit: _Visit, parts: Sequence[Part], part_summaries: list[d
                 "activities": [{"index": a["index"], "script": a["script"], "title": a["title"],
                                 "status": a["status"], "trials": len(a["trials"])} for a in activities],
             })
+        # After the summary line, never before: a summary.json beside a log without its summary line means
+        # the log lost its end (damaged), not that the process was killed between the two.
+        folder.write_json("summary.json", summary)
         outcome = SessionOutcome(folder=folder.path, status=outcome.status, summary=summary, results=results,
                                  stop_reason=last.stop_reason if last is not None else None)
     finally:

@@ -40,6 +40,7 @@ from engine.audio.soundbank import SoundBank
 from engine.calibration.profiles import DeviceSetup, engine_latencies, find_profile, log_header
 from engine.errors import ConfigError
 from engine.events import Event, InputEvent, StatusEvent
+from engine.ids import check_child_id
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import Script, load_script
 from engine.interventions.sounds import feedback_request, script_sounds
@@ -253,6 +254,7 @@ def run_session(
     none chosen; an unmarked trial is never taken as independent). The
     summary's ``folder`` is the session folder.
     """
+    check_child_id(child_id)  # it names the session folder: the one check (engine.ids), before any device opens
     if default_prompt not in TRIAL_PROMPTS:
         raise ConfigError(f"The default prompt level must be one of {', '.join(PROMPT_LEVELS)} or "
                           f"'{NOT_RECORDED}', not {default_prompt!r}.")

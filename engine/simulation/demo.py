@@ -36,6 +36,7 @@ from typing import Any
 
 from engine.audio.soundbank import SoundBank
 from engine.errors import ConfigError
+from engine.ids import check_child_id
 from engine.interventions.kinds import TrialResult, make_kind
 from engine.interventions.overrides import apply_overrides, overrides_for
 from engine.interventions.script import Script, load_script
@@ -84,6 +85,7 @@ def simulate_session(script: Script | Sequence[Script], *, root: Path, child_id:
     ``demo-<script>``; a visit of several scripts: ``visit``); ``controls`` takes ``pause``, ``resume``,
     ``toggle``, ``next`` and ``stop`` between blocks, as a live visit does.
     """
+    check_child_id(child_id)  # it names the session folder (engine.ids)
     one = isinstance(script, Script)
     scripts = [script] if one else list(script)
     plans = [list(plan_objectives)] if one else [list(p) for p in plan_objectives] or [[] for _ in scripts]
@@ -166,6 +168,7 @@ def run_demo(script_path: str | Path | Sequence[str | Path] | None = None, *, ro
         A bad request (an unknown model or profile, both given, a profile for
         a script that is not rhythmic cueing, a script the demo cannot play).
     """
+    check_child_id(child_id)  # it names the session folders: the one check (engine.ids), before anything runs
     if pace not in PACES:
         raise ConfigError(f"The pace must be one of {', '.join(PACES)}, not {pace!r}.")
     if sessions < 1:

@@ -30,6 +30,7 @@ polygons and a handful of blits (about 1–3 ms at 1280×720).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections import OrderedDict
@@ -41,7 +42,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # after silencing its banner
 import pygame.gfxdraw
 
-from engine.paths import PRIVATE_FILE_MODE
+from engine.paths import write_private
 from engine.ui.keys import KEY_HELP, KeyHandler, prompt_label
 from engine.ui.state import ScreenState
 from engine.ui.theme import THEME_SPECS, Theme, mix
@@ -200,12 +201,22 @@ class SessionScreen:
         return self.surface
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the last frame as a PNG (folders made as needed); returns the path."""
+        """Write the last frame as a PNG (the format from the name's ending); returns the path.
+
+        A session's picture is the child's data: it is written by
+        :func:`engine.paths.write_private`, readable by the user alone from
+        its first byte and atomically; missing folders are made (0700), and
+        folders that exist keep their mode.
+
+        Raises
+        ------
+        DataDirError
+            When it cannot be written (one sentence naming the file or folder).
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(self.surface, str(path))
-        os.chmod(path, PRIVATE_FILE_MODE)  # a session's picture is the child's data: readable by the user alone
-        return path
+        image = io.BytesIO()
+        pygame.image.save(self.surface, image, path.name)
+        return write_private(path, image.getvalue())
 
     # -- the child's picture ----------------------------------------------------
 
