@@ -71,7 +71,7 @@ def _templates(work: Path, echo) -> list[Path]:
 def _year(root: Path, templates: list[Path], children: int, sessions: int) -> int:
     """Copies of the templates as a year of weekly sessions per child; returns how many were written."""
     from engine.paths import ensure_private_dir
-    from engine.records.log import seal_fields
+    from engine.records.log import seal_fields, summary_line
 
     texts = [t.read_text("utf-8").splitlines(keepends=True) for t in templates]
     n = 0
@@ -93,7 +93,7 @@ def _year(root: Path, templates: list[Path], children: int, sessions: int) -> in
             summary.update(seal_fields(len(body), hashlib.sha256("".join(body).encode("utf-8")).hexdigest()))
             with open(folder / "events.jsonl", "w", encoding="utf-8") as f:
                 f.writelines(body)
-                f.write(json.dumps(summary, sort_keys=True) + "\n")
+                f.write(summary_line(summary) + "\n")
             n += 1
     return n
 

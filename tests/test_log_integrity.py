@@ -76,6 +76,12 @@ def test_every_kind_of_damage_is_found_and_named(visit, tmp_path):
                     f"it has {len(lines) - 2} lines before its closing summary, which counted {len(lines) - 1}"),
         "appended": ([*lines, b'{"type": "mark", "frame": 1}'], "1 line after its closing summary"),
         "garbage": ([*lines[:5], b"\x00\xffnot json", *lines[5:]], "1 line in the middle cannot be read"),
+        "summary": ([*lines[:-1], lines[-1].replace(b'"trials": 4', b'"trials": 5')],
+                    "its closing summary was changed after it was written: its own SHA-256 does not match"),
+        # the header's schema renamed: it must not pass for an older log, whose summary had no seal
+        "schema": ([lines[0].replace(b'"schema": 4', b'"sc}hema": 4'), *lines[1:]],
+                   "its header names no log format that ends in a closing summary (its schema is missing or "
+                   "changed)"),
     }
     for name, (changed, why) in cases.items():
         folder = copy_of(visit, tmp_path, name)
@@ -88,7 +94,7 @@ def test_every_kind_of_damage_is_found_and_named(visit, tmp_path):
     assert rows["cut"]["trials"] == 2 and rows["cut"]["damage"] == [cases["cut"][1]]
     shown: list[str] = []
     assert cmd_sessions(tmp_path, "C09", False, shown.append) == 0
-    assert shown[len(cases) + 1] == "5 visits, 5 damaged, 5 simulated (not a child's data)."
+    assert shown[len(cases) + 1] == "7 visits, 7 damaged, 7 simulated (not a child's data)."
     assert f"damaged: C09/20261207-100000-cut: {cases['cut'][1]}." in shown
 
 
@@ -104,6 +110,11 @@ def test_a_cut_log_is_not_identical_on_rescore_and_says_what_it_could_not_check(
     assert any("The log is damaged: its end is missing" in x for x in shown)
     assert "NOT identical" in shown[-1] and shown[-1].startswith("2 trials")
     assert rescore(visit)["identical"] is True and rescore(visit)["damage"] == []  # the whole one
+    # A summary whose objectives are not a list (found by the fuzz suite): re-scored, damaged, never a crash.
+    lines = raw_lines(visit)
+    summary = json.loads(lines[-1])
+    write_lines(folder, [*lines[:-1], json.dumps({**summary, "objectives": float("nan")}).encode()])
+    assert rescore(folder)["identical"] is False
 
 
 @pytest.mark.parametrize("field, value", [
@@ -267,3 +278,16 @@ def test_an_index_with_two_rows_for_one_log_is_rebuilt_not_believed(visit, tmp_p
     rows = list_sessions(tmp_path, "C09")
     assert [r["status"] for r in rows] == ["completed"]
     assert len(list_sessions(tmp_path)) == 1  # rebuilt: one row per log again
+
+
+def test_an_index_holding_text_that_is_not_utf8_is_rebuilt(visit, tmp_path):
+    import sqlite3
+
+    copy_of(visit, tmp_path)
+    assert len(list_sessions(tmp_path, "C09")) == 1
+    db = sqlite3.connect(tmp_path / "index.sqlite")
+    db.execute("UPDATE sessions SET title = CAST(x'e8ff' AS TEXT)")  # found by the fuzz suite: bytes changed on disk
+    db.commit()
+    db.close()
+    rows = list_sessions(tmp_path, "C09")
+    assert [(r["status"], r["title"]) for r in rows] == [("completed", "Echo drums")]

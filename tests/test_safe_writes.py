@@ -265,7 +265,7 @@ def test_visits_started_in_the_same_second_by_six_processes_get_six_folders(tmp_
 
 
 def test_six_demos_of_one_child_at_once_all_succeed_in_six_folders(tmp_path):
-    for round_ in range(2):
+    for round_ in range(1):  # one round: the race itself is pinned by the forked test above, every time
         data = tmp_path / f"data{round_}"
         env = {**os.environ, "TANDEM_CACHE": str(tmp_path / "cache")}
         procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "demo", "--child", "C1", "--max-trials", "2",

@@ -56,6 +56,7 @@ def _connect(root: Path, *, in_memory: bool = False) -> sqlite3.Connection:
         try:
             _regular_index(path)
             db = sqlite3.connect(path, timeout=10.0)
+            db.text_factory = _text
             try:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version != _VERSION:
@@ -103,6 +104,14 @@ def _regular_index(path: Path) -> None:
         # A hard link to a file elsewhere (another program's database) would be changed through this name.
         os.unlink(path)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE_MODE))
+
+
+def _text(raw: bytes) -> str:
+    """A text value of the index; text that is not UTF-8 (bytes changed on disk) is a damaged index, rebuilt."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise sqlite3.DatabaseError("the index holds text that is not UTF-8") from None
 
 
 def _busy(exc: sqlite3.DatabaseError) -> bool:

@@ -49,7 +49,7 @@ from engine.fileread import read_bytes
 from engine.records.model import SCHEMA
 
 __all__ = ["MAX_SCRIPT_BYTES", "MAX_SONG_BYTES", "SYNC_INTERVAL_S", "LogWriter", "disk_error", "file_sha256",
-           "header_fields", "script_fields", "script_name", "seal_fields"]
+           "header_fields", "script_fields", "script_name", "seal_fields", "summary_intact", "summary_line"]
 
 SYNC_INTERVAL_S = 0.25
 """The longest a line put on the queue waits before it is written and fsynced."""
@@ -182,6 +182,26 @@ def seal_fields(lines: int, digest: str) -> dict[str, Any]:
     included) and ``log_sha256`` (of their bytes, newlines included). A reader that finds other figures
     knows the log was changed or cut after it was written."""
     return {"log_lines": lines, "log_sha256": digest}
+
+
+def summary_line(fields: dict[str, Any]) -> str:
+    """The closing ``summary`` line of ``fields`` (its seal among them), with ``summary_sha256``: the SHA-256
+    of the line as it is without that field (``json.dumps(..., sort_keys=True)``), so a change to the summary
+    itself is found too (:func:`summary_intact`)."""
+    body = {"type": "summary", **fields}
+    body.pop("summary_sha256", None)
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+    return json.dumps({**body, "summary_sha256": digest}, sort_keys=True)
+
+
+def summary_intact(summary: dict[str, Any]) -> bool:
+    """Whether a summary line read back is as :func:`summary_line` wrote it (its own SHA-256 matches)."""
+    body = {k: v for k, v in summary.items() if k != "summary_sha256"}
+    try:
+        text = json.dumps(body, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest() == summary.get("summary_sha256")
 
 
 class _Sync:
@@ -329,8 +349,7 @@ class LogWriter:
                     markers.append(item)
                 else:
                     if isinstance(item, _Closing):
-                        item = json.dumps({"type": "summary", **item.fields,
-                                           **seal_fields(self._count, self._digest.hexdigest())}, sort_keys=True)
+                        item = summary_line({**item.fields, **seal_fields(self._count, self._digest.hexdigest())})
                     raw = (item + "\n").encode("utf-8")
                     self._digest.update(raw)
                     self._count += 1

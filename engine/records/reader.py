@@ -55,7 +55,7 @@ from typing import Any
 
 from engine.errors import ConfigError, DataDirError, TandemError
 from engine.fileread import read_bytes
-from engine.records.log import MAX_SCRIPT_BYTES, file_sha256
+from engine.records.log import MAX_SCRIPT_BYTES, file_sha256, summary_intact
 from engine.records.model import (
     ActivityRecord,
     NoteRecord,
@@ -167,9 +167,20 @@ def read_log_bytes(path: Path) -> bytes:
     fd = _open_log(path)
     try:
         with os.fdopen(fd, "rb") as f:
-            return f.read(MAX_LOG_BYTES + 1)
+            # Read what the file holds (a session may still be appending to it), never a buffer of the limit's
+            # size up front: read(n) allocates n bytes before it knows how many there are.
+            chunks, total = [], 0
+            while total <= MAX_LOG_BYTES:
+                chunk = f.read(min(MAX_LOG_BYTES + 1 - total, max(os.fstat(fd).st_size - total, 0) + 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
     except OSError as exc:
         raise DataDirError(f"Tandem cannot read the session log {path} ({exc.strerror or exc}).") from None
+    if total > MAX_LOG_BYTES:  # it grew past the limit while being read
+        raise _bad_header(path, f"it is larger than {MAX_LOG_BYTES >> 20} MiB, more than any visit writes")
+    return b"".join(chunks)
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -605,9 +616,16 @@ def _damage(path: Path, header: dict[str, Any], lines: list[bytes], records: Log
     if summary is not None:
         if after_summary:
             damage.append(f"{after_summary} line{'s' if after_summary != 1 else ''} after its closing summary")
-        if schema >= 4:
+        if not isinstance(schema, int) or schema < 2:
+            damage.append("its header names no log format that ends in a closing summary (its schema is missing or "
+                          "changed)")
+        if (isinstance(schema, int) and schema >= 4) or "log_sha256" in summary or "log_lines" in summary:
+            # Sealed (a log of today): checked whatever its header now says it is.
             at = next((k for k in range(last, -1, -1) if _is_summary_line(lines[k])), None)
             want_lines, want_sha = summary.get("log_lines"), summary.get("log_sha256")
+            if not summary_intact(summary):
+                damage.append("its closing summary was changed after it was written: its own SHA-256 does not "
+                              "match")
             if at is None or not _is(want_lines, "int") or not isinstance(want_sha, str):
                 damage.append("its closing summary has no seal: no count and SHA-256 of the lines before it")
             else:
@@ -762,6 +780,8 @@ def _sealed_summary(data: bytes) -> dict[str, Any] | None:
         return None
     if "log_sha256" not in d:
         return d
+    if not summary_intact(d):
+        return None
     before = data[:cut + 1]
     if d.get("log_lines") != before.count(b"\n") or hashlib.sha256(before).hexdigest() != d.get("log_sha256"):
         return None
@@ -790,7 +810,8 @@ def peek_log(path: str | Path) -> dict[str, Any]:
     summary = _sealed_summary(data)
     apart = {"simulated": is_simulated(header), "probe": is_probe(header)}
     if (summary is not None and _is(summary.get("trials"), "int")
-            and ((header.get("schema") or 1) < 4 or "log_sha256" in summary)):
+            and isinstance(header.get("schema"), int) and header["schema"] >= 2  # logs that end in a summary
+            and (header["schema"] < 4 or "log_sha256" in summary)):
         status = summary.get("status") if summary.get("status") in ("completed", "stopped") else "stopped"
         logged = summary.get("activities")
         if isinstance(logged, list) and logged and all(isinstance(a, dict) for a in logged):

@@ -173,7 +173,8 @@ def _rescore(path: Path, header: dict[str, Any], parsed: list[dict[str, Any]], u
 
     judged = json.loads(json.dumps(judge_visit(judging)))
     one_script = len({str(j[0].path) for j in judging}) == 1
-    stored_obj = {_key(o, one_script): o for o in (summary or {}).get("objectives") or [] if isinstance(o, dict)}
+    logged = (summary or {}).get("objectives")
+    stored_obj = {_key(o, one_script): o for o in (logged if isinstance(logged, list) else []) if isinstance(o, dict)}
     objectives = []
     for o in judged:
         s = stored_obj.get(_key(o, one_script)) if summary is not None else None
