@@ -166,6 +166,21 @@ def test_devices_json_without_any_device(tmp_path):
                 env_extra={"JACK_DEFAULT_SERVER": "tandem-no-such-server"})
     assert r.returncode == 0, r.stderr
     found = json.loads(r.stdout)
-    assert set(found) == {"audio", "midi_inputs", "midi_outputs", "notes", "calibration_profiles"}
-    assert found["calibration_profiles"] == []  # none measured in this data folder
+    assert set(found) == {"audio", "midi_inputs", "midi_outputs", "notes", "calibration_profiles", "skipped_profiles"}
+    assert found["calibration_profiles"] == [] and found["skipped_profiles"] == []  # none in this data folder
     assert "Traceback" not in r.stderr and r.stderr == ""
+
+
+def test_devices_says_which_calibration_profile_it_could_not_read(tmp_path):
+    from engine.calibration.profiles import profiles_dir
+
+    folder = profiles_dir(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "broken.json").write_text('{"version": "x"')  # cut off: not JSON
+    r = run_cli("--data-dir", str(tmp_path), "devices", "--json",
+                env_extra={"JACK_DEFAULT_SERVER": "tandem-no-such-server"})
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    assert found["calibration_profiles"] == [] and len(found["skipped_profiles"]) == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tandem: warning: ") and "broken.json" in lines[0]

@@ -583,3 +583,13 @@ def test_the_command_line_answers_hostile_files_with_one_sentence(tmp_path):
     soundfile.write(tmp_path / "rec.wav", np.zeros(4800), 48_000)
     os.mkfifo(tmp_path / "played.wav")
     _one_sentence(_tandem("onsets", "rec.wav", "--played", "played.wav", cwd=tmp_path), says="played.wav is a pipe")
+
+
+def test_a_report_whose_plan_is_a_fifo_says_so_and_not_that_there_is_no_plan(tmp_path):
+    data = tmp_path / "data"
+    (data / "plans").mkdir(parents=True)
+    os.mkfifo(data / "plans" / "C1.toml")
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "report", "C1", "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "is a pipe (FIFO), not a file" in done.stderr  # before: "No visits and no plan are recorded ..."

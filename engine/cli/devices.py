@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from engine.calibration.profiles import load_profiles
 from engine.midi.devices import list_devices
@@ -14,7 +15,11 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     found = list_devices()
-    found["calibration_profiles"] = [p.to_dict() for p in load_profiles(data_dir(args.data_dir))]
+    skipped: list[str] = []
+    found["calibration_profiles"] = [p.to_dict() for p in load_profiles(data_dir(args.data_dir), skipped)]
+    found["skipped_profiles"] = skipped
+    for sentence in skipped:  # a damaged profile is left out, and said so (the setup is uncalibrated)
+        print(f"tandem: warning: {sentence}", file=sys.stderr)
     if args.json:
         print(json.dumps(found, indent=2))
         return 0

@@ -88,7 +88,7 @@ def cmd_report(root: str | os.PathLike, child: str,
                                     f"path, or give a plain text file (UTF-8).",
                             too_large="a summary is a few paragraphs of plain text (UTF-8)")
     plan = None
-    has_plan = plan_path(root, child).is_file()
+    has_plan = os.path.lexists(plan_path(root, child))  # a plan that is a FIFO or a link is its own sentence
     unreadable: list[dict] = []
     records = list(records_loader(root, child, unreadable=unreadable) if records_loader is load_records
                    else records_loader(root, child))
