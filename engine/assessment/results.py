@@ -39,6 +39,8 @@ from engine.fileread import JSON_LIMIT, read_text
 from engine.paths import write_private
 
 __all__ = [
+    "finite_number",
+    "plain_json",
     "ASSESSMENT_FILE",
     "DOMAINS",
     "RATINGS",
@@ -262,11 +264,11 @@ def _is_kind(value: Any, kind: str) -> bool:
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_INT
     if kind == "num":
-        return _finite(value) and abs(value) <= _MAX_NUM
+        return finite_number(value) and abs(value) <= _MAX_NUM
     if kind == "spread":
-        return _finite(value) and 0 <= value <= _MAX_NUM
+        return finite_number(value) and 0 <= value <= _MAX_NUM
     if kind == "value":
-        return isinstance(value, bool) or (_finite(value) and abs(value) <= _MAX_NUM)
+        return isinstance(value, bool) or (finite_number(value) and abs(value) <= _MAX_NUM)
     if kind == "time":
         if not isinstance(value, str) or len(value) > 64:
             return False
@@ -275,7 +277,7 @@ def _is_kind(value: Any, kind: str) -> bool:
         except ValueError:
             return False
     if kind == "dict":
-        return isinstance(value, dict) and _plain(value)
+        return isinstance(value, dict) and plain_json(value)
     if kind == "list":
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     if kind == "status":
@@ -285,7 +287,8 @@ def _is_kind(value: Any, kind: str) -> bool:
     return False
 
 
-def _finite(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
+    """A finite JSON number (an int of 400 digits is not: it would overflow as a float)."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -293,13 +296,13 @@ def _finite(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def _plain(value: Any, depth: int = 0) -> bool:
+def plain_json(value: Any, depth: int = 0) -> bool:
     """Plain JSON: text, true/false, null, finite numbers, and lists and objects of them, at most 16 deep."""
     if isinstance(value, dict):
-        return depth < 16 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+        return depth < 16 and all(isinstance(k, str) and plain_json(v, depth + 1) for k, v in value.items())
     if isinstance(value, list):
-        return depth < 16 and all(_plain(v, depth + 1) for v in value)
-    return value is None or isinstance(value, (str, bool)) or _finite(value)
+        return depth < 16 and all(plain_json(v, depth + 1) for v in value)
+    return value is None or isinstance(value, (str, bool)) or finite_number(value)
 
 
 def _shown(value: Any) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.assessment.results import Assessment, Figure, TaskResult
+from engine.assessment.results import Assessment, Figure, TaskResult, finite_number, plain_json
 from engine.errors import ConfigError, DataDirError
 from engine.fileread import JSON_LIMIT, read_text
 from engine.interventions.script import KIND_METRICS, METRICS, Script, load_script
@@ -144,7 +144,7 @@ class Suggestion:
         for key in ("decided", "plan_id"):
             if d.get(key) is not None and not isinstance(d[key], str):
                 raise ValueError(f"{name}: {key} must be text or null")
-        if not _finite(d["baseline"]) or not _finite(d.get("scale", 1.0)) or not d.get("scale", 1.0) > 0:
+        if not finite_number(d["baseline"]) or not finite_number(d.get("scale", 1.0)) or not d.get("scale", 1.0) > 0:
             raise ValueError(f"{name}: baseline and scale must be finite numbers (scale above 0)")
         state = d.get("state", "open")
         if state not in STATES:
@@ -153,7 +153,7 @@ class Suggestion:
         if not isinstance(scripts, list) or not all(isinstance(x, str) for x in scripts):
             raise ValueError(f"{name}: scripts must be a list of script names")
         edits = d.get("edits") or {}
-        if not isinstance(edits, dict) or not _plain(edits):
+        if not isinstance(edits, dict) or not plain_json(edits):
             raise ValueError(f"{name}: edits must be a JSON object of finite numbers and text")
         if "{" in d.get("template", "").replace("{target}", "") or "}" in d.get("template", "").replace("{target}", ""):
             raise ValueError(f"{name}: template may hold no placeholder but {{target}}")
@@ -168,24 +168,6 @@ class Suggestion:
 
 _SUGGESTION_FIELDS = ("id", "domain", "goal", "description", "objective", "sentence", "scripts", "rationale", "task",
                       "figure", "baseline", "state", "edits", "decided", "plan_id", "template", "scale")
-
-
-def _finite(value: Any) -> bool:
-    """A finite JSON number (an int of 400 digits is not: it would overflow as a float)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return abs(value) <= 1e300
-    return isinstance(value, float) and math.isfinite(value)
-
-
-def _plain(value: Any, depth: int = 0) -> bool:
-    """Plain JSON: text, true/false, null, finite numbers, and lists and objects of them, at most 16 deep."""
-    if isinstance(value, dict):
-        return depth < 16 and all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return depth < 16 and all(_plain(v, depth + 1) for v in value)
-    return value is None or isinstance(value, (str, bool)) or _finite(value)
 
 
 class Suggestions(list):
