@@ -56,8 +56,8 @@ CONTRACT = {
     "sync_slow": ("motor", {"tempo_bpm", "within_window_pct", "asynchrony_mean_ms", "asynchrony_sd_ms"}),
     "sync_fast": ("motor", {"tempo_bpm", "within_window_pct", "asynchrony_mean_ms", "asynchrony_sd_ms"}),
     "sync_continuation": ("motor", {"continuation_tempo_drift_pct", "continuation_iti_cv_pct"}),
-    "rhythm_imitation": ("cognition", {"imitation_span", "imitation_correct_pct"}),
-    "melodic_imitation": ("cognition", {"melodic_span", "melodic_correct_pct"}),
+    "rhythm_imitation": ("cognition", {"imitation_span", "imitation_correct_pct", "imitation_response_pct"}),
+    "melodic_imitation": ("cognition", {"melodic_span", "melodic_correct_pct", "melodic_response_pct"}),
     "turn_taking": ("socialization", {"waited_pct", "initiated_pct", "initiation_latency_ms"}),
     "stop_and_go": ("cognition", {"stopped_pct", "stop_latency_ms", "played_during_go_pct"}),
     "vocal_fill": ("communication", {"filled_pct", "blank_asynchrony_ms"}),
@@ -203,6 +203,7 @@ def test_steady_child_keeps_the_beat_echoes_waits_and_stops(steady):
     for task, prefix in (("rhythm_imitation", "imitation"), ("melodic_imitation", "melodic")):
         assert fig(steady, task, f"{prefix}_span").value == STAIRCASE["hi"]  # never fails: the ceiling
         assert fig(steady, task, f"{prefix}_correct_pct").value == 100
+        assert fig(steady, task, f"{prefix}_response_pct").value == 100  # answered every call
         assert steady.task(task).details["span_rule"] == "longest_passed"
     assert fig(steady, "turn_taking", "waited_pct").value == 100
     assert fig(steady, "turn_taking", "initiated_pct").value == 100
@@ -230,6 +231,11 @@ def test_silent_child_ends_every_task_with_no_response(silent):
             assert t.status == "no_response", t.id
             assert t.reason.endswith(".") and t.session
     assert silent.task("sync_slow").trials == 3  # ended after 3 trials with nothing played
+    # no call answered at all: the baseline of an engagement objective (docs/baseline.md)
+    answered = fig(silent, "rhythm_imitation", "imitation_response_pct")
+    assert (answered.value, answered.n) == (0.0, 3)
+    assert (fig(silent, "turn_taking", "initiated_pct").value, fig(silent, "stop_and_go", "played_during_go_pct").value) \
+        == (0.0, 0.0)
     assert silent.task("spontaneous_tempo").figures == ()
     assert "fewer than 8" in silent.task("spontaneous_tempo").reason
 

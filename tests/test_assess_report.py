@@ -266,3 +266,23 @@ def test_write_baseline_puts_report_and_suggestions_in_the_assessment_folder(tmp
     html = written["html"][0].read_text("utf-8")
     assert "Sam" in html and "<td><b>S1</b></td>" in html
     assert stat.S_IMODE(os.stat(folder / "suggestions.json").st_mode) == 0o600
+
+
+def test_a_tasks_setting_is_its_condition_never_a_measurement_nor_few_observations(built):
+    out, _ = built
+    html = (out / "baseline.html").read_text("utf-8")
+    # the beat's tempo (n = 4 bars) is what the task played: the task's condition, not a figure of the child
+    assert "<td>Tempo</td>" not in html
+    assert html.count("Condition of the task: tempo ") == 3 and "Condition of the task: tempo 60 BPM" in html
+    own = re.search(r"Synchronisation at own tempo <span.*?</table>", html, re.DOTALL).group(0)
+    assert "few observations" not in own  # every measurement of it rests on 32 beats
+    report = collect_baseline(make_assessment(), plots_wanted=False)
+    slow = next(t for t in report.tasks if t.task.id == "sync_slow")
+    assert slow.conditions == ["tempo 60 BPM"] and not any(r.figure.condition for r in slow.rows)
+    assert [r.figure.id for r in slow.key_rows] == ["within_window_pct", "asynchrony_mean_ms"]
+    pdf = _flat(pdf_text(out / "baseline.pdf"))
+    assert "Condition of the task: tempo 104 BPM (set by the task, not a measurement of the child)" in pdf
+    from engine.assessment.battery import format_assessment
+
+    lines = format_assessment(make_assessment())
+    assert "  Condition: tempo 60 BPM (set by the task)" in lines and not any(x.startswith("  Tempo:") for x in lines)

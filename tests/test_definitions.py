@@ -91,15 +91,15 @@ def t2_session():
 def test_t_session_an_impulsive_child_meets_no_turn_taking_objective():
     script = load_script(SONGS / "drum-conversation.toml")
     now = {o.id: evaluate_session(o, t2_session()) for o in script.objectives}
-    assert now["takes-a-turn"].summary == "Started a turn on 0 of 8 trials (0 %); criterion not met."
-    assert now["says-something"].summary == "Median turn length 0 notes over 8 trials; criterion not met."
+    assert now["takes-a-turn"].summary == "Waited, then started a turn on 0 of 8 trials (0 %); criterion not met."
+    assert now["says-something"].summary == "Over 8 trials, the median turn length was 0 notes; criterion not met."
     assert now["waits-for-the-drum"].summary == ("Waited for the music's turn to end on 0 of the first 5 trials "
                                                  "(0 %); criterion not met.")
     # Before: the same onsets scored as a turn (4 ms after the hand-over, 4 notes long).
     before = [dict(t.scores, initiated=True, initiation_latency_ms=4.0, turn_length_notes=4) for t in t2_session()]
     old = {o.id: evaluate_session(o, independent(before)) for o in script.objectives}
-    assert old["takes-a-turn"].summary == "Started a turn on 8 of 8 trials (100 %); criterion met."
-    assert old["says-something"].summary == "Median turn length 4 notes over 8 trials; criterion met."
+    assert old["takes-a-turn"].summary == "Waited, then started a turn on 8 of 8 trials (100 %); criterion met."
+    assert old["says-something"].summary == "Over 8 trials, the median turn length was 4 notes; criterion met."
 
 
 def test_t_session_the_baseline_figure_is_0_and_reads_old_logs_the_same_way():
@@ -181,17 +181,18 @@ def test_m1_two_counted_trials_of_ten_give_no_verdict_and_no_mastery():
     # Before (min_trials 1): met, and mastered after three such visits.
     old = Objective.from_dict({**o.to_dict(), "min_trials": 1})
     before = evaluate_session(old, latencies([850.0, 1200.0] + [None] * 8))
-    assert before.summary == ("Median response latency 1025 ms over 2 trials; criterion met. 8 trials were left "
-                              "out because they could not be scored.")
+    assert before.summary == ("Over 2 trials, the median response latency was 1025 ms; criterion met. 8 trials "
+                              "were left out because they could not be scored.")
     assert objective_status(old, [before] * 3).sentence.startswith(
-        "Median response latency 1025 ms over 2 trials; criterion met for the 3rd consecutive session: mastered.")
+        "Over 2 trials, the median response latency was 1025 ms; criterion met for the 3rd consecutive visit: "
+        "mastered.")
 
 
 def test_m2_five_counted_trials_are_judged():
     session = evaluate_session(responds_quickly(), latencies([850.0, 1200.0, 1400.0, 1600.0, 2600.0] + [None] * 5))
     assert session.met is True
-    assert session.summary == ("Median response latency 1400 ms over 5 trials; criterion met. 5 trials were left "
-                               "out because they could not be scored.")
+    assert session.summary == ("Over 5 trials, the median response latency was 1400 ms; criterion met. 5 trials "
+                               "were left out because they could not be scored.")
 
 
 def test_the_shipped_scripts_allow_their_minimum():
@@ -227,7 +228,7 @@ def eight(passed: int) -> list[Trial]:
 def test_p1_percentages_round_half_up_in_the_sentence(passed, exact, shown):
     result = evaluate_session(Objective.from_dict(PERCENT_CORRECT), eight(passed))
     assert result.value == exact and percent_text(exact) == shown
-    assert result.summary.startswith(f"Imitated correctly on {passed} of 8 trials ({shown});")
+    assert result.summary.startswith(f"Responded correctly on {passed} of 8 trials ({shown});")
 
 
 def test_p1_the_report_and_the_csv_print_the_same_figure(tmp_path):
@@ -272,7 +273,7 @@ ECHO_4_OF_5 = {"id": "echoes-long-rhythms", "metric": "correct", "criterion": "k
 
 def test_l1_without_a_level_the_easy_calls_decide():
     result = evaluate_session(Objective.from_dict(ECHO_4_OF_5), L1_TRIALS)
-    assert result.summary == "Imitated correctly on 5 of the first 5 trials (100 %); criterion met."
+    assert result.summary == "Responded correctly on 5 of the first 5 trials (100 %); criterion met."
 
 
 def test_l1_with_a_level_only_the_long_calls_count():
@@ -289,18 +290,18 @@ def test_l1_with_a_level_only_the_long_calls_count():
 def test_l2_judged_on_the_long_calls():
     o = Objective.from_dict({**ECHO_4_OF_5, "k": 3, "n": 3, "level": {"pattern_length_min": 4}})
     result = evaluate_session(o, L1_TRIALS)
-    assert result.summary == ("Imitated correctly on 3 of the first 3 trials on patterns of 4 notes or more "
+    assert result.summary == ("Responded correctly on 3 of the first 3 trials on patterns of 4 notes or more "
                               "(100 %); criterion met. 6 trials at another difficulty were not counted (the "
                               "objective counts only trials on patterns of 4 notes or more).")
     assert objective_status(o, [result]).sentence.startswith(
-        "Imitated correctly on 3 of the first 3 trials on patterns of 4 notes or more (100 %); criterion met")
+        "Responded correctly on 3 of the first 3 trials on patterns of 4 notes or more (100 %); criterion met")
 
 
 def test_l3_a_tempo_range():
     o = Objective.from_dict({**ECHO_4_OF_5, "level": {"tempo_bpm_min": 80, "tempo_bpm_max": 95}})
     result = evaluate_session(o, L1_TRIALS)
     assert result.counted == 6 and result.judged == 5
-    assert result.summary == ("Imitated correctly on 5 of the first 5 trials at 80–95 BPM (100 %); criterion met. "
+    assert result.summary == ("Responded correctly on 5 of the first 5 trials at 80–95 BPM (100 %); criterion met. "
                               "4 trials at another difficulty were not counted (the objective counts only trials "
                               "at 80–95 BPM).")
 

@@ -1,4 +1,5 @@
-"""The family's homepack: which songs, at which tempo (and from where), audio measured, the one-page sheet, privacy.
+"""The family's homepack: which songs, at which tempo (and from where), audio measured, the one-page sheet in plain
+words (the child's name, each song's speed as a pace, how to practise at home), home_practice, privacy.
 
 One homepack is made for the whole module (a plan, demo sessions of two of
 its scripts on the offline engine, a hand-made assessment): four songs of
@@ -23,13 +24,15 @@ import soundfile
 
 from engine.assessment.results import Assessment, Figure, TaskResult, save_assessment
 from engine.errors import ConfigError
-from engine.homepack import MAX_NOTE_CHARS, PDF_NAME, README_NAME, make_homepack
+from engine.homepack import MAX_NOTE_CHARS, PDF_NAME, README_NAME, home_practice, make_homepack
+from engine.homepack.practice import tempo_words
 from engine.homepack.render import FADE_S, PEAK_CEILING_DBFS, TARGET_RMS_DBFS, normalise
 from engine.homepack.sheet import SheetSong, play_along, render_sheet
 from engine.homepack.songs import choose_songs, working_tempo
 from engine.interventions.script import load_script
 from engine.records.index import load_records
 from engine.records.model import SessionRecord, TrialRecord
+from engine.records.plan import load_plan
 from engine.simulation.demo import run_demo
 
 SONGS = Path("content/songs")
@@ -39,6 +42,8 @@ MINUTES = 0.25
 SMT_BPM = 104.0
 NOTE = "Sam loved the march this week!\nTry it before dinner."
 TODAY = dt.date(2026, 11, 20)
+SPEED = "Recorded at an easy walking pace (about 90 beats a minute), the song's own speed, until C07 has played it " \
+        "in a session."
 
 PLAN = '''\
 id = "C07"
@@ -257,23 +262,72 @@ def test_sheet_is_one_page_in_plain_words(pack):
     reader = PdfReader(Path(result["folder"]) / PDF_NAME)
     assert len(reader.pages) == 1
     text = " ".join(reader.pages[0].extract_text().split())
-    for expected in ("Music at home", "C07", "Keeps a steady beat with the music.", "Copies short rhythms",
-                     "Moving", "Communicating", "Playing together", "01-steady-beat-march.ogg",
-                     "03-echo-drums.wav", "Listen to the drum, then play it back on a pot", "A few minutes, most days",
-                     "Stop while it is still fun", "Sam loved the march this week!", "J. Rivera, MT-BC"):
+    for expected in ("Music at home", "Songs and ideas for Sammy", "Keeps a steady beat with the music.",
+                     "Copies short rhythms", "Moving", "Communicating", "Playing together", "01-steady-beat-march.ogg",
+                     "03-echo-drums.wav", "Listen to the drum, then play it back on a pot", "How to practise at home",
+                     "A few minutes, most days", "Stop while it is still fun", "When Sammy is tired",
+                     "Sam loved the march this week!", "J. Rivera, MT-BC"):
         assert expected in text, expected
-    for jargon in ("within_window_pct", "80 ms", "70 %", "BPM", "objective", "criterion", "Sammy"):
-        assert jargon not in text, jargon  # no scores or jargon; the display name only with names=True
-    assert "Sammy" not in (Path(result["folder"]) / README_NAME).read_text()
+    for jargon in ("within_window_pct", "80 ms", "70 %", "BPM", "objective", "criterion"):
+        assert jargon not in text, jargon  # no scores or jargon
+    # the family's page: the child's name (the plan's display_name), never the pseudonymous code
+    assert "C07" not in text and "code your therapist uses" not in text
+    readme = (Path(result["folder"]) / README_NAME).read_text()
+    assert "Music at home for Sammy" in readme and "C07" not in readme
+    assert result["shown_as"] == "Sammy" and result["child"] == "C07"
 
 
-def test_names_shows_the_display_name(pack, tmp_path):
+def test_the_sheet_says_each_songs_speed_in_plain_words_and_where_it_comes_from(pack):
     from pypdf import PdfReader
 
-    root, _result, _ = pack
-    out = make_homepack(root, "C07", out_dir=tmp_path / "named", names=True, minutes=0.05, today=TODAY)
-    text = PdfReader(Path(out["folder"]) / PDF_NAME).pages[0].extract_text()
-    assert "Sammy" in text and "C07" not in text
+    _root, result, songs = pack
+    march, keep = songs["Steady-beat march"]["tempo_bpm"], songs["Tap and keep going"]["tempo_bpm"]
+    assert keep == SMT_BPM
+    lines = {line.split(":")[0]: line for line in result["practice"][:4]}
+    assert lines["Steady-beat march"].endswith(f"Recorded at a calm walking pace (about {round(march)} beats a minute), "
+                                               f"the speed Sammy reached in the last session.")
+    assert lines["Tap and keep going"].endswith("Recorded at a lively walking pace (about 104 beats a minute), "
+                                                "Sammy's own tapping speed.")  # the assessment's 104
+    assert lines["Drum conversation"].endswith("Recorded at an easy walking pace (about 90 beats a minute), the "
+                                               "song's own speed, until Sammy has played it in a session.")
+    general = result["practice"][4:]
+    assert any(x.startswith("When Sammy is tired") and "calmest song (Steady-beat march)" in x for x in general)
+    text = " ".join(PdfReader(Path(result["folder"]) / PDF_NAME).pages[0].extract_text().split())
+    assert f"(about {round(march)} beats a minute), the speed Sammy reached in the last session." in text
+
+
+def test_home_practice_gives_the_pages_sentences_and_writes_nothing(pack):
+    root, result, _ = pack
+    plan, records = load_plan(root, "C07"), load_records(root, "C07")
+    before = sorted(str(p) for p in root.rglob("*"))
+    assert home_practice(root, "C07", plan, records, name="Sammy") == result["practice"]
+    by_id = home_practice(root, "C07", plan, records)  # a report names the child by the id
+    assert by_id[0].startswith("Steady-beat march: ") and any("When C07 is tired" in x for x in by_id)
+    assert not any("Sammy" in x for x in by_id)
+    assert sorted(str(p) for p in root.rglob("*")) == before
+    assert home_practice(root, "C99", None, []) == []  # nothing to recommend: no plan, no visits
+
+
+@pytest.mark.parametrize(("bpm", "words"), [
+    (60, "a slow, gentle pace (about 60 beats a minute)"), (80, "a calm walking pace (about 80 beats a minute)"),
+    (88.2, "a calm walking pace (about 88 beats a minute)"), (96, "an easy walking pace (about 96 beats a minute)"),
+    (104, "a lively walking pace (about 104 beats a minute)"), (120, "a quick, bouncy pace (about 120 beats a minute)"),
+])
+def test_tempo_words(bpm, words):
+    assert tempo_words(bpm) == words
+
+
+def test_without_a_display_name_the_page_uses_the_id_and_says_what_it_is(pack, tmp_path):
+    from pypdf import PdfReader
+
+    _root, _result, _ = pack  # for its sound cache (TANDEM_CACHE)
+    unnamed = tmp_path / "data"
+    (unnamed / "plans").mkdir(parents=True)
+    (unnamed / "plans" / "C07.toml").write_text(PLAN.replace('display_name = "Sammy"\n', ""))
+    out = make_homepack(unnamed, "C07", out_dir=tmp_path / "pack", names=True, minutes=0.05, today=TODAY)
+    text = " ".join(PdfReader(Path(out["folder"]) / PDF_NAME).pages[0].extract_text().split())
+    assert "Songs and ideas for C07 (the code your therapist uses for your child)" in text and "Sammy" not in text
+    assert out["shown_as"] == "C07"
 
 
 def test_folder_and_files_are_private_and_listed(pack):
@@ -313,7 +367,7 @@ def test_the_longest_note_with_six_goals_and_four_songs_fits_one_page():
     songs = [SheetSong(number=i, title=f"A song with a long title number {i}",
                        files=(f"0{i}-a-long-script-name.ogg", f"0{i}-a-long-script-name.wav"),
                        how="The music sings, then waits: that is C07's turn to answer, by singing, saying it, or "
-                           "with a clap or a drum. Then the music goes on.", minutes=3.1, tempo_bpm=90)
+                           "with a clap or a drum. Then the music goes on.", minutes=3.1, tempo_bpm=90, speed=SPEED)
              for i in range(1, 5)]
     goals = [("Moving", "Keeps a steady beat with the music, with both hands, while walking in the room.")] * 6
     pdf, html = render_sheet(child="C07", pseudonymous=True, goals=goals, more_goals=3, songs=songs, note=note,
@@ -336,7 +390,8 @@ def test_the_rendered_script_has_a_fixed_tempo_no_free_play_and_runs_for_the_min
 
 def test_a_typical_sheet_keeps_the_roomy_layout_and_only_a_long_note_needs_the_compact_one():
     four = [SheetSong(number=i, title="Echo drums", files=(f"0{i}-echo-drums.ogg", f"0{i}-echo-drums.wav"),
-                      how=play_along(load_script(ECHO), "C07"), minutes=3.0, tempo_bpm=90) for i in range(1, 5)]
+                      how=play_along(load_script(ECHO), "C07"), minutes=3.0, tempo_bpm=90, speed=SPEED)
+            for i in range(1, 5)]
     goals = [("Moving", "Keeps a steady beat with the music.")] * 3
     common = {"child": "C07", "pseudonymous": True, "goals": goals, "more_goals": 0, "songs": four,
               "therapist": "J. Rivera, MT-BC", "made": TODAY}

@@ -113,8 +113,9 @@ def test_a_childs_report_leaves_simulated_visits_out_unless_asked(plan, tmp_path
     assert [r.figure_text for r in imitate.rows] == ["3/5 (60 %)", "5/5 (100 %)", "4/5 (80 %)"]
     assert (imitate.status, imitate.consecutive_met) == ("mastered", 2)
     assert [s.simulated for s in asked.sessions] == [False, True, False] and asked.simulated_shown == 1
-    assert asked.sessions[1].sentences[1] == ("Simulated visit, not a child's data: a simulated child (model "
-                                              "'steady') played it (shown because simulated visits were asked for).")
+    assert asked.sessions[1].sentences[1] == ("This was a simulated visit, not a child's data: a simulated child "
+                                              "(model 'steady') played it (shown because simulated visits were "
+                                              "asked for).")
     assert [s.label for s in asked.sessions] == ["01 Sep", "08 Sep (sim.)", "15 Sep"]
 
     out = tmp_path / "out"
@@ -140,11 +141,11 @@ def test_every_page_that_shows_a_simulated_visit_marks_it(plan, tmp_path):
     notes = sorted(p for p in written["pdf"] if p.parent.name == "notes")
     real, simulated = pdf_pages(notes[0]), pdf_pages(notes[1])
     assert all("SIMULATED VISIT — not a child’s data" in page for page in simulated)
-    assert "Simulated visit — Session progress note" in simulated[0]
-    assert "Simulated visit — not a child's data: no therapist signs this note." in simulated[-1]
+    assert "Simulated visit — Session note" in simulated[0]
+    assert "Simulated visit — not a child's data: no therapist signs this note." in " ".join(simulated)
     assert "Therapist: J. Rivera" not in " ".join(simulated)
     assert not any("SIMULATED" in page or "simulated" in page for page in real)
-    assert "Therapist: J. Rivera, MT-BC" in real[-1]
+    assert "Therapist: J. Rivera, MT-BC" in " ".join(real)
     report = pdf_pages(out / "report.pdf")
     assert all("Includes simulated visits, marked “simulated”: not a child’s data" in page for page in report)
     assert "This report includes 1 simulated visit" in report[0] and "1 simulated" in report[0]
@@ -154,7 +155,7 @@ def test_every_page_that_shows_a_simulated_visit_marks_it(plan, tmp_path):
                for r in v.rows if r.session.simulated)
     assert rows == 3  # the plan's imitate, the script's echo-rhythm and responds-quickly
     assert html.count('<span class="badge ss-simulated">simulated</span>') == rows + 1
-    assert html.count('class="note simulated"') == 1 and html.count('class="note"') == 2
+    assert html.count('class="note simulated"') == 1 and html.count('class="note draft"') == 2  # unsigned
 
 
 def test_the_command_says_what_it_left_out(plan, tmp_path):
@@ -215,7 +216,7 @@ def test_a_probe_the_plan_names_is_a_baseline_point_that_does_not_count_toward_t
                                  "stop_and_go); the status counts treatment visits only.")]
     # The song's own objectives still never see the probe; the probe's note says what it is.
     assert all(r.session.date != D for v in report.objectives if v.source == "script" for r in v.rows)
-    assert report.sessions[0].probe and "An assessment probe (stop_and_go)" in report.sessions[0].sentences[1]
+    assert report.sessions[0].probe and "an assessment probe (stop_and_go)" in report.sessions[0].sentences[1]
     assert (["01 Sep", "08 Sep", "15 Sep"], [100.0, 50.0, 75.0], [(0, "baseline"), (1, "treatment")]) in drawn
 
 
@@ -256,7 +257,7 @@ def test_a_metronome_notes_trials_are_its_tables_rows_and_it_says_the_beats(tmp_
     # 8 bars of 4 beats (the table's 8 rows); 0.5 s lead-in + 4 count-in beats + 32 beats at 100 BPM
     # (0.6 s each) = 22.1 s of session time, 22 s rounded.
     assert len(view.trial_rows) == 8
-    assert view.sentences[0].startswith("Metronome: 8 trials (32 beats, one bar a trial) in 22 s")
+    assert view.sentences[0].startswith("Metronome ran for 22 s with 8 trials (32 beats, one bar a trial)")
     assert rec.duration_s == pytest.approx(22.1, abs=0.1)
     panel = build._session_panels(rec)[0]
     assert panel["title"] == "Asynchrony per beat" and len(panel["y"]) == 32
@@ -264,9 +265,9 @@ def test_a_metronome_notes_trials_are_its_tables_rows_and_it_says_the_beats(tmp_
 
 def test_a_note_without_trials_says_so_instead_of_zero_trials():
     assert session_sentences(title="March song", status="completed", duration_s=180.2, n_trials=0, prompts={},
-                             played="a MIDI song") == ["March song: a MIDI song for 3 min, with no trials to score."]
+                             played="a MIDI song") == ["March song ran for 3 min (a MIDI song), with no trials to score."]
     assert session_sentences(title="Echo drums", status="stopped", duration_s=14.6, n_trials=0, prompts={})[0] == \
-        "Echo drums: no trials in 15 s."
+        "Echo drums ran for 15 s with no trials."
 
 
 # --- the assessment: durations in session time, sensory probes rated -------------------------------------------

@@ -49,12 +49,12 @@ def test_the_sentences_say_what_counted():
     results = [r for _, r, *_ in CALENDAR]
     same_day = objective_status(OBJ, results[:2], dates[:2]).sentence
     assert "same day" in same_day and "does not count again toward mastery" in same_day
-    assert "(1 of 3 sessions on separate days so far)" in same_day
+    assert "(1 of 3 visits on separate days so far)" in same_day
     too_few = objective_status(OBJ, results[:3], dates[:3]).sentence
     assert too_few.startswith("Only 2 of 2 trials were counted; the criterion needs 5.")
     assert "neither counts toward mastery nor breaks it" in too_few
     mastered = objective_status(OBJ, results[:5], dates[:5]).sentence
-    assert mastered.endswith("criterion met for the 3rd consecutive session on separate days: mastered on "
+    assert mastered.endswith("criterion met for the 3rd consecutive visit on separate days: mastered on "
                              "16 March 2026.")
     regressed = objective_status(OBJ, results, dates).sentence
     assert "after it was mastered on 16 March 2026: in progress again." in regressed

@@ -62,7 +62,7 @@ def test_ten_trials_three_marked_independent_count_three_and_say_seven_were_left
     assert result.excluded_prompted == 0  # nobody was prompted: it is not known
     assert result.passed == 2 and result.value == pytest.approx(200 / 3) and result.met is False
     assert [t.status for t in result.trials] == ["counted"] * 3 + ["not recorded"] * 7
-    assert result.summary == ("Imitated correctly on 2 of 3 trials (67 %); criterion not met. "
+    assert result.summary == ("Responded correctly on 2 of 3 trials (67 %); criterion not met. "
                               "7 trials without a recorded prompt level were not counted.")
     # Needing 5 counted trials (the default minimum), the visit is not judged.
     assert evaluate_session(_percent_correct(), trials).reason == (

@@ -112,11 +112,11 @@ def test_objective_figures_statuses_and_sentences_are_known(plan):
     assert [r.status for r in imitate.rows] == ["in progress", "met", "met", "mastered"]
     assert imitate.status == "mastered"
     assert imitate.sentence == ("Imitated correctly on 4 of 5 trials (80 %); criterion met for the 3rd "
-                                "consecutive session on separate days: mastered on 22 September 2026.")
+                                "consecutive visit on separate days: mastered on 22 September 2026.")
     assert imitate.mastered_on == "2026-09-22" and imitate.regressed_on is None
     assert imitate.domain == "communication" and imitate.target_date == dt.date(2026, 12, 15)
-    assert imitate.criterion == ("Imitated correctly on at least 4 of 5 trials (independent trials count); "
-                                 "mastered when met in 3 consecutive sessions on separate days.")
+    assert imitate.criterion == ("Imitated correctly on at least 4 of the first 5 trials (independent trials "
+                                 "count); mastered when met in 3 consecutive visits on separate days.")
     # The interrupted session's verbal-prompted trial is shown but not counted.
     assert imitate.rows[2].prompts == {"verbal": 1, "independent": 5}
     assert "1 prompted trial was not counted." in imitate.rows[2].summary
@@ -137,7 +137,7 @@ def test_range_shows_its_sessions_but_counts_earlier_ones(plan):
     imitate = until_15.objectives[0]
     assert len(until_15.sessions) == 3 and imitate.status == "met"
     assert imitate.sentence == ("Imitated correctly on 5 of 5 trials (100 %); criterion met for the 2nd "
-                                "consecutive session on separate days. 1 prompted trial was not counted.")
+                                "consecutive visit on separate days. 1 prompted trial was not counted.")
     later = collect("C07", sessions, plan, date_from=D + dt.timedelta(days=8), plots_wanted=False)
     assert [s.date for s in later.sessions] == [D + dt.timedelta(days=14)] + [D + dt.timedelta(days=21)] * 2
     assert later.objectives[0].status == "mastered"  # the 08 Sep session, before the range, still counts
@@ -182,22 +182,24 @@ def test_many_sessions_render_html_pdf_with_every_section(tmp_path, plan):
     out = tmp_path / "out"
     written = build_report("C07", known_sessions(), plan, formats=["html", "pdf"], out_dir=out)
     html = (out / "report.html").read_text("utf-8")
-    assert html.count('class="note"') == 5 and "Summary of objectives" in html
+    assert html.count('<section class="note') == 5 and "Progress on the plan's objectives" in html
+    assert html.count('<h3 class="soap">') == 4 * 5  # Subjective, Objective, Assessment, Plan in each note
     assert html.count("data:image/png;base64,") == 6 + 5 + 1  # objectives, session notes, timing over the range
-    assert "interrupted" in html and "The session was cut off before it ended" in html
+    assert "interrupted" in html and "The visit was cut off before it ended" in html
     pages = pdf_pages(out / "report.pdf")
     text = "\n".join(pages)
     for oid in ("imitate-3-beats", "steady-beat", "echo-rhythm", "responds-quickly", "on-the-beat", "steady-taps"):
         assert oid in text
     # The progress report goes home without the notes; they are in notes.pdf, each from a new page.
-    assert sum(p.count("Session progress note") for p in pages) == 0
+    assert sum(p.count("Session note") for p in pages) == 0
     assert "The session progress notes of these 5 sessions are in the notes folder" in text.replace("\n", " ")
-    assert "criterion met for the 3rd consecutive session on separate days: mastered on 22 September 2026." in (
+    assert "criterion met for the 3rd consecutive visit on separate days: mastered on 22 September 2026." in (
         text.replace("\n", " "))
     notes = sorted(p.name for p in written["pdf"] if p.parent.name == "notes")
     assert len(notes) == 5 and notes[0] == "20260901-100000-echo-drums.pdf"
     first_note = pdf_pages(out / "notes" / notes[0])
-    assert "Session progress note" in first_note[0] and "Tue 01 Sep 2026" in first_note[0]
+    assert "Session note" in first_note[0] and "Tue 01 Sep 2026" in first_note[0]
+    assert all(part in "\n".join(first_note) for part in ("Subjective", "Objective", "Assessment", "Plan"))
     assert len([p for p in written["html"] if p.parent.name == "notes"]) == 5
 
 
@@ -218,10 +220,10 @@ def test_one_session_renders(tmp_path, plan):
     out = tmp_path / "one"
     build_report("C07", known_sessions()[:1], plan, formats=["html", "pdf"], out_dir=out)
     text = "\n".join(pdf_pages(out / "report.pdf"))
-    assert "imitate-3-beats" in text and "in progress" in text and text.count("Session progress note") == 0
+    assert "imitate-3-beats" in text and "in progress" in text and text.count("Session note") == 0
     (note,) = (out / "notes").glob("*.pdf")
-    assert "\n".join(pdf_pages(note)).count("Session progress note") == 1
-    assert "Timing over the sessions" not in text  # one session: the per-session note has its timing
+    assert "\n".join(pdf_pages(note)).count("Session note ·") == 1
+    assert "Timing over the visits" not in text  # one session: the per-session note has its timing
 
 
 def test_no_sessions_gives_a_clear_page(tmp_path, plan):
@@ -435,9 +437,11 @@ def test_each_note_says_which_devices_and_whether_their_latencies_were_calibrate
     out = tmp_path / "out"
     build_report("C07", sessions, None, formats=["json"], out_dir=out)
     setups = [s["setup"] for s in json.loads((out / "report.json").read_text("utf-8"))["sessions"]]
-    assert setups[0] == "MIDI SamplePad, microphone, audio system. Audio and MIDI calibrated on 2026-08-30."
-    assert setups[1].startswith("MIDI SamplePad, microphone, audio system. No calibration profile was recorded")
-    assert setups[2] == "A simulated child on the offline stream (no device latencies)."
+    assert setups[0] == ("The visit used MIDI input SamplePad, the microphone and audio device system. Audio and "
+                         "MIDI calibrated on 2026-08-30.")
+    assert setups[1].startswith("The visit used MIDI input SamplePad, the microphone and audio device system. No "
+                                "calibration profile was recorded")
+    assert setups[2] == "A simulated child played on the offline stream, so there were no device latencies."
 
 
 def test_service_diagnosis_summary_and_signature_are_in_the_report(tmp_path):
@@ -457,8 +461,8 @@ def test_service_diagnosis_summary_and_signature_are_in_the_report(tmp_path):
                       summary_file=summary) == 0
     text = " ".join(" ".join(pdf_pages(out / "report.pdf")).split())
     assert "Service Individual music therapy, 45 min weekly" in text and "Diagnosis Autism spectrum disorder" in text
-    assert ("Summary and recommendations Sam imitates longer rhythms than in September. "
-            "Recommendation: keep the echo songs.") in text
+    assert ("Sam imitates longer rhythms than in September. Recommendation: keep the echo songs.") in text
+    assert text.index("Summary") < text.index("Sam imitates") < text.index("Recommendations")
     assert "Therapist: J. Rivera, MT-BC Signature:" in text
     doc = json.loads((out / "report.json").read_text("utf-8"))
     assert doc["summary"] == ["Sam imitates longer rhythms than in September.", "Recommendation: keep the echo songs."]

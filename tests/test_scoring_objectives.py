@@ -46,7 +46,7 @@ def test_4_of_5_trials_met_and_3_of_5_not():
     met = evaluate_session(o, trials([T, F, T, T, T]))
     assert met.met is True and met.passed == 4 and met.judged == 5 and met.counted == 5
     assert [t.passed for t in met.trials] == [T, F, T, T, T]
-    assert met.summary == "Imitated correctly on 4 of 5 trials (80 %); criterion met."
+    assert met.summary == "Responded correctly on 4 of 5 trials (80 %); criterion met."
     not_met = evaluate_session(o, trials([T, F, T, F, T]))
     assert not_met.met is False and not_met.passed == 3
     assert not_met.reason is None
@@ -77,7 +77,7 @@ def test_percent_true_at_least_80():
     assert eight_of_ten.value == pytest.approx(80.0) and eight_of_ten.met is True
     seven_of_ten = evaluate_session(o, trials([T] * 7 + [F] * 3))
     assert seven_of_ten.value == pytest.approx(70.0) and seven_of_ten.met is False
-    assert seven_of_ten.summary == "Imitated correctly on 7 of 10 trials (70 %); criterion not met."
+    assert seven_of_ten.summary == "Responded correctly on 7 of 10 trials (70 %); criterion not met."
 
 
 def test_count_true_counts():
@@ -99,7 +99,7 @@ def test_mean_asynchrony_sd_at_most_60_ms():
     assert [t.passed for t in result.trials] == [T, T, F]
     worse = evaluate_session(o, trials([40.0, 65.0, 80.0], metric="asynchrony_sd_ms"))
     assert worse.value == pytest.approx(61.666666667) and worse.met is False
-    assert worse.summary.startswith("Average timing variability (SD of asynchrony) 61.7 ms over 3")
+    assert worse.summary.startswith("Over 3 trials, the average standard deviation of tap timing was 61.7 ms")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_scorable_false_overrides_the_value():
     assert result.unscorable == 1 and result.counted == 2
     explicit = evaluate_session(o, [Trial({"within_window_pct": 90.0}, "independent", scorable=False)])
     assert explicit.met is None and explicit.unscorable == 1
-    assert explicit.reason == "None of the 1 trial could be scored."
+    assert explicit.reason == "The only trial could not be scored."
 
 
 def test_no_trials_gives_no_verdict():
@@ -226,7 +226,7 @@ def test_no_trials_is_not_started():
         status = objective_status(o, sessions)
         assert status.status == "not started"
         assert status.consecutive_met == 0
-        assert status.sentence == "No trials recorded yet."
+        assert status.sentence == "No trials have been recorded yet."
 
 
 def test_mastered_after_3_consecutive_sessions_and_back_to_in_progress():
@@ -240,17 +240,17 @@ def test_mastered_after_3_consecutive_sessions_and_back_to_in_progress():
     history.append(session(o, good))
     second = objective_status(o, history)
     assert second.status == "met this session" and second.consecutive_met == 2
-    assert second.sentence == ("Imitated correctly on 4 of 5 trials (80 %); "
-                               "criterion met for the 2nd consecutive session.")
+    assert second.sentence == ("Responded correctly on 4 of 5 trials (80 %); "
+                               "criterion met for the 2nd consecutive visit.")
     history.append(session(o, good))
     third = objective_status(o, history)
     assert third.status == "mastered" and third.consecutive_met == 3
-    assert third.sentence.endswith("criterion met for the 3rd consecutive session: mastered.")
+    assert third.sentence.endswith("criterion met for the 3rd consecutive visit: mastered.")
     assert third.met == (F, T, T, T) and third.passed == (2, 4, 4, 4)
     history.append(session(o, bad))
     after = objective_status(o, history)
     assert after.status == "in progress" and after.consecutive_met == 0
-    assert after.sentence == "Imitated correctly on 2 of 5 trials (40 %); criterion not met this session."
+    assert after.sentence == "Responded correctly on 2 of 5 trials (40 %); criterion not met at this visit."
 
 
 def test_sessions_with_nothing_to_judge_neither_count_nor_break_the_run():

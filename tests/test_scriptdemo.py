@@ -189,10 +189,10 @@ def test_sessions_and_objective_status_carry_over(tmp_path):
     assert out[0]["folder"] != out[1]["folder"]
     # responds-quickly: the median latency of 5 trials (echo-rhythm counts only calls of 3 notes or more)
     echo = next(o for o in out[1]["objectives"] if o["id"] == "responds-quickly")
-    assert "2nd consecutive session on separate days" in echo["sentence"]
+    assert "2nd consecutive visit on separate days" in echo["sentence"]
     same_day = run(Path("content/songs/echo-drums.toml"), tmp_path / "b", sessions=2, max_trials=5)
     echo = next(o for o in same_day[1]["objectives"] if o["id"] == "responds-quickly")
-    assert "on the same day as" in echo["sentence"] and "(1 of 3 sessions on separate days so far)" in echo["sentence"]
+    assert "on the same day as" in echo["sentence"] and "(1 of 3 visits on separate days so far)" in echo["sentence"]
 
 
 def test_demo_command_with_a_script_prints_json(tmp_path, capsys):

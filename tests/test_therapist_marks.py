@@ -46,7 +46,7 @@ def test_notes_are_in_the_session_note_and_the_json_escaped(tmp_path):
     out = tmp_path / "report"
     build_report("C07", [rec], None, formats=["html", "json"], out_dir=out, include_simulated=True)  # a demo's log
     html = (out / "report.html").read_text("utf-8")
-    assert "Therapist's notes during the session" in html
+    assert "Noted during the visit:" in html
     assert "6 s in · trial 2:</span> Looked at the drum, then played." in html
     assert "1 min 5 s in:</span> Tired &lt;b&gt;after&lt;/b&gt; 1 min &amp; asked to stop." in html
     doc = json.loads((out / "report.json").read_text("utf-8"))

@@ -213,7 +213,7 @@ def test_a_calendar_of_visits_on_separate_days_gives_a_mastery_date(tmp_path, mo
     quick = [next(o for o in v["objectives"] if o["id"] == "responds-quickly") for v in visits]
     assert [q["met"] for q in quick] == [True] * 4
     assert [q["status"] for q in quick] == ["met this session", "met this session", "mastered", "mastered"]
-    assert quick[2]["sentence"].endswith("criterion met for the 3rd consecutive session on separate days: "
+    assert quick[2]["sentence"].endswith("criterion met for the 3rd consecutive visit on separate days: "
                                          "mastered on 16 March 2026.")
     rows = list_sessions(tmp_path, "C5")
     assert [r["date"][:10] for r in rows] == ["2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23"]
@@ -282,7 +282,7 @@ def test_a_plan_objective_is_judged_once_over_every_activity_that_measures_it(tm
     assert [len(a["trials"]) for a in v["activities"]] == [4, 10, 3]
     (plan,) = [o for o in v["objectives"] if o["source"] == "plan"]
     assert plan["met"] is True and plan["value"] == 100.0
-    assert plan["sentence"].startswith("Started a turn on 7 of 7 trials (100 %)")
+    assert plan["sentence"].startswith("Waited, then started a turn on 7 of 7 trials (100 %)")
     # Read back and re-scored, the same.
     assert [o.value for o in read_log(v["folder"]).objectives if o.source == "plan"] == [100.0]
     assert rescore(v["folder"])["identical"] is True

@@ -7,8 +7,11 @@ to the plan TOML as new ``[[goals]]`` / ``[[goals.objectives]]`` tables
 A plan that had no baseline phase gets one starting on the assessment's day
 (when that is before its first phase). With no plan yet, the plan is made
 from the ``tandem plan new`` template, its example goals commented out (they
-were not accepted). The edited plan must load and check
-(:func:`engine.records.plan.parse_plan`) before it replaces the old one:
+were not accepted). Each accepted objective carries its baseline as data
+(``baseline``, ``baseline_date``, ``baseline_source``; :func:`baseline_fields`),
+so a progress report can show baseline → current → criterion. The edited
+plan must load and check (:func:`engine.records.plan.parse_plan`) before it
+replaces the old one:
 otherwise the file is left as it was and :class:`ConfigError` says why in one
 sentence. The file is replaced atomically (0600).
 
@@ -32,7 +35,6 @@ from typing import Any
 from engine.assessment.results import Assessment
 from engine.assessment.suggest import (
     DEFAULT_SONGS_DIR,
-    RULES,
     Suggestion,
     Suggestions,
     load_suggestions,
@@ -40,6 +42,7 @@ from engine.assessment.suggest import (
     script_metrics,
     songs_path,
     suggest_objectives,
+    suggestion_kinds,
     with_state,
 )
 from engine.errors import ConfigError
@@ -55,11 +58,12 @@ from engine.records.plan import (
     parse_plan,
     plan_path,
 )
-from engine.scoring.objectives import DEFAULT_MIN_TRIALS, Objective
+from engine.scoring.objectives import BOOL_AGGREGATES, DEFAULT_MIN_TRIALS, Objective
 
 __all__ = [
     "EDITABLE",
     "accept_suggestions",
+    "baseline_fields",
     "parse_edit",
     "reject_suggestions",
     "suggestions_for",
@@ -166,6 +170,44 @@ def _entry(s: Suggestion) -> dict[str, Any]:
     return entry
 
 
+def baseline_fields(s: Suggestion, objective: Objective, day: dt.date) -> dict[str, Any]:
+    """The plan's ``baseline``, ``baseline_date`` and ``baseline_source`` of an accepted suggestion (its objective
+    as accepted, with the therapist's edits), or ``{}`` when the baseline says nothing about what is judged.
+
+    ``baseline`` is in the unit of the objective's session figure: for ``percent_true`` and the ``k_of_n``
+    criteria, the percent of the baseline's trials that passed (a share of trials: ``s.baseline``); for
+    ``count_true``, how many of them passed; for ``mean``/``median``/``min``/``max``, the baseline figure in
+    the metric's unit (the figure × ``s.scale``: a CV of 6.3 % is 0.063 beside a threshold of 0.05). A
+    changed metric, or a ``k_of_n`` criterion on a numeric metric (the share of the baseline's trials past
+    the threshold is not known), writes nothing.
+
+    >>> from engine.assessment.suggest import Suggestion
+    >>> o = Objective(id="w", metric="waited", aggregate="percent_true", comparator=">=", threshold=60)
+    >>> s = Suggestion("S1", "socialization", "", "", o, "", (), "", "turn_taking", "waited_pct", 33.3,
+    ...                baseline_n=6, baseline_source="assessment of 2026-12-07: waited ... on 2 of 6 turns (33 %)")
+    >>> baseline_fields(s, o, dt.date(2026, 12, 7))["baseline"]
+    33.3
+    """
+    original = s.objective
+    if objective.metric != original.metric:
+        return {}
+    share = original.aggregate in BOOL_AGGREGATES  # the baseline figure is a percent of its trials
+    if share and (objective.criterion != "aggregate" or objective.aggregate == "percent_true"):
+        value = round(s.baseline, 1)
+    elif share and objective.aggregate == "count_true":
+        if s.baseline_n is None:
+            return {}
+        value = float(round(s.baseline * s.baseline_n / 100.0))
+    elif not share and objective.criterion == "aggregate" and objective.aggregate not in BOOL_AGGREGATES:
+        value = round(s.baseline * s.scale, 4)
+    else:
+        return {}
+    out: dict[str, Any] = {"baseline": value, "baseline_date": day}
+    if s.baseline_source:
+        out["baseline_source"] = " ".join(s.baseline_source.split())
+    return out
+
+
 def _goals_text(accepted: list[tuple[Suggestion, dict[str, Any]]], assessment: Assessment) -> str:
     today = dt.date.today().isoformat()
     title = f"# --- Accepted from the baseline assessment of {assessment.date.isoformat()} (tandem plan accept, {today}) ---"
@@ -180,6 +222,8 @@ def _goals_text(accepted: list[tuple[Suggestion, dict[str, Any]]], assessment: A
             if s.edits:
                 lines.append("# Changed by the therapist: " + ", ".join(
                     f"{k} = {_toml_value(v)}" for k, v in s.edits.items()))
+            if "baseline" not in entry:
+                lines.append("# No baseline is written: as edited, it judges something the baseline did not measure.")
             lines.append("[[goals.objectives]]")
             lines += [f"{k} = {_toml_value(v)}" for k, v in entry.items()]
     return "\n".join(lines) + "\n"
@@ -249,7 +293,7 @@ def _check_edits(s: Suggestion, edit: Mapping[str, Any], songs_dir: Path) -> tup
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{s.id}: {exc} The plan was left unchanged.") from None
     scripts = edits.get("scripts", list(s.scripts))
-    kinds = next((r.kinds for r in RULES if r.figure == s.figure), None)
+    kinds = suggestion_kinds(s)
     if isinstance(scripts, list):
         for name in scripts:
             path = Path(name) if str(name).endswith(".toml") else songs_path(songs_dir) / f"{name}.toml"
@@ -341,6 +385,7 @@ def accept_suggestions(root: str | os.PathLike, child: str, assessment: Assessme
         entry["id"] = oid
         if "description" not in s.edits:
             entry["description"] = s.describe(objective)
+        entry.update(baseline_fields(s, objective, assessment.date))  # data, for baseline → current → criterion
         accepted.append((s, entry))
 
     new_text = _with_baseline_phase(text, phases, assessment.date)

@@ -359,7 +359,7 @@ def _task_line(t: TaskResult) -> str:
             f" by the {d['rated_by']}" if d.get("rated_by") else "")
         return f"{t.title}: {t.status} ({rated})" + (f". {t.reason}" if t.reason else "")
     shown = ", ".join(f"{f.id} {f.value:g}" if isinstance(f.value, (int, float)) and f.value is not None
-                      else f"{f.id} —" for f in t.figures[:3])
+                      else f"{f.id} —" for f in [f for f in t.figures if not f.condition][:3])
     return f"{t.title}: {t.status}" + (f" ({shown})" if shown else "") + (f". {t.reason}" if t.reason else "")
 
 
@@ -371,7 +371,12 @@ def format_assessment(a: Assessment) -> list[str]:
              + (f", simulated child '{a.simulated}'" if a.simulated else "") + ")"]
     for t in a.tasks:
         lines.append(f"{t.title} [{t.id}, {t.domain}]: {t.status}" + (f". {t.reason}" if t.reason else ""))
-        for f in t.figures:
+        for f in sorted(t.figures, key=lambda f: not f.condition):  # the task's conditions first
+            if f.condition:  # a setting of the task (the beat's tempo), not a measurement of the child
+                if f.value is not None:
+                    lines.append(f"  Condition: {f.label[:1].lower()}{f.label[1:]} {f.value:g} {f.unit} (set by the "
+                                 f"task)")
+                continue
             value = "—" if f.value is None else f"{f.value:g} {f.unit}"
             spread = f", spread {f.spread:g} ({f.spread_label})" if f.spread is not None else ""
             ref = (f"; adult reference {f.reference.value:g}" if f.reference is not None else "")

@@ -331,6 +331,12 @@ def staircase_figures(trials: Sequence[dict[str, Any]], *, melodic: bool) -> tup
                "Share of the calls echoed correctly (every onset matched, intervals within tolerance"
                + (", the right notes" if melodic else "") + "), over every length tried.", len(trials)),
     ]
+    # Any sound in the answer window, right or wrong: the engagement a call met (an objective on
+    # response_present; docs/baseline.md, "Engagement and tolerance").
+    answered = [bool(t["scores"].get("response_present")) for t in trials]
+    figures.append(Figure(f"{prefix}_response_pct", "Calls answered (any sound)", _r(_pct(answered)), "%",
+                          "Share of the calls after which the child played anything in the answer window, right "
+                          "or wrong (response present).", len(trials)))
     pitch = [t["scores"]["pitch_match"] for t in trials if t["scores"].get("pitch_match") is not None]
     if melodic:
         figures.append(Figure("melodic_pitch_match_pct", "Right notes", _r(100.0 * statistics.fmean(pitch))

@@ -6,8 +6,9 @@ attaches it to an assessment report: a title block, an overview of the
 tasks, then one section per domain (communication, cognition,
 socialization, motor, sensory) with each task's figures (value, definition,
 how many observations and their spread, and a *published adult* reference
-where the figure has one; never an invented child norm), the tasks skipped
-or without response with their reasons, the therapist's sensory ratings,
+where the figure has one; never an invented child norm), a task's settings
+(the beat's tempo) as its *condition*, never as a measurement, the tasks
+skipped or without response with their reasons, the therapist's sensory ratings,
 and two plots: mean asynchrony by tempo beside the adult reference, and
 the imitation staircase's levels. Saved suggestions
 (:mod:`engine.assessment.suggest`) are listed at the end with their states.
@@ -85,14 +86,18 @@ class FigureRow:
 
 @dataclass
 class TaskView:
+    """A task as the report shows it: its measurements (``rows``) and its conditions (``conditions``: settings
+    of the task such as the beat's tempo, e.g. "tempo of the beat 80 BPM"; never measurements of the child)."""
+
     task: TaskResult
     status: str
     rows: list[FigureRow] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
 
     @property
     def key_rows(self) -> list[FigureRow]:
-        """The figures the overview shows (a task's set tempo is a condition, not a finding)."""
-        return [r for r in self.rows if r.figure.id != "tempo_bpm"][:2]
+        """The figures the overview shows (the first two measurements)."""
+        return self.rows[:2]
 
 
 @dataclass
@@ -200,7 +205,9 @@ def collect_baseline(assessment: Assessment, *, names: bool = False, display_nam
     domains = {d: DomainView(d, DOMAIN_TITLES[d]) for d in DOMAINS}
     for task in assessment.tasks:
         view = TaskView(task, STATUS_LABELS.get(task.status, task.status),
-                        [_figure_row(f) for f in task.figures])
+                        [_figure_row(f) for f in task.figures if not f.condition],
+                        [f"{f.label[:1].lower()}{f.label[1:]} {_value_text(f)}" for f in task.figures
+                         if f.condition and f.value is not None])
         domains.setdefault(task.domain, DomainView(task.domain, task.domain.capitalize())).tasks.append(view)
     domains["sensory"].ratings = list(assessment.ratings)
     counts = {r: sum(1 for x in assessment.ratings if x.rating == r) for r in (*RATINGS, None)}

@@ -39,9 +39,8 @@ from engine.fileread import JSON_LIMIT, read_text
 from engine.paths import write_private
 
 __all__ = [
-    "finite_number",
-    "plain_json",
     "ASSESSMENT_FILE",
+    "CONDITION_FIGURES",
     "DOMAINS",
     "RATINGS",
     "SCHEMA",
@@ -52,9 +51,11 @@ __all__ = [
     "Reference",
     "TaskResult",
     "assessment_dir",
+    "finite_number",
     "latest_assessment",
     "list_assessments",
     "load_assessment",
+    "plain_json",
     "save_assessment",
 ]
 
@@ -77,9 +78,17 @@ class Reference:
     source: str  # the citation
 
 
+CONDITION_FIGURES = frozenset({"tempo_bpm"})
+"""Figures that are settings of a task (what Tandem played: the beat's tempo), not measurements of the child.
+
+The baseline report shows them as the task's condition (never flagged as "few observations"), and no
+objective is suggested from them."""
+
+
 @dataclass(frozen=True)
 class Figure:
-    """One measured value of a task (see the module docstring)."""
+    """One measured value of a task (see the module docstring); a figure of :data:`CONDITION_FIGURES` is a
+    setting of the task instead (:attr:`condition`)."""
 
     id: str
     label: str
@@ -90,6 +99,11 @@ class Figure:
     spread: float | None = None
     spread_label: str | None = None
     reference: Reference | None = None
+
+    @property
+    def condition(self) -> bool:
+        """True for a setting of the task (e.g. the beat's tempo), which describes the task, not the child."""
+        return self.id in CONDITION_FIGURES
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,31 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--names", action="store_true", help="show the plan's display name instead of the id")
     rp.add_argument("--summary", metavar="FILE",
                     help="your summary and recommendations (a text file; blank lines separate paragraphs)")
+    rp.add_argument("--discharge", action="store_true",
+                    help="a discharge summary: each objective's status at discharge and what to carry on with")
     rp.set_defaults(command_module="report", command_function="run")
+
+    nt = sub.add_parser("note", parents=[data_dir_opt],
+                        help="a visit's session note: write its Subjective, Assessment and Plan; "
+                             "`tandem note sign CHILD VISIT --by NAME` signs it")
+    nt.add_argument("child", metavar="CHILD", help="pseudonymous child id (or `sign`, then CHILD VISIT)")
+    nt.add_argument("visit", nargs="?", metavar="VISIT",
+                    help="the visit: its folder's name, its day (YYYY-MM-DD) or latest (default: the latest "
+                         "treatment visit)")
+    nt.add_argument("extra", nargs="?", help=argparse.SUPPRESS)
+    nt.add_argument("--subjective", metavar="TEXT", help="what you observed: affect, engagement, behaviour")
+    nt.add_argument("--assessment", metavar="TEXT", help="your words beside Tandem's sentence per objective")
+    nt.add_argument("--plan", metavar="TEXT", help="the plan for the next visit")
+    nt.add_argument("--from-file", metavar="FILE",
+                    help="the parts from a text file, each under ## Subjective, ## Assessment, ## Plan")
+    nt.add_argument("--by", metavar="NAME", help="who writes, signs or amends the note")
+    nt.add_argument("--why", metavar="TEXT", help="why a signed note is amended (an amendment needs it)")
+    nt.add_argument("--show", action="store_true", help="print the note's parts, signature and amendments")
+    nt.add_argument("--json", action="store_true", help="print the note as JSON")
+    nt.add_argument("--out", metavar="DIR", help="write the rendered note here (default <data dir>/reports/CHILD/notes)")
+    nt.add_argument("--names", action="store_true", help="name the child by the plan's display name")
+    nt.add_argument("--no-render", action="store_true", help="save only; do not render the note's HTML and PDF")
+    nt.set_defaults(command_module="note", command_function="run")
 
     hp = sub.add_parser("homepack", parents=[data_dir_opt, simulated_opt],
                         help="songs at the child's working tempo and one page for the family, to use at home")
@@ -266,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--out", metavar="DIR", help="write here, a new or empty folder "
                                                  "(default <data dir>/homepacks/CHILD/YYYYMMDD)")
     hp.add_argument("--note", metavar="TEXT", help="your own words for the family, printed on the page")
-    hp.add_argument("--names", action="store_true", help="name the child by the plan's display name, not the id")
+    hp.add_argument("--names", action="store_true", help="kept for old scripts: the family page always uses the plan's display name when there is one")
     hp.add_argument("--minutes", type=number("--minutes", bounds.MINUTES), default=3.0, metavar="M",
                     help="about how long each song plays, minutes, above 0 and at most 10 (default 3)")
     hp.set_defaults(command_module="homepack", command_function="run")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from engine.errors import ConfigError
 from engine.fileread import TEXT_LIMIT, read_text
+from engine.homepack import home_practice
 from engine.ids import check_child_id
 from engine.paths import data_dir
 from engine.records.index import load_records
@@ -60,7 +61,8 @@ def cmd_report(root: str | os.PathLike, child: str,
                date_from: str | dt.date | None, date_to: str | dt.date | None,
                formats: str | Sequence[str] | None, out_dir: str | os.PathLike | None, names: bool,
                echo: Echo, *, require_plan: bool = True, summary_file: str | os.PathLike | None = None,
-               include_simulated: bool = False) -> int:
+               include_simulated: bool = False, discharge: bool = False,
+               home_practice: Callable[..., list[str]] | None = None) -> int:
     """``tandem report CHILD [--from D] [--to D] [--format ...] [--out DIR] [--names] [--summary FILE]
     [--include-simulated]``.
 
@@ -114,9 +116,12 @@ def cmd_report(root: str | os.PathLike, child: str,
     kept, left = select_records(records, plan, include_simulated=include_simulated)
     shown = [r for r in kept if in_range(r)]
     left = [r for r in left if in_range(r)]
+    # The family's home practice (engine.homepack.home_practice), naming the child as the report does.
+    shown_name = plan.display_name if names and plan is not None and plan.display_name else None
+    practice = home_practice(root, child, plan, kept, name=shown_name) if home_practice is not None else []
     written = build_report(child, records, plan, date_from=first, date_to=last, formats=fmts, out_dir=out_dir,
                            names=names, summary=summary, include_simulated=include_simulated,
-                           unreadable=unreadable)
+                           unreadable=unreadable, discharge=discharge, home_practice=practice)
     interrupted = sum(1 for r in shown if r.status == "interrupted")
     damaged = sum(1 for r in shown if r.status == "damaged")
     simulated = sum(1 for r in shown if r.simulated)
@@ -148,4 +153,5 @@ def cmd_report(root: str | os.PathLike, child: str,
 def run(args: argparse.Namespace) -> int:
     return cmd_report(data_dir(args.data_dir), args.child, load_records, args.date_from, args.date_to,
                       args.formats, args.out, args.names, print, require_plan=False,
-                      summary_file=args.summary, include_simulated=args.include_simulated)
+                      summary_file=args.summary, include_simulated=args.include_simulated,
+                      discharge=args.discharge, home_practice=home_practice)

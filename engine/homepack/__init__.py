@@ -9,7 +9,10 @@ file 0600; nothing leaves the machine) holds:
   as ``NN-<script>.wav`` (PCM 16-bit, 48 kHz, stereo) and ``NN-<script>.ogg``
   (Ogg Vorbis);
 - ``music-at-home.pdf``: one A4 page in plain language for the parents
-  (:mod:`engine.homepack.sheet`);
+  (:mod:`engine.homepack.sheet`), with the home-practice advice
+  (:mod:`engine.homepack.practice`: which songs, at which speed, how often,
+  what to do when the child is tired), calling the child by the plan's
+  display name when it has one (the id names only the folder);
 - ``README.txt``: what each file is.
 
 :func:`make_homepack` returns what it did, including where each tempo came
@@ -37,6 +40,7 @@ from typing import Any
 
 from engine.assessment.results import latest_assessment, list_assessments, load_assessment
 from engine.errors import ConfigError, DataDirError
+from engine.homepack.practice import practice, speed_sentence
 from engine.homepack.render import MAX_MINUTES, encode, render_song
 from engine.homepack.sheet import (
     DOMAIN_WORDS,
@@ -54,9 +58,11 @@ from engine.homepack.songs import (
 )
 from engine.paths import ensure_private_dir, write_private
 from engine.records.index import load_records
-from engine.records.plan import check_child_id, load_plan, plan_path
+from engine.records.model import SessionRecord
+from engine.records.plan import Plan, check_child_id, load_plan, plan_path
 
-__all__ = ["MAX_NOTE_CHARS", "PDF_NAME", "README_NAME", "cmd_homepack", "homepack_dir", "make_homepack"]
+__all__ = ["MAX_NOTE_CHARS", "PDF_NAME", "README_NAME", "cmd_homepack", "home_practice", "homepack_dir",
+           "make_homepack"]
 
 PDF_NAME = "music-at-home.pdf"
 README_NAME = "README.txt"
@@ -108,7 +114,9 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     note : str, optional
         The therapist's free text for the family, printed on the sheet.
     names : bool
-        Name the child by the plan's ``display_name`` instead of the id.
+        Ignored (kept for older callers): the page always calls the child by the plan's ``display_name`` when
+        it has one (the homepack is the family's, private, and the family knows the name), else by the id; the
+        folder is always named by the id.
     minutes : float
         About how long each song's recording is (at most ``MAX_MINUTES``; the last phrase is finished).
     today : date, optional
@@ -121,7 +129,9 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
     Returns
     -------
     dict
-        ``folder``, ``child``, ``files`` (names in the folder), ``pdf``,
+        ``folder``, ``child``, ``shown_as`` (how the page names the child),
+        ``practice`` (the home-practice sentences, as :func:`home_practice`),
+        ``files`` (names in the folder), ``pdf``,
         ``readme``, ``pdf_pages`` (1), ``songs`` (per song: ``title``,
         ``script``, ``kind``, ``chosen_by``, ``objectives``, ``tempo_bpm``,
         ``tempo_source``, ``tempo_detail``, ``found_bpm``, ``clamped``,
@@ -173,12 +183,10 @@ def make_homepack(root: str | os.PathLike, child: str, *, out_dir: str | os.Path
         notes.append("Simulated visits or a simulated assessment were used (--include-simulated): the family's "
                      "sheet does not call these tempi the child's own.")
 
-    shown = child
-    if names:
-        if plan is not None and plan.display_name:
-            shown = plan.display_name
-        else:
-            notes.append(f"--names was given, but the plan has no display_name; the sheet uses the id {child}.")
+    # The family's page is private and the family knows the child's name: the plan's display name when it has
+    # one; the id only where a file needs it (the folder). ``names`` no longer changes anything.
+    del names
+    shown = plan.display_name if plan is not None and plan.display_name else child
 
     if out_dir is None:
         folder = homepack_dir(root, child, made)
@@ -216,6 +224,9 @@ def _write_homepack(folder: Path, put: Callable[[str, bytes | str], None], *, so
                     soundfont: str | None, simulated_used: bool, sim_sessions: int,
                     sim_assessments: int) -> dict[str, Any]:
     """The songs, the sheet and the README written into ``folder`` by ``put``; what :func:`make_homepack` returns."""
+    # A tempo found in a simulated child's visits is not "the speed the child is comfortable with": the sheet
+    # then speaks of the songs' own speed.
+    measured = _measured(songs, simulated_used)
     readme_rows: list[tuple[str, str]] = [(PDF_NAME, "one page for the family: the songs and how to play along")]
     sheet_songs: list[SheetSong] = []
     out_songs: list[dict[str, Any]] = []
@@ -233,7 +244,8 @@ def _write_homepack(folder: Path, put: Callable[[str, bytes | str], None], *, so
         readme_rows += [(ogg, f"{song.script.title}, smaller file (Ogg Vorbis)"),
                         (wav, f"{song.script.title}, plays almost anywhere (WAV)")]
         sheet_songs.append(SheetSong(number=i, title=song.script.title, files=(ogg, wav),
-                                     how=play_along(song.script, shown), minutes=mins, tempo_bpm=tempo.bpm))
+                                     how=play_along(song.script, shown), minutes=mins, tempo_bpm=tempo.bpm,
+                                     speed=speed_sentence(tempo, shown, measured=measured)))
         out_songs.append({
             "title": song.script.title, "script": str(song.script.path), "kind": song.script.kind,
             "chosen_by": song.chosen_by, "objectives": list(song.objectives),
@@ -245,22 +257,71 @@ def _write_homepack(folder: Path, put: Callable[[str, bytes | str], None], *, so
 
     goals = [(DOMAIN_WORDS.get(g.domain, g.domain.capitalize()), g.description)
              for g in (plan.goals if plan is not None else ())]
+    advice = practice(songs, shown, measured=measured, how=[s.how for s in sheet_songs])
     pdf, _html = render_sheet(child=shown, pseudonymous=shown == child, goals=goals[:MAX_GOALS],
                               more_goals=max(0, len(goals) - MAX_GOALS), songs=sheet_songs, note=note,
                               therapist=plan.therapist if plan is not None else None, made=made,
-                              # A tempo found in a simulated child's visits is not "the speed the child is
-                              # comfortable with": the sheet then speaks of the songs' own speed.
-                              measured=not simulated_used and any(s.tempo is not None and s.tempo.source != "script"
-                                                                  for s in songs))
+                              measured=measured, tips=advice.general)
     put(PDF_NAME, pdf)
     readme_rows.append((README_NAME, "this list"))
     put(README_NAME, _readme(shown, made, readme_rows))
     return {
         "folder": str(folder), "child": child, "shown_as": shown, "made": made.isoformat(),
         "files": [name for name, _ in readme_rows], "pdf": PDF_NAME, "readme": README_NAME, "pdf_pages": 1,
-        "songs": out_songs, "notes": notes,
+        "songs": out_songs, "practice": advice.sentences, "notes": notes,
         "left_out": {"simulated_sessions": sim_sessions, "simulated_assessments": sim_assessments},
     }
+
+
+def _measured(songs: list[Song], simulated_used: bool) -> bool:
+    """Whether any song's tempo is one the child worked at (a session or an assessment with the child)."""
+    return not simulated_used and any(s.tempo is not None and s.tempo.source != "script" for s in songs)
+
+
+def home_practice(root: str | os.PathLike, child: str, plan: Plan | None, records: list[SessionRecord], *,
+                  name: str | None = None) -> list[str]:
+    """The home-practice recommendations for the family, as plain sentences (no files written).
+
+    The same sentences as the homepack's page: one per song (which song, how to join in, at which speed in
+    plain words and where that speed comes from), then how long and how often, what to do when the child is
+    tired, joining in, the volume. For a progress report's recommendations.
+
+    Parameters
+    ----------
+    root : path
+        The data directory (the child's latest assessment gives a rhythmic song's tempo when no session has).
+    child : str
+        The child's pseudonymous id.
+    plan : Plan or None
+        The child's plan (its objectives' scripts are the songs).
+    records : list of SessionRecord
+        The visits the caller counts (a report's: simulated ones only when it includes them). Assessment
+        probes are left out here; when a simulated visit is among them, a simulated assessment may give a
+        tempo too, and no speed is called the child's own.
+    name : str, optional
+        How the sentences call the child (default: the id; a report names the child as it does elsewhere).
+
+    Returns
+    -------
+    list of str
+        The sentences; empty when there is no song to recommend (no plan scripts and no visits).
+    """
+    check_child_id(child)
+    shown = name or child
+    visits = [r for r in records if not r.probe]
+    simulated = any(r.simulated for r in visits)
+    try:
+        assessment = latest_assessment(root, child, include_simulated=simulated)
+    except DataDirError:
+        assessment = None
+    try:
+        songs, _notes = choose_songs(plan, visits, child=child, max_songs=MAX_SONGS)
+    except ConfigError:
+        return []
+    songs = [dataclasses.replace(s, tempo=working_tempo(s.script, visits, assessment)) for s in songs]
+    used = simulated or (assessment is not None and bool(assessment.simulated))
+    return practice(songs, shown, measured=_measured(songs, used),
+                    how=[play_along(s.script, shown) for s in songs]).sentences
 
 
 def _left_out_notes(child: str, sessions: int, assessments: int, *, real: bool) -> list[str]:

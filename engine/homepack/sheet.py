@@ -3,9 +3,11 @@
 Plain language throughout: the plan's goals by domain in everyday words
 (:data:`DOMAIN_WORDS`) and the therapist's own description of each goal,
 never an objective's criterion, a metric or a score; for each song the file
-to play and one sentence on how to join in (:func:`play_along`); how long
-and how often; the therapist's note. The page is laid out with jinja2 and
-WeasyPrint (:mod:`engine.reports.render`, template
+to play, one sentence on how to join in (:func:`play_along`) and its speed
+in plain words; how to practise at home (how long, how often, what to do
+when the child is tired: :mod:`engine.homepack.practice`); the therapist's
+note. The child is called by the plan's display name when it has one. The
+page is laid out with jinja2 and WeasyPrint (:mod:`engine.reports.render`, template
 ``engine/reports/templates/homepack.html``) and must fit one A4 page: if it
 does not, it is laid out again more compactly, and a note too long even for
 that is refused in one sentence (:func:`render_sheet`).
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.errors import ConfigError
+from engine.homepack.practice import general_advice
 from engine.interventions.script import Script
 from engine.reports.render import environment, import_weasyprint
 
@@ -46,6 +49,7 @@ class SheetSong:
     how: str  # how to play along, one or two sentences
     minutes: float
     tempo_bpm: float
+    speed: str = ""  # the recording's speed in plain words (engine.homepack.practice.speed_sentence)
 
     @property
     def length(self) -> str:
@@ -86,14 +90,17 @@ def play_along(script: Script, child: str) -> str:
 
 def sheet_html(*, child: str, pseudonymous: bool, goals: Sequence[tuple[str, str]], more_goals: int,
                songs: Sequence[SheetSong], note: str | None, therapist: str | None, made: dt.date,
-               layout: str = "normal", measured: bool = True) -> str:
-    """The sheet as HTML. ``goals``: (domain in everyday words, the goal's description) pairs; ``measured``:
-    whether any song's tempo is one the child worked at (else the sheet does not say so)."""
+               layout: str = "normal", measured: bool = True, tips: Sequence[str] | None = None) -> str:
+    """The sheet as HTML. ``child``: how the page names the child (the display name when the plan has one);
+    ``pseudonymous``: it is the id; ``goals``: (domain in everyday words, the goal's description) pairs;
+    ``measured``: whether any song's tempo is one the child worked at (else the sheet does not say so);
+    ``tips``: the home-practice advice (:func:`engine.homepack.practice.general_advice` by default)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     return environment().get_template("homepack.html").render(
         child=child, pseudonymous=pseudonymous, goals=list(goals), more_goals=more_goals, songs=list(songs),
-        note=note, therapist=therapist, made=made, layout=layout, measured=measured)
+        note=note, therapist=therapist, made=made, layout=layout, measured=measured,
+        tips=list(tips) if tips is not None else general_advice(child, ()))
 
 
 def render_sheet(**context) -> tuple[bytes, str]:

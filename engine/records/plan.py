@@ -28,10 +28,18 @@ executed. ``tandem plan new ID`` writes a commented template to edit::
     threshold = 70
     scripts = ["steady-beat-march"]  # the scripts (file names or stems) that measure it
     target_date = 2026-12-15
+    baseline = 45                    # optional: the starting level in the session figure's unit
+    baseline_date = 2026-09-01       # optional, with baseline_source: where it was measured
+
+    [[cancelled]]                    # optional: a planned visit that did not take place
+    date = 2026-10-14
+    reason = "child ill"
 
 An objective takes the fields of :class:`engine.scoring.objectives.Objective`
-(``max_prompt`` too) plus ``description``, ``scripts``, ``target_date`` and
-``probes``: the assessment tasks (ids such as ``"stop_and_go"``, see
+(``max_prompt`` too) plus ``description``, ``scripts``, ``target_date``,
+``baseline`` (with ``baseline_date`` and ``baseline_source``: the starting
+level in the unit of the objective's session figure, written by ``tandem plan
+accept`` from the assessment) and ``probes``: the assessment tasks (ids such as ``"stop_and_go"``, see
 ``docs/assessment.md``) whose probe sessions measure it. Assessment probes are
 never a treatment data point; only a task named here gives the objective
 points, labelled *baseline* (a sensory probe is rated, not scored, so it
@@ -45,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 import os
 import re
 import stat
@@ -71,6 +80,7 @@ from engine.scoring.objectives import Objective
 __all__ = [
     "DOMAINS",
     "PHASES",
+    "Cancelled",
     "Goal",
     "Phase",
     "Plan",
@@ -94,17 +104,19 @@ DOMAINS = ("communication", "cognition", "socialization", "motor", "sensory")
 PHASES = ("baseline", "intervention", "maintenance")
 """The phases of a plan, in order."""
 
-_OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + (
-    "max_prompt", "description", "scripts", "target_date", "probes")
+_PLAN_ONLY = ("description", "scripts", "target_date", "probes", "baseline", "baseline_date", "baseline_source")
+_OBJECTIVE_FIELDS = tuple(f.name for f in dataclasses.fields(Objective)) + ("max_prompt",) + _PLAN_ONLY
 _FIELDS = {
     "plan": ("id", "display_name", "therapist", "service", "diagnosis", "mastery_gap_days", "min_trials", "goals",
-             "phases"),
+             "phases", "cancelled"),
     "goals": ("domain", "description", "objectives"),
     "goals.objectives": _OBJECTIVE_FIELDS,
     "phases": ("name", "start"),
+    "cancelled": ("date", "reason"),
 }
 _TABLE_NAMES = {"plan": "a plan", "goals": "a [[goals]] entry",
-                "goals.objectives": "a [[goals.objectives]] entry", "phases": "a [[phases]] entry"}
+                "goals.objectives": "a [[goals.objectives]] entry", "phases": "a [[phases]] entry",
+                "cancelled": "a [[cancelled]] entry"}
 
 
 class PlanError(ConfigError):
@@ -126,6 +138,9 @@ class PlanObjective:
     scripts: tuple[str, ...] = ()
     target_date: dt.date | None = None
     probes: tuple[str, ...] = ()  # assessment tasks whose probes are its baseline points (see the module docstring)
+    baseline: float | None = None  # the baseline in the units of the objective's session figure (docs/reports.md)
+    baseline_date: dt.date | None = None
+    baseline_source: str = ""  # where the baseline comes from, in words (e.g. the assessment it was measured in)
 
     @property
     def id(self) -> str:
@@ -150,6 +165,14 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class Cancelled:
+    """A planned visit that did not take place (attendance in the progress report)."""
+
+    date: dt.date
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Plan:
     """A checked plan (see the module docstring); read it with :func:`load_plan`."""
 
@@ -163,6 +186,7 @@ class Plan:
     service: str | None = None
     diagnosis: str | None = None
     mastery_gap_days: int = 1  # fewest days between two visits that both count toward mastery (docs/definitions.md)
+    cancelled: tuple[Cancelled, ...] = ()  # planned visits that did not take place, oldest first
 
     @property
     def objectives(self) -> tuple[PlanObjective, ...]:
@@ -184,6 +208,7 @@ class Plan:
             "service": self.service, "diagnosis": self.diagnosis, "mastery_gap_days": self.mastery_gap_days,
             "sha256": self.sha256,
             "phases": [{"name": p.name, "start": p.start.isoformat()} for p in self.phases],
+            "cancelled": [{"date": c.date.isoformat(), "reason": c.reason} for c in self.cancelled],
             "goals": [{
                 "domain": g.domain, "description": g.description,
                 "objectives": [{
@@ -191,6 +216,9 @@ class Plan:
                     "description": o.description, "scripts": list(o.scripts),
                     "target_date": o.target_date.isoformat() if o.target_date else None,
                     "probes": list(o.probes),
+                    "baseline": o.baseline,
+                    "baseline_date": o.baseline_date.isoformat() if o.baseline_date else None,
+                    "baseline_source": o.baseline_source or None,
                 } for o in g.objectives],
             } for g in self.goals],
         }
@@ -264,11 +292,13 @@ class _Checker(Checker):
         gap = self.attempt(self.gap_days, data, default=1)
         self.min_trials = self.attempt(self.default_min_trials, data, default=None)
         phases = self.attempt(self.phases, data, default=())
+        cancelled = self.attempt(self.cancelled, data, default=())
         goals = self.attempt(self.goals, data, default=())
         if self.problems:
             raise PlanError(self.problems)
         return Plan(path=path, id=pid, sha256=sha, display_name=display, therapist=therapist, goals=goals,
-                    phases=phases, service=service, diagnosis=diagnosis, mastery_gap_days=gap)
+                    phases=phases, service=service, diagnosis=diagnosis, mastery_gap_days=gap,
+                    cancelled=cancelled)
 
     min_trials: int | None = None  # the plan's default min_trials for its aggregate objectives (None: 5)
 
@@ -318,6 +348,27 @@ class _Checker(Checker):
             out.append(Phase(name, start))
         return tuple(out)
 
+    def cancelled(self, data: dict) -> tuple[Cancelled, ...]:
+        out: list[Cancelled] = []
+        for i, entry in enumerate(self.entries(data, "cancelled", "", None, "cancelled")):
+            where = ("cancelled", i)
+            prefix = f"cancelled[{i + 1}]."
+            self.unknown(entry, "cancelled", i, prefix)
+            try:
+                if "date" not in entry:
+                    raise self.fail(*where, None, prefix + "date", "is missing; write the day of the visit that did "
+                                    "not take place, e.g. date = 2026-10-14")
+                day = _as_date(entry["date"])
+                if day is None:
+                    raise self.fail(*where, "date", prefix + "date", "must be a date like 2026-10-14, not "
+                                    f"{describe(entry['date'])}")
+                reason = self.text(entry, "reason", where, prefix + "reason",
+                                   "why it did not take place, in quotes, e.g. \"child ill\"", False) or ""
+            except Problem:
+                continue
+            out.append(Cancelled(day, reason))
+        return tuple(sorted(out, key=lambda c: c.date))
+
     def goals(self, data: dict) -> tuple[Goal, ...]:
         out: list[Goal] = []
         ids: set[str] = set()
@@ -363,7 +414,7 @@ class _Checker(Checker):
             self.report(*where, "metric", prefix + "metric", f"'{metric}' is not a metric Tandem measures{hint}; "
                         "see docs/scripts.md for the metrics of each kind")
             return None
-        core = {k: v for k, v in entry.items() if k not in ("description", "scripts", "target_date", "probes")}
+        core = {k: v for k, v in entry.items() if k not in _PLAN_ONLY}
         if self.min_trials is not None and core.get("criterion", "aggregate") == "aggregate":
             core.setdefault("min_trials", self.min_trials)  # the plan's default for its aggregate objectives
         try:
@@ -392,17 +443,31 @@ class _Checker(Checker):
             if any(_task_id(s) == "sensory" for s in probes):
                 raise self.fail(*where, "probes", prefix + "probes", "cannot name the sensory probes: they are "
                                 "rated by the therapist, not scored, so they measure no objective")
-            target = None
-            if "target_date" in entry:
-                target = _as_date(entry["target_date"])
-                if target is None:
-                    raise self.fail(*where, "target_date", prefix + "target_date", "must be a date like "
-                                    f"2026-12-15, not {describe(entry['target_date'])}")
+            target = self.day(entry, "target_date", where, prefix, "2026-12-15")
+            baseline_date = self.day(entry, "baseline_date", where, prefix, "2026-09-01")
+            baseline = entry.get("baseline")
+            if baseline is not None and (isinstance(baseline, bool) or not isinstance(baseline, (int, float))
+                                         or not math.isfinite(baseline)):
+                raise self.fail(*where, "baseline", prefix + "baseline", "must be a number in the units of the "
+                                "objective's session figure (a percent of trials for a share or k of n, else the "
+                                f"metric's unit), not {describe(baseline)}")
+            source = self.text(entry, "baseline_source", where, prefix + "baseline_source",
+                               "where the baseline comes from, in quotes", False) or ""
         except Problem:
             return None
         return PlanObjective(objective=objective, domain=domain, goal=goal, description=description,
                              scripts=tuple(s.strip() for s in scripts), target_date=target,
-                             probes=tuple(dict.fromkeys(_task_id(s) for s in probes)))
+                             probes=tuple(dict.fromkeys(_task_id(s) for s in probes)),
+                             baseline=float(baseline) if baseline is not None else None,
+                             baseline_date=baseline_date, baseline_source=source)
+
+    def day(self, entry: dict, key: str, where: tuple, prefix: str, example: str) -> dt.date | None:
+        if key not in entry:
+            return None
+        day = _as_date(entry[key])
+        if day is None:
+            raise self.fail(*where, key, prefix + key, f"must be a date like {example}, not {describe(entry[key])}")
+        return day
 
 
 def _task_id(name: str) -> str:
@@ -522,6 +587,11 @@ start = {today}
 # name = "intervention"
 # start = 2026-10-01
 
+# Planned visits that did not take place (the progress report's attendance), one entry each:
+# [[cancelled]]
+# date = 2026-10-14
+# reason = "child ill"
+
 # Goals, each in one domain: communication, cognition, socialization, motor, sensory.
 # Each objective names a metric a script measures (see docs/scripts.md), how trials
 # are judged, and the scripts (file names or stems in content/songs) that measure it.
@@ -541,6 +611,9 @@ threshold = 70
 sessions = 3                      # mastered after 3 sessions in a row
 scripts = ["steady-beat-march"]
 # target_date = 2026-12-15
+# baseline = 45                   # optional: where the child started, in the figure's unit (here % of beats)
+# baseline_date = 2026-09-01
+# baseline_source = "first three visits"
 
 [[goals]]
 domain = "communication"

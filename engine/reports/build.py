@@ -50,9 +50,11 @@ from engine.records.beats import beat_asynchronies
 from engine.records.model import SessionRecord
 from engine.records.plan import Plan, PlanObjective, plan_entries_for
 from engine.records.reader import script_for
-from engine.reports import csvjson, plots
+from engine.records.soap import ChartNote, read_note
+from engine.reports import csvjson, plots, progress
 from engine.reports.render import data_uri, environment, html_to_pdf, import_weasyprint
 from engine.reports.sentences import (
+    axis_label,
     criterion_text,
     prompt_counts,
     session_sentences,
@@ -71,8 +73,8 @@ from engine.scoring.objectives import (
 )
 from engine.scoring.words import format_half_up, format_value, metric_display, percent_text
 
-__all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_report", "collect", "probe_measures",
-           "select_records", "session_date"]
+__all__ = ["FORMATS", "ObjectiveView", "Report", "SessionView", "build_note", "build_report", "collect",
+           "probe_measures", "select_records", "session_date", "session_started"]
 
 FORMATS = ("html", "pdf", "csv", "json")
 """The formats :func:`build_report` writes."""
@@ -145,6 +147,8 @@ class SessionView:
     trial_tables: list[dict[str, Any]] = field(default_factory=list)  # per activity: title, columns, rows
     plot: str | None = None
     plot_png: bytes | None = None
+    chart: ChartNote = field(default_factory=ChartNote)  # the therapist's parts of the note, signature, amendments
+    assessment: list[str] = field(default_factory=list)  # a sentence per objective: progress toward its criterion
 
     @property
     def date(self) -> dt.date:
@@ -185,6 +189,7 @@ class ObjectiveRow:
     summary: str
     prompts: dict[str, int]
     status: str = ""  # the objective's status as of this session
+    consecutive: int = 0  # judged visits in a row that met the criterion, as of this session
 
 
 @dataclass
@@ -212,6 +217,18 @@ class ObjectiveView:
     figure_label: str = ""
     notes: list[str] = field(default_factory=list)
     probes: tuple[str, ...] = ()  # the plan's assessment tasks whose probes are its baseline points
+    entry: PlanObjective | None = None  # the plan's objective (None for a script's)
+    baseline: progress.Level | None = None
+    current: progress.Level | None = None
+    trend_per_session: float | None = None  # the figure's unit per visit, over the latest phase (engine.reports.progress)
+    trend_text: str = ""
+    trend_segments: list[tuple[int, float, int, float]] = field(default_factory=list)
+    aim: tuple[float, float, float, float] | None = None
+
+    @property
+    def criterion_level(self) -> str:
+        """The criterion's figure in words (``at least 60 %``)."""
+        return progress.criterion_words(self.objective)
 
 
 @dataclass
@@ -236,6 +253,32 @@ class Report:
     left_out_simulated: int = 0  # simulated visits in the range, left out (no include_simulated)
     left_out_probes: int = 0  # assessment probes in the range that no plan objective names, left out
     warnings: list[str] = field(default_factory=list)  # damaged or unreadable visit logs, said on the page
+    discharge: bool = False  # a discharge summary instead of a quarterly report
+    home_practice: list[str] = field(default_factory=list)  # the homepack's recommendations, given by the caller
+    recommendations: list[str] = field(default_factory=list)
+    next_plan: list[str] = field(default_factory=list)  # the plan for the next quarter (or after discharge)
+    overview: list[str] = field(default_factory=list)  # the generated summary, a sentence per domain
+
+    @property
+    def plan_objectives(self) -> list[ObjectiveView]:
+        return [v for v in self.objectives if v.source == "plan"]
+
+    @property
+    def script_objectives(self) -> list[ObjectiveView]:
+        return [v for v in self.objectives if v.source != "plan"]
+
+    @property
+    def treatment_sessions(self) -> list[SessionView]:
+        """The visits shown that are treatment visits (not assessment probes)."""
+        return [s for s in self.sessions if not s.probe]
+
+    @property
+    def cancelled(self) -> list[Any]:
+        """The plan's cancelled visits in the report's range."""
+        if self.plan is None:
+            return []
+        return [c for c in self.plan.cancelled if (self.first is None or c.date >= self.first)
+                and (self.last is None or c.date <= self.last)]
 
     @property
     def simulated_shown(self) -> int:
@@ -287,15 +330,14 @@ def _plot_spec(objective: Objective | None) -> tuple[float | None, str, bool, bo
     if objective is None:
         return None, "value", False, False
     lower = objective.comparator in ("<", "<=")
+    label = axis_label(objective)
     if objective.criterion == "aggregate" and objective.aggregate not in BOOL_AGGREGATES:
-        unit = metric_display(objective.metric)[1]
-        label = f"session {objective.aggregate}" + (f" ({unit})" if unit else "")
-        return objective.threshold, label, lower, unit == "%"
+        return objective.threshold, label, lower, metric_display(objective.metric)[1] == "%"
     if objective.criterion == "aggregate" and objective.aggregate == "count_true":
-        return objective.threshold, "trials passed", False, False
+        return objective.threshold, label, False, False
     if objective.criterion == "aggregate":
-        return objective.threshold, "% of trials", False, True
-    return 100.0 * objective.k / objective.n, "% of judged trials passed", False, True
+        return objective.threshold, label, False, True
+    return 100.0 * objective.k / objective.n, label, False, True
 
 
 def _trials_of(trials: Iterable[Any]) -> list[Trial]:
@@ -354,7 +396,7 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         view = SessionView(
             n=len(shown) + 1, record=r, anchor=f"session-{len(shown) + 1}", started=started,
             phase="baseline" if r.probe else plan.phase_on(started.date()) if plan else None, prompts=prompts,
-            sentences=[], setup=setup_text(r.header, r.kind))
+            sentences=[], setup=setup_text(r.header, r.kind), chart=read_note(Path(r.path).parent))
         _trial_table(view)
         # The note's counts are its table's rows, so the sentence and the table always agree.
         view.sentences = session_sentences(
@@ -411,19 +453,26 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         if source == "plan":
             view.domain, view.goal = entry.domain, entry.goal
             view.description, view.target_date = entry.description, entry.target_date
-            view.probes = entry.probes
+            view.probes, view.entry = entry.probes, entry
         _judge(view, recs, views, entry if source == "script" and obj is None else None,
                min_gap_days=plan.mastery_gap_days if plan is not None else 1)
+        if obj is not None:  # worded for the kind of activity that measures it ("Imitated correctly", "±80 ms")
+            kind, window = _kind_and_window(recs, obj.metric)
+            view.criterion = criterion_text(obj, kind=kind, window_ms=window)
+        _levels(view)
         objectives.append(view)
         for row in view.rows:
             row.session.rows.append(row)
 
+    for sv in shown:  # the note's Assessment: plan objectives first, as the report lists them
+        sv.assessment = [progress.assessment_sentence(row) for row in sv.rows]
     report = Report(child=shown_name, child_id=child, names=names, date_from=date_from, date_to=date_to,
                     generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
                     therapist=therapist, plan=plan, sessions=shown, objectives=objectives,
                     include_simulated=include_simulated,
                     left_out_simulated=n_sim, left_out_probes=len(left_shown) - n_sim,
                     warnings=_warnings(shown, unreadable))
+    report.overview = progress.overview(report)
     if plots_wanted:
         _draw(report, meanwhile)
     return report
@@ -474,7 +523,8 @@ def _judge(view: ObjectiveView, recs: Sequence[tuple[SessionRecord, frozenset[in
         figure, text = _figure_of(obj, res, res.value)
         counted_prompts = prompt_counts(trials[o.index].prompt for o in res.trials if o.index < len(trials))
         row = ObjectiveRow(sv, view, res, res.value, figure, text, res.met, res.summary, counted_prompts)
-        row.status = status_label(objective_status(obj, results, dates, min_gap_days=min_gap_days).status)
+        now = objective_status(obj, results, dates, min_gap_days=min_gap_days)
+        row.status, row.consecutive = status_label(now.status), now.consecutive_met
         view.rows.append(row)
     if skipped:
         view.notes.append(f"{skipped} session{'s' if skipped != 1 else ''} of its scripts did not measure "
@@ -488,6 +538,28 @@ def _judge(view: ObjectiveView, recs: Sequence[tuple[SessionRecord, frozenset[in
     st = objective_status(obj, results, dates, min_gap_days=min_gap_days)
     view.status, view.sentence, view.consecutive_met = status_label(st.status), st.sentence, st.consecutive_met
     view.mastered_on, view.regressed_on = st.mastered_on, st.regressed_on
+
+
+def _kind_and_window(recs: Sequence[tuple[SessionRecord, frozenset[int]]], metric: str) -> tuple[str | None, float | None]:
+    """The intervention kind of the latest activity that measured ``metric``, and its timing window (ms) if any."""
+    for r, acts in reversed(recs):
+        for a in r.activities:
+            if a.index in acts and any(metric in t.scores for t in a.trials):
+                window = next((_num(t.scores.get("window_ms")) for t in a.trials if _num(t.scores.get("window_ms"))),
+                              None)
+                return a.intervention or r.header.get("intervention"), window
+    return None, None
+
+
+def _levels(view: ObjectiveView) -> None:
+    """Baseline, current level, trend and aim line of an objective (engine.reports.progress)."""
+    if view.objective is None:
+        return
+    view.baseline = progress.baseline_level(view, view.entry)
+    view.current = progress.current_level(view)
+    view.trend_per_session, view.trend_segments = progress.trend(view)
+    view.trend_text = progress.trend_text(view.trend_per_session, view.objective)
+    view.aim = progress.aim_positions(view, view.baseline)
 
 
 def _warnings(shown: Sequence[SessionView], unreadable: Sequence[dict[str, Any]]) -> list[str]:
@@ -592,6 +664,30 @@ def _activity_panels(r: SessionRecord, a: Any, prefix: str) -> list[dict[str, An
     return panels
 
 
+def _conditions(sessions: Sequence[SessionView], key: str) -> list[str | None]:
+    """Each visit's condition for ``key`` (:func:`_condition`); by activity alone when the tempi would make more
+    than four conditions (a legend of a dozen entries is read by no one)."""
+    groups = [_condition(s, key) for s in sessions]
+    if len(set(groups)) > 4:
+        groups = [_condition(s, key, tempo=False) for s in sessions]
+    return groups
+
+
+def _condition(sv: SessionView, key: str, *, tempo: bool = True) -> str | None:
+    """What a visit's figure of ``key`` was measured on: its activities that have it and their tempi
+    (``Steady-beat march, 80–120 BPM``), so a plot over visits tells conditions apart."""
+    acts = [a for a in sv.record.activities if any(key in t.scores for t in a.trials)]
+    if not acts:
+        return None
+    tempos = [t.tempo_bpm for a in acts for t in a.trials if key in t.scores and t.tempo_bpm]
+    names = " + ".join(dict.fromkeys(a.title or Path(a.script).stem for a in acts))
+    if not tempos or not tempo:
+        return names
+    lo, hi = min(tempos), max(tempos)
+    span = format_half_up("{:.0f}", lo) if round(lo) == round(hi) else format_half_up("{:.0f}–{:.0f}", lo, hi)
+    return f"{names}, {span} BPM"
+
+
 def _mean(values: Iterable[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return sum(vals) / len(vals) if vals else None
@@ -613,10 +709,20 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
             if phase and phase != last_phase:
                 marks.append((i, phase))
                 last_phase = phase
+        days = [row.session.date.isoformat() for row in view.rows]
+        mastered = [days.index(view.mastered_on[:10])] if view.mastered_on and view.mastered_on[:10] in days else []
+        regressed = ([days.index(view.regressed_on[:10])] if view.regressed_on and view.regressed_on[:10] in days
+                     else [])
+        aim_label = None
+        if view.aim is not None and view.target_date is not None:
+            aim_label = f"aim: {view.criterion_level} by {view.target_date:%d %b %Y}"
         jobs.append((plots.objective_plot, (
             [row.session.label for row in view.rows], [row.figure for row in view.rows],
-            [row.met for row in view.rows]), {"criterion": crit, "ylabel": ylabel, "lower_is_better": lower,
-                                              "phase_marks": marks, "percent": percent}))
+            [row.met for row in view.rows]), {
+                "criterion": crit, "ylabel": ylabel, "lower_is_better": lower, "phase_marks": marks,
+                "percent": percent, "visit_numbers": [row.session.n for row in view.rows],
+                "trends": view.trend_segments, "aim": view.aim, "aim_label": aim_label, "mastered": mastered,
+                "regressed": regressed, "prompts": [row.prompts for row in view.rows]}))
         setters.append(lambda png, view=view: setattr(view, "plot", data_uri(png)))
     for sv in report.sessions:
         jobs.append((plots.session_timing_plot, (_session_panels(sv.record),), {}))
@@ -632,15 +738,18 @@ def _draw(report: Report, meanwhile: Callable[[], object] | None = None) -> None
         asy = [_mean(_num(t.scores.get("asynchrony_mean_ms")) for t in s.record.trials) for s in report.sessions]
         if any(v is not None for v in asy):
             sd = [_mean(_num(t.scores.get("asynchrony_sd_ms")) for t in s.record.trials) for s in report.sessions]
-            panels.append({"y": asy, "err": sd, "zero": True, "title": "Asynchrony (session mean ± SD)",
-                           "ylabel": "ms (negative = early)"})
+            panels.append({"y": asy, "err": sd, "zero": True, "title": "Asynchrony per visit (mean ± SD)",
+                           "ylabel": "asynchrony (ms, − = early)",
+                           "groups": _conditions(report.sessions, "asynchrony_mean_ms")})
         for key, title in _LATENCY_KEYS:
             lat = [_mean(_num(t.scores.get(key)) for t in s.record.trials) for s in report.sessions]
             if any(v is not None for v in lat):
-                panels.append({"y": lat, "title": f"{title} (session mean)", "ylabel": "ms"})
+                panels.append({"y": lat, "title": f"{title} per visit (mean)", "ylabel": f"{title.lower()} (ms)",
+                               "groups": _conditions(report.sessions, key)})
                 break
         if panels:
-            jobs.append((plots.range_timing_plot, (labels, panels), {}))
+            jobs.append((plots.range_timing_plot, (labels, panels),
+                         {"visit_numbers": [s.n for s in report.sessions]}))
             setters.append(lambda png: setattr(report, "timing_plot", data_uri(png)))
         else:
             report.timing_plot = None
@@ -708,7 +817,8 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
                  date_from: dt.date | None = None, date_to: dt.date | None = None,
                  formats: Iterable[str] = FORMATS, out_dir: str | os.PathLike, names: bool = False,
                  therapist: str | None = None, summary: str | None = None,
-                 include_simulated: bool = False, unreadable: Sequence[dict[str, Any]] = ()) -> dict[str, list[Path]]:
+                 include_simulated: bool = False, unreadable: Sequence[dict[str, Any]] = (),
+                 discharge: bool = False, home_practice: Sequence[str] = ()) -> dict[str, list[Path]]:
     """Write the progress report, session notes and exports; the paths written, by format.
 
     Parameters
@@ -742,6 +852,12 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
         The child's visit logs that could not be read at all (listing rows
         with ``path`` and ``damage``): each is named in a warning on the
         report's first page, as is every damaged visit shown.
+    discharge : bool
+        A discharge summary: the status of each objective at discharge and
+        what to carry on with, instead of the plan for the next quarter.
+    home_practice : sequence of str
+        The family's home-practice recommendations (the homepack's), listed
+        among the recommendations.
 
     Raises
     ------
@@ -761,6 +877,8 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
                      therapist=therapist, plots_wanted=wants_pages, include_simulated=include_simulated,
                      meanwhile=import_weasyprint if "pdf" in formats else None, unreadable=unreadable)
     report.summary = [" ".join(p.split()) for p in re.split(r"\n\s*\n", summary or "") if p.strip()]
+    report.discharge, report.home_practice = discharge, list(home_practice)
+    report.recommendations, report.next_plan = progress.recommendations(report), progress.next_plan(report)
     written: dict[str, list[Path]] = {f: [] for f in formats}
     if wants_pages:
         html = render_html(report)
@@ -776,6 +894,36 @@ def build_report(child: str, records: Sequence[SessionRecord], plan: Plan | None
         written["csv"].append(write_private(out / "objectives.csv", csvjson.objectives_csv(report)))
     if "json" in formats:
         written["json"].append(write_private(out / "report.json", csvjson.report_json(report)))
+    return written
+
+
+def build_note(child: str, records: Sequence[SessionRecord], plan: Plan | None, visit: SessionRecord, *,
+               out_dir: str | os.PathLike, names: bool = False, formats: Iterable[str] = ("html", "pdf")) -> list[Path]:
+    """Write one visit's session note (``<out_dir>/<name>.html`` and ``.pdf``), judged as the report judges it
+    (the objectives' statuses count every treatment visit up to it); the paths written.
+
+    A simulated visit's note counts simulated visits too (as ``--include-simulated`` does); a probe no plan
+    objective names is a note of its own.
+    """
+    day = session_date(visit)
+    report = collect(child, list(records), plan, date_from=day, date_to=day, names=names,
+                     include_simulated=visit.simulated, plots_wanted=False)
+    sv = next((s for s in report.sessions if s.record.path == visit.path), None)
+    if sv is None:  # a probe no plan objective names
+        report = collect(child, [visit], plan, date_from=day, date_to=day, names=names, include_simulated=True,
+                         plots_wanted=False)
+        sv = report.sessions[0]
+    report.sessions = [sv]
+    for v in report.objectives:
+        v.rows = [row for row in v.rows if row.session is sv]
+    _draw(report)
+    out = ensure_private_dir(Path(out_dir))
+    html = render_html(report, only=sv)
+    written = []
+    if "html" in formats:
+        written.append(write_private(out / f"{_note_name(sv)}.html", html))
+    if "pdf" in formats:
+        written.append(write_private(out / f"{_note_name(sv)}.pdf", html_to_pdf(html, str(out))))
     return written
 
 

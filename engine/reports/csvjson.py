@@ -175,6 +175,15 @@ def report_json(report) -> str:
             "sha256": plan.sha256,
             "phases": [{"name": p.name, "start": p.start.isoformat()} for p in plan.phases],
         },
+        "discharge": report.discharge,
+        "attendance": {
+            "held": len(report.treatment_sessions),
+            "cancelled": [{"date": c.date.isoformat(), "reason": c.reason or None} for c in report.cancelled],
+        },
+        "overview": report.overview,
+        "recommendations": report.recommendations,
+        "home_practice": report.home_practice,
+        "next_plan": report.next_plan,
         "sessions": [{
             "n": s.n,
             "log": s.record.path.name if s.record.path.name != "events.jsonl" else s.record.path.parent.name,
@@ -195,6 +204,7 @@ def report_json(report) -> str:
                         "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores}
                        for t in s.record.trials],
             "notes": [{"t_s": n.t_s, "trial": n.trial if n.trial > 0 else None, "text": n.text} for n in s.record.notes],
+            "note": {**s.chart.to_dict(), "assessment_sentences": s.assessment},
         } for s in report.sessions],
         "objectives": [{
             "key": v.key,
@@ -218,6 +228,11 @@ def report_json(report) -> str:
             "regressed_on": v.regressed_on,
             "sentence": v.sentence,
             "notes": v.notes,
+            "baseline": v.baseline.to_dict() if v.baseline else None,
+            "current": v.current.to_dict() if v.current else None,
+            "criterion_level": v.criterion_level if v.objective is not None else None,
+            "trend_per_session": v.trend_per_session,
+            "trend": v.trend_text or None,
             "sessions": [{
                 "session": row.session.n,
                 "date": row.session.date.isoformat(),

@@ -12,13 +12,14 @@ asked for (:func:`import_weasyprint`, :func:`html_to_pdf`).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
 import logging
 
 from engine.reports.sentences import duration_text, prompt_text
 from engine.scoring.display import format_score
 
-__all__ = ["data_uri", "environment", "html_to_pdf", "import_weasyprint"]
+__all__ = ["data_uri", "day_text", "environment", "html_to_pdf", "import_weasyprint"]
 
 
 @functools.cache
@@ -28,7 +29,7 @@ def environment():
     HTML is autoescaped and an undefined name is an error. Filters: ``score``
     (:func:`~engine.scoring.display.format_score`), ``prompts``
     (:func:`~engine.reports.sentences.prompt_text`) and ``duration``
-    (:func:`~engine.reports.sentences.duration_text`).
+    (:func:`~engine.reports.sentences.duration_text`), ``day`` (:func:`day_text`).
     """
     import jinja2  # heavy (80 ms): only when a document is rendered
 
@@ -38,7 +39,16 @@ def environment():
     env.filters["score"] = format_score
     env.filters["prompts"] = prompt_text
     env.filters["duration"] = duration_text
+    env.filters["day"] = day_text
     return env
+
+
+def day_text(iso: str | None) -> str:
+    """An ISO date (or date-time) as the documents show a day: ``21 Dec 2026``; anything else as it is."""
+    try:
+        return f"{dt.date.fromisoformat(str(iso)[:10]):%d %b %Y}"
+    except ValueError:
+        return str(iso)
 
 
 def data_uri(png: bytes | None) -> str | None:

@@ -9,7 +9,7 @@ short sentences a therapist can paste into notes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from engine.scoring.objectives import (
     BOOL_AGGREGATES,
@@ -21,16 +21,18 @@ from engine.scoring.objectives import (
 )
 from engine.scoring.words import (
     AGGREGATE_WORDS,
-    BOOL_METRIC_PHRASES,
     COMPARATOR_WORDS,
-    format_value,
+    SHARE_METRICS,
+    bool_phrase,
     metric_display,
     plural,
     round_half_up,
+    threshold_text,
 )
 
 __all__ = [
     "REPORT_STATUSES",
+    "axis_label",
     "criterion_text",
     "duration_text",
     "prompt_counts",
@@ -53,35 +55,66 @@ def status_label(status: str | None) -> str:
     return _STATUS_MAP.get(status or "", "not started")
 
 
-def criterion_text(objective: Objective) -> str:
-    """The objective's criterion in one sentence, e.g. "Imitated correctly on at least 4 of 5 trials."."""
+#: How an aggregate over a visit's trials reads after a share ("on at least 70 % of beats on average …").
+_SHARE_SCOPE = {"mean": "on average over a visit's trials", "median": "in the median trial of a visit",
+                "min": "in the lowest trial of a visit", "max": "in the highest trial of a visit"}
+
+
+def criterion_text(objective: Objective, *, kind: str | None = None, window_ms: float | None = None) -> str:
+    """The objective's criterion in one sentence: behaviour, on which trials, against what, and mastery.
+
+    E.g. "Imitated correctly on at least 4 of the first 5 trials (independent trials count); mastered when
+    met in 3 consecutive visits on separate days." ``kind`` (the kind of activity) words ``correct``,
+    ``window_ms`` the timing window of ``within_window_pct``; without them the words are general
+    ("Responded correctly", "within the timing window"). The only parenthesis before the semicolon is the
+    prompt levels counted, so ``text.split(" (")[0]`` is the criterion alone.
+    """
     agg = objective.aggregate
-    if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
-        phrase = BOOL_METRIC_PHRASES.get(objective.metric,
-                                         f"{metric_display(objective.metric)[0].capitalize()}: yes")
-        words = COMPARATOR_WORDS[objective.comparator]
-        if agg == "percent_true":
-            text = f"{phrase} on {words} {objective.threshold:g} % of trials"
-        else:
-            text = f"{phrase} on {words} {plural(int(objective.threshold), 'trial')}"
-    elif objective.criterion == "aggregate":
-        name, unit = metric_display(objective.metric)
-        text = (f"{AGGREGATE_WORDS[agg]} {name} {COMPARATOR_WORDS[objective.comparator]} "
-                f"{format_value(objective.threshold, unit)} over a session's trials")
-    else:
-        text = f"{trial_test_phrase(objective)} on at least {objective.k} of {objective.n}"
-        text += " consecutive trials" if objective.criterion == "k_of_n_consecutive" else " trials"
     level = level_phrase(objective)
-    if level:
-        text += f" {level}"
-    prompts = objective.counted_prompts
-    if prompts == ("independent",):
-        counted = "independent trials count"
+    at = f" {level}" if level else ""
+    comparator = COMPARATOR_WORDS[objective.comparator]
+    if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
+        phrase = bool_phrase(objective.metric, kind=kind)
+        if agg == "percent_true":
+            text = f"{phrase} on {comparator} {objective.threshold:g} % of a visit's trials{at}"
+        else:
+            text = f"{phrase} on {comparator} {plural(int(objective.threshold), 'trial')} of a visit{at}"
+    elif objective.criterion == "aggregate" and objective.metric in SHARE_METRICS:
+        text = f"{trial_test_phrase(objective, window_ms=window_ms)} {_SHARE_SCOPE[agg]}{at}"
+    elif objective.criterion == "aggregate":
+        name, _ = metric_display(objective.metric)
+        text = (f"{AGGREGATE_WORDS[agg]} {name} over a visit's trials{at} was "
+                f"{threshold_text(objective.metric, objective.comparator, objective.threshold)}")
     else:
-        counted = f"{', '.join(prompts[:-1])} and {prompts[-1]} trials count" if len(prompts) > 1 \
-            else f"{prompts[0]} trials count"
+        test = trial_test_phrase(objective, kind=kind, window_ms=window_ms)
+        if objective.criterion == "k_of_n_consecutive":
+            text = f"{test} on at least {objective.k} trials in a row among the first {objective.n}{at}"
+        else:
+            text = f"{test} on at least {objective.k} of the first {plural(objective.n, 'trial')}{at}"
+    prompts = objective.counted_prompts
+    counted = f"{_and_list(prompts)} trials count"
+    if objective.criterion == "aggregate":
+        counted += f", at least {objective.min_trials} of them"
     return (f"{text} ({counted}); mastered when met in "
-            f"{plural(objective.sessions, 'consecutive session')} on separate days.")
+            f"{plural(objective.sessions, 'consecutive visit')} on separate days.")
+
+
+def axis_label(objective: Objective) -> str:
+    """What an objective's plot shows on its y axis, one point per visit, with the unit, e.g. "Median tempo
+    drift after the music stopped (% of the beat per interval)" or "% of trials: stopped when the music
+    stopped"."""
+    agg = objective.aggregate
+    if objective.criterion == "aggregate" and agg not in BOOL_AGGREGATES:
+        name, unit = metric_display(objective.metric)
+        return f"{AGGREGATE_WORDS[agg]} {name}" + (f" ({unit})" if unit else "")
+    phrase = bool_phrase(objective.metric) if agg in BOOL_AGGREGATES else trial_test_phrase(objective)
+    what = "Trials" if agg == "count_true" else "% of trials"
+    return f"{what}: {phrase[0].lower()}{phrase[1:]}"
+
+
+def _and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return f"{', '.join(items[:-1])} and {items[-1]}" if len(items) > 1 else items[0]
 
 
 def prompt_counts(prompts: Iterable[str]) -> dict[str, int]:
@@ -121,41 +154,44 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
     simulated child (model 'steady')"); ``probe``: the assessment task(s) of a probe shown as baseline.
     ``duration_s`` is the session's own time (its stream clock), never the wall clock.
     """
-    unmarked = prompts.get(NOT_RECORDED, 0)
-    help_given = {k: v for k, v in prompts.items() if k not in ("independent", NOT_RECORDED)}
     if played and not n_trials:
-        first = f"{title}: {played} for {duration_text(duration_s)}, with no trials to score"
-    elif not n_trials:
-        first = f"{title}: no trials in {duration_text(duration_s)}"
-    else:
-        counted = f" ({plural(beats, 'beat')}, one bar a trial)" if beats else ""
-        first = f"{title}: {plural(n_trials, 'trial')}{counted} in {duration_text(duration_s)}"
-    if n_trials and not help_given and not unmarked:
+        return [*_more_sentences(f"{title} ran for {duration_text(duration_s)} ({played}), with no trials to "
+                                 "score.", status, skipped_lines, simulated, probe)]
+    if not n_trials:
+        return [*_more_sentences(f"{title} ran for {duration_text(duration_s)} with no trials.", status,
+                                 skipped_lines, simulated, probe)]
+    counted = f" ({plural(beats, 'beat')}, one bar a trial)" if beats else ""
+    first = f"{title} ran for {duration_text(duration_s)} with {plural(n_trials, 'trial')}{counted}"
+    unmarked = prompts.get(NOT_RECORDED, 0)
+    if unmarked == n_trials:
+        first += "; no prompt level was recorded for them."
+    elif set(prompts) <= {"independent"}:
         first += ", all without prompts."
-    elif help_given:
-        first += f"; prompts given: {prompt_text(help_given)} ({prompts.get('independent', 0)} independent)."
-    elif unmarked and unmarked == n_trials:
-        first += "; no prompt level was recorded."
-    elif unmarked:
-        first += f"; {prompts.get('independent', 0)} independent."
     else:
-        first += "."
-    if unmarked and unmarked != n_trials:
-        first = first[:-1] + f"; {plural(unmarked, 'trial')} without a recorded prompt level."
+        levels = [f"{n} {level}" for level, n in prompts.items() if level != NOT_RECORDED]
+        if unmarked:
+            levels.append(f"{unmarked} without a recorded prompt level")
+        first += f": {_and_list(levels)}."
+    return _more_sentences(first, status, skipped_lines, simulated, probe)
+
+
+def _more_sentences(first: str, status: str, skipped_lines: int, simulated: str | None,
+                    probe: str | None) -> list[str]:
+    """A progress note's first sentence, then what the reader must know about the visit's data."""
     out = [first]
     if simulated:
-        out.append(f"Simulated visit, not a child's data: {simulated} played it (shown because simulated visits "
-                   f"were asked for).")
+        out.append(f"This was a simulated visit, not a child's data: {simulated} played it (shown because "
+                   f"simulated visits were asked for).")
     if probe:
-        out.append(f"An assessment probe ({probe}), shown as a baseline point of the plan objectives that name it; "
-                   f"it is not a treatment visit.")
+        out.append(f"This was an assessment probe ({probe}), shown as a baseline point of the plan objectives "
+                   f"that name it; it is not a treatment visit.")
     if status == "interrupted":
-        out.append("The session was cut off before it ended (interrupted); the trials completed before "
+        out.append("The visit was cut off before it ended (interrupted); the trials completed before "
                    "that are included.")
     elif status == "stopped":
-        out.append("The therapist stopped the session before all its trials.")
+        out.append("The therapist stopped the visit before all its trials.")
     if skipped_lines:
-        out.append(f"{plural(skipped_lines, 'line')} of the session log could not be read "
+        out.append(f"{plural(skipped_lines, 'line')} of the visit's log could not be read "
                    f"(cut off by the interruption) and {'was' if skipped_lines == 1 else 'were'} left out.")
     return out
 
@@ -163,15 +199,19 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
 def setup_text(header: dict, kind: str) -> str:
     """The devices a session ran on and how their latencies were known, for its progress note."""
     if kind == "demo":
-        return "A simulated child on the offline stream (no device latencies)."
-    parts = [f"MIDI {header['midi_in']}" if header.get("midi_in") else "",
-             "microphone" if header.get("mic") else "", f"audio {header['audio_device']}" if header.get("audio_device")
-             else ""]
-    devices = ", ".join(p for p in parts if p) or "no input device recorded"
+        return "A simulated child played on the offline stream, so there were no device latencies."
+    parts = [f"MIDI input {header['midi_in']}" if header.get("midi_in") else "",
+             "the microphone" if header.get("mic") else "",
+             f"audio device {header['audio_device']}" if header.get("audio_device") else ""]
+    parts = [p for p in parts if p]
+    if parts:
+        used = f"The visit used {_and_list(parts)}."
+    else:
+        used = "No input device was recorded for this visit."
     note = (header.get("calibration") or {}).get("note") or (
-        "No calibration profile was recorded for this session (it ran before calibration existed, or without one): "
+        "No calibration profile was recorded for this visit (it ran before calibration existed, or without one): "
         "timing used the device's reported latencies only.")
-    return f"{devices}. {note}"
+    return f"{used} {note}"
 
 
 def simulated_child_text(header: dict) -> str:

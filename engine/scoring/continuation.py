@@ -29,6 +29,11 @@ ITI
     of the ITIs.
 ``tempo_ratio``
     ``iti_mean_ms / paced_ioi_ms`` (1 = kept the tempo, > 1 = slowed down).
+``tempo_error_pct``
+    ``|tempo_ratio − 1| × 100``: how far the mean interval was from the beat's, in
+    percent of the beat, whichever the side (rushing to 0.9 and dragging to 1.1
+    both give 10). An objective "within 10 % of the beat" is ``tempo_error_pct
+    <= 10``; on ``tempo_ratio`` alone a one-sided rule would pass the other side.
 ``drift_ms_per_interval``
     The least-squares slope of ITI against interval number (0, 1, 2, …), in ms
     per interval: +5 means each interval is 5 ms longer than the one before,
@@ -95,6 +100,8 @@ class ContinuationResult:
         SD / mean of the ITIs.
     tempo_ratio : float or None
         Mean ITI / paced IOI.
+    tempo_error_pct : float or None
+        ``|tempo_ratio − 1| × 100``: distance from the beat's tempo, % of the beat, either side.
     drift_ms_per_interval : float or None
         OLS slope of ITI over interval number, ms per interval (+ = slowing).
     drift_pct_per_interval : float or None
@@ -119,6 +126,7 @@ class ContinuationResult:
     iti_sd_ms: float | None
     iti_cv: float | None
     tempo_ratio: float | None
+    tempo_error_pct: float | None
     drift_ms_per_interval: float | None
     drift_pct_per_interval: float | None
     lag1_autocorrelation: float | None
@@ -190,7 +198,7 @@ def score_continuation(
     if taps.size > 1 and not np.all(np.diff(taps) > 0):
         raise ValueError("taps_s must not contain the same time twice")
 
-    empty = {"iti_mean_ms": None, "iti_sd_ms": None, "iti_cv": None, "tempo_ratio": None,
+    empty = {"iti_mean_ms": None, "iti_sd_ms": None, "iti_cv": None, "tempo_ratio": None, "tempo_error_pct": None,
              "drift_ms_per_interval": None, "drift_pct_per_interval": None, "lag1_autocorrelation": None,
              "wk_clock_sd_ms": None, "wk_motor_sd_ms": None, "irregular": 0}
     if cues.size < 2:
@@ -238,6 +246,7 @@ def score_continuation(
         iti_sd_ms=sd,
         iti_cv=sd / mean,
         tempo_ratio=mean / paced_ms,
+        tempo_error_pct=100.0 * abs(mean - paced_ms) / paced_ms,
         drift_ms_per_interval=slope,
         drift_pct_per_interval=100.0 * slope / paced_ms,
         lag1_autocorrelation=lag1,

@@ -14,17 +14,19 @@ __all__ = ["TRIAL_SCORES", "format_score"]
 
 TRIAL_SCORES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "call_and_response": (("response_latency_ms", "latency", "{:.0f} ms"),
-                          ("onsets_matched", "notes matched", "{}"), ("onsets_missed", "missed", "{}"),
+                          ("onsets_matched", "notes matched", "{}"), ("onsets_missed", "notes missed", "{}"),
                           ("ioi_error_ms", "rhythm error", "{:.0f} ms")),
     "turn_taking": (("waited", "waited", "{}"), ("initiated", "started a turn", "{}"),
-                    ("initiation_latency_ms", "latency", "{:.0f} ms"), ("turn_length_notes", "notes", "{}")),
+                    ("initiation_latency_ms", "latency", "{:.0f} ms"),
+                    ("turn_length_notes", "turn length", "{} notes")),
     "rhythmic_cueing": (("within_window_pct", "on the beat", "{:.0f} %"),
-                        ("asynchrony_mean_ms", "asynchrony", "{:+.0f} ms"), ("asynchrony_sd_ms", "SD", "{:.0f} ms"),
-                        ("missed", "missed", "{}"),
+                        ("asynchrony_mean_ms", "timing", "{:+.0f} ms"),
+                        ("asynchrony_sd_ms", "timing SD", "{:.0f} ms"),
+                        ("missed", "beats missed", "{}"),
                         ("continuation_tempo_ratio", "alone: intervals", "{:.2f} × the beat"),
-                        ("drift_pct_per_interval", "interval drift", "{:+.1f} % per beat")),
+                        ("drift_pct_per_interval", "drift per interval", "{:+.2f} % of the beat")),
     "stop_and_go": (("played_during_go", "played with the music", "{}"), ("stopped", "stopped", "{}"),
-                    ("stop_latency_ms", "stopping latency", "{:.0f} ms")),
+                    ("stop_latency_ms", "kept playing", "{:.0f} ms")),
     "fill_in_the_blank": (("filled", "filled the blank", "{}"), ("blank_asynchrony_ms", "timing", "{:+.0f} ms")),
 }
 """Per kind of intervention: (score key, label, format) of the scores that sum up one trial."""

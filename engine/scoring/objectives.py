@@ -55,11 +55,17 @@ from engine.scoring.words import (
     BOOL_METRIC_PHRASES,
     COMPARATOR_WORDS,
     NUMERIC_METRIC_NAMES,
+    SHARE_METRICS,
+    bool_phrase,
     format_value,
+    kind_of_scores,
     metric_display,
+    metric_value_text,
     percent_text,
     plural,
     round_half_up,
+    share_words,
+    threshold_text,
 )
 from engine.text import shown
 
@@ -534,6 +540,9 @@ class SessionResult:
         One or two plain sentences about this session.
     trials : tuple of TrialOutcome
         Every trial, in order, with how it was treated.
+    measure : str
+        The session's figures in words, without the verdict (the start of ``summary``, and of the
+        sentence over sessions); empty when ``met`` is None.
     """
 
     objective_id: str
@@ -551,6 +560,7 @@ class SessionResult:
     trials: tuple[TrialOutcome, ...]
     not_recorded: int = 0
     other_difficulty: int = 0
+    measure: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a plain dict (JSON-ready)."""
@@ -776,8 +786,8 @@ def evaluate_session(
     reason = None
     if counted < needed and trial_list and other_difficulty == len(trial_list):
         met = None
-        reason = (f"None of the {plural(len(trial_list), 'trial')} {'was' if len(trial_list) == 1 else 'were'} "
-                  f"{level_phrase(objective)}, the difficulty this objective is about.")
+        which = "The only trial was not" if len(trial_list) == 1 else f"None of the {len(trial_list)} trials were"
+        reason = f"{which} {level_phrase(objective)}, the difficulty this objective is about."
     elif counted < needed:
         met = None
         reason = _no_verdict_reason(objective, len(trial_list), counted, prompted, unscorable,
@@ -807,12 +817,13 @@ def evaluate_session(
         other_difficulty=other_difficulty,
     )
     if met is None:
-        summary = reason
-    else:
-        summary = (f"{_measure_phrase(objective, result)}; criterion "
-                   f"{'met' if met else 'not met'}.{_exclusion_note(result)}"
-                   f"{_difficulty_note(objective, other_difficulty)}")
-    return dataclasses.replace(result, summary=summary)
+        return dataclasses.replace(result, summary=reason)
+    counted_trials = [trial_list[o.index] for o in outcomes if o.status == "counted"]
+    kind, window_ms = _wording_context(counted_trials)
+    measure = _measure_phrase(objective, result, kind=kind, window_ms=window_ms)
+    summary = (f"{measure}; criterion {'met' if met else 'not met'}.{_exclusion_note(result)}"
+               f"{_difficulty_note(objective, other_difficulty)}")
+    return dataclasses.replace(result, summary=summary, measure=measure)
 
 
 def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompted: int,
@@ -826,10 +837,11 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
                 "the criterion.")
     if counted == 0 and prompted == n_trials:
         levels = " or ".join(objective.counted_prompts)
-        return (f"All {plural(n_trials, 'trial')} were prompted, and only {levels} trials "
-                "count toward the criterion.")
+        which = "The only trial was" if n_trials == 1 else f"All {n_trials} trials were"
+        return f"{which} prompted, and only {levels} trials count toward the criterion."
     if counted == 0 and unscorable == n_trials:
-        return f"None of the {plural(n_trials, 'trial')} could be scored."
+        return "The only trial could not be scored." if n_trials == 1 else \
+            f"None of the {n_trials} trials could be scored."
     left_out = []
     if prompted:
         left_out.append(f"{prompted} prompted")
@@ -844,41 +856,77 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
 
 
 # --- sentences ------------------------------------------------------------------
+#
+# Each sentence reads condition + behaviour + criterion where the data allow it: what the child did
+# ("Stopped when the music stopped", "Tapped within ±80 ms of the beat on at least 70 % of beats"), on
+# which trials (the difficulty, the prompt levels counted) and against what. The words of each metric
+# are in engine.scoring.words; the templates, with examples the code produced, in docs/sentences.md.
 
 
-def trial_test_phrase(objective: Objective) -> str:
-    """What a passing trial is, e.g. "Imitated correctly" or "Response latency at most 2000 ms"."""
-    is_true = (objective.comparator in ("==", ">=") and objective.threshold == 1.0) or (
-        objective.comparator == ">" and objective.threshold == 0.0)
-    if is_true and objective.metric in BOOL_METRIC_PHRASES:
-        return BOOL_METRIC_PHRASES[objective.metric]
-    name, unit = metric_display(objective.metric)
-    if is_true and objective.metric not in NUMERIC_METRIC_NAMES and not unit:
-        return f"{name.capitalize()}: yes"
-    words = COMPARATOR_WORDS[objective.comparator]
-    return f"{name.capitalize()} {words} {format_value(objective.threshold, unit)}"
+def _true_test(objective: Objective) -> bool | None:
+    """For a true/false test: True if a passing trial has the metric, False if it lacks it; None otherwise."""
+    comparator, threshold = objective.comparator, objective.threshold
+    if (comparator in ("==", ">=") and threshold == 1.0) or (comparator == ">" and threshold == 0.0):
+        return True
+    if (comparator in ("==", "<=") and threshold == 0.0) or (comparator == "<" and threshold == 1.0):
+        return False
+    return None
 
 
-def _measure_phrase(objective: Objective, result: SessionResult) -> str:
+def trial_test_phrase(objective: Objective, *, kind: str | None = None, window_ms: float | None = None) -> str:
+    """What a passing trial is, e.g. "Imitated correctly" or "Response latency was at most 2000 ms".
+
+    ``kind``: the kind of activity, for the words of ``correct``; ``window_ms``: the timing window of a
+    synchronisation metric ("Tapped within ±80 ms of the beat on at least 70 % of beats").
+    """
+    metric = objective.metric
+    test = _true_test(objective)
+    if test is not None and (metric in BOOL_METRIC_PHRASES or metric not in NUMERIC_METRIC_NAMES):
+        return bool_phrase(metric, true=test, kind=kind)
+    if metric in SHARE_METRICS:
+        units, done = share_words(metric, window_ms)
+        return (f"{done[0].upper()}{done[1:]} on {COMPARATOR_WORDS[objective.comparator]} "
+                f"{format_value(objective.threshold, '%')} of {units}")
+    name, _ = metric_display(metric)
+    return f"{name[0].upper()}{name[1:]} was {threshold_text(metric, objective.comparator, objective.threshold)}"
+
+
+def _measure_phrase(objective: Objective, result: SessionResult, *, kind: str | None = None,
+                    window_ms: float | None = None) -> str:
     """The session's numbers in words, without the verdict."""
     agg = objective.aggregate
     at = f" {level_phrase(objective)}" if objective.level else ""
+    trials = f"{plural(result.counted, 'trial')}{at}"
     if objective.criterion == "aggregate" and agg in BOOL_AGGREGATES:
-        phrase = BOOL_METRIC_PHRASES.get(
-            objective.metric, f"{metric_display(objective.metric)[0].capitalize()}: yes")
+        phrase = bool_phrase(objective.metric, kind=kind)
         pct = 100.0 * result.passed / result.judged
         return f"{phrase} on {result.passed} of {plural(result.judged, 'trial')}{at} ({percent_text(pct)})"
     if objective.criterion == "aggregate":
-        name, unit = metric_display(objective.metric)
-        return (f"{AGGREGATE_WORDS[agg]} {name} {format_value(result.value, unit)} over "
-                f"{plural(result.counted, 'trial')}{at}")
+        value = metric_value_text(objective.metric, result.value)
+        if objective.metric in SHARE_METRICS:
+            units, done = share_words(objective.metric, window_ms)
+            if agg == "mean":
+                return f"On average over {trials}, {value} of {units} were {done}"
+            return f"Over {trials}, the {AGGREGATE_WORDS[agg].lower()} trial had {value} of {units} {done}"
+        name, _ = metric_display(objective.metric)
+        return f"Over {trials}, the {AGGREGATE_WORDS[agg].lower()} {name} was {value}"
     pct = 100.0 * result.passed / result.judged
     first = "the first " if result.counted > result.judged else ""
-    text = (f"{trial_test_phrase(objective)} on {result.passed} of {first}"
+    text = (f"{trial_test_phrase(objective, kind=kind, window_ms=window_ms)} on {result.passed} of {first}"
             f"{plural(result.judged, 'trial')}{at} ({percent_text(pct)})")
     if objective.criterion == "k_of_n_consecutive":
-        text += f", longest run {result.longest_run} in a row ({objective.k} needed)"
+        text += f", with a longest run of {result.longest_run} in a row ({objective.k} needed)"
     return text
+
+
+def _wording_context(trials: Sequence[Trial]) -> tuple[str | None, float | None]:
+    """The kind of activity the trials come from and their timing window (ms), for the words only: None
+    when not known or not the same on every trial (a plan objective judged over several activities)."""
+    kinds = {kind_of_scores(t.scores) for t in trials}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    windows = {t.scores.get("window_ms") for t in trials if "window_ms" in t.scores}
+    window = windows.pop() if len(windows) == 1 else None
+    return kind, (float(window) if _is_real(window) and math.isfinite(window) else None)
 
 
 #: How each difficulty reads: (exactly, at least, at most, a range), as ``str.format`` patterns of the bounds.
@@ -1029,33 +1077,33 @@ def objective_status(objective: Objective, sessions: Sequence[SessionResult],
 
     days = " on separate days" if dates is not None else ""
     if status == "not started":
-        sentence = "No trials recorded yet."
+        sentence = "No trials have been recorded yet."
     elif latest.met is None:
-        sentence = latest.reason + " This session neither counts toward mastery nor breaks it."
+        sentence = latest.reason + " This visit neither counts toward mastery nor breaks it."
         if status == "mastered":
             sentence += (f" The objective stays mastered: its criterion was met in the "
-                         f"{streak} sessions{days} with data before this one.")
+                         f"{streak} visits{days} with data before this one.")
         elif streak:
-            sentence += (f" The criterion was met in the last {plural(streak, 'session')}{days} "
-                         f"with data ({required} in a row needed for mastery).")
+            last = "at the last visit" if streak == 1 else f"in the last {streak} visits{days}"
+            sentence += f" The criterion was met {last} with data ({required} in a row needed for mastery)."
     else:
-        measure = _measure_phrase(objective, latest)
+        measure = latest.measure or _measure_phrase(objective, latest)
         if not latest.met:
-            tail = "criterion not met this session."
+            tail = "criterion not met at this visit."
             if regressed_on is not None and regressed_on == (dates[-1] if dates else None) and mastered_on:
-                tail = (f"criterion not met this session, after it was mastered on {_day(mastered_on)}: "
+                tail = (f"criterion not met at this visit, after it was mastered on {_day(mastered_on)}: "
                         f"in progress again.")
         elif latest_same_day:
             when = "on the same day as" if min_gap_days == 1 else f"within {min_gap_days} days of"
-            tail = (f"criterion met, but {when} the last session that counted ({_day(last_day)}), so it does not "
+            tail = (f"criterion met, but {when} the last visit that counted ({_day(last_day)}), so it does not "
                     f"count again toward mastery")
             tail += (": mastered." if status == "mastered" else
-                     f" ({streak} of {required} sessions{days} so far).")
+                     f" ({streak} of {required} visits{days} so far).")
         elif streak == 1:
-            tail = "criterion met this session"
+            tail = "criterion met at this visit"
             tail += ": mastered." if status == "mastered" else "."
         else:
-            tail = f"criterion met for the {_ordinal(streak)} consecutive session{days}"
+            tail = f"criterion met for the {_ordinal(streak)} consecutive visit{days}"
             tail += ": mastered." if status == "mastered" else "."
         if status == "mastered" and mastered_on is not None and not latest_same_day:
             tail = tail[:-1] + f" on {_day(mastered_on)}."
@@ -1087,8 +1135,7 @@ def objective_figure(objective: Objective, value: float | None) -> str:
         return percent_text(value)
     if objective.aggregate == "count_true":
         return plural(int(round_half_up(value)), "trial")
-    _, unit = metric_display(objective.metric)
-    return format_value(value, unit)
+    return metric_value_text(objective.metric, value)
 
 
 def _day(day: dt.date | None) -> str:
