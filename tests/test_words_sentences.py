@@ -13,12 +13,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from engine.interventions.kinds import make_kind
 from engine.interventions.script import METRICS, load_script
+from engine.reports.progress import (
+    assessment_sentence,
+    attendance_text,
+    criterion_words,
+    level_text,
+    trend_text,
+)
 from engine.reports.sentences import (
     axis_label,
     criterion_text,
@@ -250,6 +258,7 @@ def _examples() -> list[Example]:
               + trials("correct", [True, True, True], response_present=True))
     o = "engine/scoring/objectives.py"
     s = "engine/reports/sentences.py"
+    g = "engine/reports/progress.py"
     w = "engine/scoring/words.py"
     return [
         # --- an objective judged on one visit: SessionResult.summary (and .reason when there is no verdict)
@@ -404,6 +413,23 @@ def _examples() -> list[Example]:
         (w, "a comparison", "{at least|at most|…} {value} {unit}; a signed one by side",
          lambda: " · ".join([threshold_text("tempo_error_pct", "<=", 10), threshold_text("blank_asynchrony_ms",
                                                                                      "<=", 200)])),
+        # --- engine/reports/progress.py: the note's Assessment and the quarterly report's progress words
+        (g, "note's Assessment: met", "{id}: {figure} this visit against {criterion}: met ({k} of {n} visits in a row "
+         "needed for mastery).", lambda: assessment_sentence(_row(pct, met=True, k=1, status="met"))),
+        (g, "note's Assessment: mastered", "{id}: {figure} this visit against {criterion}: met; mastered (met on {k} "
+         "visits in a row).", lambda: assessment_sentence(_row(pct, met=True, k=3, status="mastered"))),
+        (g, "note's Assessment: not met | not judged", "{id}: {figure} this visit against {criterion}: not met. | "
+         "{id}: not judged this visit ({why}).",
+         lambda: " | ".join([assessment_sentence(_row(latency, met=False, k=0, status="in progress")),
+                             assessment_sentence(_row(latency, met=None, k=0, status="in progress"))])),
+        (g, "level and criterion", "{value} {unit} · {at least|at most} {criterion} {unit}",
+         lambda: " · ".join([level_text(33.333, pct), level_text(412.5, latency), criterion_words(latency),
+                             criterion_words(echo)])),
+        (g, "trend", "{rising|falling} {size} {unit} per visit ({improving|worsening}) | flat | no trend yet (…)",
+         lambda: " | ".join([trend_text(14.0, pct), trend_text(-35.0, latency), trend_text(0.01, pct),
+                             trend_text(None, pct)])),
+        (g, "attendance", "{n} visits held, {m} cancelled ({day}: {reason}; …); {n} of {n+m} planned visits took place.",
+         lambda: attendance_text(_attendance())),
         ("engine/scoring/display.py", "a score in a trial line or table", "yes | no | – | {number}",
          lambda: " · ".join([format_score(True), format_score(None), format_score(-12.5, "{:+.0f} ms")])),
         ("engine/scoring/judge.py (owned elsewhere; labels from display.py)", "a trial line",
@@ -412,6 +438,21 @@ def _examples() -> list[Example]:
              "within_window_pct": 87.5, "asynchrony_mean_ms": -12.5, "asynchrony_sd_ms": 20.2, "missed": 1,
              "continuation_tempo_ratio": 1.04, "drift_pct_per_interval": 0.444}})),
     ]
+
+
+def _row(objective: Objective, *, met: bool | None, k: int, status: str) -> SimpleNamespace:
+    """A visit's row of an objective as the report holds it (engine.reports.build.ObjectiveRow), for examples."""
+    view = SimpleNamespace(id="waits-for-turn" if objective.aggregate == "percent_true" else "answers-quickly",
+                           objective=objective)
+    figure = "6/7 (86 %)" if objective.aggregate == "percent_true" else "2400 ms"
+    return SimpleNamespace(objective=view, met=met, figure_text=figure, consecutive=k, status=status,
+                           summary="Only 2 of 5 trials were counted (3 could not be scored); the criterion needs 5.")
+
+
+def _attendance() -> SimpleNamespace:
+    days = [dt.date(2027, 1, 25), dt.date(2027, 2, 15)]
+    return SimpleNamespace(treatment_sessions=[None] * 13, plan=object(), cancelled=[
+        SimpleNamespace(date=days[0], reason="child ill"), SimpleNamespace(date=days[1], reason="school holiday")])
 
 
 def _cell(text: str) -> str:

@@ -464,8 +464,14 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
         for row in view.rows:
             row.session.rows.append(row)
 
-    for sv in shown:  # the note's Assessment: plan objectives first, as the report lists them
-        sv.assessment = [progress.assessment_sentence(row) for row in sv.rows]
+    for sv in shown:  # the note's Assessment: the child's plan objectives (the scripts' own when there are none)
+        mine = [row for row in sv.rows if row.objective.source == "plan"]
+        sv.assessment = [progress.assessment_sentence(row) for row in (mine or sv.rows)]
+        scripts = [row for row in sv.rows if row.objective.source != "plan"]
+        if mine and scripts:
+            met = sum(1 for row in scripts if row.met)
+            sv.assessment.append(f"The activities' own objectives: {met} of {len(scripts)} met at this visit "
+                                 f"(each is under Objective).")
     report = Report(child=shown_name, child_id=child, names=names, date_from=date_from, date_to=date_to,
                     generated=dt.datetime.now().astimezone(), engine_version=engine.__version__,
                     therapist=therapist, plan=plan, sessions=shown, objectives=objectives,

@@ -256,7 +256,8 @@ def assessment_sentence(row: Any) -> str:
     row needed for mastery).``"""
     view = row.objective
     if row.met is None:
-        return f"{view.id}: not judged this visit ({row.summary.rstrip('.')})."
+        why = row.summary.rstrip(".")
+        return f"{view.id}: not judged this visit ({why[:1].lower() + why[1:]})."
     text = f"{view.id}: {row.figure_text} this visit against {criterion_words(view.objective)}: "
     if not row.met:
         return text + "not met."
@@ -331,7 +332,8 @@ def overview(report: Any) -> list[str]:
 
 
 def recommendations(report: Any) -> list[str]:
-    """One recommendation per plan objective, from its status and trend, then the family's home practice."""
+    """One recommendation per plan objective, from its status and trend (the family's home practice is
+    listed beside them: :attr:`Report.home_practice`)."""
     out = []
     for v in report.plan_objectives:
         if v.regressed_on:
@@ -358,7 +360,6 @@ def recommendations(report: Any) -> list[str]:
             else:
                 out.append(f"{v.id}: {v.trend_text}, so the criterion is not coming closer; review the approach "
                            f"(a smaller step, more support or prompting, another activity).")
-    out += [f"Home practice: {line}" for line in report.home_practice]
     return out
 
 

@@ -299,12 +299,15 @@ def format_value(value: float, unit: str) -> str:
     """A figure with its unit as a sentence shows it: whole numbers plain, ``12.5 ms``, ``0.85`` without a unit.
 
     Rounded half up (:func:`round_half_up`): 62.5 % → ``63 %``. A ratio or a score from 0 to 1 keeps two
-    decimals with its unit (``1.02 × the beat``, ``0.85 out of 1``).
+    decimals with its unit (``1.02 × the beat``, ``0.85 out of 1``); a figure without a unit below 0.1 (a
+    coefficient of variation such as 0.063) keeps three, so 0.014 and 0.006 do not both read 0.01.
     """
     if float(value).is_integer() or (unit and abs(value) >= 100):
         text = format_half_up("{:.0f}", float(value))
     elif unit and unit not in _UNIT_DECIMALS:
         text = format_half_up("{:.1f}", float(value))
+    elif not unit and abs(value) < 0.1:
+        text = format_half_up("{:.3f}", float(value))
     else:
         text = format_half_up("{:.2f}", float(value))
     return f"{text} {unit}" if unit else text
