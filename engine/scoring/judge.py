@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.scoring.display import TRIAL_SCORES, format_score
 from engine.scoring.objectives import Objective, SessionResult, evaluate_session, objective_status
-from engine.scoring.words import format_half_up
+from engine.scoring.words import BOOL_METRIC_PHRASES, bool_phrase, format_half_up, metric_display
 
 __all__ = ["judge_objectives", "judge_visit", "objective_label", "trial_line"]
 
@@ -84,8 +84,8 @@ def judge_visit(activities: Sequence[tuple[Any, Sequence[Any], Sequence[Objectiv
                         "sentence": st.sentence, "value": res.value, "met": res.met})
     for obj, trials, measured in plans.values():
         if not measured:
-            what = (f"This script does not measure {obj.metric}" if len(activities) == 1
-                    else f"No activity of this visit measures {obj.metric}")
+            what = (f"This script does not measure {_metric_words(obj.metric)}" if len(activities) == 1
+                    else f"No activity of this visit measures {_metric_words(obj.metric)}")
             out.append({"id": obj.id, "source": "plan", "status": "not_measured", "value": None, "met": None,
                         "sentence": f"{what}; the plan should name another script for this objective."})
             continue
@@ -112,3 +112,12 @@ def trial_line(kind: str, trial: dict) -> str:
              if k in trial["scores"]]
     correct = "—" if trial["correct"] is None else ("correct" if trial["correct"] else "not correct")
     return f"trial {trial['n']:>2} at {format_half_up('{:.0f}', trial['tempo_bpm'])} BPM: {', '.join(shown)}; {correct}"
+
+
+def _metric_words(metric: str) -> str:
+    """What an objective's metric measures, in words (never its key): "whether the child waited for the
+    music's turn to end", "the response latency"."""
+    if metric in BOOL_METRIC_PHRASES:
+        phrase = bool_phrase(metric)
+        return f"whether the child {phrase[:1].lower() + phrase[1:]}"
+    return f"the {metric_display(metric)[0]}"
