@@ -270,3 +270,28 @@ def test_the_assessment_sentence_is_the_hand_worked_example_of_docs_notes():
     ]
     docs = (REPO / "docs" / "notes.md").read_text("utf-8")
     assert f"`{sentences[1]}`" in docs
+
+
+def test_json_output_is_json_alone_when_the_note_changes(visits, capsys):
+    root, folders = visits
+    assert _cli("--data-dir", str(root), "note", "C07", folders[1].name, "--plan", "Same songs.", "--json",
+                "--no-render") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["parts"]["plan"] == "Same songs." and "Saved the note" in err
+
+
+def test_a_note_in_place_of_a_fifo_or_a_link_is_refused_in_one_sentence(tmp_path):
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / NOTE_FILE)
+    with pytest.raises(ConfigError, match="cannot be written|not a file"):
+        save_draft(fifo, {"subjective": "x"})
+    link = tmp_path / "link"
+    link.mkdir()
+    (tmp_path / "elsewhere.txt").write_text("")
+    (link / NOTE_FILE).symlink_to(tmp_path / "elsewhere.txt")
+    with pytest.raises(ConfigError, match="cannot be written"):
+        save_draft(link, {"subjective": "x"})
+    assert (tmp_path / "elsewhere.txt").read_text() == ""
+    with pytest.raises(ConfigError, match="folder is gone"):
+        save_draft(tmp_path / "gone", {"subjective": "x"})

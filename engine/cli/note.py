@@ -242,7 +242,9 @@ def run(args: argparse.Namespace) -> int:
                         do_sign=True, out_dir=args.out, render=not args.no_render, names=args.names)
     if args.extra:
         raise ConfigError(f"tandem note takes a child and a visit, not also '{args.extra}'.")
-    return cmd_note(data_dir(args.data_dir), args.child, args.visit, echo=print,
+    # With --json, stdout is the JSON alone: what was done is said on stderr.
+    echo = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    return cmd_note(data_dir(args.data_dir), args.child, args.visit, echo=echo,
                     parts={"subjective": args.subjective, "assessment": args.assessment, "plan": args.plan},
                     from_file=args.from_file, by=args.by, why=args.why, show=args.show, out_dir=args.out,
                     as_json=args.json, render=not args.no_render, names=args.names)

@@ -33,6 +33,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,12 +204,17 @@ def _append(folder: Path, make_entry: Callable[[ChartNote], dict[str, Any]]) -> 
     (``make_entry`` raises ConfigError to refuse)."""
     path = folder / NOTE_FILE
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        # O_NONBLOCK: a FIFO put in the note's place fails here instead of waiting for a reader for ever.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0),
+                     0o600)
     except FileNotFoundError:
         raise ConfigError(f"{folder}: the visit's folder is gone, so its note cannot be written.") from None
     except OSError as exc:
         raise ConfigError(f"{path}: the note cannot be written ({exc.strerror or exc}).") from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{path}: the note's place holds something that is not a file; move it away and "
+                              f"write the note again.")
         fcntl.flock(fd, fcntl.LOCK_EX)
         note = read_note(folder)
         if note.damage:
