@@ -365,7 +365,8 @@ def test_plan_commands(tmp_path):
         cmd_plan_new(tmp_path, "C11", lines.append)
     lines.clear()
     assert cmd_plan_show(tmp_path, "C11", False, lines.append) == 0
-    assert "  imitate-rhythms: Imitates 3-beat rhythms on the drum correctly on 4 of 5 trials." in lines
+    assert ("  imitate-rhythms: Given a 3-beat rhythm played on the drum, C11 will echo it with the right rhythm on 4 of "
+            "the first 5 trials (on its own or after a gesture), in 3 consecutive visits on separate days.") in lines
     assert lines[-1].startswith("The plan is valid")
     lines.clear()
     assert cmd_plan_show(tmp_path, "C11", True, lines.append) == 0

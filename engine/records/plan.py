@@ -603,7 +603,8 @@ description = "Keeps a steady beat with the music."
 
 [[goals.objectives]]
 id = "steady-beat"
-description = "Taps within 80 ms of the beat on at least 70 % of beats."
+# An objective reads condition + behaviour + criterion, with the child as its subject:
+description = "Given a steady march at 80-100 BPM, {child} will tap within 80 ms of the beat on at least 70 % of beats, in 3 consecutive visits on separate days."
 metric = "within_window_pct"      # share of beats hit within the timing window
 aggregate = "mean"                # mean over the session's trials
 comparator = ">="
@@ -621,7 +622,7 @@ description = "Imitates short rhythms."
 
 [[goals.objectives]]
 id = "imitate-rhythms"
-description = "Imitates 3-beat rhythms on the drum correctly on 4 of 5 trials."
+description = "Given a 3-beat rhythm played on the drum, {child} will echo it with the right rhythm on 4 of the first 5 trials (on its own or after a gesture), in 3 consecutive visits on separate days."
 metric = "correct"
 criterion = "k_of_n"              # at least k of the first n trials
 k = 4
