@@ -144,6 +144,26 @@ def test_stop_all_silences_everything_within_the_fade():
     assert m.active_voices == 0
 
 
+def test_stop_all_is_never_dropped_by_a_full_queue_and_spares_what_comes_after():
+    m = Mixer(channels=2, fade_frames=240, queue_size=8)
+    long = Sound("long", np.full(100_000, 0.1, np.float32), RATE)
+    m.play(long, 0)
+    block = np.zeros((128, 2), np.float32)
+    m.render(block, 0)  # sounding
+    for i in range(8):  # the queue is full: 8 sounds queued for later in its 8 slots
+        assert m.play(long, 1000 + i)
+    assert m.play(long, 2000) == 0 and m.queue_full == 1
+    m.stop_all()  # the exit path's fade: with a full queue it used to be dropped
+    assert m.queue_full == 1
+    out = render_from(m, 128, 4096, 128)
+    assert not out[240:].any() and m.active_voices == 0  # the sounding voice faded; the queued ones never started
+    # A sound queued after the stop plays.
+    after = m.play(long, 4096 + 128 + 100)
+    assert after
+    out = render_from(m, 4096 + 128, 512, 128)
+    assert not out[:100].any() and out[100:].any() and m.active_voices == 1
+
+
 def render_from(m, start, total, blocksize):
     out = np.zeros((total, 2), np.float32)
     block = np.zeros((blocksize, 2), np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,31 @@ def test_inputs_reach_the_activity_in_the_order_they_are_logged(tmp_path):
                           echo=None)
     logged = [d["frame"] for d in _lines(outcome.folder) if d["type"] == "input"]
     assert seen == logged and len(seen) == child.inputs > 0
+
+
+def test_a_session_runs_with_a_short_switch_interval_and_restores_it(tmp_path):
+    """The control process's threads (rtmidi's callback, the router, the mixer's producer) share a 6 ms feedback
+    budget: while a session runs the interpreter switches threads every 0.5 ms, not every 5 ms."""
+
+    class Watches(Part):
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def poll(self):
+            if not self.seen:
+                self.seen.append(sys.getswitchinterval())
+            return ()
+
+    before = sys.getswitchinterval()
+    watch = Watches()
+    _echo_session(tmp_path, parts=[watch], activity={"max_trials": 1})
+    assert watch.seen == [pytest.approx(driver.SWITCH_INTERVAL_S)] and driver.SWITCH_INTERVAL_S < before
+    assert sys.getswitchinterval() == before
+    with pytest.raises(RuntimeError):  # restored on the way out of a failing session too
+
+        class Fails(Part):
+            def poll(self):
+                raise RuntimeError("the device thread died")
+
+        _echo_session(tmp_path / "failing", parts=[Fails()])
+    assert sys.getswitchinterval() == before

@@ -33,7 +33,7 @@ from engine.errors import ConfigError
 
 __all__ = ["Mixer"]
 
-_PLAY, _CANCEL, _STOP_ALL = 1, 2, 3
+_PLAY, _CANCEL = 1, 2
 
 
 class Mixer:
@@ -137,9 +137,17 @@ class Mixer:
             self._push(_CANCEL, voice_id, 0, 0, 0, (0.0, 0.0))
 
     def stop_all(self) -> None:
-        """Fade out every voice, and drop every sound not yet started."""
+        """Fade out every voice, and drop every sound not yet started.
+
+        Never dropped: it does not go through the command FIFO (which can be
+        full) but through two counters, the FIFO's write index at the request
+        (sounds queued before it are dropped; those queued after it play) and
+        the number of requests, published after it.
+        """
         with self._producer_lock:
-            self._push(_STOP_ALL, 0, 0, 0, 0, (0.0, 0.0))
+            c = self._c
+            c[C.STOP_MARK] = c[C.Q_WRITE]
+            c[C.STOP_REQ] = int(c[C.STOP_REQ]) + 1  # publish after the mark
 
     def _place(self, sound: Sound) -> int:
         placed = self._placed.get(id(sound))
@@ -261,7 +269,17 @@ class Mixer:
 
     def _drain(self, start_frame: int) -> None:
         c = self._c
+        request = int(c[C.STOP_REQ])
         r = int(c[C.Q_READ])
+        if request != c[C.STOP_DONE]:  # stop all: fade every voice, skip the sounds queued before the request
+            for slot in range(self.max_voices):
+                if self._v_data[slot] is not None:
+                    self._fade_or_free(slot, start_frame)
+            mark = int(c[C.STOP_MARK])
+            if mark > r:
+                r = mark
+                c[C.Q_READ] = r
+            c[C.STOP_DONE] = request
         w = int(c[C.Q_WRITE])
         while r < w:
             i = r % self._q_size
@@ -275,10 +293,6 @@ class Mixer:
             elif op == _CANCEL:
                 for slot in range(self.max_voices):
                     if self._v_data[slot] is not None and self._v_id[slot] == vid:
-                        self._fade_or_free(slot, start_frame)
-            elif op == _STOP_ALL:
-                for slot in range(self.max_voices):
-                    if self._v_data[slot] is not None:
                         self._fade_or_free(slot, start_frame)
         c[C.ACTIVE_VOICES] = self._n_active
 

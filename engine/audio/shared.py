@@ -50,6 +50,10 @@ class C:
     FB_ENABLED = 21  # 1: the audio process plays feedback sounds for MIDI hits (set by the control side)
     FB_DELAY = 22  # frames from a hit's arrival frame to its feedback sound
     FB_PLAYED = 23  # (late ones are counted in LATE, like every other sound)
+    # Stop-all requests, apart from the command FIFO so that a full FIFO never drops one (the exit path's fade):
+    STOP_REQ = 24  # requests made (control side)
+    STOP_MARK = 25  # Q_WRITE when the latest request was made: sounds queued before it are dropped
+    STOP_DONE = 26  # requests carried out (audio thread)
     MIDI_OUT_WRITTEN = 27  # midi_out ring: messages written (control side)
     MIDI_OUT_READ = 28  # midi_out ring: messages taken (audio process)
     MIDI_OUT_SENT = 29

@@ -36,7 +36,9 @@ reach it through the parts' :meth:`~engine.session.parts.Part.poll`.
 
 from __future__ import annotations
 
+import functools
 import queue
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +54,32 @@ from engine.session.activities import Activity
 from engine.session.controls import SessionUI
 from engine.session.parts import Context, Part, Stream
 
-__all__ = ["ACTIVITY_GAP_S", "MAX_PAUSE_S", "SessionOutcome", "now", "run_session"]
+__all__ = ["ACTIVITY_GAP_S", "MAX_PAUSE_S", "SWITCH_INTERVAL_S", "SessionOutcome", "now", "run_session"]
+
+SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval while a session runs (default 5 ms).
+
+A MIDI hit's feedback sound passes three threads of the control process
+(rtmidi's callback, the router, the mixer's producer) within a 6 ms budget;
+with the default interval one thread holding the GIL can make the next wait
+5 ms. Half a millisecond bounds that wait; the cost is more switches, which
+the control process (no audio callback: that runs in its own process) can
+afford. Restored when the session ends."""
+
+
+def _short_switch_interval(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``run`` with the thread switch interval at most :data:`SWITCH_INTERVAL_S`, restored after."""
+
+    @functools.wraps(run)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
+        try:
+            return run(*args, **kwargs)
+        finally:
+            sys.setswitchinterval(before)
+
+    return wrapper
 
 def now() -> datetime:
     """The wall-clock time a visit starts and ends (local, with its offset); a test fakes the calendar here."""
@@ -84,6 +111,7 @@ class _NoFolder:
         pass
 
 
+@_short_switch_interval
 def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind: str, child_id: str,
                 root: Path | None = None, parts: Sequence[Part] = (), ui: SessionUI | None = None,
                 controls: queue.Queue | None = None, echo: Callable[[str], None] | None = print,
