@@ -45,7 +45,8 @@ def _echo_session(tmp_path, *, parts=(), **kw):
     fb = feedback_request(script, DEVICE_FEEDBACK)
     child = ModelChild("steady", 1, feedback=bank[fb], feedback_name=fb)
     activity = ScriptActivity(script, make_kind(script, seed=1), bank, kind_seed=1, **kw.pop("activity", {}))
-    return run_session(activity, stream=OfflineStream(), kind="demo", child_id="C1", root=tmp_path,
+    stream = kw.pop("stream", None) or OfflineStream()
+    return run_session(activity, stream=stream, kind="demo", child_id="C1", root=tmp_path,
                        parts=[child, *parts], echo=None, **kw)
 
 

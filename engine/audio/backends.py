@@ -96,6 +96,13 @@ class OfflineBackend(Backend):
         self._process: ProcessFn | None = None
         self._running = False
         self._frame = 0
+        self._dropouts: dict[int, int] = {}  # device frame -> frames it runs on without a block (inject_dropout)
+
+    def inject_dropout(self, at_frame: int, frames: int) -> None:
+        """A fault for tests: the block that would start at device frame ``at_frame`` (a multiple of the
+        blocksize) comes ``frames`` later, reported as an xrun, as a device does after a dropout (the stream
+        clock then jumps with it, as it does on a device)."""
+        self._dropouts[int(at_frame)] = int(frames)
 
     def open(self, process, *, sample_rate, blocksize, channels_in, channels_out):
         self._process = process
@@ -129,7 +136,10 @@ class OfflineBackend(Backend):
                 self.input_source(self._frame, self._in)
             else:
                 self._in.fill(0.0)
-            self._process(self._in, self._out, p.blocksize, self.host_ns, False, 0)
+            skipped = self._dropouts.pop(self._frame, None)
+            if skipped is not None:
+                self._frame += skipped  # the device ran on: host time with it
+            self._process(self._in, self._out, p.blocksize, self.host_ns, skipped is not None, skipped or 0)
             self._frame += p.blocksize
 
 

@@ -33,6 +33,7 @@ class EngineCore:
         self.state = state
         self._c = state.counters
         self._cb_ns = state.cb_ns
+        self._xrun_log = state.xrun_log
         self._timing_size = state.cb_ns.shape[0]
         self.channels_in = channels_in
         self.clock_map = ClockMap(sample_rate, state=state.clock)
@@ -59,9 +60,16 @@ class EngineCore:
         try:
             if xrun:
                 c[C.XRUNS] += 1
+            if xrun or skipped > 0:
+                # Logged with the frames it spans, for the session log (engine.audio.engine.AudioEngine.pop_xruns).
+                k = int(c[C.XRUN_WRITE])
+                row = self._xrun_log[k % self._xrun_log.shape[0]]
+                row[0], row[1], row[2] = frame, skipped, host_ns
+                c[C.XRUN_WRITE] = k + 1  # publish after the entry
             if skipped > 0:
                 c[C.SKIPPED_FRAMES] += skipped
                 self._skip_rings(skipped)
+                self.mixer.skip(frame, frame + skipped)
                 frame += skipped
             self.clock_map.update(frame, host_ns, frames)
             self.mixer.render(outdata, frame)

@@ -133,6 +133,7 @@ class AudioEngine:
         self.input_ring = FrameRing(self.state.in_ring, self._c, C.IN_WRITTEN)
         self.output_ring = FrameRing(self.state.out_ring, self._c, C.OUT_WRITTEN)
         self.params: StreamParams | None = None
+        self._xrun_read = 0
         self._final_cb_ms = np.zeros(0)
         self.stall_s = 1.0  # a running device stream that does not advance this long has failed
         self._watch_frame = -1
@@ -271,6 +272,17 @@ class AudioEngine:
     @property
     def xruns(self) -> int:
         return int(self._c[C.XRUNS])
+
+    def pop_xruns(self) -> list[tuple[int, int]]:
+        """The xruns since the last call, oldest first: (stream frame of the block it was reported before,
+        frames the device ran on without a block). More than the log holds (256) between two calls: the oldest
+        are lost, and :attr:`xruns` still counts them."""
+        log = self.state.xrun_log
+        written = int(self._c[C.XRUN_WRITE])
+        start = max(self._xrun_read, written - log.shape[0])
+        out = [(int(log[k % log.shape[0], 0]), int(log[k % log.shape[0], 1])) for k in range(start, written)]
+        self._xrun_read = written
+        return out
 
     @property
     def callbacks(self) -> int:

@@ -261,6 +261,30 @@ class Mixer:
             np.clip(out, -1.0, 1.0, out=out)
             self._c[C.CLIPPED_BLOCKS] += 1
 
+    def skip(self, from_frame: int, to_frame: int) -> None:
+        """The device ran on from ``from_frame`` to ``to_frame`` without a block (a dropout). Audio thread only.
+
+        A voice that was to start in between never went out: it starts at ``to_frame`` instead, counted and
+        logged as late like any sound whose frame had passed (without this it would be cut by the frames
+        it missed, or lost whole if it was shorter). A voice already sounding keeps its place in time.
+        """
+        self._drain(from_frame)  # sounds queued for the skipped frames are voices now
+        for slot in range(self.max_voices):
+            if self._v_data[slot] is not None and from_frame <= self._v_start[slot] < to_frame:
+                self._late(self._v_id[slot], self._v_start[slot], to_frame)
+                self._v_start[slot] = to_frame
+
+    def _late(self, vid: int, frame: int, played_frame: int) -> None:
+        c = self._c
+        c[C.LATE] += 1
+        if played_frame - frame > c[C.LATE_MAX_FRAMES]:
+            c[C.LATE_MAX_FRAMES] = played_frame - frame
+        log = self.state.late_log
+        k = int(c[C.LATE_WRITE])
+        row = log[k % log.shape[0]]
+        row[0], row[1], row[2] = vid, frame, played_frame
+        c[C.LATE_WRITE] = k + 1
+
     def _free(self, slot: int) -> None:
         self._v_data[slot] = None
         self._v_fade[slot] = -1
@@ -309,14 +333,7 @@ class Mixer:
             return False
         if frame < start_frame:
             # Its frame has already gone out: play it now, and say so.
-            c[C.LATE] += 1
-            if start_frame - frame > c[C.LATE_MAX_FRAMES]:
-                c[C.LATE_MAX_FRAMES] = start_frame - frame
-            log = self.state.late_log
-            k = int(c[C.LATE_WRITE])
-            row = log[k % log.shape[0]]
-            row[0], row[1], row[2] = vid, frame, start_frame
-            c[C.LATE_WRITE] = k + 1
+            self._late(vid, frame, start_frame)
             frame = start_frame
         self._v_data[slot] = self.state.arena[offset : offset + length]
         self._v_id[slot] = vid

@@ -58,6 +58,7 @@ class C:
     MIDI_OUT_READ = 28  # midi_out ring: messages taken (audio process)
     MIDI_OUT_SENT = 29
     MIDI_OUT_LATE = 30  # messages whose frame had passed (sent at the cycle's start)
+    XRUN_WRITE = 31  # xrun log entries written (the audio side)
     N = 32
 
 
@@ -72,6 +73,7 @@ class Layout:
     arena_frames: int = 1 << 24  # 64 MiB of float32: about 6 minutes of sound at 48 kHz
     timing_size: int = 1 << 17
     late_log_size: int = 256
+    xrun_log_size: int = 256
     midi_ring_size: int = 4096
 
     def arrays(self) -> list[tuple[str, np.dtype, tuple[int, ...]]]:
@@ -81,6 +83,9 @@ class Layout:
             ("cmd_int", np.dtype(np.int64), (self.queue_size, 5)),  # op, voice, offset, length, frame
             ("cmd_gain", np.dtype(np.float32), (self.queue_size, 2)),
             ("late_log", np.dtype(np.int64), (self.late_log_size, 3)),
+            # Each xrun: the stream frame of the block it was reported before, the frames the device ran on
+            # without a block (0: an xrun that cost no frames), the block's host time (ns)
+            ("xrun_log", np.dtype(np.int64), (self.xrun_log_size, 3)),
             ("cb_ns", np.dtype(np.int64), (self.timing_size,)),
             ("in_ring", np.dtype(np.float32), (self.ring_frames, max(1, self.channels_in))),
             ("out_ring", np.dtype(np.float32), (self.ring_frames, self.channels_out)),
@@ -124,6 +129,7 @@ class SharedState:
     cmd_int: np.ndarray
     cmd_gain: np.ndarray
     late_log: np.ndarray
+    xrun_log: np.ndarray
     cb_ns: np.ndarray
     in_ring: np.ndarray
     out_ring: np.ndarray

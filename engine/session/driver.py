@@ -176,6 +176,7 @@ def run_session(activity: Activity | Sequence[Activity], *, stream: Stream, kind
     try:
         params = stream.start()
         eng = stream.engine
+        visit.engine = eng
         name = acts[0].name if len(acts) == 1 else "visit"
         folder = (SessionFolder(root, child_id=child_id, name=name, started=visit.started_at) if root is not None
                   else _NoFolder())
@@ -310,8 +311,17 @@ class _Visit:
         self.acts = acts
         self.started_at = started_at
         self.index = 0
+        self.engine: Any = None  # the stream's engine, once it started
         self.started: list[Activity] = []
         self.statuses: list[str] = []
+
+
+def _log_xruns(eng: Any, write: Callable[[Any], None]) -> None:
+    """Each xrun since the last call as a log line: ``{"type": "xrun", "frame": F, "frames": N}``, where F is
+    the stream frame of the first block after it and N the frames the device ran on without a block (the
+    clock jumped over them; 0: the xrun cost no frames). docs/visits.md, "Xruns"."""
+    for frame, frames in eng.pop_xruns():
+        write({"type": "xrun", "frame": frame, "frames": frames})
 
 
 def _run_activity(activity: Activity, stream: Stream, parts: Sequence[Part], ui: SessionUI | None,
@@ -327,6 +337,7 @@ def _run_activity(activity: Activity, stream: Stream, parts: Sequence[Part], ui:
     paused_at: int | None = None
     while end_frame is None or eng.now_frame < end_frame:
         stream.check()
+        _log_xruns(eng, write)
         for p in parts:
             for event in p.poll():
                 write(event)
@@ -446,6 +457,8 @@ def _finish(folder, visit: _Visit, parts: Sequence[Part], part_summaries: list[d
         for p in parts:  # what arrived after the last step: not the activity's any more
             for event in p.poll():
                 folder.write_event(event)
+        if visit.engine is not None:
+            _log_xruns(visit.engine, folder.write_event)
         folder.write_event(StatusEvent(frame=stats["frames"], what="stream_stats", detail=stats))
         runners = [a.runner for a in visit.started if a.runner is not None]
         results = [r for runner in runners for r in runner.results]
