@@ -15,6 +15,11 @@ given with ``--server``, and measures at blocksize 128 and 64:
 - ``callback_ms_p50``, ``callback_ms_p99``, ``block_ms``: goal p99 < 25 % of the block.
 - ``first_sound_s``: from process start of ``tandem demo`` to its first
   scheduled sound being rendered, with the sound bank cached: goal < 2 s.
+- ``xruns_forced`` and ``cue_error_frames_max_after_xrun``: the virtual
+  child stalls its JACK callback ``--stalls`` times (each an xrun for every
+  client) while cues play every ~110 ms; the largest frame error of the cues
+  scheduled after a dropout (outside it and a 0.2 s margin): goal 0. The
+  other runs force nothing, so their ``xruns`` goal stays 0.
 - ``xruns_with_ui``: a live session (`tandem run`'s `run_session`: a
   rhythmic-cueing script, the virtual child tapping along on its MIDI pad)
   of ``--ui-seconds`` (default 120) with the session screen drawing at
@@ -51,6 +56,7 @@ GOALS = {
     "callback_ms_p99": "< 25 % of block_ms",
     "first_sound_s": "< 2.0",
     "xruns_with_ui": "== 0",
+    "cue_error_frames_max_after_xrun": "== 0",
 }
 
 
@@ -141,6 +147,72 @@ def run_blocksize(child, *, blocksize: int, seconds: float, cues: int, echo) -> 
     }
 
 
+def forced_xruns(child, *, blocksize: int = 128, stalls: int = 4, stall_s: float = 0.03, echo) -> dict:
+    """Cues every ~110 ms while the virtual child stalls its JACK callback ``stalls`` times (each stall makes
+    the server miss its deadlines: an xrun for every client). The engine's clock must follow the device over
+    each dropout, so every cue scheduled after one (outside the dropout and a 0.2 s margin) is heard at its
+    exact frame: ``cue_error_frames_max_after_xrun`` (goal 0) against the path measured before the first."""
+    from tests.rig.measure import click, cue_offsets, open_engine
+
+    rig = open_engine(child, blocksize=blocksize, max_voices=64)
+    eng = rig.engine
+    rate = eng.sample_rate
+    spacing = int(1.5 * rate)
+    try:
+        child.heard_onsets(clear=True)
+        child.stats(reset=True)
+        cue = click(rate)
+        start = eng.now_frame + rate // 2
+        end = start + (stalls + 1) * spacing
+        frames, f, k = [], start, 0
+        while f < end:
+            frames.append(f)
+            f += 4800 + (37 * k) % 1000
+            k += 1
+        stall_frames = [start + (i + 1) * spacing - spacing // 3 for i in range(stalls)]
+        for sf in stall_frames:  # in the child's JACK frames: the stream frame + the rig's offset
+            child.stall(sf + rig.t0, stall_s)
+        lookahead = rate // 10
+        i = 0
+        while eng.now_frame < frames[-1] + rate // 4:
+            horizon = eng.now_frame + lookahead
+            while i < len(frames) and frames[i] < horizon:
+                eng.play(cue, frames[i], gain=1.0, pan=-1.0)
+                i += 1
+            eng.check()
+            time.sleep(0.01)
+        time.sleep(0.1)
+        heard = child.heard_onsets(clear=True)
+        stats = eng.stats()
+        xrun_log = eng.pop_xruns()
+        child_stats = child.stats()
+    finally:
+        rig.close()
+    offsets = cue_offsets(rig, child, frames, heard=heard)
+    margin = int(stall_s * rate) + rate // 5
+    before = [o for f, o in zip(frames, offsets) if f < stall_frames[0] and o is not None]
+    path = int(statistics.median(before)) if before else None
+    after = [o for f, o in zip(frames, offsets) if f >= stall_frames[0]
+             and not any(sf <= f < sf + margin for sf in stall_frames)]
+    found = [o for o in after if o is not None]
+    echo(f"  forced: {child_stats['xruns']} JACK xruns, engine saw {stats['xruns']} "
+         f"(skipped {stats['skipped_frames']} frames); {len(found)}/{len(after)} cues after them heard")
+    return {
+        "xruns_forced": child_stats["xruns"],
+        "stalls": stalls,
+        "stall_s": stall_s,
+        "engine_xruns": stats["xruns"],
+        "skipped_frames": stats["skipped_frames"],
+        "xrun_log": [list(x) for x in xrun_log],
+        "cues_after_xrun": len(after),
+        "cues_after_xrun_unheard": len(after) - len(found),
+        "cue_error_frames_max_after_xrun": max(abs(o - path) for o in found) if found and path is not None else None,
+        "cue_offsets_after_xrun_seen": sorted(set(found)),
+        "rig_path_frames": path,
+        "late_sounds": stats["late_sounds"],
+    }
+
+
 def ui_session(child, *, seconds: float, screen: str, echo, tapping: bool = True) -> dict:
     """One live session on the rig (the virtual child tapping along); its xruns and the screen's frame rate."""
     from engine.session.live import run_session
@@ -219,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocksizes", default="128,64")
     ap.add_argument("--first-sound-runs", type=int, default=5)
     ap.add_argument("--server", help="use this running JACK server instead of starting one")
+    ap.add_argument("--stalls", type=int, default=4,
+                    help="dropouts forced by the virtual child for the xrun run (default 4; 0 skips it)")
     ap.add_argument("--ui-seconds", type=float, default=120.0,
                     help="length of the live sessions with and without the screen (default 120; 0 skips them)")
     args = ap.parse_args(argv)
@@ -230,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             echo(f"blocksize {bs}: {args.seconds:g} s, ≥ {args.cues} cues, 16 background voices …")
             results["by_blocksize"][str(bs)] = run_blocksize(child, blocksize=bs, seconds=args.seconds,
                                                              cues=args.cues, echo=echo)
+        if args.stalls > 0:
+            echo(f"forced xruns: the virtual child stalls {args.stalls} times …")
+            forced = forced_xruns(child, stalls=args.stalls, echo=echo)
+            results.update({"xruns_forced": forced["xruns_forced"],
+                            "cue_error_frames_max_after_xrun": forced["cue_error_frames_max_after_xrun"],
+                            "forced_xruns": forced})
         if args.ui_seconds > 0:
             echo(f"live sessions of {args.ui_seconds:g} s without and with the session screen …")
             control = ui_session(child, seconds=args.ui_seconds, screen="none", echo=echo)
@@ -257,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     if "xruns_with_ui" in results:
         print(f"xruns_with_ui: {results['xruns_with_ui']} (without: {results['xruns_without_ui']}), "
               f"screen at {results['ui_fps']} fps on {results['ui_display']}")
+    if "xruns_forced" in results:
+        print(f"xruns_forced: {results['xruns_forced']}, cue_error_frames_max_after_xrun: "
+              f"{results['cue_error_frames_max_after_xrun']}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
