@@ -170,11 +170,14 @@ def forced_xruns(child, *, blocksize: int = 128, stalls: int = 4, stall_s: float
             f += 4800 + (37 * k) % 1000
             k += 1
         stall_frames = [start + (i + 1) * spacing - spacing // 3 for i in range(stalls)]
-        for sf in stall_frames:  # in the child's JACK frames: the stream frame + the rig's offset
-            child.stall(sf + rig.t0, stall_s)
         lookahead = rate // 10
-        i = 0
+        i = armed = 0
         while eng.now_frame < frames[-1] + rate // 4:
+            # The child holds one stall at a time: each is armed half a second ahead, after the one before
+            # happened (in the child's JACK frames: the stream frame + the rig's offset).
+            if armed < stalls and eng.now_frame >= stall_frames[armed] - rate // 2:
+                child.stall(stall_frames[armed] + rig.t0, stall_s)
+                armed += 1
             horizon = eng.now_frame + lookahead
             while i < len(frames) and frames[i] < horizon:
                 eng.play(cue, frames[i], gain=1.0, pan=-1.0)
