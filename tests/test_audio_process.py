@@ -50,3 +50,18 @@ def test_cli_devices_lists_nothing_without_a_server(no_sound_server):
     r = subprocess.run([sys.executable, "-m", "engine.cli", "devices"], capture_output=True, text=True,
                        env=dict(os.environ), timeout=60)
     assert r.returncode == 0 and "(none found)" in r.stdout and r.stderr == ""
+
+
+def test_the_audio_process_is_used_only_where_stores_are_ordered(monkeypatch):
+    """x86 keeps stores in order between processes; ARM (Apple silicon) does not, so there the callback stays
+    in the control process, where the interpreter's lock orders memory (engine.audio.shared)."""
+    from engine.audio.shared import audio_process_policy
+
+    monkeypatch.delenv("TANDEM_AUDIO_PROCESS", raising=False)
+    assert audio_process_policy(machine_ordered=True)[0] is True
+    separate, why = audio_process_policy(machine_ordered=False)
+    assert separate is False and "may reorder stores" in why
+    monkeypatch.setenv("TANDEM_AUDIO_PROCESS", "in-process")
+    assert audio_process_policy(machine_ordered=True) == (False, "TANDEM_AUDIO_PROCESS=in-process")
+    monkeypatch.setenv("TANDEM_AUDIO_PROCESS", "separate")
+    assert audio_process_policy(machine_ordered=False) == (True, "TANDEM_AUDIO_PROCESS=separate")

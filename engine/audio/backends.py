@@ -13,6 +13,7 @@ core never imports a device library: only this module does, lazily.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -308,7 +309,10 @@ BACKENDS: dict[str, Callable[..., Backend]] = {
 
 
 def make_backend(name: str, **kwargs) -> Backend:
-    """A backend by name (``offline`` or ``sounddevice``)."""
+    """A backend by name: ``offline``, ``sounddevice``, or ``module:Class`` (e.g. the JACK MIDI backend)."""
+    if ":" in name:
+        module, _, cls = name.partition(":")
+        return getattr(importlib.import_module(module), cls)(**kwargs)
     try:
         factory = BACKENDS[name]
     except KeyError:

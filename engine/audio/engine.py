@@ -19,12 +19,12 @@ import weakref
 
 import numpy as np
 
-from engine.audio.backends import BACKENDS, Backend, OfflineBackend, StreamParams
+from engine.audio.backends import BACKENDS, Backend, OfflineBackend, StreamParams, make_backend
 from engine.audio.core import EngineCore
 from engine.audio.mixer import Mixer
 from engine.audio.ringbuffer import FrameRing
 from engine.audio.rtprocess import AudioProcess
-from engine.audio.shared import C, Layout, SharedState
+from engine.audio.shared import C, Layout, SharedState, audio_process_policy
 from engine.audio.sound import Sound
 from engine.clock import ClockMap, StreamClock
 from engine.errors import AudioDeviceError, ConfigError
@@ -112,14 +112,23 @@ class AudioEngine:
         core_args = dict(sample_rate=sample_rate, blocksize=blocksize, channels_in=channels_in,
                          channels_out=channels_out, max_voices=max_voices, fade_frames=fade_frames)
         self._shm = None
-        if isinstance(backend, Backend) or backend == "offline":
+        if isinstance(backend, str) and ":" not in backend and backend not in BACKENDS:
+            raise ConfigError(f"Unknown audio backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
+        separate, self.process_note = audio_process_policy()
+        if isinstance(backend, Backend) or backend == "offline" or not separate:
             self.state = SharedState(layout)
             self.core: EngineCore | None = EngineCore(self.state, **core_args)
-            self.backend = backend if isinstance(backend, Backend) else OfflineBackend(**(backend_options or {}))
+            if isinstance(backend, Backend) or backend == "offline":
+                self.backend = backend if isinstance(backend, Backend) else OfflineBackend(**(backend_options or {}))
+                self.process_note = "the stream runs in this process"
+            else:  # a device where the callback stays in this process (see engine.audio.shared)
+                _register_exit_close(self)
+                self.backend = make_backend(backend, **(backend_options or {}))
+                self.backend.on_failure = self.core.mark_failed
+                if hasattr(self.backend, "attach_core"):  # it also feeds the engine (JACK MIDI input)
+                    self.backend.attach_core(self.core)
             self.mixer = self.core.mixer  # one object plays both sides in one process
         else:
-            if ":" not in backend and backend not in BACKENDS:
-                raise ConfigError(f"Unknown audio backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
             _register_exit_close(self)
             self.state, self._shm = SharedState.create_shared(layout)
             self.core = None
@@ -349,4 +358,5 @@ class AudioEngine:
             "callback_ms_p50": float(np.percentile(ms, 50)) if ms.size else None,
             "callback_ms_p99": float(np.percentile(ms, 99)) if ms.size else None,
             "block_ms": 1000.0 * self.blocksize / self.sample_rate,
+            "audio_process": self.process_note,  # where the callback runs, and why (engine.audio.shared)
         }

@@ -17,7 +17,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import gc
-import importlib
 import os
 import signal
 import socket
@@ -31,7 +30,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from engine.audio.backends import BACKENDS, Backend, StreamParams
+from engine.audio.backends import Backend, StreamParams, make_backend
 from engine.audio.core import EngineCore
 from engine.audio.shared import C, Layout, SharedState
 from engine.errors import AudioDeviceError, ConfigError, TandemError
@@ -186,13 +185,6 @@ class AudioProcess(Backend):
 # ---------------------------------------------------------------------- the child side
 
 
-def _make_backend(spec: str, options: dict) -> Backend:
-    if ":" in spec:
-        module, _, cls = spec.partition(":")
-        return getattr(importlib.import_module(module), cls)(**options)
-    return BACKENDS[spec](**options)
-
-
 def _set_parent_death_signal() -> None:
     if sys.platform.startswith("linux"):
         try:
@@ -261,7 +253,7 @@ def main(fd: int) -> int:
         state, shm = SharedState.attach(Layout(**cfg["layout"]), cfg["shm_name"])  # shm: keeps the mapping
         _KEEP.append(shm)  # alive until os._exit, whichever way main() returns
         core = EngineCore(state, **cfg["core_args"])
-        backend = _make_backend(cfg["spec"], cfg["options"])
+        backend = make_backend(cfg["spec"], **cfg["options"])
         backend.on_failure = core.mark_failed
         if hasattr(backend, "attach_core"):  # a backend that also feeds the engine (JACK MIDI input)
             backend.attach_core(core)

@@ -10,16 +10,47 @@ Python thread ever holds the GIL it needs; see :mod:`engine.audio.rtprocess`).
 Each array has one writer; aligned 8-byte stores are atomic on every CPU
 Tandem runs on, and a writer publishes a counter only after the data it
 covers, so readers need no lock.
+
+That last step needs stores to become visible in the order they were made,
+which x86 guarantees (total store order) and ARM (Apple silicon, arm64
+Linux) does not: there a reader in another process could see a counter
+before the data it covers, and numpy has no memory fence to make it wait.
+So the audio process of its own is used only where stores are ordered
+(:func:`audio_process_policy`); elsewhere the callback runs in the control
+process, where every hand-over of the GIL between its threads is a lock
+operation that orders memory. ``TANDEM_AUDIO_PROCESS=separate|in-process``
+overrides the choice (to test either path on any machine).
 """
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import asdict, dataclass
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 
-__all__ = ["Layout", "SharedState", "C"]
+__all__ = ["ORDERED_STORES", "Layout", "SharedState", "C", "audio_process_policy"]
+
+ORDERED_STORES = platform.machine().lower() in ("x86_64", "amd64", "i386", "i486", "i586", "i686", "x86")
+"""Whether this CPU makes stores visible to other cores in program order (x86's total store order)."""
+
+
+def audio_process_policy(machine_ordered: bool | None = None) -> tuple[bool, str]:
+    """Whether a device's callback runs in an audio process of its own, and why (one sentence).
+
+    ``TANDEM_AUDIO_PROCESS`` (``separate`` or ``in-process``) decides when set; else a process of its own
+    where stores are ordered (:data:`ORDERED_STORES`), this process elsewhere.
+    """
+    forced = os.environ.get("TANDEM_AUDIO_PROCESS", "").strip().lower()
+    if forced in ("separate", "in-process"):
+        return forced == "separate", f"TANDEM_AUDIO_PROCESS={forced}"
+    ordered = ORDERED_STORES if machine_ordered is None else machine_ordered
+    if ordered:
+        return True, "the callback runs alone in an audio process of its own"
+    return False, (f"this CPU ({platform.machine() or 'unknown'}) may reorder stores between processes, so the "
+                   f"callback runs in this process, where the interpreter's lock orders memory")
 
 
 class C:

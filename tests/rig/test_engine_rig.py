@@ -52,6 +52,30 @@ def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksi
     assert stats["late_sounds"] == 0 and stats["callback_errors"] == 0
 
 
+def test_the_callback_in_this_process_hears_cues_exactly(virtual_child, monkeypatch):
+    """Where the CPU may reorder stores between processes (ARM), the callback runs in the control process
+    (engine.audio.shared.audio_process_policy): the same cues, heard on the same frames."""
+    monkeypatch.setenv("TANDEM_AUDIO_PROCESS", "in-process")
+
+    def measure():
+        rig = open_engine(virtual_child, blocksize=128)
+        try:
+            eng = rig.engine
+            assert eng.core is not None and eng.stats()["audio_process"] == "TANDEM_AUDIO_PROCESS=in-process"
+            start = eng.now_frame + 9600
+            frames = [start + k * 2400 + (37 * k) % 500 for k in range(40)]
+            virtual_child.heard_onsets(clear=True)
+            schedule_cues(rig, click(), frames)
+            wait_until_stream_frame(rig, frames[-1] + 4800)
+            return cue_offsets(rig, virtual_child, frames), eng.stats()
+        finally:
+            rig.close()
+
+    offsets, stats = xrun_free(measure)
+    assert None not in offsets and len(set(offsets)) == 1, (sorted(set(o for o in offsets if o is not None)), stats)
+    assert 0 <= offsets[0] <= 256 and stats["late_sounds"] == 0 and stats["callback_errors"] == 0
+
+
 def test_input_reaches_the_ring_at_a_constant_frame(virtual_child):
     def measure():
         rig = open_engine(virtual_child, blocksize=128)
