@@ -369,6 +369,10 @@ def _examples() -> list[Example]:
         (s, "note: no trials", "{title} ran for {duration} with no trials.",
          lambda: session_sentences(title="Echo drums", status="stopped", duration_s=14.6, n_trials=0,
                                    prompts={})[0]),
+        (s, "note: trials with an audio dropout", ("… The audio stopped briefly (a dropout) during {n} trial(s), so "
+                                                   "it was (they were) left out of the objectives."),
+         lambda: " ".join(session_sentences(title="Echo drums", status="completed", duration_s=125.0, n_trials=10,
+                                            prompts={"independent": 10}, dropouts=1))),
         (s, "note: a song or free play", "{title} ran for {duration} ({what}), with no trials to score.",
          lambda: session_sentences(title="March song", status="completed", duration_s=180.2, n_trials=0,
                                    prompts={}, played="a MIDI song")[0]),

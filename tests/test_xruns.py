@@ -11,8 +11,12 @@ import numpy as np
 
 from engine.audio.engine import AudioEngine
 from engine.audio.sound import Sound
+from engine.interventions.script import load_script
+from engine.records.reader import read_log
+from engine.records.rescore import rescore
+from engine.scoring.objectives import Objective, Trial, evaluate_session
 from engine.session.parts import OfflineStream
-from tests.test_session_driver import _echo_session
+from tests.test_session_driver import ECHO, _echo_session
 
 RATE = 48_000
 BLOCK = 128
@@ -62,3 +66,47 @@ def test_each_xrun_is_a_line_of_the_session_log_with_the_frames_it_spans(tmp_pat
                      {"type": "xrun", "frame": 2000 * BLOCK, "frames": 0}]
     stats = next(d for d in lines if d.get("what") == "stream_stats")["detail"]
     assert stats["xruns"] == 2 and stats["skipped_frames"] == 3 * BLOCK
+
+
+def test_a_trial_an_xrun_fell_within_is_left_out_of_the_objectives_live_rescored_and_read(tmp_path):
+    class Dropping(OfflineStream):
+        def start(self):
+            params = super().start()
+            self.engine.backend.inject_dropout(1600 * BLOCK, 2 * BLOCK)  # 4.27 s: within the echo's first trials
+            return params
+
+    outcome = _echo_session(tmp_path, stream=Dropping(), activity={"max_trials": 6})
+    folder = Path(outcome.folder)
+    lines = [json.loads(x) for x in (folder / "events.jsonl").read_text().splitlines()]
+    trials = [d for d in lines if d["type"] == "trial" and d.get("phase", "trial") == "trial"]
+    flagged = [d["n"] for d in trials if d.get("dropout")]
+    rate = next(d for d in lines if d["type"] == "header")["sample_rate"]
+    # Exactly the trials whose window [start_s, close_s] holds the xrun's frames are flagged, by hand:
+    by_hand = [d["n"] for d in trials if d["start_s"] * rate <= 1602 * BLOCK and d["close_s"] * rate >= 1600 * BLOCK]
+    assert flagged == by_hand == [1]  # docs/visits.md, "Xruns": trial 1 runs 0.5–10.83 s, trial 2 from 10.93 s
+    assert trials[0]["start_s"] == 0.5 and round(trials[0]["close_s"], 2) == 10.83
+    assert round(trials[1]["start_s"], 2) == 10.93
+    # Live, re-scored and read back, the objectives leave that trial out and say so.
+    record = read_log(folder)
+    assert [t.n for t in record.trials if t.dropout] == flagged
+    summary = next(d for d in lines if d["type"] == "summary")
+    quick = next(o for o in summary["objectives"] if o["id"] == "responds-quickly")  # counts every trial
+    assert "1 with an audio dropout" in quick["sentence"] or "audio dropout fell within it" in quick["sentence"]
+    again = rescore(folder)
+    assert again["identical"] is True
+    result = evaluate_session(next(o for o in load_script(ECHO).objectives if o.id == "responds-quickly"),
+                              [Trial(t.scores, prompt=t.prompt, dropout=t.dropout) for t in record.trials])
+    assert result.dropouts == 1 and result.n_trials == len(trials)
+
+
+def test_a_dropout_trial_is_counted_apart_in_the_sentence():
+    obj = Objective.from_dict({"id": "w", "metric": "waited", "aggregate": "percent_true", "comparator": ">=",
+                               "threshold": 60, "min_trials": 3})
+    trials = [Trial({"waited": True}, prompt="independent")] * 4 + [Trial({"waited": False}, prompt="independent",
+                                                                            dropout=True)]
+    result = evaluate_session(obj, trials)
+    assert (result.counted, result.dropouts, result.value, result.met) == (4, 1, 100.0, True)
+    assert result.summary.endswith("1 trial was left out because an audio dropout fell within it.")
+    all_out = evaluate_session(obj, [Trial({"waited": True}, prompt="independent", dropout=True)] * 2)
+    assert all_out.met is None and all_out.summary == ("An audio dropout fell within each of the 2 trials, so they "
+                                                       "were left out.")

@@ -143,6 +143,8 @@ class AudioEngine:
         self.output_ring = FrameRing(self.state.out_ring, self._c, C.OUT_WRITTEN)
         self.params: StreamParams | None = None
         self._xrun_read = 0
+        self._xrun_history: list[tuple[int, int]] = []
+        self._xrun_popped = 0
         self._final_cb_ms = np.zeros(0)
         self.stall_s = 1.0  # a running device stream that does not advance this long has failed
         self._watch_frame = -1
@@ -282,15 +284,24 @@ class AudioEngine:
     def xruns(self) -> int:
         return int(self._c[C.XRUNS])
 
-    def pop_xruns(self) -> list[tuple[int, int]]:
-        """The xruns since the last call, oldest first: (stream frame of the block it was reported before,
-        frames the device ran on without a block). More than the log holds (256) between two calls: the oldest
-        are lost, and :attr:`xruns` still counts them."""
+    def xrun_history(self) -> list[tuple[int, int]]:
+        """Every xrun of this stream so far, oldest first: (stream frame where it happened, frames the device
+        ran on without a block: the clock jumped from the one to the other). Read from the audio side's log
+        (256 entries) whenever asked; more xruns than that between two calls lose the oldest, which
+        :attr:`xruns` still counts."""
         log = self.state.xrun_log
         written = int(self._c[C.XRUN_WRITE])
         start = max(self._xrun_read, written - log.shape[0])
-        out = [(int(log[k % log.shape[0], 0]), int(log[k % log.shape[0], 1])) for k in range(start, written)]
+        self._xrun_history += [(int(log[k % log.shape[0], 0]), int(log[k % log.shape[0], 1]))
+                               for k in range(start, written)]
         self._xrun_read = written
+        return self._xrun_history
+
+    def pop_xruns(self) -> list[tuple[int, int]]:
+        """The xruns since the last call of this method, oldest first (as :meth:`xrun_history`)."""
+        history = self.xrun_history()
+        out = history[self._xrun_popped:]
+        self._xrun_popped = len(history)
         return out
 
     @property

@@ -90,6 +90,7 @@ class TrialRecord:
     close_s: float | None = None
     phase: str = "trial"
     activity: int = 0  # the visit's activity it belongs to (0-based; a one-script log: 0)
+    dropout: bool = False  # an audio dropout fell within it: left out of the objectives (engine.scoring.dropouts)
 
 
 @dataclass(frozen=True)

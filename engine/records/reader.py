@@ -65,6 +65,7 @@ from engine.records.model import (
     is_probe,
     is_simulated,
 )
+from engine.scoring.dropouts import window_has_xrun
 from engine.scoring.judge import judge_visit
 from engine.scoring.objectives import NOT_RECORDED, TRIAL_PROMPTS, Objective, Trial
 from engine.text import tidy_sentence
@@ -442,7 +443,7 @@ def judge_logged(header: dict[str, Any], trials: list[TrialRecord],
 
     class _Logged:  # what judge_visit reads of a TrialResult
         def __init__(self, t: TrialRecord) -> None:
-            self.trial = Trial(t.scores, prompt=t.prompt)
+            self.trial = Trial(t.scores, prompt=t.prompt, dropout=t.dropout)
 
     judging = []
     why = None
@@ -549,6 +550,7 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
     bad_trials = 0
     current = 0
     rate = header.get("sample_rate") or 0
+    xruns: list[tuple[int, int]] = []
     records = LogLines(lines[1:])
     for d in records:
         kind = d.get("type")
@@ -574,12 +576,17 @@ def read_log(path: str | Path, *, judge: bool = True) -> SessionRecord:
                 bad_trials += 1
             else:
                 trials.append(t)
+        elif kind == "xrun" and _is(frame, "int") and _is(d.get("frames", 0), "int"):
+            xruns.append((frame, d.get("frames", 0)))
         elif kind == "mark" and d.get("action") == "prompt" and _is(d.get("trial"), "int"):
             marked.add((current, d["trial"]))
         elif kind == "mark" and d.get("action") == "note" and isinstance(d.get("text"), str) and d["text"]:
             trial = d.get("trial", -1)
             notes.append(NoteRecord(t_s=round(frame / rate, 3) if rate and _is(frame, "int") else 0.0,
                                     trial=trial if _is(trial, "int") else -1, text=d["text"][:10_000]))
+    if xruns and _is(rate, "number") and rate > 0:  # the trials an audio dropout touched (engine.scoring.dropouts)
+        trials = [replace(t, dropout=True) if window_has_xrun(xruns, t.start_s, t.close_s, rate) else t
+                  for t in trials]
     if _guessed_prompts(header):
         trials = [t if t.prompt != "independent" or (t.activity, t.n) in marked else replace(t, prompt=NOT_RECORDED)
                   for t in trials]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from engine.records.reader import (
     read_log_bytes,
     script_for,
 )
+from engine.scoring.dropouts import window_has_xrun
 from engine.scoring.judge import judge_visit
 from engine.scoring.objectives import NOT_RECORDED
 from engine.text import tidy_sentence
@@ -138,6 +140,9 @@ def _rescore(path: Path, header: dict[str, Any], parsed: list[dict[str, Any]], u
         return _no_script(path, [h for h, _ in segments], [d for _, lines in segments for _, d in lines], summary,
                           skipped)
     rate = header.get("sample_rate")
+    # The audio dropouts the session logged: the trials they touched are left out of the objectives, as live.
+    xruns = [(d["frame"], d.get("frames", 0)) for d in parsed if d.get("type") == "xrun"
+             and _is_int(d.get("frame")) and _is_int(d.get("frames", 0))]
     trials: list[dict[str, Any]] = []
     judging = []
     activities = []
@@ -154,7 +159,7 @@ def _rescore(path: Path, header: dict[str, Any], parsed: list[dict[str, Any]], u
         if not rate:
             raise ConfigError(f"{path} cannot be re-scored: its header has no sample rate.")
         try:
-            got = _rescore_activity(script, act_header, [d for _, d in lines], rate)
+            got = _rescore_activity(script, act_header, [d for _, d in lines], rate, xruns)
         except ConfigError as exc:
             raise ConfigError(f"{path} cannot be re-scored: activity {i + 1}: {exc}.") from None
         except (ValueError, TypeError, KeyError, AttributeError, IndexError, ArithmeticError, RecursionError) as exc:
@@ -223,7 +228,8 @@ def _replayable(d: dict[str, Any]) -> bool:
     return True
 
 
-def _rescore_activity(script: Any, header: dict[str, Any], lines: list[dict], rate: float) -> dict[str, Any]:
+def _rescore_activity(script: Any, header: dict[str, Any], lines: list[dict], rate: float,
+                      xruns: list[tuple[int, int]] = ()) -> dict[str, Any]:
     """One activity's trials replayed from its lines (see the module docstring)."""
     seed, options = _kind_seed(header), header.get("kind_options") or {}
     if not (seed is None or isinstance(seed, int) and not isinstance(seed, bool)) or not isinstance(options, dict):
@@ -262,6 +268,8 @@ def _rescore_activity(script: Any, header: dict[str, Any], lines: list[dict], ra
             upto = bisect.bisect_right(events, close + EPS_S, key=lambda e: e[0])
             result = kind.score(plan, events[lo:upto], prompt=d.get("prompt", NOT_RECORDED))
             kind.adapt(result)
+            if result.trial is not None and window_has_xrun(xruns, plan.start_s, close, rate):
+                result = replace(result, trial=replace(result.trial, dropout=True))
             if plan.phase == "trial":
                 results.append(result)
             stored = {"scores": d.get("scores"), "correct": d.get("correct")}
@@ -304,3 +312,7 @@ def _no_script(path: Path, headers: list[dict[str, Any]], lines: list[dict], sum
         "skipped_lines": skipped, "identical": True,
         "note": f"The session ran {ran}, not an intervention script: it has no trials or objectives to re-score.",
     }
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -344,9 +344,9 @@ def _trials_of(trials: Iterable[Any]) -> list[Trial]:
     out = []
     for t in trials:
         try:
-            out.append(Trial(scores=t.scores, prompt=t.prompt))
+            out.append(Trial(scores=t.scores, prompt=t.prompt, dropout=t.dropout))
         except ValueError:
-            out.append(Trial(scores=t.scores))
+            out.append(Trial(scores=t.scores, dropout=t.dropout))
     return out
 
 
@@ -403,7 +403,7 @@ def collect(child: str, records: Iterable[SessionRecord], plan: Plan | None, *,
             title=r.title or Path(r.script).stem, status=r.status, duration_s=r.duration_s,
             n_trials=len(view.trial_rows), prompts=prompts, skipped_lines=r.skipped_lines, beats=_beats(r),
             played=_played(r), simulated=simulated_child_text(r.header) if r.simulated else None,
-            probe=", ".join(_probe_tasks(r)) if r.probe else None)
+            probe=", ".join(_probe_tasks(r)) if r.probe else None, dropouts=sum(1 for t in r.trials if t.dropout))
         shown.append(view)
         views[id(r)] = view
 

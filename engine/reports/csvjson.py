@@ -34,7 +34,7 @@ JSON_SCHEMA = "tandem-report/1"
 
 TRIAL_COLUMNS = ("child", "session_date", "session_started", "session_status", "simulated", "probe", "script",
                  "title", "kind", "phase", "trial_n", "trial_index", "trial_phase", "start_s", "tempo_bpm", "correct",
-                 "prompt", "activity")
+                 "prompt", "activity", "dropout")
 """The fixed columns of ``trials.csv``; every score follows as its own column, ``score_<name>``, by name."""
 
 OBJECTIVE_COLUMNS = ("child", "session_date", "session_started", "session_status", "simulated", "probe", "script",
@@ -113,7 +113,8 @@ def trials_csv(report) -> str:
             stem, title = (Path(act.script).stem, act.title) if act is not None else (s.stem, r.title)
             rows.append([report.child, s.date.isoformat(), r.started, r.status, s.simulated, s.probe, stem, title,
                          r.kind, s.phase,
-                         t.n, t.index, t.phase, t.start_s, t.tempo_bpm, t.correct, t.prompt, t.activity + 1]
+                         t.n, t.index, t.phase, t.start_s, t.tempo_bpm, t.correct, t.prompt, t.activity + 1,
+                         t.dropout]
                         + [t.scores.get(k) for k in names])
     return _csv(list(TRIAL_COLUMNS) + [f"score_{k}" for k in names], rows)
 
@@ -201,7 +202,8 @@ def report_json(report) -> str:
             "setup": s.setup,
             "skipped_lines": s.record.skipped_lines,
             "trials": [{"n": t.n, "index": t.index, "phase": t.phase, "start_s": t.start_s, "close_s": t.close_s,
-                        "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores}
+                        "tempo_bpm": t.tempo_bpm, "correct": t.correct, "prompt": t.prompt, "scores": t.scores,
+                        "dropout": t.dropout}
                        for t in s.record.trials],
             "notes": [{"t_s": n.t_s, "trial": n.trial if n.trial > 0 else None, "text": n.text} for n in s.record.notes],
             "note": {**s.chart.to_dict(), "assessment_sentences": s.assessment},

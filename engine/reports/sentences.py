@@ -145,14 +145,15 @@ def duration_text(seconds: float | None) -> str:
 def session_sentences(*, title: str, status: str, duration_s: float | None, n_trials: int,
                       prompts: dict[str, int], skipped_lines: int = 0, beats: int | None = None,
                       played: str | None = None, simulated: str | None = None,
-                      probe: str | None = None) -> list[str]:
+                      probe: str | None = None, dropouts: int = 0) -> list[str]:
     """The opening sentences of a session progress note.
 
     ``n_trials`` is what the note's trial table shows (one row a trial); ``beats``: a rhythmic-cueing
     session's beats over those trials (each trial a bar); ``played``: what ran when it was no script
     ("a MIDI song", "free play": nothing to score); ``simulated``: who played a simulated visit ("a
     simulated child (model 'steady')"); ``probe``: the assessment task(s) of a probe shown as baseline.
-    ``duration_s`` is the session's own time (its stream clock), never the wall clock.
+    ``duration_s`` is the session's own time (its stream clock), never the wall clock. ``dropouts``: trials
+    an audio dropout fell within (left out of the objectives).
     """
     if played and not n_trials:
         return [*_more_sentences(f"{title} ran for {duration_text(duration_s)} ({played}), with no trials to "
@@ -172,7 +173,12 @@ def session_sentences(*, title: str, status: str, duration_s: float | None, n_tr
         if unmarked:
             levels.append(f"{unmarked} without a recorded prompt level")
         first += f": {_and_list(levels)}."
-    return _more_sentences(first, status, skipped_lines, simulated, probe)
+    out = _more_sentences(first, status, skipped_lines, simulated, probe)
+    if dropouts:
+        which = "1 trial" if dropouts == 1 else f"{dropouts} trials"
+        out.append(f"The audio stopped briefly (a dropout) during {which}, so "
+                   f"{'it was' if dropouts == 1 else 'they were'} left out of the objectives.")
+    return out
 
 
 def _more_sentences(first: str, status: str, skipped_lines: int, simulated: str | None,

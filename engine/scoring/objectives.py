@@ -126,6 +126,8 @@ LEVEL_BOUNDS = {
 }
 #: A trial's status when it was not at the objective's level (see :func:`evaluate_session`).
 OTHER_DIFFICULTY = "other difficulty"
+#: A trial's status when an audio dropout fell within it (engine.scoring.dropouts): left out of every objective.
+DROPOUT = "dropout"
 _COMPARE = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
@@ -424,11 +426,16 @@ class Trial:
         None (default): taken from a boolean ``scores["scorable"]`` if there
         is one, as in ``SyncSummary.to_dict()``, else the trial is scorable
         when its value is not None.
+    dropout : bool
+        An audio dropout (an xrun) fell within the trial's window: cues may
+        have sounded late and inputs been lost, so the trial is left out of
+        every objective and counted apart (docs/visits.md, "Xruns").
     """
 
     scores: Mapping[str, Any] = field(default_factory=dict)
     prompt: str = NOT_RECORDED
     scorable: bool | None = None
+    dropout: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.scores, Mapping):
@@ -474,7 +481,8 @@ class TrialOutcome:
         ``"counted"``, ``"prompted"`` (its prompt level does not count; this
         is decided first), ``"not recorded"`` (no prompt level was recorded
         and the objective does not count every level; decided first too) or
-        ``"unscorable"``; before all of these, ``"other difficulty"`` when the
+        ``"unscorable"``; before these, ``"dropout"`` (an audio dropout fell within it); before all of these,
+        ``"other difficulty"`` when the
         trial was not at the objective's ``level``.
     passed : bool or None
         ``value comparator threshold`` for a counted trial; for the
@@ -561,6 +569,7 @@ class SessionResult:
     not_recorded: int = 0
     other_difficulty: int = 0
     measure: str = ""
+    dropouts: int = 0  # trials left out because an audio dropout fell within them
 
     def to_dict(self) -> dict[str, Any]:
         """The result as a plain dict (JSON-ready)."""
@@ -756,6 +765,9 @@ def evaluate_session(
         if objective.level and not _at_level(objective, trial):
             outcomes.append(TrialOutcome(index, trial.prompt, value, OTHER_DIFFICULTY, None, False))
             continue
+        if trial.dropout:
+            outcomes.append(TrialOutcome(index, trial.prompt, value, DROPOUT, None, False))
+            continue
         if trial.prompt not in counts_prompt:
             status = NOT_RECORDED if trial.prompt == NOT_RECORDED else "prompted"
             outcomes.append(TrialOutcome(index, trial.prompt, value, status, None, False))
@@ -778,6 +790,7 @@ def evaluate_session(
     not_recorded = sum(1 for o in outcomes if o.status == NOT_RECORDED)
     unscorable = sum(1 for o in outcomes if o.status == "unscorable")
     other_difficulty = sum(1 for o in outcomes if o.status == OTHER_DIFFICULTY)
+    dropouts = sum(1 for o in outcomes if o.status == DROPOUT)
     value = _aggregate(objective.aggregate, counted_values)
     longest = _longest_run(judged_flags) if objective.criterion == "k_of_n_consecutive" else None
     needed = objective.n if k_of_n else objective.min_trials
@@ -791,7 +804,8 @@ def evaluate_session(
     elif counted < needed:
         met = None
         reason = _no_verdict_reason(objective, len(trial_list), counted, prompted, unscorable,
-                                    needed, not_recorded=not_recorded) + _difficulty_note(objective, other_difficulty)
+                                    needed, not_recorded=not_recorded, dropouts=dropouts) + _difficulty_note(
+            objective, other_difficulty)
     elif objective.criterion == "aggregate":
         met = bool(compare(value, threshold))
     elif objective.criterion == "k_of_n":
@@ -815,6 +829,7 @@ def evaluate_session(
         trials=tuple(outcomes),
         not_recorded=not_recorded,
         other_difficulty=other_difficulty,
+        dropouts=dropouts,
     )
     if met is None:
         return dataclasses.replace(result, summary=reason)
@@ -827,9 +842,12 @@ def evaluate_session(
 
 
 def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompted: int,
-                       unscorable: int, needed: int, *, not_recorded: int = 0) -> str:
+                       unscorable: int, needed: int, *, not_recorded: int = 0, dropouts: int = 0) -> str:
     if n_trials == 0:
         return "No trials were recorded."
+    if counted == 0 and dropouts == n_trials:
+        return ("An audio dropout fell within the only trial, so it was left out." if n_trials == 1 else
+                f"An audio dropout fell within each of the {n_trials} trials, so they were left out.")
     if counted == 0 and not_recorded == n_trials:
         levels = " or ".join(objective.counted_prompts)
         which = "the trial" if n_trials == 1 else f"any of the {n_trials} trials"
@@ -849,6 +867,8 @@ def _no_verdict_reason(objective: Objective, n_trials: int, counted: int, prompt
         left_out.append(f"{not_recorded} without a recorded prompt level")
     if unscorable:
         left_out.append(f"{unscorable} could not be scored")
+    if dropouts:
+        left_out.append(f"{dropouts} with an audio dropout")
     detail = f" ({', '.join(left_out)})" if left_out else ""
     verb = "was" if counted == 1 else "were"
     return (f"Only {counted} of {plural(n_trials, 'trial')} {verb} counted{detail}; the "
@@ -986,6 +1006,10 @@ def _exclusion_note(result: SessionResult) -> str:
     elif result.unscorable:
         notes.append(f" {result.unscorable} trials were left out because they could not be "
                      "scored.")
+    if result.dropouts:
+        verb = "was" if result.dropouts == 1 else "were"
+        notes.append(f" {plural(result.dropouts, 'trial')} {verb} left out because an audio dropout fell within "
+                     f"{'it' if result.dropouts == 1 else 'them'}.")
     return "".join(notes)
 
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.audio.engine import AudioEngine
@@ -61,6 +61,7 @@ from engine.interventions.inputs import accepts_input, add_child_event
 from engine.interventions.kinds import Kind, TrialPlan, TrialResult
 from engine.interventions.script import Script
 from engine.interventions.sounds import bank_name, script_sounds
+from engine.scoring.dropouts import window_has_xrun
 from engine.scoring.objectives import NOT_RECORDED, PROMPT_LEVELS, TRIAL_PROMPTS
 
 __all__ = ["CUE_GAIN", "CUE_PAN", "ScriptSession"]
@@ -324,6 +325,10 @@ class ScriptSession:
             events = self._window(plan.child_start_s, closes)
             result = self.kind.score(plan, events, prompt=self.prompt)
             self.kind.adapt(result)
+            # An audio dropout within the window: the trial is left out of the objectives (engine.scoring.dropouts).
+            dropout = window_has_xrun(self.engine.xrun_history(), plan.start_s, closes, self.rate)
+            if dropout and result.trial is not None:
+                result = replace(result, trial=replace(result.trial, dropout=True))
             self.last_close_s = closes
             if plan.phase == "trial":
                 self.results.append(result)
@@ -333,7 +338,8 @@ class ScriptSession:
             self.write({"type": "trial", "frame": now, "index": plan.index, "n": self.trials_done,
                         "phase": plan.phase, "start_s": plan.start_s, "tempo_bpm": plan.tempo_bpm,
                         "close_s": closes, "scores": result.scores, "correct": result.correct,
-                        "prompt": self.prompt, "child_truth": pending.truth})
+                        "prompt": self.prompt, "child_truth": pending.truth,
+                        **({"dropout": True} if dropout else {})})
             if plan.phase == "trial":
                 self._given_prompt = None  # a prompt level is given for one trial
 
