@@ -110,3 +110,14 @@ def test_a_dropout_trial_is_counted_apart_in_the_sentence():
     all_out = evaluate_session(obj, [Trial({"waited": True}, prompt="independent", dropout=True)] * 2)
     assert all_out.met is None and all_out.summary == ("An audio dropout fell within each of the 2 trials, so they "
                                                        "were left out.")
+
+
+def test_xruns_stay_readable_after_the_shared_memory_is_released():
+    """A session reads the last xruns after the device stream closed (its shared memory is gone by then)."""
+    eng = AudioEngine(backend="offline", sample_rate=RATE, blocksize=BLOCK, channels_in=1, channels_out=1, ring_s=1.0)
+    eng.start()
+    eng.backend.inject_dropout(10 * BLOCK, BLOCK)
+    eng.backend.run_blocks(20)
+    eng.xrun_history()  # as close() does before it releases a device's shared memory
+    eng.state.release()
+    assert eng.pop_xruns() == [(10 * BLOCK, BLOCK)] and eng.xrun_history() == [(10 * BLOCK, BLOCK)]

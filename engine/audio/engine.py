@@ -214,8 +214,9 @@ class AudioEngine:
             finally:
                 self._open = False
                 if self._shm is not None:
-                    # Keep the final counters and timings readable after the memory goes.
+                    # Keep the final counters, timings and xruns readable after the memory goes.
                     self._final_cb_ms = self.callback_ms().copy()
+                    self.xrun_history()
                     self._c = np.array(self._c)
                     self.state.release()
                     self.clock_map = self.input_ring = self.output_ring = self.mixer = None
@@ -290,6 +291,8 @@ class AudioEngine:
         (256 entries) whenever asked; more xruns than that between two calls lose the oldest, which
         :attr:`xruns` still counts."""
         log = self.state.xrun_log
+        if log is None:  # closed: the shared memory is gone, with nothing more to read
+            return self._xrun_history
         written = int(self._c[C.XRUN_WRITE])
         start = max(self._xrun_read, written - log.shape[0])
         self._xrun_history += [(int(log[k % log.shape[0], 0]), int(log[k % log.shape[0], 1]))
