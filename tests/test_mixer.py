@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.audio.mixer import Mixer
+from engine.audio.shared import C
 from engine.audio.sound import Sound
 
 RATE = 48_000
@@ -233,3 +234,23 @@ def test_render_allocates_no_arrays_in_steady_state():
     assert kept_small < 256 and kept_big < 256
     assert peak_big - peak_small < 256, (peak_small, peak_big)
     assert peak_small < 2 * 128 * 4  # below one stereo block of float32
+
+
+def test_a_sound_queued_after_stop_all_is_spared_even_if_read_before_the_request():
+    """The race stop_all's two counters leave open: the mark is written, a new sound is queued and read by the
+    audio side, and only then does the request show. The new sound (after the mark) keeps playing."""
+    m = Mixer(channels=1, fade_frames=64)
+    long = Sound("long", np.full(50_000, 0.1, np.float32), RATE)
+    block = np.zeros((128, 1), np.float32)
+    m.play(long, 0)
+    m.render(block, 0)  # A sounds
+    c = m.state.counters
+    c[C.STOP_MARK] = c[C.Q_WRITE]  # stop_all, first half: the mark
+    m.play(long, 200)  # B, queued after the request...
+    m.render(block, 128)  # ...and read by the audio side before the request shows
+    c[C.STOP_REQ] += 1  # stop_all, second half
+    out = np.zeros((1024, 1), np.float32)
+    for off in range(0, 1024, 128):
+        m.render(block, 256 + off)
+        out[off : off + 128] = block
+    assert m.active_voices == 1 and np.allclose(out[200:, 0], 0.1)  # A faded out; B plays on alone

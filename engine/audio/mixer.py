@@ -91,6 +91,7 @@ class Mixer:
         self._v_start = [0] * max_voices
         self._v_gain = [[np.float32(0.0)] * channels for _ in range(max_voices)]
         self._v_fade = [-1] * max_voices  # frames into the fade-out, -1 = not fading
+        self._v_seq = [-1] * max_voices  # the command FIFO index it came from (-1: started on the audio side)
         self._n_active = 0
         self._scratch = np.zeros(max_block, dtype=np.float32)
         self._scaled = np.zeros(max_block, dtype=np.float32)
@@ -296,10 +297,11 @@ class Mixer:
         request = int(c[C.STOP_REQ])
         r = int(c[C.Q_READ])
         if request != c[C.STOP_DONE]:  # stop all: fade every voice, skip the sounds queued before the request
-            for slot in range(self.max_voices):
-                if self._v_data[slot] is not None:
-                    self._fade_or_free(slot, start_frame)
             mark = int(c[C.STOP_MARK])
+            for slot in range(self.max_voices):
+                # A sound queued after the request (read in the block the request was made) is spared.
+                if self._v_data[slot] is not None and self._v_seq[slot] < mark:
+                    self._fade_or_free(slot, start_frame)
             if mark > r:
                 r = mark
                 c[C.Q_READ] = r
@@ -313,14 +315,15 @@ class Mixer:
             r += 1
             c[C.Q_READ] = r  # the record is copied out: its slot may be reused
             if op == _PLAY:
-                self.start_voice(vid, offset, length, frame, g0, g1, start_frame)
+                self.start_voice(vid, offset, length, frame, g0, g1, start_frame, seq=r - 1)
             elif op == _CANCEL:
                 for slot in range(self.max_voices):
                     if self._v_data[slot] is not None and self._v_id[slot] == vid:
                         self._fade_or_free(slot, start_frame)
         c[C.ACTIVE_VOICES] = self._n_active
 
-    def start_voice(self, vid: int, offset: int, length: int, frame: int, g0, g1, start_frame: int) -> bool:
+    def start_voice(self, vid: int, offset: int, length: int, frame: int, g0, g1, start_frame: int, *,
+                    seq: int = -1) -> bool:
         """Start a voice on the audio side (the FIFO's play records, and in-process feedback sounds).
 
         Audio thread only, before :meth:`render` of the block at ``start_frame``.
@@ -337,6 +340,7 @@ class Mixer:
             frame = start_frame
         self._v_data[slot] = self.state.arena[offset : offset + length]
         self._v_id[slot] = vid
+        self._v_seq[slot] = seq
         self._v_start[slot] = frame
         g = self._v_gain[slot]
         g[0] = g0  # float32 scalars: no conversion per block
