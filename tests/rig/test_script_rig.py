@@ -118,16 +118,22 @@ def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path, dropout
         # The child taps one beat after each sound it heard: on every beat of every bar.
         assert t["scores"]["matched"] == 4 and t["scores"]["missed"] == 0, t
         assert t["scores"]["within_window_pct"] == 100.0 and t["correct"] is True
+    # A trial is flagged exactly when an xrun line of the log lies within its window (a busy machine can add
+    # xruns of its own to the forced one): worked out here by hand from the log.
+    rate = log[0]["sample_rate"]
+    xruns = [(d["frame"], d["frames"]) for d in log if d["type"] == "xrun"]
+    trials = [d for d in log if d["type"] == "trial" and d.get("phase", "trial") == "trial"]
+    by_hand = [d["n"] for d in trials
+               if any(f <= round(d["close_s"] * rate) and f + n >= round(d["start_s"] * rate) for f, n in xruns)]
+    assert [d["n"] for d in trials if d.get("dropout")] == by_hand
     if dropout:
-        # The dropout fell within trial 1's window: the trial is flagged and left out of the objectives. The
-        # script's own is judged on the other trial; the plan's needs 2 and is not judged. Both say why
-        # (docs/visits.md, "Xruns").
-        assert [d["n"] for d in log if d["type"] == "trial" and d.get("dropout")] == [1]
-        assert [(o["source"], o["id"], o["met"]) for o in summary["objectives"]] == [
-            ("script", "on-the-beat", True), ("plan", "taps-in-time", None)]
+        # The forced dropout fell within trial 1's window: flagged, and left out of the objectives, which say so
+        # (docs/visits.md, "Xruns"). The plan's objective needs 2 trials: not judged.
+        assert 1 in by_hand
+        assert summary["objectives"][1]["id"] == "taps-in-time" and summary["objectives"][1]["met"] is None
+    if by_hand:
         assert all("audio dropout" in o["sentence"] for o in summary["objectives"]), summary["objectives"]
     else:
-        assert not any(d.get("dropout") for d in log if d["type"] == "trial")
         # The child's plan objective that this script measures is judged beside the script's own.
         assert [(o["source"], o["id"], o["value"], o["met"]) for o in summary["objectives"]] == [
             ("script", "on-the-beat", 100.0, True), ("plan", "taps-in-time", 100.0, True)]
@@ -135,7 +141,6 @@ def test_a_child_tapping_along_is_on_every_beat(virtual_child, tmp_path, dropout
     assert any(x.startswith("  plan objective taps-in-time: ") for x in lines)
     # Its taps keep their offset from the beat to within the ear's onset detection (a few samples
     # that differ between a click and a drum) and one JACK period: frames, not milliseconds.
-    rate = log[0]["sample_rate"]
     beats = [c["heard_frame"] for c in log if c["type"] == "cue" and c["role"] in ("beat", "downbeat")]
     taps = [e["frame"] for e in log if e["type"] == "input" and e["source"] == "midi"]
     offsets = [min((t - b for t in taps), key=abs) for b in beats]
