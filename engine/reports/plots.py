@@ -106,15 +106,23 @@ def png(fig) -> bytes:
 # --- the objective plot ---------------------------------------------------------------------------------
 
 
-def objective_plot(labels: Sequence[str], values: Sequence[float | None], met: Sequence[bool | None], *,
-                   criterion: float | None, ylabel: str, lower_is_better: bool = False,
-                   phase_marks: Sequence[tuple[int, str]] = (), percent: bool = False,
-                   visit_numbers: Sequence[int] | None = None,
-                   trends: Sequence[tuple[float, float, float, float]] = (),
-                   aim: tuple[float, float, float, float] | None = None, aim_label: str | None = None,
-                   mastered: Sequence[int] = (), regressed: Sequence[int] = (),
-                   prompts: Sequence[Mapping[str, int]] | None = None, unit_label: str | None = None) -> bytes:
-    """One objective's figure per visit, with its criterion line, as PNG bytes.
+def objective_plot(labels: Sequence[str], values: Sequence[float | None], met: Sequence[bool | None],
+                   **options: Any) -> bytes:
+    """One objective's figure per visit, with its criterion line, as PNG bytes: :func:`_objective_figure`'s
+    figure drawn (the parameters are its)."""
+    return png(_objective_figure(labels, values, met, **options))
+
+
+def _objective_figure(labels: Sequence[str], values: Sequence[float | None], met: Sequence[bool | None], *,
+                      criterion: float | None, ylabel: str, lower_is_better: bool = False,
+                      phase_marks: Sequence[tuple[int, str]] = (), percent: bool = False,
+                      visit_numbers: Sequence[int] | None = None,
+                      trends: Sequence[tuple[float, float, float, float]] = (),
+                      aim: tuple[float, float, float, float] | None = None, aim_label: str | None = None,
+                      mastered: Sequence[int] = (), regressed: Sequence[int] = (),
+                      prompts: Sequence[Mapping[str, int]] | None = None, unit_label: str | None = None):
+    """One objective's figure per visit, with its criterion line, laid out, not yet drawn
+    (:func:`objective_plot` draws it as PNG).
 
     Parameters
     ----------
@@ -157,29 +165,14 @@ def objective_plot(labels: Sequence[str], values: Sequence[float | None], met: S
 
     Returns
     -------
-    bytes
-        The PNG.
+    Figure
+        The matplotlib figure.
 
     Raises
     ------
     ValueError
         Per-point sequences of different lengths, a position out of range, an unknown prompt level.
     """
-    return png(_objective_figure(
-        labels, values, met, criterion=criterion, ylabel=ylabel, lower_is_better=lower_is_better,
-        phase_marks=phase_marks, percent=percent, visit_numbers=visit_numbers, trends=trends, aim=aim,
-        aim_label=aim_label, mastered=mastered, regressed=regressed, prompts=prompts, unit_label=unit_label))
-
-
-def _objective_figure(labels: Sequence[str], values: Sequence[float | None], met: Sequence[bool | None], *,
-                      criterion: float | None, ylabel: str, lower_is_better: bool = False,
-                      phase_marks: Sequence[tuple[int, str]] = (), percent: bool = False,
-                      visit_numbers: Sequence[int] | None = None,
-                      trends: Sequence[tuple[float, float, float, float]] = (),
-                      aim: tuple[float, float, float, float] | None = None, aim_label: str | None = None,
-                      mastered: Sequence[int] = (), regressed: Sequence[int] = (),
-                      prompts: Sequence[Mapping[str, int]] | None = None, unit_label: str | None = None):
-    """:func:`objective_plot`'s Figure (laid out, not yet drawn)."""
     from matplotlib.transforms import offset_copy  # matplotlib is heavy: imported only when a plot is drawn
 
     n = len(values)

@@ -23,13 +23,19 @@ from tests.rig.retry import xrun_free
 pytestmark = pytest.mark.rig
 
 
-@pytest.mark.parametrize("blocksize", [128, 64])
-def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksize):
+# The callback in an audio process of its own (x86), and in this process (where the CPU may reorder stores
+# between processes, as ARM does: engine.audio.shared.audio_process_policy).
+@pytest.mark.parametrize(("blocksize", "process"), [(128, "separate"), (64, "separate"), (128, "in-process")])
+def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksize, process, monkeypatch):
+    monkeypatch.setenv("TANDEM_AUDIO_PROCESS", process)
+
     def measure():
         rig = open_engine(virtual_child, blocksize=blocksize)
         try:
             eng = rig.engine
             assert eng.params.sample_rate == 48_000 and eng.params.blocksize == blocksize
+            assert (eng.core is None) == (process == "separate")
+            assert eng.stats()["audio_process"] == f"TANDEM_AUDIO_PROCESS={process}"
             # 120 cues, 2400 + 37·k frames apart so they fall on every offset within a block.
             start = eng.now_frame + 9600
             frames = []
@@ -50,30 +56,6 @@ def test_cues_are_heard_exactly_where_they_were_scheduled(virtual_child, blocksi
     assert len(set(offsets)) == 1, f"offsets vary: {sorted(set(offsets))}; stream stats {stats}"
     assert 0 <= offsets[0] <= 2 * blocksize
     assert stats["late_sounds"] == 0 and stats["callback_errors"] == 0
-
-
-def test_the_callback_in_this_process_hears_cues_exactly(virtual_child, monkeypatch):
-    """Where the CPU may reorder stores between processes (ARM), the callback runs in the control process
-    (engine.audio.shared.audio_process_policy): the same cues, heard on the same frames."""
-    monkeypatch.setenv("TANDEM_AUDIO_PROCESS", "in-process")
-
-    def measure():
-        rig = open_engine(virtual_child, blocksize=128)
-        try:
-            eng = rig.engine
-            assert eng.core is not None and eng.stats()["audio_process"] == "TANDEM_AUDIO_PROCESS=in-process"
-            start = eng.now_frame + 9600
-            frames = [start + k * 2400 + (37 * k) % 500 for k in range(40)]
-            virtual_child.heard_onsets(clear=True)
-            schedule_cues(rig, click(), frames)
-            wait_until_stream_frame(rig, frames[-1] + 4800)
-            return cue_offsets(rig, virtual_child, frames), eng.stats()
-        finally:
-            rig.close()
-
-    offsets, stats = xrun_free(measure)
-    assert None not in offsets and len(set(offsets)) == 1, (sorted(set(o for o in offsets if o is not None)), stats)
-    assert 0 <= offsets[0] <= 256 and stats["late_sounds"] == 0 and stats["callback_errors"] == 0
 
 
 def test_input_reaches_the_ring_at_a_constant_frame(virtual_child):
